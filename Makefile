@@ -1,0 +1,95 @@
+# Two commands for a newcomer: `make run` and `make test`. Everything else is a step they need.
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.ONESHELL:
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+VENDOR := web/static/vendor
+DSFR := node_modules/@gouvfr/dsfr/dist
+CATALOGUE_PO := web/translations/fr/LC_MESSAGES/messages.po
+CATALOGUE_MO := $(CATALOGUE_PO:.po=.mo)
+HOST ?= 127.0.0.1
+PORT ?= 5000
+export FLASK_APP := web:create_app
+
+.PHONY: help run test lint typecheck install install-dev assets system-deps bench clean
+
+help:
+	@echo "make run   - install, migrate, seed the demo and start the portal on http://$(HOST):$(PORT)"
+	@echo "make test  - install the test tools and run the whole suite"
+	@echo "make bench - run the benchmarks under bench/"
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-dev: pyproject.toml $(VENV)/.installed
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+	touch $@
+
+$(VENDOR)/.copied: node_modules/.installed
+	rm -rf $(VENDOR)
+	mkdir -p $(VENDOR)/dsfr $(VENDOR)/htmx $(VENDOR)/bpmn-js
+	cp -r $(DSFR)/dsfr.min.css $(DSFR)/dsfr.module.min.js $(DSFR)/dsfr.nomodule.min.js \
+	      $(DSFR)/fonts $(DSFR)/icons $(DSFR)/favicon $(DSFR)/utility $(DSFR)/artwork $(VENDOR)/dsfr/
+	cp node_modules/htmx.org/dist/htmx.min.js $(VENDOR)/htmx/
+	cp node_modules/bpmn-js/dist/bpmn-modeler.production.min.js \
+	   node_modules/bpmn-js/dist/bpmn-navigated-viewer.production.min.js $(VENDOR)/bpmn-js/
+	cp -r node_modules/bpmn-js/dist/assets $(VENDOR)/bpmn-js/
+	touch $@
+
+$(CATALOGUE_MO): $(CATALOGUE_PO) $(VENV)/.installed
+	$(BIN)/pybabel compile --use-fuzzy -d web/translations -D messages --statistics 2>&1 | tail -1
+
+install: $(VENV)/.installed $(VENDOR)/.copied $(CATALOGUE_MO)
+install-dev: install $(VENV)/.installed-dev
+assets: $(VENDOR)/.copied
+
+# Debian packages the suite needs: libmagic for python-magic, Chromium for the browser tests.
+system-deps:
+	missing=()
+	ldconfig -p | grep -q 'libmagic.so.1' || missing+=(libmagic1)
+	command -v chromium >/dev/null || missing+=(chromium chromium-driver)
+	if (( $${#missing[@]} )); then
+	  if [[ $$(id -u) == 0 ]]; then
+	    echo "Installing Debian packages: $${missing[*]}"
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$${missing[@]}" >/dev/null
+	  else
+	    echo "Missing Debian packages ($${missing[*]}): browser tests will be skipped (run as root to install them)."
+	  fi
+	fi
+
+run: system-deps install
+	mkdir -p var
+	$(BIN)/flask db upgrade
+	$(BIN)/flask seed-demo
+	$(BIN)/flask worker & worker=$$!
+	trap 'kill $$worker 2>/dev/null; wait $$worker 2>/dev/null || true' EXIT INT TERM
+	echo "Portail : http://$(HOST):$(PORT)  (Ctrl-C pour arrêter ; worker pid $$worker)"
+	$(BIN)/gunicorn --bind $(HOST):$(PORT) --workers 2 --threads 4 --access-logfile - 'web:create_app()'
+
+lint: install-dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
+	$(BIN)/mypy
+
+test: system-deps install-dev lint
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+bench: install-dev
+	for script in bench/*.py; do echo "== $$script"; $(BIN)/python "$$script"; done
+
+clean:
+	rm -rf $(VENV) node_modules $(VENDOR) .pytest_cache .mypy_cache .ruff_cache

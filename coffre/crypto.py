@@ -1,0 +1,180 @@
+"""Streaming authenticated encryption of documents: AES-256-GCM over fixed segments.
+
+The construction follows Tink's "AES-GCM-HKDF streaming" design, framed here with the
+`cryptography` package's AESGCM primitive:
+
+    header  = MAGIC(4) | format version(1) | key id(4) | segment size(4) | salt(16) | prefix(7)
+    segment = AES-GCM(object key, nonce = prefix(7) | counter(4) | last flag(1),
+                      plaintext segment, associated data = header | binding)
+
+The object key is derived with HKDF-SHA256 from the foyer's data key and the random salt, so
+nonces never repeat across objects. The binding (foyer and document ids) is authenticated in
+every segment: a blob moved to another record, a reordered, dropped, duplicated or truncated
+segment, or a flipped bit fails a tag and raises IntegrityError before any byte of that
+segment is returned.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import struct
+from collections.abc import Callable, Iterable, Iterator
+from typing import BinaryIO
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+MAGIC = b"CFRE"
+FORMAT_VERSION = 1
+TAG_BYTES = 16
+SALT_BYTES = 16
+PREFIX_BYTES = 7
+MIN_SEGMENT = 64 * 1024
+MAX_SEGMENT = 1024 * 1024
+DEFAULT_SEGMENT = 1024 * 1024
+_HEADER = struct.Struct(f">4sBII{SALT_BYTES}s{PREFIX_BYTES}s")
+HEADER_BYTES = _HEADER.size
+MAX_SEGMENTS = 2**32 - 1
+
+
+class IntegrityError(Exception):
+    """The ciphertext was altered, truncated, reordered or belongs to another record."""
+
+
+def binding(foyer_id: int, document_id: str) -> bytes:
+    """The associated data that ties a blob to its foyer and document."""
+    return f"coffre/v1/foyer={foyer_id}/document={document_id}".encode()
+
+
+def encrypt(
+    key: bytes,
+    key_id: int,
+    associated: bytes,
+    source: BinaryIO,
+    segment_size: int = DEFAULT_SEGMENT,
+) -> Iterator[bytes]:
+    """Yield the header, then each encrypted segment of the source stream."""
+    if not MIN_SEGMENT <= segment_size <= MAX_SEGMENT:
+        raise ValueError(f"segment size must be between {MIN_SEGMENT} and {MAX_SEGMENT}")
+    salt, prefix = os.urandom(SALT_BYTES), os.urandom(PREFIX_BYTES)
+    header = _HEADER.pack(MAGIC, FORMAT_VERSION, key_id, segment_size, salt, prefix)
+    aead = AESGCM(_object_key(key, salt, associated))
+    aad = header + associated
+    yield header
+    counter = 0
+    current = _read_full(source, segment_size)
+    while True:
+        following = _read_full(source, segment_size) if len(current) == segment_size else b""
+        last = not following
+        yield aead.encrypt(_nonce(prefix, counter, last), current, aad)
+        if last:
+            return
+        counter = _next_counter(counter)
+        current = following
+
+
+def decrypt(
+    key_for: Callable[[int], bytes], associated: bytes, source: BinaryIO
+) -> Iterator[bytes]:
+    """Yield the plaintext of each segment once its tag is verified.
+
+    key_for(key_id) returns the data key named in the header.
+    """
+    header = _read_full(source, HEADER_BYTES)
+    key_id, segment_size, salt, prefix = _parse_header(header)
+    aead = AESGCM(_object_key(key_for(key_id), salt, associated))
+    aad = header + associated
+    chunk = segment_size + TAG_BYTES
+    counter = 0
+    current = _read_full(source, chunk)
+    while True:
+        following = _read_full(source, chunk) if len(current) == chunk else b""
+        last = not following
+        yield _open_segment(aead, _nonce(prefix, counter, last), current, aad)
+        if last:
+            return
+        counter = _next_counter(counter)
+        current = following
+
+
+def header_key_id(source: BinaryIO) -> int:
+    """The key id written in a blob's header (reads the header only)."""
+    return _parse_header(_read_full(source, HEADER_BYTES))[0]
+
+
+def _parse_header(header: bytes) -> tuple[int, int, bytes, bytes]:
+    """key id, segment size, salt and nonce prefix of a well-formed header."""
+    if len(header) != HEADER_BYTES:
+        raise IntegrityError("the encrypted document is truncated (incomplete header)")
+    magic, version, key_id, segment_size, salt, prefix = _HEADER.unpack(header)
+    if magic != MAGIC or version != FORMAT_VERSION:
+        raise IntegrityError("the encrypted document has an unknown format")
+    if not MIN_SEGMENT <= segment_size <= MAX_SEGMENT:
+        raise IntegrityError("the encrypted document has an invalid segment size")
+    return key_id, segment_size, salt, prefix
+
+
+def _open_segment(aead: AESGCM, nonce: bytes, segment: bytes, aad: bytes) -> bytes:
+    if len(segment) < TAG_BYTES:
+        raise IntegrityError("the encrypted document is truncated")
+    try:
+        return aead.decrypt(nonce, segment, aad)
+    except InvalidTag:
+        raise IntegrityError(
+            "the encrypted document failed its integrity check (altered, truncated, "
+            "reordered or moved from another record)"
+        ) from None
+
+
+def _object_key(key: bytes, salt: bytes, associated: bytes) -> bytes:
+    info = b"coffre-object|" + associated
+    hkdf = HKDF(algorithm=hashes.SHA256(), length=32, salt=salt, info=info)
+    return hkdf.derive(key)
+
+
+def _nonce(prefix: bytes, counter: int, last: bool) -> bytes:
+    return prefix + struct.pack(">IB", counter, 1 if last else 0)
+
+
+def _next_counter(counter: int) -> int:
+    if counter + 1 >= MAX_SEGMENTS:
+        raise ValueError("document too large for one encrypted stream")
+    return counter + 1
+
+
+def _read_full(source: BinaryIO, size: int) -> bytes:
+    """Read exactly size bytes unless the stream ends first (streams may return short reads)."""
+    parts: list[bytes] = []
+    remaining = size
+    while remaining:
+        part = source.read(remaining)
+        if not part:
+            break
+        parts.append(part)
+        remaining -= len(part)
+    return b"".join(parts)
+
+
+class IteratorStream(io.RawIOBase):
+    """A readable binary stream over an iterator of byte chunks (bounded memory)."""
+
+    def __init__(self, chunks: Iterable[bytes]) -> None:
+        self._chunks = iter(chunks)
+        self._pending = b""
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
+        while not self._pending:
+            try:
+                self._pending = next(self._chunks)
+            except StopIteration:
+                return 0
+        size = min(len(buffer), len(self._pending))
+        buffer[:size] = self._pending[:size]
+        self._pending = self._pending[size:]
+        return size

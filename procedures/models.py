@@ -1,0 +1,95 @@
+"""Who works here: entities, their services, accounts and agents' memberships."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import Boolean, Enum, ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from coffre.db import Base
+from coffre.models import Foyer
+
+
+class Role(StrEnum):
+    FAMILLE = "famille"
+    AGENT = "agent"
+    ADMIN = "admin"
+
+
+def _str_enum(enum: type[StrEnum]) -> Enum:
+    return Enum(enum, native_enum=False, length=20, values_callable=lambda e: [m.value for m in e])
+
+
+class Entity(Base):
+    """A body sharing the base: the town, the agglomeration, a partner association."""
+
+    __tablename__ = "entities"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(60), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+
+    services: Mapped[list[Service]] = relationship(back_populates="entity", order_by="Service.id")
+
+
+class Service(Base):
+    """A team of one entity that owns lanes of procedures."""
+
+    __tablename__ = "services"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    entity_id: Mapped[int] = mapped_column(ForeignKey("entities.id"), index=True)
+    code: Mapped[str] = mapped_column(String(60), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+
+    entity: Mapped[Entity] = relationship(back_populates="services")
+
+
+class Account(Base):
+    """A login: a family adult, an agent or an administrator."""
+
+    __tablename__ = "accounts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(200))
+    role: Mapped[Role] = mapped_column(_str_enum(Role))
+    display_name: Mapped[str] = mapped_column(String(200))
+    foyer_id: Mapped[int | None] = mapped_column(ForeignKey("foyers.id"), index=True)
+    # An administrator bound to one entity; None for a global administrator.
+    entity_id: Mapped[int | None] = mapped_column(ForeignKey("entities.id"))
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime]
+    last_login_at: Mapped[datetime | None]
+
+    foyer: Mapped[Foyer | None] = relationship()
+    memberships: Mapped[list[AgentService]] = relationship(
+        back_populates="account", cascade="all, delete-orphan"
+    )
+
+
+class AgentService(Base):
+    """An agent's membership of a service, as agent or supervisor."""
+
+    __tablename__ = "agent_services"
+
+    account_id: Mapped[int] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True
+    )
+    service_id: Mapped[int] = mapped_column(ForeignKey("services.id"), primary_key=True)
+    is_supervisor: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    account: Mapped[Account] = relationship(back_populates="memberships")
+    service: Mapped[Service] = relationship()
+
+
+class WorkerHeartbeat(Base):
+    """The last sign of life of each worker process, for the health page and operators."""
+
+    __tablename__ = "worker_heartbeats"
+
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    started_at: Mapped[datetime]
+    beat_at: Mapped[datetime]

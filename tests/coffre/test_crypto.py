@@ -1,0 +1,113 @@
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+
+import pytest
+
+from coffre.crypto import (
+    HEADER_BYTES,
+    MIN_SEGMENT,
+    TAG_BYTES,
+    IntegrityError,
+    IteratorStream,
+    binding,
+    decrypt,
+    encrypt,
+    header_key_id,
+)
+
+KEY = bytes(range(32))
+SEGMENT = MIN_SEGMENT
+AAD = binding(7, "doc-1")
+
+
+def seal(plaintext: bytes, associated: bytes = AAD, key_id: int = 3) -> bytes:
+    return b"".join(encrypt(KEY, key_id, associated, io.BytesIO(plaintext), SEGMENT))
+
+
+def unseal(blob: bytes, associated: bytes = AAD) -> bytes:
+    return b"".join(decrypt(lambda _key_id: KEY, associated, io.BytesIO(blob)))
+
+
+def segments(blob: bytes) -> tuple[bytes, list[bytes]]:
+    body = blob[HEADER_BYTES:]
+    size = SEGMENT + TAG_BYTES
+    return blob[:HEADER_BYTES], [body[i : i + size] for i in range(0, len(body), size)]
+
+
+@pytest.mark.parametrize(
+    "length", [0, 1, SEGMENT - 1, SEGMENT, SEGMENT + 1, 3 * SEGMENT, 3 * SEGMENT + 17]
+)
+def test_round_trip_at_every_segment_boundary(length: int) -> None:
+    plaintext = os.urandom(length)
+
+    blob = seal(plaintext)
+
+    assert unseal(blob) == plaintext
+    assert length < 16 or plaintext not in blob  # a short one may occur by chance
+
+
+def test_header_names_the_key_used() -> None:
+    assert header_key_id(io.BytesIO(seal(b"abc", key_id=42))) == 42
+
+
+def test_blob_moved_to_another_document_is_refused() -> None:
+    blob = seal(b"avis d'imposition")
+
+    with pytest.raises(IntegrityError):
+        unseal(blob, binding(8, "doc-1"))
+    with pytest.raises(IntegrityError):
+        unseal(blob, binding(7, "doc-2"))
+
+
+def test_flipped_bit_anywhere_is_refused() -> None:
+    blob = seal(os.urandom(2 * SEGMENT + 5))
+    for position in (5, HEADER_BYTES - 1, HEADER_BYTES + 10, len(blob) - 1):
+        altered = bytearray(blob)
+        altered[position] ^= 0x01
+        with pytest.raises(IntegrityError):
+            unseal(bytes(altered))
+
+
+def test_reordered_dropped_duplicated_or_truncated_segments_are_refused() -> None:
+    header, parts = segments(seal(os.urandom(3 * SEGMENT + 5)))
+    assert len(parts) == 4
+    variants = {
+        "reordered": [parts[1], parts[0], parts[2], parts[3]],
+        "dropped middle": [parts[0], parts[2], parts[3]],
+        "dropped last": parts[:3],
+        "duplicated": [parts[0], parts[0], parts[1], parts[2], parts[3]],
+    }
+    for name, body in variants.items():
+        with pytest.raises(IntegrityError):
+            unseal(header + b"".join(body))
+        assert name
+    blob = header + b"".join(parts)
+    for cut in (len(blob) - 1, HEADER_BYTES + SEGMENT + TAG_BYTES, HEADER_BYTES, 10):
+        with pytest.raises(IntegrityError):
+            unseal(blob[:cut])
+
+
+def test_no_byte_of_an_altered_segment_reaches_the_reader() -> None:
+    plaintext = os.urandom(2 * SEGMENT)
+    header, parts = segments(seal(plaintext))
+    altered = bytearray(parts[1])
+    altered[0] ^= 0xFF
+    received: list[bytes] = []
+
+    with pytest.raises(IntegrityError):
+        for chunk in decrypt(lambda _: KEY, AAD, io.BytesIO(header + parts[0] + bytes(altered))):
+            received.append(chunk)
+
+    assert received == [plaintext[:SEGMENT]]
+
+
+def test_iterator_stream_reads_like_a_file() -> None:
+    data = os.urandom(300_000)
+    stream = IteratorStream(encrypt(KEY, 1, AAD, io.BytesIO(data), SEGMENT))
+
+    blob = stream.read()
+
+    assert hashlib.sha256(unseal(blob)).digest() == hashlib.sha256(data).digest()

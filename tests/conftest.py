@@ -1,0 +1,142 @@
+"""Fixtures shared by the whole suite: a real database per session, an app per test.
+
+PostgreSQL is used when reachable (and required when CI=true); otherwise SQLite. Tests
+are isolated by an outer transaction rolled back after each one, never by rebuilding
+the schema.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import Connection, Engine, create_engine, text
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from coffre.clock import FrozenClock
+from coffre.db import make_engine
+from web import create_app, schema
+from web.runtime import runtime
+from web.settings import Settings, load_settings
+
+IN_CI = os.environ.get("CI", "").lower() == "true"
+POSTGRES_SERVER_URL = os.environ.get(
+    "TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+
+
+def require(reason: str) -> None:
+    """Fail under CI, skip elsewhere: CI must never silently lose a part of the suite."""
+    if IN_CI:
+        pytest.fail(f"{reason} (required when CI=true)")
+    pytest.skip(reason)
+
+
+class PostgresServer:
+    """Creates throw-away databases on the local PostgreSQL server."""
+
+    def __init__(self, server_url: str) -> None:
+        self.server_url = server_url
+        self.admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
+        self.created: list[str] = []
+
+    def create_database(self) -> str:
+        name = f"portail_test_{uuid.uuid4().hex[:12]}"
+        with self.admin.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+        self.created.append(name)
+        return self.server_url.rsplit("/", 1)[0] + "/" + name
+
+    def drop_all(self) -> None:
+        with self.admin.connect() as connection:
+            for name in self.created:
+                connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        self.admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer | None]:
+    server = PostgresServer(POSTGRES_SERVER_URL)
+    try:
+        with server.admin.connect():
+            pass
+    except OperationalError:
+        if IN_CI:
+            pytest.fail(
+                f"PostgreSQL is unreachable at {POSTGRES_SERVER_URL} (required when CI=true)"
+            )
+        server.admin.dispose()
+        yield None
+        return
+    yield server
+    server.drop_all()
+
+
+@pytest.fixture(scope="session")
+def database_url(postgres: PostgresServer | None, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The suite's database: a fresh PostgreSQL database, or a SQLite file without one."""
+    if postgres is not None:
+        return postgres.create_database()
+    return f"sqlite:///{tmp_path_factory.mktemp('db') / 'suite.db'}"
+
+
+@pytest.fixture(scope="session")
+def engine(database_url: str) -> Iterator[Engine]:
+    engine = make_engine(database_url)
+    schema.upgrade(engine)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def connection(engine: Engine) -> Iterator[Connection]:
+    """A connection inside a transaction that is rolled back after the test."""
+    with engine.connect() as connection:
+        transaction = connection.begin()
+        yield connection
+        transaction.rollback()
+
+
+@pytest.fixture
+def sessions(connection: Connection) -> sessionmaker[Session]:
+    """Sessions whose commits only release savepoints of the test's transaction."""
+    return sessionmaker(
+        bind=connection, expire_on_commit=False, join_transaction_mode="create_savepoint"
+    )
+
+
+@pytest.fixture
+def db_session(sessions: sessionmaker[Session]) -> Iterator[Session]:
+    with sessions() as session:
+        yield session
+
+
+@pytest.fixture
+def clock() -> FrozenClock:
+    return FrozenClock()
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str) -> Settings:
+    return load_settings(
+        {"ENV": "test", "VAR_DIR": str(tmp_path / "var"), "DATABASE_URL": database_url}
+    )
+
+
+@pytest.fixture
+def app(settings: Settings, sessions: sessionmaker[Session], clock: FrozenClock) -> Iterator[Flask]:
+    app = create_app(settings, clock=clock)
+    runtime(app).sessions = sessions
+    yield app
+    runtime(app).engine.dispose()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()

@@ -1,0 +1,45 @@
+from __future__ import annotations
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from coffre.clock import FrozenClock
+from coffre.models import Foyer, FoyerMember, MemberRole
+from procedures.accounts import authenticate
+from procedures.demo import DEMO_PASSWORD, seed_demo
+from procedures.models import Account, AgentService, Entity, Role, Service
+
+
+def _count(session: Session, model: type) -> int:
+    return session.scalar(select(func.count()).select_from(model)) or 0
+
+
+def test_demo_town_has_the_promised_shape(db_session: Session, clock: FrozenClock) -> None:
+    logins = seed_demo(db_session, clock)
+
+    roles = [login.role for login in logins]
+    assert roles.count("administrateur") == 1
+    assert roles.count("agent") == 4
+    assert roles.count("famille") == 3
+    assert _count(db_session, Entity) == 2
+    assert _count(db_session, Service) == 3
+    children = db_session.scalars(
+        select(FoyerMember).where(FoyerMember.role == MemberRole.ENFANT)
+    ).all()
+    assert len({child.foyer_id for child in children}) == 3
+
+
+def test_demo_seed_is_idempotent(db_session: Session, clock: FrozenClock) -> None:
+    first = seed_demo(db_session, clock)
+    counts = [_count(db_session, m) for m in (Account, Foyer, Service, AgentService)]
+
+    second = seed_demo(db_session, clock)
+
+    assert first == second
+    assert [_count(db_session, m) for m in (Account, Foyer, Service, AgentService)] == counts
+
+
+def test_every_demo_login_works(db_session: Session, clock: FrozenClock) -> None:
+    for login in seed_demo(db_session, clock):
+        account = authenticate(db_session, clock, login.email, DEMO_PASSWORD)
+        assert account.role in set(Role)

@@ -1,0 +1,58 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+from click.testing import CliRunner
+from flask import Flask
+
+from web import create_app
+from web.runtime import runtime
+from web.settings import load_settings
+
+
+def _fresh_app(tmp_path: Path, env: str = "development") -> Flask:
+    extra = (
+        {"SECRET_KEY": "p" * 40, "MASTER_KEYS": "1:" + "A" * 43 + "="}
+        if env == "production"
+        else {}
+    )
+    return create_app(load_settings({"ENV": env, "VAR_DIR": str(tmp_path), **extra}))
+
+
+def test_db_upgrade_then_seed_demo_prints_the_logins(tmp_path: Path) -> None:
+    app = _fresh_app(tmp_path)
+    runner = app.test_cli_runner()
+
+    upgraded = runner.invoke(args=["db", "upgrade"])
+    seeded = runner.invoke(args=["seed-demo"])
+    again = runner.invoke(args=["seed-demo"])
+
+    assert upgraded.exit_code == 0, upgraded.output
+    assert seeded.exit_code == 0, seeded.output
+    assert "admin@bellerive.example" in seeded.output
+    assert "famille.martin@bellerive.example" in seeded.output
+    assert "agent.creche@bellerive.example" in seeded.output
+    assert again.output == seeded.output
+    runtime(app).engine.dispose()
+
+
+def test_db_current_and_downgrade(tmp_path: Path) -> None:
+    app = _fresh_app(tmp_path)
+    runner = app.test_cli_runner()
+    runner.invoke(args=["db", "upgrade"])
+
+    assert runner.invoke(args=["db", "downgrade", "base"]).exit_code == 0
+    assert runner.invoke(args=["db", "upgrade"]).exit_code == 0
+    runtime(app).engine.dispose()
+
+
+def test_demo_data_is_refused_in_production(tmp_path: Path) -> None:
+    app = _fresh_app(tmp_path, env="production")
+    runner: CliRunner = app.test_cli_runner()
+    runner.invoke(args=["db", "upgrade"])
+
+    result = runner.invoke(args=["seed-demo"])
+
+    assert result.exit_code != 0
+    assert "refused when ENV=production" in result.output
+    runtime(app).engine.dispose()

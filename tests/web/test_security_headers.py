@@ -1,0 +1,77 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask.testing import FlaskClient
+from sqlalchemy.orm import Session, sessionmaker
+
+from tests.factories import page_text
+from web import create_app
+from web.runtime import runtime
+from web.settings import load_settings
+
+
+def test_pages_carry_a_strict_content_security_policy(client: FlaskClient) -> None:
+    headers = client.get("/").headers
+
+    policy = headers["Content-Security-Policy"]
+    assert "script-src 'self'" in policy
+    assert "frame-ancestors 'none'" in policy
+    assert "unsafe-inline" not in policy
+    assert headers["X-Content-Type-Options"] == "nosniff"
+    assert headers["X-Frame-Options"] == "DENY"
+    assert headers["Referrer-Policy"] == "same-origin"
+
+
+def test_pages_have_no_inline_script(client: FlaskClient) -> None:
+    for path in ("/", "/connexion"):
+        page = page_text(client.get(path))
+        assert "<script>" not in page
+        assert " onclick=" not in page and " style=" not in page
+
+
+def test_session_cookie_is_httponly_and_samesite(client: FlaskClient) -> None:
+    client.get("/connexion")
+    cookie = client.get_cookie("portail_session")
+
+    assert cookie is not None
+    assert cookie.http_only
+    assert cookie.same_site == "Lax"
+
+
+def test_https_deployment_gets_secure_host_cookies_and_hsts(
+    tmp_path: Path, database_url: str, sessions: sessionmaker[Session]
+) -> None:
+    settings = load_settings(
+        {
+            "ENV": "test",
+            "VAR_DIR": str(tmp_path),
+            "DATABASE_URL": database_url,
+            "BASE_URL": "https://famille.ville.example",
+        }
+    )
+    app = create_app(settings)
+    runtime(app).sessions = sessions
+    client = app.test_client()
+
+    response = client.get("/connexion", base_url="https://famille.ville.example")
+    cookie = client.get_cookie("__Host-portail_session", domain="famille.ville.example")
+
+    assert response.headers["Strict-Transport-Security"].startswith("max-age=")
+    assert cookie is not None and cookie.secure and cookie.http_only
+    runtime(app).engine.dispose()
+
+
+def test_unknown_page_is_a_french_404(client: FlaskClient) -> None:
+    response = client.get("/nulle-part")
+
+    assert response.status_code == 404
+    assert "Cette page n'existe pas" in page_text(response)
+
+
+def test_api_errors_are_json(client: FlaskClient) -> None:
+    response = client.get("/api/v1/nothing-here")
+
+    assert response.status_code == 404
+    assert response.is_json
+    assert response.get_json()["status"] == 404

@@ -1,0 +1,65 @@
+"""The Flask application factory."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from coffre.clock import Clock
+from web import admin, agent, api, auth, cli, errors, famille, public, security
+from web.extensions import babel, csrf, limiter, login_manager
+from web.runtime import EXTENSION_KEY, build_runtime, close_db
+from web.settings import Settings, load_settings
+
+
+def create_app(settings: Settings | None = None, clock: Clock | None = None) -> Flask:
+    """Build the portal: configuration, extensions, blueprints and CLI commands."""
+    settings = settings or load_settings()
+    app = Flask(__name__)
+    _configure(app, settings)
+    app.extensions[EXTENSION_KEY] = build_runtime(settings, clock)
+    app.teardown_appcontext(close_db)
+    if settings.trusted_proxies:
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=settings.trusted_proxies, x_proto=settings.trusted_proxies
+        )
+    _init_extensions(app)
+    for module in (public, auth, famille, agent, admin, api):
+        app.register_blueprint(module.bp)
+    security.init_app(app)
+    errors.init_app(app)
+    cli.init_app(app)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    return app
+
+
+def _configure(app: Flask, settings: Settings) -> None:
+    cookie_prefix = "__Host-" if settings.secure_cookies else ""
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        TESTING=settings.env == "test",
+        MAX_CONTENT_LENGTH=110 * 1024 * 1024,
+        SESSION_COOKIE_NAME=f"{cookie_prefix}portail_session",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.secure_cookies,
+        PERMANENT_SESSION_LIFETIME=timedelta(minutes=settings.session_idle_minutes),
+        REMEMBER_COOKIE_HTTPONLY=True,
+        REMEMBER_COOKIE_SAMESITE="Lax",
+        REMEMBER_COOKIE_SECURE=settings.secure_cookies,
+        RATELIMIT_STORAGE_URI=settings.ratelimit_storage_uri,
+        RATELIMIT_HEADERS_ENABLED=True,
+        BABEL_DEFAULT_LOCALE="fr",
+        BABEL_DEFAULT_TIMEZONE="Europe/Paris",
+        WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session
+    )
+
+
+def _init_extensions(app: Flask) -> None:
+    babel.init_app(app, locale_selector=lambda: "fr")
+    csrf.init_app(app)
+    limiter.init_app(app)
+    login_manager.init_app(app)

@@ -1,0 +1,38 @@
+"""Alembic environment: runs on the engine or connection handed over by web.schema."""
+
+from __future__ import annotations
+
+from alembic import context
+from sqlalchemy import Connection, Engine
+
+import coffre.models
+import procedures.models  # noqa: F401  (registers the tables on the metadata)
+from coffre.db import Base
+
+config = context.config
+target_metadata = Base.metadata
+
+
+def _run(connection: Connection) -> None:
+    context.configure(
+        connection=connection,
+        target_metadata=target_metadata,
+        render_as_batch=connection.dialect.name == "sqlite",
+        compare_type=True,
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+def run_migrations_online() -> None:
+    bind = config.attributes["bind"]
+    if isinstance(bind, Engine):
+        with bind.connect() as connection:
+            _run(connection)
+            connection.commit()
+    else:
+        _run(bind)
+
+
+assert coffre.models  # the import above is for its side effect on Base.metadata
+run_migrations_online()

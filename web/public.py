@@ -1,0 +1,49 @@
+"""Pages anyone may see: the home page and the health endpoint."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Blueprint, Response, jsonify, render_template
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+
+from stockage import StorageError
+from web.extensions import limiter
+from web.runtime import db, runtime
+
+bp = Blueprint("public", __name__)
+log = logging.getLogger(__name__)
+
+
+@bp.get("/")
+def home() -> str:
+    return render_template("public/home.html")
+
+
+@bp.get("/healthz")
+@limiter.exempt
+def healthz() -> tuple[Response, int]:
+    """200 when the database and the object store answer, 503 otherwise (no details leaked)."""
+    checks = {"database": _database_status(), "storage": _storage_status()}
+    healthy = all(state == "ok" for state in checks.values())
+    body = jsonify(status="ok" if healthy else "unavailable", checks=checks)
+    return body, 200 if healthy else 503
+
+
+def _database_status() -> str:
+    try:
+        db().execute(text("SELECT 1"))
+    except DBAPIError as exc:
+        log.warning("health: database unavailable (%s)", type(exc.orig).__name__)
+        return "unavailable"
+    return "ok"
+
+
+def _storage_status() -> str:
+    try:
+        runtime().store.exists("healthz/probe")
+    except StorageError as exc:
+        log.warning("health: object storage unavailable (%s)", type(exc).__name__)
+        return "unavailable"
+    return "ok"

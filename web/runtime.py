@@ -1,0 +1,70 @@
+"""What the app holds for its requests and commands: settings, database, store, keyring, clock."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from flask import Flask, current_app, g
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from coffre.clock import Clock, SystemClock
+from coffre.db import make_engine, make_session_factory
+from coffre.keyring import Keyring, load_keyring_file, parse_keyring
+from stockage import ObjectStore, open_store
+from web.settings import Settings
+
+EXTENSION_KEY = "portail"
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    engine: Engine
+    sessions: sessionmaker[Session]
+    store: ObjectStore
+    keyring: Keyring = field(repr=False)
+    clock: Clock
+
+
+def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
+    """Open the database engine, the object store and the keyring named by the settings."""
+    engine = make_engine(settings.database_url, pool_pre_ping=True)
+    return Runtime(
+        settings=settings,
+        engine=engine,
+        sessions=make_session_factory(engine),
+        store=open_store(settings.storage_url),
+        keyring=load_keyring(settings),
+        clock=clock or SystemClock(),
+    )
+
+
+def load_keyring(settings: Settings) -> Keyring:
+    """The master keyring from MASTER_KEYS or the key file."""
+    if settings.master_keys:
+        return parse_keyring(settings.master_keys, "MASTER_KEYS")
+    assert settings.master_key_file is not None  # load_settings guarantees one source
+    return load_keyring_file(settings.master_key_file)
+
+
+def runtime(app: Flask | None = None) -> Runtime:
+    """The runtime of the given or current app."""
+    target = app or current_app
+    value: Runtime = target.extensions[EXTENSION_KEY]
+    return value
+
+
+def db() -> Session:
+    """The session of the current request or command, opened on first use."""
+    if "db_session" not in g:
+        g.db_session = runtime().sessions()
+    session: Session = g.db_session
+    return session
+
+
+def close_db(_exc: BaseException | None = None) -> None:
+    """Close the request's session; an uncommitted transaction is rolled back."""
+    session = g.pop("db_session", None)
+    if session is not None:
+        session.close()
