@@ -20,12 +20,13 @@ import io
 import os
 import struct
 from collections.abc import Callable, Iterable, Iterator
-from typing import BinaryIO
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from stockage import ReadableStream
 
 MAGIC = b"CFRE"
 FORMAT_VERSION = 1
@@ -53,7 +54,7 @@ def encrypt(
     key: bytes,
     key_id: int,
     associated: bytes,
-    source: BinaryIO,
+    source: ReadableStream,
     segment_size: int = DEFAULT_SEGMENT,
 ) -> Iterator[bytes]:
     """Yield the header, then each encrypted segment of the source stream."""
@@ -77,7 +78,7 @@ def encrypt(
 
 
 def decrypt(
-    key_for: Callable[[int], bytes], associated: bytes, source: BinaryIO
+    key_for: Callable[[int], bytes], associated: bytes, source: ReadableStream
 ) -> Iterator[bytes]:
     """Yield the plaintext of each segment once its tag is verified.
 
@@ -100,7 +101,7 @@ def decrypt(
         current = following
 
 
-def header_key_id(source: BinaryIO) -> int:
+def header_key_id(source: ReadableStream) -> int:
     """The key id written in a blob's header (reads the header only)."""
     return _parse_header(_read_full(source, HEADER_BYTES))[0]
 
@@ -145,7 +146,7 @@ def _next_counter(counter: int) -> int:
     return counter + 1
 
 
-def _read_full(source: BinaryIO, size: int) -> bytes:
+def _read_full(source: ReadableStream, size: int) -> bytes:
     """Read exactly size bytes unless the stream ends first (streams may return short reads)."""
     parts: list[bytes] = []
     remaining = size

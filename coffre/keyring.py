@@ -110,3 +110,18 @@ def create_private_file(path: Path, text: str) -> bool:
 def new_key_text() -> str:
     """A fresh 256-bit key, base64-encoded for a keyring line."""
     return base64.urlsafe_b64encode(secrets.token_bytes(KEY_BYTES)).decode("ascii")
+
+
+def add_key_version(path: Path) -> int:
+    """Append a fresh key as the next version of a keyring file (atomically, still 0600)."""
+    current = load_keyring_file(path)
+    version = current.current_version + 1
+    text = path.read_text(encoding="ascii").rstrip("\n") + f"\n{version}:{new_key_text()}\n"
+    aside = path.with_name(f".{path.name}.{secrets.token_hex(8)}")
+    fd = os.open(aside, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="ascii") as out:
+        out.write(text)
+        out.flush()
+        os.fsync(out.fileno())
+    aside.replace(path)
+    return version

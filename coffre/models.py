@@ -1,19 +1,48 @@
-"""The vault's tables: foyers and their members (documents come with the vault issue)."""
+"""The vault's tables: foyers, their keys and documents, consent, reads and the journal."""
 
 from __future__ import annotations
 
 from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import Enum, ForeignKey, String
+from sqlalchemy import (
+    BigInteger,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from coffre.db import Base
 
 
+def str_enum(enum: type[StrEnum]) -> Enum:
+    """A StrEnum stored as its values in a VARCHAR (portable, no native enum type)."""
+    return Enum(enum, native_enum=False, length=20, values_callable=lambda e: [m.value for m in e])
+
+
 class MemberRole(StrEnum):
     ADULTE = "adulte"
     ENFANT = "enfant"
+
+
+class DocumentState(StrEnum):
+    DEPOSE = "depose"
+    EN_VERIFICATION = "en_verification"
+    VALIDE = "valide"
+    REFUSE = "refuse"
+    EXPIRE = "expire"
+
+
+class Channel(StrEnum):
+    EN_LIGNE = "en_ligne"
+    GUICHET = "guichet"
+    MAIRIE = "mairie"  # issued by the town (certificates)
 
 
 class Foyer(Base):
@@ -27,6 +56,8 @@ class Foyer(Base):
     postal_code: Mapped[str] = mapped_column(String(10), default="")
     city: Mapped[str] = mapped_column(String(120), default="")
     created_at: Mapped[datetime]
+    # Set when the foyer was crypto-shredded: its key, documents and members are gone.
+    shredded_at: Mapped[datetime | None]
 
     members: Mapped[list[FoyerMember]] = relationship(
         back_populates="foyer", cascade="all, delete-orphan", order_by="FoyerMember.id"
@@ -40,13 +71,124 @@ class FoyerMember(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     foyer_id: Mapped[int] = mapped_column(ForeignKey("foyers.id", ondelete="CASCADE"), index=True)
-    role: Mapped[MemberRole] = mapped_column(
-        Enum(
-            MemberRole, native_enum=False, length=20, values_callable=lambda e: [m.value for m in e]
-        )
-    )
+    role: Mapped[MemberRole] = mapped_column(str_enum(MemberRole))
     first_name: Mapped[str] = mapped_column(String(120))
     last_name: Mapped[str] = mapped_column(String(120))
     birth_date: Mapped[date | None]
 
     foyer: Mapped[Foyer] = relationship(back_populates="members")
+
+
+class FoyerKey(Base):
+    """A foyer's data key, stored only wrapped by a version of the master keyring."""
+
+    __tablename__ = "foyer_keys"
+
+    foyer_id: Mapped[int] = mapped_column(
+        ForeignKey("foyers.id", ondelete="CASCADE"), primary_key=True
+    )
+    kek_version: Mapped[int] = mapped_column(Integer, index=True)
+    wrapped_key: Mapped[bytes] = mapped_column(LargeBinary(64))
+    created_at: Mapped[datetime]
+    wrapped_at: Mapped[datetime]
+
+
+class Document(Base):
+    """One version of a supporting document; a replacement is a new row pointing back."""
+
+    __tablename__ = "documents"
+    __table_args__ = (Index("ix_documents_foyer_current", "foyer_id", "superseded_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    uid: Mapped[str] = mapped_column(String(32), unique=True)
+    foyer_id: Mapped[int] = mapped_column(ForeignKey("foyers.id"))
+    member_id: Mapped[int | None] = mapped_column(
+        ForeignKey("foyer_members.id", ondelete="SET NULL")
+    )
+    type_code: Mapped[str] = mapped_column(String(40))
+    state: Mapped[DocumentState] = mapped_column(str_enum(DocumentState), index=True)
+    refusal_reason: Mapped[str | None] = mapped_column(String(500))
+    original_name: Mapped[str] = mapped_column(String(200))
+    mime_type: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64))
+    blob_key: Mapped[str] = mapped_column(String(200), unique=True)
+    issued_on: Mapped[date]
+    valid_until: Mapped[date | None] = mapped_column(index=True)
+    channel: Mapped[Channel] = mapped_column(str_enum(Channel))
+    deposited_by: Mapped[int | None]  # account id; accounts live in a package above
+    deposited_at: Mapped[datetime]
+    replaces_id: Mapped[int | None] = mapped_column(ForeignKey("documents.id"))
+    superseded_at: Mapped[datetime | None]
+    expiry_reminded_on: Mapped[date | None]
+
+
+class Grant(Base):
+    """The family's consent: this document may be read for this demande."""
+
+    __tablename__ = "grants"
+    __table_args__ = (Index("ix_grants_document_demande", "document_id", "demande_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"))
+    demande_id: Mapped[int] = mapped_column(index=True)
+    granted_by: Mapped[int | None]
+    granted_at: Mapped[datetime]
+    revoked_by: Mapped[int | None]
+    revoked_at: Mapped[datetime | None]
+
+
+class DemandeAccess(Base):
+    """A service that handles (or handled) a task of a demande, and so may read its grants."""
+
+    __tablename__ = "demande_access"
+
+    demande_id: Mapped[int] = mapped_column(primary_key=True)
+    service_id: Mapped[int] = mapped_column(primary_key=True)
+    opened_at: Mapped[datetime]
+
+
+class DocumentRead(Base):
+    """One read of a document: who, for which demande, how, when."""
+
+    __tablename__ = "document_reads"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    document_id: Mapped[int] = mapped_column(
+        ForeignKey("documents.id", ondelete="CASCADE"), index=True
+    )
+    reader_id: Mapped[int | None]
+    service_id: Mapped[int | None]
+    demande_id: Mapped[int | None]
+    purpose: Mapped[str] = mapped_column(String(20))
+    read_at: Mapped[datetime]
+
+
+class JournalHead(Base):
+    """The last entry of one hash chain (one per foyer, and "system")."""
+
+    __tablename__ = "journal_heads"
+
+    chain: Mapped[str] = mapped_column(String(40), primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger)
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class JournalEntry(Base):
+    """An append-only, hash-chained record of one vault operation (ids only, no contents)."""
+
+    __tablename__ = "journal_entries"
+    __table_args__ = (UniqueConstraint("chain", "seq", name="uq_journal_entries_chain_seq"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    chain: Mapped[str] = mapped_column(String(40))
+    seq: Mapped[int] = mapped_column(BigInteger)
+    at: Mapped[datetime]
+    event: Mapped[str] = mapped_column(String(40))
+    actor_id: Mapped[int | None]
+    foyer_id: Mapped[int | None] = mapped_column(index=True)
+    document_id: Mapped[int | None]
+    demande_id: Mapped[int | None]
+    details: Mapped[str] = mapped_column(Text, default="{}")
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))

@@ -5,21 +5,17 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import Boolean, Enum, ForeignKey, String
+from sqlalchemy import Boolean, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from coffre.db import Base
-from coffre.models import Foyer
+from coffre.models import Foyer, str_enum
 
 
 class Role(StrEnum):
     FAMILLE = "famille"
     AGENT = "agent"
     ADMIN = "admin"
-
-
-def _str_enum(enum: type[StrEnum]) -> Enum:
-    return Enum(enum, native_enum=False, length=20, values_callable=lambda e: [m.value for m in e])
 
 
 class Entity(Base):
@@ -55,7 +51,7 @@ class Account(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     email: Mapped[str] = mapped_column(String(254), unique=True)
     password_hash: Mapped[str] = mapped_column(String(200))
-    role: Mapped[Role] = mapped_column(_str_enum(Role))
+    role: Mapped[Role] = mapped_column(str_enum(Role))
     display_name: Mapped[str] = mapped_column(String(200))
     foyer_id: Mapped[int | None] = mapped_column(ForeignKey("foyers.id"), index=True)
     # An administrator bound to one entity; None for a global administrator.

@@ -15,8 +15,10 @@ def open_store(url: str) -> ObjectStore:
     if url.startswith("s3://"):
         return _minio(url)
     if url.startswith("file:"):
-        path = url.removeprefix("file://") if url.startswith("file://") else url[5:]
-        return FilesystemStore(Path(unquote(path)))
+        path = unquote(url.removeprefix("file://") if url.startswith("file://") else url[5:])
+        if not path:
+            raise ValueError("a file: STORAGE_URL needs a folder path")
+        return FilesystemStore(Path(path))
     if "://" not in url and url:
         return FilesystemStore(Path(url))
     raise ValueError("STORAGE_URL must start with file:// or s3:// (or be a folder path)")
@@ -29,7 +31,9 @@ def _minio(url: str) -> MinioStore:
         raise ValueError("an s3:// STORAGE_URL needs s3://ACCESS:SECRET@host:port/bucket")
     options = {name: values[-1] for name, values in parse_qs(parts.query).items()}
     secure = options.get("secure", "true").lower() not in ("false", "0", "no")
-    endpoint = parts.hostname + (f":{parts.port}" if parts.port else "")
+    # urlsplit drops the brackets of an IPv6 address, which minio needs back.
+    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+    endpoint = host + (f":{parts.port}" if parts.port else "")
     return MinioStore(
         endpoint,
         unquote(parts.username),

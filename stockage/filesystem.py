@@ -1,9 +1,12 @@
 """Objects as files under one root directory, written atomically.
 
-Layout: ``root/objects/<h[0:2]>/<h[2:4]>/<quoted key>`` where h is the SHA-256 of the
-key, so that no directory grows past a few thousand entries and a key's "/" never
-becomes a directory. Uploads are written to ``root/.tmp/`` (same filesystem, so the
-final `os.replace` is atomic) and only moved into place once complete and synced.
+Layout: ``root/objects/<h[0:2]>/<h[2:4]>/<file name>`` where h is the SHA-256 of the
+key, so that no directory grows past a few thousand entries. The file name is the key
+with each "/" written as a backslash, which keys never hold: a key's "/" never becomes
+a directory, and the name is exactly as long as the key, so every legal key (at most
+255 UTF-8 bytes) fits the 255-byte file name limit of Linux filesystems. Uploads are
+written to ``root/.tmp/`` (same filesystem, so the final `os.replace` is atomic) and
+only moved into place once complete and synced.
 """
 
 from __future__ import annotations
@@ -15,14 +18,12 @@ import stat
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from urllib.parse import quote, unquote
 
 from stockage.errors import InvalidKey, ObjectNotFound, StorageError
 from stockage.interface import StoredObject
 from stockage.keys import validate_key, validate_prefix
 from stockage.stream import CHUNK_SIZE, DigestingReader, ObjectStream, ReadableStream
 
-MAX_FILE_NAME_BYTES = 250
 _DIRECTORY_MODE = 0o700
 
 
@@ -50,6 +51,7 @@ class FilesystemStore:
     def put(self, key: str, stream: ReadableStream) -> StoredObject:
         """Store the stream under key: written to a temporary file, synced, then renamed."""
         path = self._path_for(validate_key(key))
+        self._refuse_symbolic_link(self._temporary, "uploads")
         reader = DigestingReader(stream)
         try:
             self._make_shard(path.parent)
@@ -109,6 +111,7 @@ class FilesystemStore:
     def keys(self, prefix: str = "") -> Iterator[str]:
         """Every key starting with prefix; walks every shard, since keys are stored by hash."""
         prefix = validate_prefix(prefix)
+        self._refuse_symbolic_link(self._objects, "the listing")
         try:
             for shard in self._shards():
                 yield from (key for key in _keys_in_shard(shard) if key.startswith(prefix))
@@ -117,22 +120,21 @@ class FilesystemStore:
 
     def _path_for(self, key: str) -> Path:
         """The file of key, checked to stay inside the root even through symbolic links."""
-        name = quote(key, safe="")
-        if len(name) > MAX_FILE_NAME_BYTES:
-            raise InvalidKey(
-                f"key is {len(name)} bytes once quoted as a file name, "
-                f"the limit is {MAX_FILE_NAME_BYTES}"
-            )
+        name = _file_name(key)
         digest = hashlib.sha256(key.encode("utf-8")).hexdigest()
         shard = self._objects / digest[0:2] / digest[2:4]
         path = shard / name
-        # quote() leaves no "/" in name and validate_key() forbids "." and "..", so the
-        # path is lexically inside; resolving catches a symlinked directory on the way.
+        # The name holds no "/" and validate_key() forbids "." and "..", so the path is
+        # lexically inside; resolving catches a symlinked directory on the way.
         if path.parent != shard or not path.is_relative_to(self._root):
             raise InvalidKey(f"key {key!r} does not map to a file inside the store")
-        if shard.resolve() != shard:
-            raise StorageError(f"{self.describe()}: a symbolic link leads {key!r} outside")
+        self._refuse_symbolic_link(shard, repr(key))
         return path
+
+    def _refuse_symbolic_link(self, directory: Path, what: str) -> None:
+        """Raise unless directory is reached without a symbolic link anywhere on its path."""
+        if directory.resolve() != directory:
+            raise StorageError(f"{self.describe()}: a symbolic link leads {what} outside")
 
     def _make_shard(self, shard: Path) -> None:
         for directory in (shard.parent, shard):
@@ -186,17 +188,25 @@ def _keys_in_shard(shard: Path) -> Iterator[str]:
     """The keys stored in one shard directory.
 
     Entries that could not have been written by `put` (symbolic links, names that are
-    not a quoted key of this shard) are not objects and are left out.
+    not a legal key of this shard, undecodable names) are not objects and are left out.
     """
     with os.scandir(shard) as entries:
         for entry in entries:
             if not entry.is_file(follow_symlinks=False):
                 continue
-            key = unquote(entry.name, errors="strict")
+            key = entry.name.replace("\\", "/")
+            try:
+                validate_key(key)
+            except InvalidKey:
+                continue
             digest = hashlib.sha256(key.encode("utf-8")).hexdigest()
-            same_shard = shard.name == digest[2:4] and shard.parent.name == digest[0:2]
-            if same_shard and quote(key, safe="") == entry.name:
+            if shard.name == digest[2:4] and shard.parent.name == digest[0:2]:
                 yield key
+
+
+def _file_name(key: str) -> str:
+    """The file name of a legal key: its "/" become backslashes, which keys never hold."""
+    return key.replace("/", "\\")
 
 
 def _fsync_directory(directory: Path) -> None:

@@ -14,6 +14,7 @@ from flask.cli import AppGroup, with_appcontext
 from procedures.demo import DEMO_PASSWORD, seed_demo
 from procedures.worker import Worker
 from web import schema
+from web.cli_coffre import coffre_cli
 from web.runtime import runtime
 
 db_cli = AppGroup("db", help="Database schema (Alembic migrations).")
@@ -85,3 +86,4 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(db_cli)
     app.cli.add_command(seed_demo_command)
     app.cli.add_command(worker_command)
+    app.cli.add_command(coffre_cli)

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from coffre.clock import Clock, SystemClock
 from coffre.db import make_engine, make_session_factory
 from coffre.keyring import Keyring, load_keyring_file, parse_keyring
+from coffre.vault import MIB, Limits, Vault
 from stockage import ObjectStore, open_store
 from web.settings import Settings
 
@@ -25,6 +26,15 @@ class Runtime:
     store: ObjectStore
     keyring: Keyring = field(repr=False)
     clock: Clock
+
+    @property
+    def vault(self) -> Vault:
+        """The vault service on this runtime's store, keyring and clock."""
+        limits = Limits(
+            document_bytes=self.settings.max_document_mb * MIB,
+            foyer_bytes=self.settings.foyer_quota_mb * MIB,
+        )
+        return Vault(store=self.store, keyring=self.keyring, clock=self.clock, limits=limits)
 
 
 def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:

@@ -45,6 +45,8 @@ class Settings:
     ratelimit_storage_uri: str = field(repr=False)
     session_idle_minutes: int
     trusted_proxies: int
+    max_document_mb: int = 20
+    foyer_quota_mb: int = 500
 
     @property
     def is_production(self) -> bool:
@@ -77,6 +79,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         ratelimit_storage_uri=env.get("RATELIMIT_STORAGE_URI", "memory://"),
         session_idle_minutes=_integer(env, "SESSION_IDLE_MINUTES", 30),
         trusted_proxies=_integer(env, "TRUSTED_PROXIES", 0),
+        max_document_mb=_integer(env, "MAX_DOCUMENT_MB", 20),
+        foyer_quota_mb=_integer(env, "FOYER_QUOTA_MB", 500),
     )
 
 

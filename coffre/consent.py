@@ -1,0 +1,241 @@
+"""Consent per demande, and the one access check every read of a document goes through.
+
+The rule (the CNIL's condition in Pessac): an agent may read a document only while the
+family has granted it to a demande that one of the agent's services handles or handled.
+A family reads its own foyer's documents. Nobody else reads anything: no administrator
+browses a vault. `readable_by_agent` is the rule as SQL, used both to check one read and
+to list what an agent may see, so the two can never disagree.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import ColumnElement, and_, exists, select
+from sqlalchemy.orm import Session
+
+from coffre import journal
+from coffre.catalogue import document_type
+from coffre.clock import Clock
+from coffre.errors import AccessDenied, ConsentError, DocumentNotFound
+from coffre.models import DemandeAccess, Document, DocumentRead, DocumentState, Grant
+
+
+@dataclass(frozen=True)
+class FamilyReader:
+    """An adult of the foyer, an agent at the counter acting for it, or the operator's CLI."""
+
+    account_id: int | None
+    foyer_id: int
+
+
+@dataclass(frozen=True)
+class AgentReader:
+    """A member of some services, reading for one demande."""
+
+    account_id: int
+    service_ids: frozenset[int]
+
+
+Reader = FamilyReader | AgentReader
+
+
+@dataclass(frozen=True)
+class DemandeRef:
+    """What the vault needs to know of a demande (demandes live in `procedures`)."""
+
+    id: int
+    foyer_id: int
+    is_open: bool
+
+
+@dataclass(frozen=True)
+class ReadPermit:
+    """The outcome of the access check: who reads which document, for what."""
+
+    document: Document
+    reader: Reader
+    demande_id: int | None
+    service_id: int | None
+
+
+def readable_by_agent(reader: AgentReader, demande_id: int) -> ColumnElement[bool]:
+    """SQL condition on `Document`: granted to the demande, handled by one of reader's services."""
+    granted = exists().where(
+        Grant.document_id == Document.id,
+        Grant.demande_id == demande_id,
+        Grant.revoked_at.is_(None),
+    )
+    handled = exists().where(
+        DemandeAccess.demande_id == demande_id,
+        DemandeAccess.service_id.in_(reader.service_ids),
+    )
+    return and_(granted, handled)
+
+
+def check_access(
+    session: Session, reader: Reader, document_id: int, demande_id: int | None = None
+) -> ReadPermit:
+    """Allow the read or raise; a family asking for another foyer's document sees "not found"."""
+    document = session.get(Document, document_id)
+    if isinstance(reader, FamilyReader):
+        if document is None or document.foyer_id != reader.foyer_id:
+            raise DocumentNotFound(f"document {document_id} is not in foyer {reader.foyer_id}")
+        return ReadPermit(document, reader, demande_id, None)
+    if document is None or demande_id is None or not reader.service_ids:
+        raise AccessDenied(f"agent {reader.account_id} may not read document {document_id}")
+    allowed = session.scalar(
+        select(Document.id).where(Document.id == document_id, readable_by_agent(reader, demande_id))
+    )
+    if allowed is None:
+        raise AccessDenied(
+            f"agent {reader.account_id} may not read document {document_id} "
+            f"for demande {demande_id}"
+        )
+    return ReadPermit(document, reader, demande_id, _handling_service(session, reader, demande_id))
+
+
+def _handling_service(session: Session, reader: AgentReader, demande_id: int) -> int | None:
+    return session.scalar(
+        select(DemandeAccess.service_id)
+        .where(
+            DemandeAccess.demande_id == demande_id,
+            DemandeAccess.service_id.in_(reader.service_ids),
+        )
+        .order_by(DemandeAccess.service_id)
+        .limit(1)
+    )
+
+
+def record_read(session: Session, clock: Clock, permit: ReadPermit, purpose: str) -> None:
+    """Log the read (who, which document, for which demande, how) and journal it."""
+    document = permit.document
+    session.add(
+        DocumentRead(
+            document_id=document.id,
+            reader_id=permit.reader.account_id,
+            service_id=permit.service_id,
+            demande_id=permit.demande_id,
+            purpose=purpose,
+            read_at=clock.now(),
+        )
+    )
+    journal.record(
+        session,
+        clock,
+        "document.read",
+        foyer_id=document.foyer_id,
+        actor_id=permit.reader.account_id,
+        document_id=document.id,
+        demande_id=permit.demande_id,
+        details={"purpose": purpose, "service": permit.service_id},
+    )
+
+
+def granted_documents(session: Session, reader: AgentReader, demande_id: int) -> list[Document]:
+    """The documents an agent may see for a demande (nothing else, not even names)."""
+    query = (
+        select(Document)
+        .where(readable_by_agent(reader, demande_id))
+        .order_by(Document.type_code, Document.id)
+    )
+    return list(session.scalars(query))
+
+
+def grant(
+    session: Session, clock: Clock, actor_id: int | None, document: Document, demande: DemandeRef
+) -> Grant:
+    """Let the services handling the demande read the document (idempotent)."""
+    _check_grantable(session, document, demande)
+    current = _active_grant(session, document.id, demande.id)
+    if current is not None:
+        return current
+    new = Grant(
+        document_id=document.id, demande_id=demande.id, granted_by=actor_id, granted_at=clock.now()
+    )
+    session.add(new)
+    journal.record(
+        session,
+        clock,
+        "consent.granted",
+        foyer_id=document.foyer_id,
+        actor_id=actor_id,
+        document_id=document.id,
+        demande_id=demande.id,
+    )
+    return new
+
+
+def _check_grantable(session: Session, document: Document, demande: DemandeRef) -> None:
+    if document.foyer_id != demande.foyer_id:
+        raise ConsentError(f"document {document.id} and demande {demande.id} are of two foyers")
+    if not demande.is_open:
+        raise ConsentError(f"demande {demande.id} is closed")
+    if document.superseded_at is not None or document.state is DocumentState.EXPIRE:
+        raise ConsentError(f"document {document.id} is replaced or expired")
+    if document_type(document.type_code).reusable:
+        return
+    elsewhere = session.scalar(
+        select(Grant.id).where(
+            Grant.document_id == document.id,
+            Grant.demande_id != demande.id,
+            Grant.revoked_at.is_(None),
+        )
+    )
+    if elsewhere is not None:
+        raise ConsentError(f"document {document.id} may serve one demande only")
+
+
+def revoke(
+    session: Session, clock: Clock, actor_id: int | None, document: Document, demande: DemandeRef
+) -> bool:
+    """Withdraw consent while the demande is open; False when there was none."""
+    if document.foyer_id != demande.foyer_id:
+        raise ConsentError(f"document {document.id} and demande {demande.id} are of two foyers")
+    if not demande.is_open:
+        raise ConsentError(f"demande {demande.id} is closed: its consents are kept as decided")
+    current = _active_grant(session, document.id, demande.id)
+    if current is None:
+        return False
+    current.revoked_at, current.revoked_by = clock.now(), actor_id
+    journal.record(
+        session,
+        clock,
+        "consent.revoked",
+        foyer_id=document.foyer_id,
+        actor_id=actor_id,
+        document_id=document.id,
+        demande_id=demande.id,
+    )
+    return True
+
+
+def _active_grant(session: Session, document_id: int, demande_id: int) -> Grant | None:
+    return session.scalar(
+        select(Grant).where(
+            Grant.document_id == document_id,
+            Grant.demande_id == demande_id,
+            Grant.revoked_at.is_(None),
+        )
+    )
+
+
+def open_access(session: Session, clock: Clock, demande_id: int, service_id: int) -> None:
+    """Record that a service handles a task of the demande (called by the engine)."""
+    if session.get(DemandeAccess, (demande_id, service_id)) is None:
+        session.add(
+            DemandeAccess(demande_id=demande_id, service_id=service_id, opened_at=clock.now())
+        )
+
+
+def reads_of(session: Session, foyer_id: int, document_id: int) -> list[DocumentRead]:
+    """Who read one of the foyer's documents, newest first."""
+    document = session.get(Document, document_id)
+    if document is None or document.foyer_id != foyer_id:
+        raise DocumentNotFound(f"document {document_id} is not in foyer {foyer_id}")
+    query = (
+        select(DocumentRead)
+        .where(DocumentRead.document_id == document_id)
+        .order_by(DocumentRead.read_at.desc(), DocumentRead.id.desc())
+    )
+    return list(session.scalars(query))

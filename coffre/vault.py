@@ -1,0 +1,360 @@
+"""The vault's service: deposit, read, replace and delete documents, shred a foyer.
+
+A deposit streams once through the content inspector, a SHA-256 and the segment
+encryption into the object store, in bounded memory. The blob is written before its row:
+a failure after the blob deletes it again, and a crash in between leaves a blob without a
+row that `sweep_orphans` removes once it is an hour old (the blob's uid carries its time).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from coffre import consent, journal, keys
+from coffre.catalogue import DocumentType, document_type
+from coffre.clock import Clock
+from coffre.consent import Reader
+from coffre.crypto import IntegrityError, IteratorStream, binding, decrypt, encrypt
+from coffre.errors import DocumentNotFound, FoyerShredded, MemberNotInFoyer, VaultError
+from coffre.inspection import Inspection, UploadInspector, UploadRefused
+from coffre.keyring import Keyring
+from coffre.models import Channel, Document, DocumentState, Foyer, FoyerMember
+from stockage import ObjectNotFound, ObjectStore, ObjectStream, ReadableStream, StorageError
+
+log = logging.getLogger(__name__)
+MIB = 1024 * 1024
+BLOB_PREFIX = "documents/"
+
+
+class DocumentDamaged(VaultError):
+    """A stored document fails its integrity check or its blob is missing."""
+
+    def __init__(self, document_id: int, reason: str) -> None:
+        super().__init__(f"document {document_id} is damaged: {reason}")
+        self.document_id = document_id
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Size limits of one document and of one foyer's whole vault."""
+
+    document_bytes: int = 20 * MIB
+    foyer_bytes: int = 500 * MIB
+
+
+@dataclass(frozen=True)
+class Upload:
+    """A file a family (or an agent at the counter) puts into the vault."""
+
+    foyer_id: int
+    type_code: str
+    filename: str
+    stream: ReadableStream = field(repr=False)
+    issued_on: date
+    member_id: int | None = None
+    actor_id: int | None = None
+    channel: Channel = Channel.EN_LIGNE
+    replaces_id: int | None = None
+
+
+@dataclass(frozen=True)
+class OpenedDocument:
+    """A document allowed to be read: its row and its plaintext, verified segment by segment."""
+
+    document: Document
+    chunks: Iterator[bytes] = field(repr=False)
+
+
+class _InspectingReader:
+    """Passes the upload through the inspector and a SHA-256 as the encryption reads it."""
+
+    def __init__(self, source: ReadableStream, inspector: UploadInspector) -> None:
+        self._source = source
+        self._inspector = inspector
+        self.sha256 = hashlib.sha256()
+
+    def read(self, size: int = -1, /) -> bytes:
+        data = self._source.read(size)
+        if data:
+            self._inspector.feed(data)
+            self.sha256.update(data)
+        return data
+
+
+def new_uid() -> str:
+    """32 hex characters: 48 bits of milliseconds since the epoch, then 80 random bits."""
+    return f"{time.time_ns() // 1_000_000:012x}{os.urandom(10).hex()}"
+
+
+def uid_age_seconds(uid: str, now_seconds: float) -> float | None:
+    """How old a uid is, from its time prefix; None if it is not one of ours."""
+    try:
+        return now_seconds - int(uid[:12], 16) / 1000
+    except ValueError:
+        return None
+
+
+@dataclass
+class Vault:
+    """The vault's operations, with their collaborators."""
+
+    store: ObjectStore
+    keyring: Keyring = field(repr=False)
+    clock: Clock
+    limits: Limits = field(default_factory=Limits)
+
+    def deposit(self, session: Session, upload: Upload) -> Document:
+        """Inspect, encrypt and store an upload, then commit its row; nothing half-written."""
+        kind = document_type(upload.type_code)
+        foyer = self._live_foyer(session, upload.foyer_id)
+        self._check_member(session, foyer, upload.member_id)
+        previous = self._replaced(session, foyer.id, upload.replaces_id)
+        limit, by_quota = self._room(session, foyer.id)
+        key = keys.ensure_data_key(session, self.keyring, self.clock, foyer.id)
+        uid = new_uid()
+        blob_key = f"{BLOB_PREFIX}{foyer.id}/{uid}"
+        inspector = UploadInspector(kind.formats, upload.filename, limit)
+        reader = _InspectingReader(upload.stream, inspector)
+        try:
+            sealed = encrypt(key.material, keys.DATA_KEY_ID, binding(foyer.id, uid), reader)
+            self.store.put(blob_key, IteratorStream(sealed))
+            inspection = inspector.finish()
+            document = self._add_row(session, upload, kind, inspection, uid, blob_key, reader)
+            if previous is not None:
+                previous.superseded_at = document.deposited_at
+            session.flush()
+            self._journal_deposit(session, document, previous, upload.actor_id)
+            session.commit()
+        except UploadRefused as refused:
+            self._discard(session, blob_key)
+            if by_quota:
+                raise _quota_refusal(refused) from None
+            raise
+        except BaseException:
+            self._discard(session, blob_key)
+            raise
+        return document
+
+    def _discard(self, session: Session, blob_key: str) -> None:
+        """Undo a failed deposit; a blob that cannot be deleted now is left to the sweep."""
+        session.rollback()
+        try:
+            self.store.delete(blob_key)
+        except StorageError as exc:
+            log.warning("deposit: blob %s left for the sweep (%s)", blob_key, type(exc).__name__)
+
+    def _live_foyer(self, session: Session, foyer_id: int) -> Foyer:
+        foyer = session.get(Foyer, foyer_id)
+        if foyer is None:
+            raise DocumentNotFound(f"foyer {foyer_id} does not exist")
+        if foyer.shredded_at is not None:
+            raise FoyerShredded(f"foyer {foyer_id} was deleted")
+        return foyer
+
+    def _check_member(self, session: Session, foyer: Foyer, member_id: int | None) -> None:
+        if member_id is None:
+            return
+        member = session.get(FoyerMember, member_id)
+        if member is None or member.foyer_id != foyer.id:
+            raise MemberNotInFoyer(f"member {member_id} is not in foyer {foyer.id}")
+
+    def _replaced(
+        self, session: Session, foyer_id: int, document_id: int | None
+    ) -> Document | None:
+        if document_id is None:
+            return None
+        document = session.get(Document, document_id)
+        if document is None or document.foyer_id != foyer_id or document.superseded_at:
+            raise DocumentNotFound(
+                f"document {document_id} is not a current one of foyer {foyer_id}"
+            )
+        return document
+
+    def _room(self, session: Session, foyer_id: int) -> tuple[int, bool]:
+        """The largest upload allowed now, and whether the foyer's quota is what limits it."""
+        used = session.scalar(
+            select(func.coalesce(func.sum(Document.size), 0)).where(Document.foyer_id == foyer_id)
+        )
+        left = self.limits.foyer_bytes - int(used or 0)
+        if left <= 0:
+            raise _quota_refusal(UploadRefused("too_large", ""))
+        return min(left, self.limits.document_bytes), left < self.limits.document_bytes
+
+    def _add_row(
+        self,
+        session: Session,
+        upload: Upload,
+        kind: DocumentType,
+        inspection: Inspection,
+        uid: str,
+        blob_key: str,
+        reader: _InspectingReader,
+    ) -> Document:
+        document = Document(
+            uid=uid,
+            foyer_id=upload.foyer_id,
+            member_id=upload.member_id,
+            type_code=kind.code,
+            state=DocumentState.DEPOSE,
+            original_name=inspection.filename,
+            mime_type=inspection.mime_type,
+            size=inspection.size,
+            sha256=reader.sha256.hexdigest(),
+            blob_key=blob_key,
+            issued_on=upload.issued_on,
+            valid_until=kind.valid_until(upload.issued_on),
+            channel=upload.channel,
+            deposited_by=upload.actor_id,
+            deposited_at=self.clock.now(),
+            replaces_id=upload.replaces_id,
+        )
+        session.add(document)
+        return document
+
+    def _journal_deposit(
+        self, session: Session, document: Document, previous: Document | None, actor_id: int | None
+    ) -> None:
+        journal.record(
+            session,
+            self.clock,
+            "document.replaced" if previous else "document.deposited",
+            foyer_id=document.foyer_id,
+            actor_id=actor_id,
+            document_id=document.id,
+            details={"type": document.type_code, "channel": document.channel.value}
+            | ({"replaces": previous.id} if previous else {}),
+        )
+
+    def open(
+        self,
+        session: Session,
+        reader: Reader,
+        document_id: int,
+        demande_id: int | None = None,
+        purpose: str = "download",
+    ) -> OpenedDocument:
+        """Check access, log the read (committed), then stream the verified plaintext."""
+        permit = consent.check_access(session, reader, document_id, demande_id)
+        consent.record_read(session, self.clock, permit, purpose)
+        session.commit()
+        return OpenedDocument(permit.document, self.plaintext(session, permit.document))
+
+    def plaintext(self, session: Session, document: Document) -> Iterator[bytes]:
+        """The document's bytes, each segment verified before it is given; for vault code only.
+
+        Raises DocumentDamaged for a missing blob, a failed tag, or a digest or size mismatch.
+        """
+        key = keys.data_key(session, self.keyring, document.foyer_id)
+        try:
+            blob = self.store.open(document.blob_key)
+        except ObjectNotFound:
+            raise DocumentDamaged(document.id, "its encrypted file is missing") from None
+        return self._verified(document, key, blob)
+
+    def _verified(
+        self, document: Document, key: keys.DataKey, blob: ObjectStream
+    ) -> Iterator[bytes]:
+        digest, size = hashlib.sha256(), 0
+
+        def key_for(key_id: int) -> bytes:
+            if key_id != keys.DATA_KEY_ID:
+                raise IntegrityError("unknown data key id in the header")
+            return key.material
+
+        try:
+            for chunk in decrypt(key_for, binding(document.foyer_id, document.uid), blob):
+                digest.update(chunk)
+                size += len(chunk)
+                yield chunk
+        except IntegrityError as exc:
+            raise DocumentDamaged(document.id, str(exc)) from None
+        finally:
+            blob.close()
+        if size != document.size or digest.hexdigest() != document.sha256:
+            raise DocumentDamaged(document.id, "its content does not match its recorded digest")
+
+    def history(self, session: Session, foyer_id: int, document_id: int) -> list[Document]:
+        """A document and the versions it replaced, newest first."""
+        versions: list[Document] = []
+        current = session.get(Document, document_id)
+        if current is None or current.foyer_id != foyer_id:
+            raise DocumentNotFound(f"document {document_id} is not in foyer {foyer_id}")
+        while current is not None:
+            versions.append(current)
+            current = session.get(Document, current.replaces_id) if current.replaces_id else None
+        return versions
+
+    def delete_document(
+        self, session: Session, foyer_id: int, document_id: int, actor_id: int | None
+    ) -> None:
+        """Delete a document with its history: rows first (committed), then their blobs."""
+        versions = self.history(session, foyer_id, document_id)
+        newer = session.scalar(select(Document.id).where(Document.replaces_id == document_id))
+        if newer is not None:
+            raise DocumentNotFound(f"document {document_id} is an old version; delete the current")
+        for version in versions:  # newest first: each row refers to the one after it
+            session.delete(version)
+            session.flush()
+        journal.record(
+            session,
+            self.clock,
+            "document.deleted",
+            foyer_id=foyer_id,
+            actor_id=actor_id,
+            document_id=document_id,
+            details={"versions": len(versions)},
+        )
+        session.commit()
+        for version in versions:
+            self.store.delete(version.blob_key)
+
+    def shred_foyer(self, session: Session, foyer_id: int, actor_id: int | None) -> int:
+        """Crypto-shred a foyer: destroy its key (committed) first, then its rows and blobs.
+
+        Returns the number of blobs removed. The journal keeps its ids-only entries.
+        """
+        foyer = self._live_foyer(session, foyer_id)
+        keys.destroy_data_key(session, foyer_id)
+        foyer.shredded_at = self.clock.now()
+        foyer.label, foyer.address_line, foyer.postal_code, foyer.city = "", "", "", ""
+        journal.record(session, self.clock, "foyer.shredded", foyer_id=foyer_id, actor_id=actor_id)
+        session.commit()
+        blob_keys = list(
+            session.scalars(select(Document.blob_key).where(Document.foyer_id == foyer_id))
+        )
+        _delete_foyer_rows(session, foyer)
+        session.commit()
+        for blob_key in blob_keys:
+            self.store.delete(blob_key)
+        return len(blob_keys)
+
+
+def _delete_foyer_rows(session: Session, foyer: Foyer) -> None:
+    documents = session.scalars(
+        select(Document).where(Document.foyer_id == foyer.id).order_by(Document.id.desc())
+    ).all()
+    for document in documents:  # newest first: a replacement refers to its predecessor
+        session.delete(document)
+        session.flush()
+    foyer.members.clear()
+    session.execute(delete(FoyerMember).where(FoyerMember.foyer_id == foyer.id))
+
+
+def _quota_refusal(refused: UploadRefused) -> UploadRefused:
+    if refused.code != "too_large":
+        return refused
+    return UploadRefused(
+        "quota",
+        "Votre coffre-fort est plein : supprimez des documents dont vous n'avez plus besoin "
+        "avant d'en ajouter un nouveau.",
+    )

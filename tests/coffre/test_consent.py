@@ -1,0 +1,168 @@
+"""Consent per demande and the one access check: who may read which document, and the log."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy.orm import Session
+
+from coffre import consent
+from coffre.clock import FrozenClock
+from coffre.consent import AgentReader, DemandeRef, FamilyReader
+from coffre.errors import AccessDenied, ConsentError, DocumentNotFound
+from coffre.models import Document, Foyer
+from coffre.vault import Vault
+from tests.coffre.conftest import deposit, pdf_of
+
+CRECHE, ECOLES = 10, 20
+DEMANDE = 500
+
+
+@pytest.fixture
+def document(vault: Vault, db_session: Session, foyer: Foyer) -> Document:
+    return deposit(vault, db_session, foyer, pdf_of(4000))
+
+
+@pytest.fixture
+def demande(foyer: Foyer) -> DemandeRef:
+    return DemandeRef(id=DEMANDE, foyer_id=foyer.id, is_open=True)
+
+
+@pytest.fixture
+def handled(db_session: Session, clock: FrozenClock) -> None:
+    """The crèche service holds a task of the demande."""
+    consent.open_access(db_session, clock, DEMANDE, CRECHE)
+    db_session.commit()
+
+
+def agent(*services: int, account_id: int = 7) -> AgentReader:
+    return AgentReader(account_id=account_id, service_ids=frozenset(services))
+
+
+def give(session: Session, clock: FrozenClock, document: Document, demande: DemandeRef) -> None:
+    consent.grant(session, clock, 1, document, demande)
+    session.commit()
+
+
+@pytest.mark.usefixtures("handled")
+def test_agent_of_handling_service_reads_a_granted_document(
+    vault: Vault, db_session: Session, clock: FrozenClock, document: Document, demande: DemandeRef
+) -> None:
+    give(db_session, clock, document, demande)
+
+    opened = vault.open(db_session, agent(CRECHE), document.id, DEMANDE, purpose="view")
+
+    assert b"".join(opened.chunks) == pdf_of(4000)
+    reads = consent.reads_of(db_session, document.foyer_id, document.id)
+    assert [(r.reader_id, r.service_id, r.demande_id, r.purpose) for r in reads] == [
+        (7, CRECHE, DEMANDE, "view")
+    ]
+
+
+@pytest.mark.usefixtures("handled")
+def test_agent_without_consent_cannot_read_document(
+    vault: Vault, db_session: Session, document: Document
+) -> None:
+    with pytest.raises(AccessDenied):
+        vault.open(db_session, agent(CRECHE), document.id, DEMANDE)
+    assert consent.reads_of(db_session, document.foyer_id, document.id) == []
+
+
+@pytest.mark.usefixtures("handled")
+def test_agent_of_another_service_cannot_read_a_granted_document(
+    vault: Vault, db_session: Session, clock: FrozenClock, document: Document, demande: DemandeRef
+) -> None:
+    give(db_session, clock, document, demande)
+
+    with pytest.raises(AccessDenied):
+        vault.open(db_session, agent(ECOLES), document.id, DEMANDE)
+
+
+@pytest.mark.usefixtures("handled")
+def test_consent_for_one_demande_does_not_open_another(
+    vault: Vault, db_session: Session, clock: FrozenClock, document: Document, demande: DemandeRef
+) -> None:
+    give(db_session, clock, document, demande)
+    consent.open_access(db_session, clock, DEMANDE + 1, CRECHE)
+
+    with pytest.raises(AccessDenied):
+        vault.open(db_session, agent(CRECHE), document.id, DEMANDE + 1)
+    with pytest.raises(AccessDenied):
+        vault.open(db_session, agent(CRECHE), document.id)
+
+
+@pytest.mark.usefixtures("handled")
+def test_revoked_consent_closes_the_document_again(
+    vault: Vault, db_session: Session, clock: FrozenClock, document: Document, demande: DemandeRef
+) -> None:
+    give(db_session, clock, document, demande)
+
+    assert consent.revoke(db_session, clock, 1, document, demande) is True
+    db_session.commit()
+
+    with pytest.raises(AccessDenied):
+        vault.open(db_session, agent(CRECHE), document.id, DEMANDE)
+    assert consent.revoke(db_session, clock, 1, document, demande) is False
+
+
+def test_closed_demande_refuses_new_grants_and_revocations(
+    db_session: Session, clock: FrozenClock, document: Document, foyer: Foyer
+) -> None:
+    closed = DemandeRef(id=DEMANDE, foyer_id=foyer.id, is_open=False)
+
+    with pytest.raises(ConsentError):
+        consent.grant(db_session, clock, 1, document, closed)
+    with pytest.raises(ConsentError):
+        consent.revoke(db_session, clock, 1, document, closed)
+
+
+def test_document_cannot_be_granted_to_another_foyers_demande(
+    db_session: Session, clock: FrozenClock, document: Document, other_foyer: Foyer
+) -> None:
+    with pytest.raises(ConsentError):
+        consent.grant(db_session, clock, 1, document, DemandeRef(DEMANDE, other_foyer.id, True))
+
+
+def test_non_reusable_document_serves_one_demande_only(
+    vault: Vault, db_session: Session, clock: FrozenClock, foyer: Foyer, demande: DemandeRef
+) -> None:
+    issued = deposit(vault, db_session, foyer, type_code="attestation_mairie", filename="a.pdf")
+    give(db_session, clock, issued, demande)
+
+    with pytest.raises(ConsentError):
+        consent.grant(db_session, clock, 1, issued, DemandeRef(DEMANDE + 1, foyer.id, True))
+
+
+def test_granting_twice_keeps_one_grant(
+    db_session: Session, clock: FrozenClock, document: Document, demande: DemandeRef
+) -> None:
+    first = consent.grant(db_session, clock, 1, document, demande)
+    second = consent.grant(db_session, clock, 1, document, demande)
+
+    assert first is second
+
+
+@pytest.mark.usefixtures("handled")
+def test_agent_lists_only_documents_granted_to_the_demande(
+    vault: Vault, db_session: Session, clock: FrozenClock, foyer: Foyer, demande: DemandeRef
+) -> None:
+    shared = deposit(vault, db_session, foyer, pdf_of(1000))
+    deposit(vault, db_session, foyer, pdf_of(1100), type_code="avis_imposition")
+    give(db_session, clock, shared, demande)
+
+    assert consent.granted_documents(db_session, agent(CRECHE), DEMANDE) == [shared]
+    assert consent.granted_documents(db_session, agent(ECOLES), DEMANDE) == []
+
+
+def test_reads_of_another_foyers_document_are_not_listed(
+    db_session: Session, document: Document, other_foyer: Foyer
+) -> None:
+    with pytest.raises(DocumentNotFound):
+        consent.reads_of(db_session, other_foyer.id, document.id)
+
+
+def test_family_reads_its_own_document_without_a_demande(
+    vault: Vault, db_session: Session, document: Document, foyer: Foyer
+) -> None:
+    opened = vault.open(db_session, FamilyReader(3, foyer.id), document.id)
+
+    assert b"".join(opened.chunks) == pdf_of(4000)

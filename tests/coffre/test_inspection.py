@@ -1,0 +1,413 @@
+"""Refusing bad uploads before they are stored: sizes, sniffed types, active content, names."""
+
+from __future__ import annotations
+
+import io
+import struct
+import tracemalloc
+import zipfile
+import zlib
+
+import pytest
+
+from coffre.catalogue import DEFAULT_FORMATS, JPEG, PDF, PNG
+from coffre.inspection import (
+    SNIFF_BYTES,
+    Inspection,
+    UploadInspector,
+    UploadRefused,
+    sanitize_filename,
+)
+
+LIMIT = 20 * 1024 * 1024
+MINIMAL_PDF = (
+    b"%PDF-1.4\n1 0 obj\n<< /Type /Catalog /Pages 2 0 R >>\nendobj\n"
+    b"2 0 obj\n<< /Type /Pages /Kids [] /Count 0 >>\nendobj\n"
+    b"trailer\n<< /Root 1 0 R >>\n%%EOF\n"
+)
+FRENCH = {
+    "empty": "Le fichier est vide.",
+    "too_large": "dépasse la taille maximale autorisée",
+    "type_not_allowed": "Formats acceptés : ",
+    "dangerous_content": "contenu potentiellement dangereux",
+    "extension_mismatch": "L'extension du nom de fichier ne correspond pas",
+    "pdf_javascript": "contenu actif",
+    "pdf_encrypted": "protégé par un mot de passe",
+    "image_bomb": "Les dimensions de cette image sont anormales",
+}
+
+
+def pdf_with(body: bytes, pad_to: int = 0) -> bytes:
+    """A PDF whose first object holds `body`, padded with a comment up to `pad_to` bytes."""
+    head = b"%PDF-1.4\n1 0 obj\n<< /Type /Catalog /Pages 2 0 R "
+    padding = b"%" + b"x" * max(0, pad_to - len(head) - 2) + b"\n"
+    return head + padding + body + b" >>\nendobj\ntrailer\n<< /Root 1 0 R >>\n%%EOF\n"
+
+
+def png(width: int = 1, height: int = 1, extra: bytes = b"") -> bytes:
+    """A real 8-bit greyscale PNG, whose header may announce any size."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    pixels = zlib.compress(b"\x00\x00")
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + extra
+        + chunk(b"IDAT", pixels)
+        + chunk(b"IEND", b"")
+    )
+
+
+def segment(marker: int, body: bytes) -> bytes:
+    return bytes([0xFF, marker]) + struct.pack(">H", len(body) + 2) + body
+
+
+def jpeg(width: int = 1, height: int = 1, before_frame: bytes = b"") -> bytes:
+    """A minimal baseline JFIF: APP0, optional segments, SOF0, an empty scan."""
+    app0 = segment(0xE0, b"JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00")
+    sof0 = segment(0xC0, struct.pack(">BHHB", 8, height, width, 1) + b"\x01\x11\x00")
+    sos = segment(0xDA, b"\x01\x01\x00\x00\x3f\x00") + b"\x00"
+    return b"\xff\xd8" + app0 + before_frame + sof0 + sos + b"\xff\xd9"
+
+
+def a_zip() -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("avis.pdf", MINIMAL_PDF)
+    return buffer.getvalue()
+
+
+def inspect(
+    content: bytes,
+    filename: str = "justificatif",
+    allowed: frozenset[str] = DEFAULT_FORMATS,
+    max_bytes: int = LIMIT,
+    chunk: int = 4096,
+) -> Inspection:
+    inspector = UploadInspector(allowed, filename, max_bytes)
+    for start in range(0, len(content), chunk):
+        inspector.feed(content[start : start + chunk])
+    return inspector.finish()
+
+
+def refused(content: bytes, code: str, **options: object) -> UploadRefused:
+    """Inspect, expect a refusal with `code` and its French message; return it."""
+    with pytest.raises(UploadRefused) as caught:
+        inspect(content, **options)  # type: ignore[arg-type]
+    assert caught.value.code == code
+    assert FRENCH[code] in caught.value.message
+    return caught.value
+
+
+# Accepted documents
+
+
+@pytest.mark.parametrize(
+    ("content", "filename", "mime"),
+    [
+        (MINIMAL_PDF, "avis.pdf", PDF),
+        (MINIMAL_PDF, "AVIS.PDF", PDF),
+        (png(), "scan.png", PNG),
+        (jpeg(), "photo.jpg", JPEG),
+        (jpeg(), "photo.JPEG", JPEG),
+        (jpeg(), "photo sans extension", JPEG),
+    ],
+)
+def test_valid_documents_are_accepted_with_their_sniffed_type(
+    content: bytes, filename: str, mime: str
+) -> None:
+    assert inspect(content, filename) == Inspection(mime, len(content), filename)
+
+
+@pytest.mark.parametrize("chunk", [1, 7, 4096, SNIFF_BYTES + 1])
+def test_verdict_does_not_depend_on_chunk_size(chunk: int) -> None:
+    content = pdf_with(b"/Author (x)", pad_to=SNIFF_BYTES + 5000)
+
+    assert inspect(content, "a.pdf", chunk=chunk).size == len(content)
+
+
+def test_the_filename_in_the_verdict_is_sanitized() -> None:
+    assert inspect(MINIMAL_PDF, "../../Bureau/avis\x00.pdf").filename == "avis.pdf"
+
+
+def test_memory_stays_bounded_whatever_the_upload_size() -> None:
+    inspector = UploadInspector(DEFAULT_FORMATS, "gros.pdf", LIMIT)
+    inspector.feed(MINIMAL_PDF)
+    chunk = b"%" + b"x" * (64 * 1024 - 2) + b"\n"
+    tracemalloc.start()
+    try:
+        for _ in range(200):  # 12.5 MiB
+            inspector.feed(chunk)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+    assert inspector.finish().mime_type == PDF
+    assert peak < 1024 * 1024
+
+
+# Size
+
+
+def test_empty_file_is_refused() -> None:
+    assert refused(b"", "empty").message == "Le fichier est vide."
+
+
+def test_file_of_exactly_the_limit_is_accepted() -> None:
+    content = pdf_with(b"", pad_to=100_000)
+
+    assert inspect(content, max_bytes=len(content)).size == len(content)
+
+
+def test_feed_refuses_as_soon_as_the_limit_is_exceeded() -> None:
+    inspector = UploadInspector(DEFAULT_FORMATS, "a.pdf", 10 * 1024 * 1024)
+    inspector.feed(b"%PDF-1.4\n" + b"x" * (10 * 1024 * 1024 - 9))
+
+    with pytest.raises(UploadRefused) as caught:
+        inspector.feed(b"x")
+
+    assert caught.value.code == "too_large"
+    assert caught.value.message == "Le fichier dépasse la taille maximale autorisée de 10 Mo."
+    with pytest.raises(UploadRefused, match="too_large"):
+        inspector.finish()
+
+
+def test_a_fractional_limit_is_written_with_a_french_decimal_comma() -> None:
+    assert "2,5 Mo" in refused(b"x" * 2_700_000, "too_large", max_bytes=2_621_440).message
+
+
+# Types
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b"Bonjour, ceci est un texte.\n", a_zip(), b"PK\x03\x04" + MINIMAL_PDF, b"GIF89a\x01\x00"],
+    ids=["text", "zip", "zip-header-then-pdf", "gif"],
+)
+def test_types_outside_the_accepted_formats_are_refused(content: bytes) -> None:
+    message = refused(content, "type_not_allowed").message
+
+    assert message == "Ce format de fichier n'est pas accepté. Formats acceptés : PDF, JPEG, PNG."
+
+
+def test_the_refusal_lists_only_the_formats_of_the_document_type() -> None:
+    message = refused(png(), "type_not_allowed", allowed=frozenset({PDF})).message
+
+    assert message.endswith("Formats acceptés : PDF.")
+
+
+def test_declared_name_does_not_make_a_text_file_a_pdf() -> None:
+    refused(b"Ceci n'est pas un PDF.\n", "type_not_allowed", filename="avis.pdf")
+
+
+EXECUTABLES_AND_MARKUP = {
+    "html": b"<!DOCTYPE html><html><body><script>alert(1)</script></body></html>",
+    "svg": b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>',
+    "xml": b'<?xml version="1.0"?><avis/>',
+    "elf": b"\x7fELF\x02\x01\x01\x00" + bytes(8) + struct.pack("<HHI", 2, 62, 1) + bytes(40),
+    "pe": b"MZ\x90\x00" + bytes(60),
+    "mach-o": b"\xcf\xfa\xed\xfe\x07\x00\x00\x01" + bytes(24),
+    "shell": b"#!/bin/sh\nrm -rf ~\n",
+    "javascript": b"#!/usr/bin/env node\nconsole.log(1)\n",
+}
+
+
+@pytest.mark.parametrize("content", EXECUTABLES_AND_MARKUP.values(), ids=EXECUTABLES_AND_MARKUP)
+def test_markup_scripts_and_executables_are_dangerous(content: bytes) -> None:
+    refused(content, "dangerous_content", filename="avis.pdf")
+
+
+@pytest.mark.parametrize("content", EXECUTABLES_AND_MARKUP.values(), ids=EXECUTABLES_AND_MARKUP)
+def test_dangerous_content_is_refused_even_if_its_type_is_allowed(content: bytes) -> None:
+    everything = DEFAULT_FORMATS | {
+        "text/html",
+        "image/svg+xml",
+        "text/xml",
+        "application/x-executable",
+        "application/x-dosexec",
+        "application/x-mach-binary",
+        "text/x-shellscript",
+        "application/javascript",
+    }
+
+    refused(content, "dangerous_content", allowed=everything)
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"%PDF-1.4\n<html><script>alert(1)</script></html>\n" + MINIMAL_PDF[9:],
+        png(extra=struct.pack(">I", 30) + b"tEXt" + b"c\x00<SCRIPT>alert(1)</script>x" + bytes(4)),
+        jpeg(before_frame=segment(0xFE, b"<svg onload=alert(1)>")),
+    ],
+    ids=["pdf+html", "png+script", "jpeg+svg"],
+)
+def test_documents_carrying_markup_at_their_start_are_dangerous_polyglots(content: bytes) -> None:
+    refused(content, "dangerous_content")
+
+
+# Extensions
+
+
+@pytest.mark.parametrize(
+    ("content", "filename"),
+    [
+        (png(), "scan.pdf"),
+        (MINIMAL_PDF, "avis.exe"),
+        (MINIMAL_PDF, "avis.jpg"),
+        (jpeg(), "photo.png"),
+        (jpeg(), "photo\u202egpj.exe"),
+    ],
+)
+def test_extension_that_contradicts_the_content_is_refused(content: bytes, filename: str) -> None:
+    refused(content, "extension_mismatch", filename=filename)
+
+
+def test_refusal_messages_carry_no_personal_data() -> None:
+    message = refused(MINIMAL_PDF, "extension_mismatch", filename="Dupont_Jean.exe").message
+
+    assert "Dupont" not in message
+    assert "(PDF)" in message
+
+
+# PDF content
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        b"/JavaScript",
+        b"/JS",
+        b"/Launch",
+        b"/EmbeddedFile",
+        b"/EmbeddedFiles",
+        b"/J#61vaScript",
+        b"/#4A#53",
+        b"/#4a#53",
+        b"/#4a#61#76#61#53#63#72#69#70#74",
+        b"/Launc#68",
+    ],
+)
+def test_pdf_with_active_content_is_refused(name: bytes) -> None:
+    refused(pdf_with(b"/OpenAction << /S " + name + b" (app.alert(1)) >>"), "pdf_javascript")
+
+
+@pytest.mark.parametrize("name", [b"/Encrypt", b"/Encr#79pt", b"/#45ncrypt"])
+def test_password_protected_pdf_is_refused(name: bytes) -> None:
+    message = refused(pdf_with(name + b" 5 0 R"), "pdf_encrypted").message
+
+    assert "copie non protégée" in message
+
+
+@pytest.mark.parametrize("body", [b"/JSON 1", b"/Launchpad 2", b"/Title (Encrypt JavaScript)"])
+def test_names_that_only_resemble_active_content_are_accepted(body: bytes) -> None:
+    assert inspect(pdf_with(body)).mime_type == PDF
+
+
+@pytest.mark.parametrize(
+    ("name", "code"),
+    [
+        (b"/JavaScript", "pdf_javascript"),
+        (b"/J#61vaScript", "pdf_javascript"),
+        (b"/Encrypt", "pdf_encrypted"),
+    ],
+)
+@pytest.mark.parametrize("where", [SNIFF_BYTES - 4, 3 * SNIFF_BYTES])
+def test_pdf_token_split_across_two_chunks_is_found(name: bytes, code: str, where: int) -> None:
+    content = pdf_with(b"/S " + name + b" 1", pad_to=where)
+    at = content.index(name)
+    for cut in range(at + 1, at + len(name)):
+        inspector = UploadInspector(DEFAULT_FORMATS, "a.pdf", LIMIT)
+        inspector.feed(content[:cut])
+        inspector.feed(content[cut:])
+        with pytest.raises(UploadRefused) as caught:
+            inspector.finish()
+        assert caught.value.code == code, cut
+
+
+def test_pdf_token_deep_in_a_large_file_is_found() -> None:
+    refused(pdf_with(b"/JS (x)", pad_to=5 * 1024 * 1024), "pdf_javascript", chunk=65_000)
+
+
+def test_active_content_name_ending_the_file_is_found() -> None:
+    refused(MINIMAL_PDF + b"/JavaScript", "pdf_javascript")
+
+
+# Images
+
+
+@pytest.mark.parametrize(
+    "content",
+    [png(100_000, 100_000), png(0, 10), png(10, 0), jpeg(60_000, 60_000), jpeg(0, 10)],
+    ids=["png-huge", "png-no-width", "png-no-height", "jpeg-huge", "jpeg-no-width"],
+)
+def test_image_announcing_absurd_dimensions_is_refused_from_its_header(content: bytes) -> None:
+    refused(content, "image_bomb")
+
+
+def test_image_of_exactly_fifty_megapixels_is_accepted() -> None:
+    assert inspect(png(10_000, 5_000)).mime_type == PNG
+
+
+def test_jpeg_frame_after_large_metadata_is_still_measured() -> None:
+    exif = segment(0xE1, b"Exif\x00\x00" + bytes(65_000))
+    fill = b"\xff\xff"  # fill bytes before a marker are allowed
+
+    assert inspect(jpeg(4000, 3000, exif * 3 + fill), chunk=1000).mime_type == JPEG
+    refused(jpeg(40_000, 30_000, exif * 3 + fill), "image_bomb", chunk=1000)
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"\x89PNG\r\n\x1a\n\x00\x00\x00\x0dIHDR",
+        jpeg()[:20],
+        jpeg().replace(segment(0xC0, struct.pack(">BHHB", 8, 1, 1, 1) + b"\x01\x11\x00"), b""),
+    ],
+    ids=["png-truncated", "jpeg-truncated", "jpeg-without-frame"],
+)
+def test_image_with_an_unreadable_header_is_refused(content: bytes) -> None:
+    message = refused(content, "type_not_allowed").message
+
+    assert message.startswith("Cette image est illisible ou incomplète.")
+
+
+# File names
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("avis.pdf", "avis.pdf"),
+        ("../../etc/passwd", "passwd"),
+        ("C:\\Users\\Jean\\Documents\\avis.pdf", "avis.pdf"),
+        ("dir/..", "document"),
+        ("avis\x00.pdf", "avis.pdf"),
+        ("avis\r\n\x1b[31m.pdf", "avis[31m.pdf"),
+        ("photo\u202egpj.exe", "photogpj.exe"),
+        ("\u202egpj.exe", "gpj.exe"),
+        ("a\u2066b\u2067c\u2068d\u2069e\u202a\u202b\u202c\u202d.pdf", "abcde.pdf"),
+        (".htaccess", "htaccess"),
+        ("...", "document"),
+        ("", "document"),
+        ("e\u0301te\u0301.pdf", "été.pdf"),
+        ("Quittance loyer août.pdf", "Quittance loyer août.pdf"),
+    ],
+)
+def test_filenames_are_sanitized(name: str, expected: str) -> None:
+    assert sanitize_filename(name) == expected
+
+
+def test_long_filename_is_capped_keeping_its_extension() -> None:
+    sanitized = sanitize_filename("a" * 300 + ".pdf")
+
+    assert len(sanitized) == 120
+    assert sanitized.endswith("a.pdf")
+
+
+def test_long_filename_without_extension_is_capped() -> None:
+    assert sanitize_filename("b" * 300) == "b" * 120
