@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from coffre.catalogue import document_type
 from coffre.clock import Clock
 from coffre.models import Foyer, FoyerMember, MemberRole
+from coffre.vault import Upload, Vault
 from procedures.accounts import create_account, find_account
 from procedures.models import AgentService, Entity, Role, Service
 
@@ -60,8 +63,11 @@ class DemoLogin:
     name: str
 
 
-def seed_demo(session: Session, clock: Clock) -> list[DemoLogin]:
-    """Create what is missing of the demo town and return its logins."""
+def seed_demo(session: Session, clock: Clock, vault: Vault | None = None) -> list[DemoLogin]:
+    """Create what is missing of the demo town and return its logins.
+
+    With a vault, each new family also gets a few documents deposited in it.
+    """
     entities = {slug: _entity(session, slug, name) for slug, name in ENTITIES.items()}
     services = {
         code: _service(session, entities[slug], code, name)
@@ -69,7 +75,7 @@ def seed_demo(session: Session, clock: Clock) -> list[DemoLogin]:
     }
     logins = [_admin(session, clock)]
     logins += [_agent(session, clock, services, *agent) for agent in AGENTS]
-    logins += [_family(session, clock, *family) for family in FAMILIES]
+    logins += [_family(session, clock, vault, *family) for family in FAMILIES]
     session.commit()
     return logins
 
@@ -139,6 +145,7 @@ def _agent(
 def _family(
     session: Session,
     clock: Clock,
+    vault: Vault | None,
     local: str,
     label: str,
     address: str,
@@ -173,4 +180,53 @@ def _family(
             display_name=name,
             foyer_id=foyer.id,
         )
+        if vault is not None:
+            _documents(session, vault, foyer)
     return DemoLogin("famille", email, name)
+
+
+def _documents(session: Session, vault: Vault, foyer: Foyer) -> None:
+    today = vault.clock.now().date()
+    child = next(member for member in foyer.members if member.role is MemberRole.ENFANT)
+    papers = [
+        ("justificatif_domicile", "facture-electricite.pdf", None, today - timedelta(days=20)),
+        ("avis_imposition", "avis-impot.pdf", None, date(today.year - 1, 8, 1)),
+        ("carnet_vaccination", "vaccins.pdf", child.id, date(today.year - 1, 1, 15)),
+    ]
+    for type_code, filename, member_id, issued in papers:
+        title = f"{document_type(type_code).label} - {foyer.label} (document de demonstration)"
+        upload = Upload(
+            foyer_id=foyer.id,
+            type_code=type_code,
+            filename=filename,
+            stream=io.BytesIO(demo_pdf(title)),
+            issued_on=issued,
+            member_id=member_id,
+        )
+        vault.deposit(session, upload)
+
+
+def demo_pdf(text: str) -> bytes:
+    """A one-page PDF showing one line of (ASCII) text, with a correct cross-reference table."""
+    safe = text.encode("ascii", "replace").replace(b"(", b"[").replace(b")", b"]")
+    stream = b"BT /F1 14 Tf 60 780 Td (" + safe + b") Tj ET"
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] "
+        b"/Resources << /Font << /F1 4 0 R >> >> /Contents 5 0 R >>",
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+        b"<< /Length " + str(len(stream)).encode() + b" >>\nstream\n" + stream + b"\nendstream",
+    ]
+    out = bytearray(b"%PDF-1.4\n")
+    offsets = []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += f"{number} 0 obj\n".encode() + body + b"\nendobj\n"
+    xref = len(out)
+    out += f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n".encode()
+    out += b"".join(f"{offset:010d} 00000 n \n".encode() for offset in offsets)
+    out += (
+        f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n".encode()
+    )
+    return bytes(out)

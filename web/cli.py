@@ -57,7 +57,7 @@ def seed_demo_command() -> None:
     if rt.settings.is_production:
         raise click.ClickException("the demo data is refused when ENV=production")
     with rt.sessions() as session:
-        logins = seed_demo(session, rt.clock)
+        logins = seed_demo(session, rt.clock, rt.vault)
     click.echo("\nComptes de démonstration (mot de passe commun : " + DEMO_PASSWORD + ")")
     for login in logins:
         click.echo(f"  {login.role:<15} {login.email:<40} {login.name}")

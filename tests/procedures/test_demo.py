@@ -4,7 +4,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from coffre.clock import FrozenClock
-from coffre.models import Foyer, FoyerMember, MemberRole
+from coffre.models import Document, Foyer, FoyerMember, MemberRole
+from coffre.vault import Vault
 from procedures.accounts import authenticate
 from procedures.demo import DEMO_PASSWORD, seed_demo
 from procedures.models import Account, AgentService, Entity, Role, Service
@@ -43,3 +44,16 @@ def test_every_demo_login_works(db_session: Session, clock: FrozenClock) -> None
     for login in seed_demo(db_session, clock):
         account = authenticate(db_session, clock, login.email, DEMO_PASSWORD)
         assert account.role in set(Role)
+
+
+def test_demo_families_get_readable_documents(
+    db_session: Session, clock: FrozenClock, vault: Vault
+) -> None:
+    seed_demo(db_session, clock, vault)
+    seed_demo(db_session, clock, vault)
+
+    documents = db_session.scalars(select(Document)).all()
+    assert len(documents) == 9  # three per family, not duplicated by the second run
+    for document in documents:
+        content = b"".join(vault.plaintext(db_session, document))
+        assert content.startswith(b"%PDF-") and len(content) == document.size
