@@ -90,9 +90,9 @@ def decrypt(
     aad = header + associated
     chunk = segment_size + TAG_BYTES
     counter = 0
-    current = _read_full(source, chunk)
+    current = _read_segment(source, chunk)
     while True:
-        following = _read_full(source, chunk) if len(current) == chunk else b""
+        following = _read_segment(source, chunk) if len(current) == chunk else b""
         last = not following
         yield _open_segment(aead, _nonce(prefix, counter, last), current, aad)
         if last:
@@ -118,7 +118,7 @@ def _parse_header(header: bytes) -> tuple[int, int, bytes, bytes]:
     return key_id, segment_size, salt, prefix
 
 
-def _open_segment(aead: AESGCM, nonce: bytes, segment: bytes, aad: bytes) -> bytes:
+def _open_segment(aead: AESGCM, nonce: bytes, segment: bytes | bytearray, aad: bytes) -> bytes:
     if len(segment) < TAG_BYTES:
         raise IntegrityError("the encrypted document is truncated")
     try:
@@ -159,23 +159,70 @@ def _read_full(source: ReadableStream, size: int) -> bytes:
     return b"".join(parts)
 
 
+def _read_segment(source: ReadableStream, size: int) -> bytes | bytearray:
+    """Like `_read_full`, but straight into one buffer when the source has `readinto`.
+
+    Saves the copy that `read` makes of every segment on its way to the cipher.
+    """
+    readinto = getattr(source, "readinto", None)
+    if readinto is None:
+        return _read_full(source, size)
+    buffer = bytearray(size)
+    filled = 0
+    with memoryview(buffer) as view:
+        while filled < size:
+            count = readinto(view[filled:])
+            if not count:
+                break
+            filled += count
+    del buffer[filled:]  # only once the view is released: a viewed bytearray cannot shrink
+    return buffer
+
+
 class IteratorStream(io.RawIOBase):
-    """A readable binary stream over an iterator of byte chunks (bounded memory)."""
+    """A readable binary stream over an iterator of byte chunks (bounded memory).
+
+    `read(n)` returns at most n bytes of the current chunk (fewer at its end, as a raw stream
+    may): the chunk itself, without a copy, when it fits whole.
+    """
 
     def __init__(self, chunks: Iterable[bytes]) -> None:
         self._chunks = iter(chunks)
-        self._pending = b""
+        self._chunk = b""
+        self._offset = 0  # how much of the current chunk was already given
 
     def readable(self) -> bool:
         return True
 
+    def read(self, size: int | None = -1, /) -> bytes:
+        if size is None or size < 0:
+            return self.readall()
+        if size == 0 or not self._advance():
+            return b""
+        start, end = self._offset, min(len(self._chunk), self._offset + size)
+        self._offset = end
+        if start == 0 and end == len(self._chunk):
+            return self._chunk
+        return self._chunk[start:end]
+
+    def readall(self) -> bytes:
+        return b"".join(iter(lambda: self.read(MAX_SEGMENT), b""))
+
     def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
-        while not self._pending:
-            try:
-                self._pending = next(self._chunks)
-            except StopIteration:
-                return 0
-        size = min(len(buffer), len(self._pending))
-        buffer[:size] = self._pending[:size]
-        self._pending = self._pending[size:]
+        if not self._advance():
+            return 0
+        size = min(len(buffer), len(self._chunk) - self._offset)
+        buffer[:size] = memoryview(self._chunk)[self._offset : self._offset + size]
+        self._offset += size
         return size
+
+    def _advance(self) -> bool:
+        """Make the current chunk one with bytes left to give; False at the end."""
+        while self._offset >= len(self._chunk):
+            try:
+                self._chunk = next(self._chunks)
+            except StopIteration:
+                self._chunk, self._offset = b"", 0
+                return False
+            self._offset = 0
+        return True

@@ -118,7 +118,9 @@ def entry_hash(entry: JournalEntry) -> str:
 def entries(session: Session, chain: str) -> Iterator[JournalEntry]:
     """A chain's entries in order, fetched in batches."""
     query = select(JournalEntry).where(JournalEntry.chain == chain).order_by(JournalEntry.seq)
-    yield from session.scalars(query.execution_options(yield_per=1000))
+    # Closed even when the caller stops early: on PostgreSQL this is a server-side cursor.
+    with session.scalars(query.execution_options(yield_per=1000)) as result:
+        yield from result
 
 
 def verify(session: Session, chains: list[str] | None = None) -> list[JournalProblem]:

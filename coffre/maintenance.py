@@ -49,7 +49,7 @@ def verify_blobs(session: Session, vault: Vault, foyer_id: int | None = None) ->
     for document in session.scalars(query.execution_options(yield_per=500)):
         report.checked += 1
         try:
-            for _chunk in vault.plaintext(session, document):
+            for _chunk in vault.plaintext(session, document, check_digest=True):
                 pass
         except DocumentDamaged as exc:
             report.damaged.append(Damage(document.id, document.foyer_id, exc.reason))
