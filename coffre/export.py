@@ -18,7 +18,8 @@ from sqlalchemy.orm import Session
 from coffre import consent, journal
 from coffre.catalogue import DOCUMENT_TYPES
 from coffre.consent import FamilyReader
-from coffre.models import Document
+from coffre.errors import DocumentNotFound
+from coffre.models import Document, Foyer
 from coffre.vault import Vault
 
 
@@ -47,6 +48,9 @@ class _Spool:
 
 def export_chunks(session: Session, vault: Vault, reader: FamilyReader) -> Iterator[bytes]:
     """Journal the export, then yield the ZIP of the reader's foyer piece by piece."""
+    foyer = session.get(Foyer, reader.foyer_id)
+    if foyer is None or foyer.shredded_at is not None:
+        raise DocumentNotFound(f"foyer {reader.foyer_id} does not exist")
     documents = list(
         session.scalars(
             select(Document).where(Document.foyer_id == reader.foyer_id).order_by(Document.id)

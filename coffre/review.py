@@ -26,6 +26,7 @@ def start_review(
     document = consent.check_access(session, reader, document_id, demande_id).document
     if document.state is DocumentState.DEPOSE:
         document.state = DocumentState.EN_VERIFICATION
+        _journal(session, clock, reader, document, demande_id, "document.in_review", {})
     session.commit()
     return document
 

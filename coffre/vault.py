@@ -11,10 +11,9 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
@@ -91,9 +90,9 @@ class _InspectingReader:
         return data
 
 
-def new_uid() -> str:
+def new_uid(now: datetime) -> str:
     """32 hex characters: 48 bits of milliseconds since the epoch, then 80 random bits."""
-    return f"{time.time_ns() // 1_000_000:012x}{os.urandom(10).hex()}"
+    return f"{int(now.timestamp() * 1000):012x}{os.urandom(10).hex()}"
 
 
 def uid_age_seconds(uid: str, now_seconds: float) -> float | None:
@@ -121,7 +120,7 @@ class Vault:
         previous = self._replaced(session, foyer.id, upload.replaces_id)
         limit, by_quota = self._room(session, foyer.id)
         key = keys.ensure_data_key(session, self.keyring, self.clock, foyer.id)
-        uid = new_uid()
+        uid = new_uid(self.clock.now())
         blob_key = f"{BLOB_PREFIX}{foyer.id}/{uid}"
         inspector = UploadInspector(kind.formats, upload.filename, limit)
         reader = _InspectingReader(upload.stream, inspector)

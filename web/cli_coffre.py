@@ -9,6 +9,7 @@ from flask.cli import AppGroup
 
 from coffre import journal, keys, maintenance
 from coffre.consent import FamilyReader
+from coffre.errors import DocumentNotFound
 from coffre.export import export_chunks
 from coffre.keyring import add_key_version
 from web.runtime import load_keyring, runtime
@@ -109,6 +110,9 @@ def export(foyer_id: int, output: Path) -> None:
         with rt.sessions() as session, partial.open("wb") as sink:
             for chunk in export_chunks(session, rt.vault, FamilyReader(None, foyer_id)):
                 sink.write(chunk)
+    except DocumentNotFound:
+        partial.unlink(missing_ok=True)
+        raise click.ClickException(f"no foyer {foyer_id}") from None
     except BaseException:
         partial.unlink(missing_ok=True)  # never leave a ZIP that looks complete but is not
         raise
