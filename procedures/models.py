@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import Boolean, ForeignKey, String
+from sqlalchemy import Boolean, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from coffre.db import Base
@@ -89,3 +89,28 @@ class WorkerHeartbeat(Base):
     name: Mapped[str] = mapped_column(String(200), primary_key=True)
     started_at: Mapped[datetime]
     beat_at: Mapped[datetime]
+
+
+class OutboxMessage(Base):
+    """An e-mail written in the same transaction as the event it tells of, sent later by the worker.
+
+    The idempotency key names the event ("expiry:123:45"), so one event never yields two
+    messages; `context` holds, as JSON, only the fields the template needs.
+    """
+
+    __tablename__ = "outbox"
+    # The worker's query: unsent, not given up, due (send_after <= now).
+    __table_args__ = (Index("ix_outbox_due", "sent_at", "failed_at", "send_after"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
+    recipient: Mapped[str] = mapped_column(String(254))
+    template: Mapped[str] = mapped_column(String(60))
+    context: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    send_after: Mapped[datetime]
+    attempts: Mapped[int] = mapped_column(default=0)
+    # Exception class and SMTP code only: never an address or a server's free text.
+    last_error: Mapped[str | None] = mapped_column(String(300))
+    sent_at: Mapped[datetime | None]
+    failed_at: Mapped[datetime | None]

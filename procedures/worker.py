@@ -23,7 +23,7 @@ from procedures.models import WorkerHeartbeat
 
 log = logging.getLogger(__name__)
 
-JobFunction = Callable[[Session, Clock], None]
+JobFunction = Callable[[Session, Clock], object]  # the result (a count) is ignored
 MAX_BACKOFF_SECONDS = 60.0
 
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import signal
 import sys
+from pathlib import Path
 from types import FrameType
 
 import click
@@ -11,7 +13,10 @@ from alembic import command
 from flask import Flask
 from flask.cli import AppGroup, with_appcontext
 
+from procedures import catalogue
 from procedures.demo import DEMO_PASSWORD, seed_demo
+from procedures.jobs import register_standard_jobs
+from procedures.notifications import MailSettings
 from procedures.worker import Worker
 from web import schema
 from web.cli_coffre import coffre_cli
@@ -58,6 +63,9 @@ def seed_demo_command() -> None:
         raise click.ClickException("the demo data is refused when ENV=production")
     with rt.sessions() as session:
         logins = seed_demo(session, rt.clock, rt.vault)
+        published = catalogue.publish_built_ins(session, rt.clock)
+    for version in published:
+        click.echo(f"Démarche publiée : {version.title} (version {version.version})")
     click.echo("\nComptes de démonstration (mot de passe commun : " + DEMO_PASSWORD + ")")
     for login in logins:
         click.echo(f"  {login.role:<15} {login.email:<40} {login.name}")
@@ -71,6 +79,11 @@ def worker_command(tick: float) -> None:
     """Run the background worker until SIGTERM or Ctrl-C."""
     rt = runtime()
     worker = Worker(sessions=rt.sessions, clock=rt.clock, tick_seconds=tick)
+    smtp = rt.settings.smtp
+    mail = MailSettings(**dataclasses.asdict(smtp)) if smtp.host else None
+    if mail is None:
+        click.echo("SMTP_HOST is empty: e-mails stay queued in the outbox.")
+    register_standard_jobs(worker, rt.vault, mail, rt.settings.base_url)
 
     def _stop(signum: int, _frame: FrameType | None) -> None:
         worker.stop()
@@ -81,9 +94,34 @@ def worker_command(tick: float) -> None:
     sys.stdout.flush()
 
 
+@click.group("procedures")
+def procedures_cli() -> None:
+    """The procedures' diagrams."""
+
+
+@procedures_cli.command("check")
+@click.argument("files", nargs=-1, type=click.Path(dir_okay=False, path_type=Path))
+def procedures_check(files: tuple[Path, ...]) -> None:
+    """Check diagrams (default: the built-in catalogue); one line per problem, exit 1 if any."""
+    targets = list(files) or [
+        catalogue.BUILT_IN / f"{code}.bpmn" for code in catalogue.built_in_codes()
+    ]
+    failed = False
+    for path in targets:
+        problems = catalogue.check_files(path)
+        for problem in problems:
+            click.echo(f"{path.name}: {problem}")
+        failed = failed or bool(problems)
+        if not problems:
+            click.echo(f"{path.name}: ok")
+    if failed:
+        raise SystemExit(1)
+
+
 def init_app(app: Flask) -> None:
     """Attach the commands to `flask`."""
     app.cli.add_command(db_cli)
     app.cli.add_command(seed_demo_command)
     app.cli.add_command(worker_command)
     app.cli.add_command(coffre_cli)
+    app.cli.add_command(procedures_cli)

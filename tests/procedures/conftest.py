@@ -1,5 +1,71 @@
-"""The vault fixtures serve the engine's tests too."""
+"""The vault fixtures serve the engine's tests too; a real SMTP server serves the notices."""
 
+from __future__ import annotations
+
+from collections.abc import Iterator
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from typing import Any
+
+import pytest
+from aiosmtpd.controller import Controller
+
+from procedures.notifications import MailSettings
 from tests.coffre.conftest import foyer, keyring, other_foyer, store, vault
+from tests.stockage.conftest import free_port
 
-__all__ = ["foyer", "keyring", "other_foyer", "store", "vault"]
+__all__ = ["foyer", "keyring", "mail", "mailbox", "other_foyer", "smtp_server", "store", "vault"]
+
+SENDER = "Portail famille <ne-pas-repondre@mairie.example>"
+# The server answers RCPT TO for this address with a permanent refusal.
+REFUSED_RECIPIENT = "inconnu@refuse.example"
+
+
+class Mailbox:
+    """What the SMTP server accepted, parsed; it answers 550 to REFUSED_RECIPIENT."""
+
+    def __init__(self) -> None:
+        self.messages: list[EmailMessage] = []
+
+    def to(self, address: str) -> list[EmailMessage]:
+        return [message for message in self.messages if message["To"] == address]
+
+    async def handle_RCPT(  # noqa: N802  (aiosmtpd's hook name)
+        self, server: Any, session: Any, envelope: Any, address: str, options: list[str]
+    ) -> str:
+        if address == REFUSED_RECIPIENT:
+            return "550 5.1.1 Destinataire inconnu"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(  # noqa: N802  (aiosmtpd's hook name)
+        self, server: Any, session: Any, envelope: Any
+    ) -> str:
+        # Stored before the 250 reply, so a message is here once smtplib returns: no waiting.
+        parsed = message_from_bytes(envelope.content, policy=policy.default)
+        assert isinstance(parsed, EmailMessage)
+        self.messages.append(parsed)
+        return "250 Message accepted for delivery"
+
+
+@pytest.fixture(scope="session")
+def smtp_server() -> Iterator[Controller]:
+    """aiosmtpd on a free loopback port, for the whole session."""
+    controller = Controller(Mailbox(), hostname="127.0.0.1", port=free_port())
+    controller.start()
+    yield controller
+    controller.stop()
+
+
+@pytest.fixture
+def mailbox(smtp_server: Controller) -> Mailbox:
+    """The server's mailbox, emptied for this test."""
+    box: Mailbox = smtp_server.handler
+    box.messages.clear()
+    return box
+
+
+@pytest.fixture
+def mail(smtp_server: Controller) -> MailSettings:
+    """Settings that reach the test server."""
+    return MailSettings(host="127.0.0.1", port=smtp_server.port, sender=SENDER)

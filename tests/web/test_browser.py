@@ -35,7 +35,8 @@ def live_server(tmp_path: Path) -> Iterator[str]:
     """The demo portal on a free loopback port, on its own SQLite database."""
     app = create_app(load_settings({"ENV": "test", "VAR_DIR": str(tmp_path)}))
     schema.upgrade(runtime(app).engine)
-    app.test_cli_runner().invoke(args=["seed-demo"])
+    seeded = app.test_cli_runner().invoke(args=["seed-demo"])
+    assert seeded.exit_code == 0, seeded.output
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

@@ -6,7 +6,8 @@ from alembic import context
 from sqlalchemy import Connection, Engine
 
 import coffre.models
-import procedures.models  # noqa: F401  (registers the tables on the metadata)
+import procedures.demande_models
+import procedures.models
 from coffre.db import Base
 
 config = context.config
@@ -34,5 +35,5 @@ def run_migrations_online() -> None:
         _run(bind)
 
 
-assert coffre.models  # the import above is for its side effect on Base.metadata
+assert coffre.models and procedures.demande_models  # imported for their tables
 run_migrations_online()

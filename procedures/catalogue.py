@@ -1,0 +1,147 @@
+"""The procedures: built-in diagrams from `workflows_bpmn/`, published immutable versions."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from functools import lru_cache
+from pathlib import Path
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from coffre.clock import Clock
+from procedures.definitions import (
+    FAMILY_LANE,
+    Definition,
+    DefinitionError,
+    definition_from_dict,
+    load_definition,
+)
+from procedures.demande_models import ProcedureVersion
+from procedures.diagrams import Diagram, DiagramRejected, load_diagram
+from procedures.errors import ProcedureClosed
+from procedures.models import Service
+from procedures.operations import OPERATIONS
+
+BUILT_IN = Path(__file__).resolve().parent.parent / "workflows_bpmn"
+
+
+def built_in_codes() -> list[str]:
+    """The codes of the diagrams shipped in `workflows_bpmn/`."""
+    return sorted(path.stem for path in BUILT_IN.glob("*.bpmn"))
+
+
+def read_built_in(code: str) -> tuple[Definition, bytes]:
+    """The metadata and diagram of one built-in procedure."""
+    definition = load_definition((BUILT_IN / f"{code}.toml").read_text(encoding="utf-8"))
+    return definition, (BUILT_IN / f"{code}.bpmn").read_bytes()
+
+
+def check(definition: Definition, bpmn: bytes) -> Diagram:
+    """Load the diagram against its metadata; raises DiagramRejected with every problem."""
+    return load_diagram(bpmn, definition.lanes, OPERATIONS.keys(), f"{definition.code}.bpmn")
+
+
+def check_files(bpmn_path: Path) -> list[str]:
+    """Every problem of a diagram file and of its `.toml` metadata beside it, in French."""
+    try:
+        content = bpmn_path.read_bytes()
+    except OSError as exc:
+        return [f"fichier illisible ({exc.strerror})"]
+    metadata = bpmn_path.with_suffix(".toml")
+    try:
+        definition = load_definition(metadata.read_text(encoding="utf-8"))
+    except OSError:
+        return [f"métadonnées absentes : {metadata.name} est attendu à côté du diagramme"]
+    except DefinitionError as exc:
+        return exc.problems
+    try:
+        check(definition, content)
+    except DiagramRejected as exc:
+        return [str(problem) for problem in exc.problems]
+    return []
+
+
+def publish(
+    session: Session, clock: Clock, definition: Definition, bpmn: bytes, actor_id: int | None
+) -> ProcedureVersion:
+    """Check, then store a new immutable version and make it the current one."""
+    check(definition, bpmn)
+    _check_services(session, definition)
+    latest = session.scalar(
+        select(func.max(ProcedureVersion.version)).where(ProcedureVersion.code == definition.code)
+    )
+    session.execute(
+        update(ProcedureVersion)
+        .where(ProcedureVersion.code == definition.code)
+        .values(is_current=False)
+    )
+    version = ProcedureVersion(
+        code=definition.code,
+        version=(latest or 0) + 1,
+        title=definition.title,
+        metadata_json=json.dumps(asdict(definition), ensure_ascii=False),
+        bpmn_xml=bpmn.decode("utf-8"),
+        published_at=clock.now(),
+        published_by=actor_id,
+        is_current=True,
+    )
+    session.add(version)
+    session.flush()
+    return version
+
+
+def _check_services(session: Session, definition: Definition) -> None:
+    codes = {code for code in definition.lanes.values() if code != FAMILY_LANE}
+    known = set(session.scalars(select(Service.code).where(Service.code.in_(codes))))
+    unknown = sorted(codes - known)
+    if unknown:
+        raise DefinitionError([f"service inconnu « {code} »" for code in unknown])
+
+
+def publish_built_ins(session: Session, clock: Clock) -> list[ProcedureVersion]:
+    """Publish each built-in procedure whose files differ from its current version."""
+    published = []
+    for code in built_in_codes():
+        definition, bpmn = read_built_in(code)
+        current = current_version(session, code, required=False)
+        same_metadata = current and current.metadata_json == json.dumps(
+            asdict(definition), ensure_ascii=False
+        )
+        if current is None or not same_metadata or current.bpmn_xml != bpmn.decode("utf-8"):
+            published.append(publish(session, clock, definition, bpmn, None))
+    session.commit()
+    return published
+
+
+def current_version(session: Session, code: str, required: bool = True) -> ProcedureVersion | None:
+    """The version new demandes of this procedure start on."""
+    version = session.scalar(
+        select(ProcedureVersion).where(
+            ProcedureVersion.code == code, ProcedureVersion.is_current.is_(True)
+        )
+    )
+    if version is None and required:
+        raise ProcedureClosed(f"no published procedure {code!r}")
+    return version
+
+
+def definition_of(version: ProcedureVersion) -> Definition:
+    """The metadata of a published version."""
+    return _definition(version.id, version.metadata_json)
+
+
+def diagram_of(version: ProcedureVersion) -> Diagram:
+    """The checked diagram of a published version (parsed once per process)."""
+    return _diagram(version.id, version.metadata_json, version.bpmn_xml)
+
+
+@lru_cache(maxsize=256)
+def _definition(version_id: int, metadata_json: str) -> Definition:
+    return definition_from_dict(json.loads(metadata_json))
+
+
+@lru_cache(maxsize=64)
+def _diagram(version_id: int, metadata_json: str, bpmn_xml: str) -> Diagram:
+    return check(_definition(version_id, metadata_json), bpmn_xml.encode("utf-8"))

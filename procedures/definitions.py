@@ -1,0 +1,154 @@
+"""A procedure's metadata: what the family fills and provides, who handles which lane.
+
+Built-in procedures keep it in `workflows_bpmn/<code>.toml` beside `<code>.bpmn`; a
+published version stores it as JSON. Problems are reported in French, one per line.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+FAMILY_LANE = "famille"  # a lane mapped to this handles tasks the family does itself
+FIELD_TYPES = frozenset({"text", "date", "choice", "child", "number", "boolean"})
+
+
+class DefinitionError(Exception):
+    """The metadata is unusable; `problems` are French sentences."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = problems
+
+
+@dataclass(frozen=True)
+class FormField:
+    name: str
+    label: str
+    type: str
+    required: bool = True
+    choices: tuple[str, ...] = ()
+    help: str = ""
+
+
+@dataclass(frozen=True)
+class RequiredDocument:
+    type: str
+    count: int = 1
+    max_age_months: int | None = None  # issued less than N months before submission
+    valid_until_season: bool = False  # must still be valid when the season starts
+    member: str | None = None  # "child": one for the child named in the form
+
+
+@dataclass(frozen=True)
+class TaskSettings:
+    sla_hours: int | None = None  # working hours
+    timeout_days: int | None = None  # calendar days, then completed with timeout_data
+    timeout_data: Mapping[str, Any] = field(default_factory=dict)
+    form: tuple[FormField, ...] = ()
+
+
+@dataclass(frozen=True)
+class Window:
+    opens: tuple[int, int]  # (month, day)
+    closes: tuple[int, int]
+
+    def is_open(self, day: date) -> bool:
+        key = (day.month, day.day)
+        if self.opens <= self.closes:
+            return self.opens <= key <= self.closes
+        return key >= self.opens or key <= self.closes
+
+
+@dataclass(frozen=True)
+class Definition:
+    code: str
+    title: str
+    description: str
+    fields: tuple[FormField, ...]
+    documents: tuple[RequiredDocument, ...]
+    lanes: Mapping[str, str]  # lane name -> service code, or FAMILY_LANE
+    tasks: Mapping[str, TaskSettings]
+    ends: Mapping[str, str]  # end event id -> final status
+    window: Window | None = None
+    retention_days: int = 365 * 5
+    season_start: tuple[int, int] | None = None
+
+    def task(self, spec_id: str) -> TaskSettings:
+        return self.tasks.get(spec_id, TaskSettings())
+
+
+def load_definition(text: str) -> Definition:
+    """Parse TOML metadata; raise DefinitionError listing every problem."""
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise DefinitionError([f"métadonnées illisibles : {exc}"]) from None
+    return definition_from_dict(raw)
+
+
+def definition_from_dict(raw: Mapping[str, Any]) -> Definition:
+    """Build a Definition from a dict (TOML or stored JSON)."""
+    problems: list[str] = []
+    for key in ("code", "title", "lanes", "ends"):
+        if not raw.get(key):
+            problems.append(f"la clé « {key} » est obligatoire")
+    fields = tuple(_field(item, problems) for item in raw.get("fields", []))
+    tasks = {
+        spec_id: _task(spec_id, item, problems) for spec_id, item in raw.get("tasks", {}).items()
+    }
+    if problems:
+        raise DefinitionError(problems)
+    return Definition(
+        code=str(raw["code"]),
+        title=str(raw["title"]),
+        description=str(raw.get("description", "")),
+        fields=fields,
+        documents=tuple(RequiredDocument(**item) for item in raw.get("documents", [])),
+        lanes=dict(raw["lanes"]),
+        tasks=tasks,
+        ends=dict(raw["ends"]),
+        window=_window(raw.get("window")),
+        retention_days=int(raw.get("retention_days", 365 * 5)),
+        season_start=_month_day(raw["season_start"]) if raw.get("season_start") else None,
+    )
+
+
+def _field(item: Mapping[str, Any], problems: list[str]) -> FormField:
+    kind = item.get("type", "text")
+    if kind not in FIELD_TYPES:
+        problems.append(f"champ « {item.get('name')} » : type inconnu « {kind} »")
+    if kind == "choice" and not item.get("choices"):
+        problems.append(f"champ « {item.get('name')} » : une liste de choix est attendue")
+    return FormField(
+        name=str(item.get("name", "")),
+        label=str(item.get("label", item.get("name", ""))),
+        type=kind,
+        required=bool(item.get("required", True)),
+        choices=tuple(item.get("choices", ())),
+        help=str(item.get("help", "")),
+    )
+
+
+def _task(spec_id: str, item: Mapping[str, Any], problems: list[str]) -> TaskSettings:
+    return TaskSettings(
+        sla_hours=item.get("sla_hours"),
+        timeout_days=item.get("timeout_days"),
+        timeout_data=dict(item.get("timeout_data", {})),
+        form=tuple(_field(form_item, problems) for form_item in item.get("form", [])),
+    )
+
+
+def _window(raw: Mapping[str, Any] | None) -> Window | None:
+    if not raw:
+        return None
+    return Window(_month_day(raw["opens"]), _month_day(raw["closes"]))
+
+
+def _month_day(value: str | Sequence[int]) -> tuple[int, int]:
+    """ "MM-DD" as written in TOML, or (month, day) as stored in JSON."""
+    month, day = value.split("-") if isinstance(value, str) else value
+    return int(month), int(day)

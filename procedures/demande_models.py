@@ -1,0 +1,126 @@
+"""The engine's tables: published procedure versions, demandes, their tasks and history."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from coffre.db import Base
+from coffre.models import str_enum
+
+
+class DemandeStatus(StrEnum):
+    BROUILLON = "brouillon"
+    DEPOSEE = "deposee"
+    EN_INSTRUCTION = "en_instruction"
+    EN_ATTENTE_FAMILLE = "attente_famille"
+    ACCEPTEE = "acceptee"
+    REFUSEE = "refusee"
+    CLASSEE = "classee"
+    ANNULEE = "annulee"
+
+
+OPEN_STATUSES = frozenset(
+    {
+        DemandeStatus.BROUILLON,
+        DemandeStatus.DEPOSEE,
+        DemandeStatus.EN_INSTRUCTION,
+        DemandeStatus.EN_ATTENTE_FAMILLE,
+    }
+)
+
+
+class TaskState(StrEnum):
+    OPEN = "open"
+    CLAIMED = "claimed"
+    WAITING_FAMILY = "waiting_family"
+    DONE = "done"
+    CANCELLED = "cancelled"
+
+
+class ProcedureVersion(Base):
+    """One immutable publication of a procedure: its diagram and its metadata."""
+
+    __tablename__ = "procedure_versions"
+    __table_args__ = (UniqueConstraint("code", "version", name="uq_procedure_versions_code"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(60), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    title: Mapped[str] = mapped_column(String(200))
+    metadata_json: Mapped[str] = mapped_column(Text)
+    bpmn_xml: Mapped[str] = mapped_column(Text)
+    published_at: Mapped[datetime]
+    published_by: Mapped[int | None]
+    is_current: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class Demande(Base):
+    """One foyer's request on one version of a procedure."""
+
+    __tablename__ = "demandes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str | None] = mapped_column(String(20), unique=True)
+    foyer_id: Mapped[int] = mapped_column(ForeignKey("foyers.id"), index=True)
+    procedure_version_id: Mapped[int] = mapped_column(ForeignKey("procedure_versions.id"))
+    status: Mapped[DemandeStatus] = mapped_column(str_enum(DemandeStatus), index=True)
+    form_data: Mapped[str] = mapped_column(Text, default="{}")
+    workflow_state: Mapped[str | None] = mapped_column(Text)
+    created_by: Mapped[int | None]
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    submitted_at: Mapped[datetime | None]
+    closed_at: Mapped[datetime | None]
+    row_version: Mapped[int] = mapped_column(Integer, default=1)
+
+    __mapper_args__ = {"version_id_col": row_version}  # noqa: RUF012  (SQLAlchemy reads it)
+
+
+class Task(Base):
+    """A human step of a demande, as the inbox sees it."""
+
+    __tablename__ = "tasks"
+    __table_args__ = (Index("ix_tasks_inbox", "service_id", "state", "due_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    demande_id: Mapped[int] = mapped_column(ForeignKey("demandes.id"), index=True)
+    spiff_task_id: Mapped[str] = mapped_column(String(40))
+    spec_id: Mapped[str] = mapped_column(String(120))
+    title: Mapped[str] = mapped_column(String(200))
+    lane: Mapped[str | None] = mapped_column(String(120))
+    service_id: Mapped[int | None] = mapped_column(ForeignKey("services.id"))
+    for_family: Mapped[bool] = mapped_column(Boolean, default=False)
+    state: Mapped[TaskState] = mapped_column(str_enum(TaskState))
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
+    created_at: Mapped[datetime]
+    due_at: Mapped[datetime | None]
+    # Working time left when the demande went to wait on the family (the clock is paused).
+    paused_remaining_seconds: Mapped[int | None]
+    completed_at: Mapped[datetime | None]
+    completed_by: Mapped[int | None]
+    escalated_at: Mapped[datetime | None]
+    row_version: Mapped[int] = mapped_column(Integer, default=1)
+
+    __mapper_args__ = {"version_id_col": row_version}  # noqa: RUF012  (SQLAlchemy reads it)
+
+
+class DemandeEvent(Base):
+    """One line of a demande's history: who did what, when, with which comment."""
+
+    __tablename__ = "demande_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    demande_id: Mapped[int] = mapped_column(ForeignKey("demandes.id"), index=True)
+    at: Mapped[datetime]
+    actor_id: Mapped[int | None]
+    kind: Mapped[str] = mapped_column(String(40))
+    status_from: Mapped[str | None] = mapped_column(String(20))
+    status_to: Mapped[str | None] = mapped_column(String(20))
+    task_id: Mapped[int | None]
+    # For the family unless internal; agents' internal notes never reach the family's pages.
+    internal: Mapped[bool] = mapped_column(Boolean, default=False)
+    comment: Mapped[str] = mapped_column(Text, default="")

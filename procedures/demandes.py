@@ -1,0 +1,215 @@
+"""A family's demandes: draft, submit (with consent per document), cancel, answer the agent."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from coffre import consent
+from coffre.catalogue import add_months, document_type
+from coffre.consent import DemandeRef
+from coffre.maintenance import local_today
+from coffre.models import Document, DocumentState, Foyer
+from procedures.catalogue import current_version, definition_of
+from procedures.definitions import Definition, RequiredDocument
+from procedures.demande_models import OPEN_STATUSES, Demande, DemandeStatus, Task, TaskState
+from procedures.errors import DemandeNotFound, Incomplete, InvalidTransition, ProcedureClosed
+from procedures.forms import clean_form
+from procedures.progress import EngineContext, set_status, start_workflow, version_of
+
+DECIDED = frozenset({DemandeStatus.ACCEPTEE, DemandeStatus.REFUSEE, DemandeStatus.CLASSEE})
+
+
+@dataclass(frozen=True)
+class FamilyActor:
+    """An adult of the foyer, or an agent at the counter acting on its behalf (on record)."""
+
+    account_id: int
+    foyer_id: int
+
+
+def family_demande(session: Session, actor: FamilyActor, demande_id: int) -> Demande:
+    """The demande if it belongs to the actor's foyer; "not found" otherwise."""
+    demande = session.get(Demande, demande_id)
+    if demande is None or demande.foyer_id != actor.foyer_id:
+        raise DemandeNotFound(f"demande {demande_id} is not in foyer {actor.foyer_id}")
+    return demande
+
+
+def create_draft(session: Session, ctx: EngineContext, actor: FamilyActor, code: str) -> Demande:
+    """Start a draft on the procedure's current version, if it is open today."""
+    version = current_version(session, code)
+    assert version is not None
+    window = definition_of(version).window
+    if window is not None and not window.is_open(local_today(ctx.clock)):
+        raise ProcedureClosed(f"procedure {code!r} is closed today")
+    now = ctx.clock.now()
+    demande = Demande(
+        foyer_id=actor.foyer_id,
+        procedure_version_id=version.id,
+        status=DemandeStatus.BROUILLON,
+        form_data="{}",
+        created_by=actor.account_id,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(demande)
+    session.commit()
+    return demande
+
+
+def save_draft(
+    session: Session,
+    ctx: EngineContext,
+    actor: FamilyActor,
+    demande_id: int,
+    form: Mapping[str, Any],
+) -> Demande:
+    """Keep what was typed so far (unchecked) in the draft."""
+    demande = family_demande(session, actor, demande_id)
+    if demande.status is not DemandeStatus.BROUILLON:
+        raise InvalidTransition(f"demande {demande_id} is no longer a draft")
+    demande.form_data = json.dumps({key: str(value) for key, value in form.items()})
+    demande.updated_at = ctx.clock.now()
+    session.commit()
+    return demande
+
+
+def submit(
+    session: Session,
+    ctx: EngineContext,
+    actor: FamilyActor,
+    demande_id: int,
+    form: Mapping[str, Any],
+    document_ids: Sequence[int],
+) -> Demande:
+    """Check completeness, grant the chosen documents, number the demande, start its diagram.
+
+    Raises Incomplete listing every missing or wrong item; nothing is granted or started then.
+    """
+    demande = family_demande(session, actor, demande_id)
+    if demande.status is not DemandeStatus.BROUILLON:
+        raise InvalidTransition(f"demande {demande_id} was already submitted")
+    definition = definition_of(version_of(session, demande))
+    foyer = session.get(Foyer, actor.foyer_id)
+    assert foyer is not None
+    values, problems = clean_form(definition.fields, form, foyer.members)
+    documents = _chosen_documents(session, actor.foyer_id, document_ids)
+    problems += _missing_documents(ctx, definition, values, documents)
+    if problems:
+        raise Incomplete(problems)
+    demande.form_data = json.dumps(values)
+    ref = DemandeRef(demande.id, actor.foyer_id, is_open=True)
+    for document in documents:
+        consent.grant(session, ctx.clock, actor.account_id, document, ref)
+    demande.number = _number(session, ctx, demande)
+    demande.submitted_at = ctx.clock.now()
+    set_status(session, ctx, demande, DemandeStatus.DEPOSEE, actor.account_id, "submitted")
+    start_workflow(session, ctx, demande)
+    session.commit()
+    return demande
+
+
+def _chosen_documents(session: Session, foyer_id: int, ids: Sequence[int]) -> list[Document]:
+    if not ids:
+        return []
+    documents = session.scalars(
+        select(Document).where(Document.id.in_(ids), Document.foyer_id == foyer_id)
+    ).all()
+    if len(documents) != len(set(ids)):
+        raise DemandeNotFound("a chosen document is not in the foyer's vault")
+    return list(documents)
+
+
+def _missing_documents(
+    ctx: EngineContext, definition: Definition, values: Mapping[str, Any], documents: list[Document]
+) -> list[str]:
+    today = local_today(ctx.clock)
+    problems = []
+    for required in definition.documents:
+        usable = [d for d in documents if _satisfies(d, required, values, today)]
+        if len(usable) < required.count:
+            problems.append(_missing_message(required))
+    return problems
+
+
+def _satisfies(
+    document: Document, required: RequiredDocument, values: Mapping[str, Any], today: Any
+) -> bool:
+    if document.type_code != required.type or document.superseded_at is not None:
+        return False
+    if document.state in (DocumentState.REFUSE, DocumentState.EXPIRE):
+        return False
+    if document.valid_until is not None and document.valid_until < today:
+        return False
+    if required.max_age_months and document.issued_on < add_months(today, -required.max_age_months):
+        return False
+    return not (required.member == "child" and document.member_id != values.get("enfant"))
+
+
+def _missing_message(required: RequiredDocument) -> str:
+    label = document_type(required.type).label
+    if required.max_age_months:
+        label += f" de moins de {required.max_age_months} mois"
+    if required.member == "child":
+        label += " de l'enfant concerné"
+    return f"Justificatif manquant, périmé ou non partagé : {label}."
+
+
+def _number(session: Session, ctx: EngineContext, demande: Demande) -> str:
+    year = local_today(ctx.clock).year
+    prefix = f"{year}-"
+    count = session.scalar(select(func.count()).where(Demande.number.like(f"{prefix}%")))
+    return f"{prefix}{(count or 0) + 1:06d}"
+
+
+def cancel(session: Session, ctx: EngineContext, actor: FamilyActor, demande_id: int) -> Demande:
+    """The family withdraws its demande before a decision; its tasks are cancelled."""
+    demande = family_demande(session, actor, demande_id)
+    if demande.status not in OPEN_STATUSES:
+        raise InvalidTransition(f"demande {demande_id} is already decided")
+    for task in session.scalars(select(Task).where(Task.demande_id == demande.id)):
+        if task.state not in (TaskState.DONE, TaskState.CANCELLED):
+            task.state = TaskState.CANCELLED
+    set_status(session, ctx, demande, DemandeStatus.ANNULEE, actor.account_id, "cancelled")
+    demande.closed_at = ctx.clock.now()
+    session.commit()
+    return demande
+
+
+def answer(
+    session: Session,
+    ctx: EngineContext,
+    actor: FamilyActor,
+    demande_id: int,
+    message: str,
+    document_ids: Sequence[int],
+) -> Demande:
+    """The family answers the agent: documents are granted, the waiting task resumes its clock."""
+    demande = family_demande(session, actor, demande_id)
+    if demande.status is not DemandeStatus.EN_ATTENTE_FAMILLE:
+        raise InvalidTransition(f"demande {demande_id} is not waiting on the family")
+    ref = DemandeRef(demande.id, actor.foyer_id, is_open=True)
+    for document in _chosen_documents(session, actor.foyer_id, document_ids):
+        consent.grant(session, ctx.clock, actor.account_id, document, ref)
+    now = ctx.clock.now()
+    waiting = session.scalars(
+        select(Task).where(Task.demande_id == demande.id, Task.state == TaskState.WAITING_FAMILY)
+    ).all()
+    for task in waiting:
+        task.state = TaskState.CLAIMED if task.assignee_id else TaskState.OPEN
+        remaining = timedelta(seconds=task.paused_remaining_seconds or 0)
+        task.due_at = ctx.calendar.add(now, remaining) if task.due_at else None
+        task.paused_remaining_seconds = None
+    set_status(
+        session, ctx, demande, DemandeStatus.EN_INSTRUCTION, actor.account_id, "family_answered",
+        message.strip()[:4000],
+    )  # fmt: skip
+    session.commit()
+    return demande

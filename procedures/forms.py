@@ -1,0 +1,63 @@
+"""Checking what a family or an agent typed against a procedure's declared fields."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from coffre.models import FoyerMember, MemberRole
+from procedures.definitions import FormField
+
+MAX_TEXT = 2000
+
+
+def clean_form(
+    fields: Sequence[FormField], raw: Mapping[str, Any], members: Sequence[FoyerMember]
+) -> tuple[dict[str, Any], list[str]]:
+    """The typed values, and a French message for each field that is missing or wrong."""
+    values: dict[str, Any] = {}
+    errors: list[str] = []
+    for field in fields:
+        text = str(raw.get(field.name, "") or "").strip()
+        if not text:
+            if field.required:
+                errors.append(f"« {field.label} » est à renseigner.")
+            continue
+        try:
+            values[field.name] = _typed(field, text, members)
+        except ValueError as exc:
+            errors.append(f"« {field.label} » : {exc}")
+    return values, errors
+
+
+def _typed(field: FormField, text: str, members: Sequence[FoyerMember]) -> Any:
+    if field.type == "text":
+        if len(text) > MAX_TEXT:
+            raise ValueError(f"{MAX_TEXT} caractères au plus.")
+        return text
+    if field.type == "date":
+        try:
+            return date.fromisoformat(text).isoformat()
+        except ValueError:
+            raise ValueError("date attendue au format JJ/MM/AAAA.") from None
+    if field.type == "choice":
+        if text not in field.choices:
+            raise ValueError("choisissez une des valeurs proposées.")
+        return text
+    if field.type == "number":
+        try:
+            return float(Decimal(text.replace(",", ".")))
+        except InvalidOperation:
+            raise ValueError("nombre attendu.") from None
+    if field.type == "boolean":
+        return text.lower() in ("1", "true", "oui", "on")
+    return _child(text, members)
+
+
+def _child(text: str, members: Sequence[FoyerMember]) -> int:
+    children = {str(m.id): m.id for m in members if m.role is MemberRole.ENFANT}
+    if text not in children:
+        raise ValueError("choisissez un enfant de votre foyer.")
+    return children[text]

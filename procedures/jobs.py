@@ -1,0 +1,34 @@
+"""The worker's periodic jobs: outbox, timers, vault upkeep."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy.orm import Session
+
+from coffre import maintenance
+from coffre.clock import Clock
+from coffre.vault import Vault
+from procedures import notifications, tasks
+from procedures.notifications import MailSettings
+from procedures.progress import EngineContext
+from procedures.worker import Worker
+
+
+def register_standard_jobs(
+    worker: Worker, vault: Vault, mail: MailSettings | None, base_url: str
+) -> None:
+    """Send e-mail, fire task time limits, expire documents and remind, sweep orphan blobs."""
+    if mail is not None:
+        worker.register(
+            "outbox", timedelta(seconds=15), lambda s, c: notifications.send_due(s, c, mail)
+        )
+    worker.register("timeouts", timedelta(minutes=1), lambda s, c: _timeouts(s, c, base_url))
+    worker.register(
+        "expiry", timedelta(hours=24), lambda s, c: notifications.expiry_reminders(s, c, base_url)
+    )
+    worker.register("sweep", timedelta(hours=1), lambda s, c: maintenance.sweep_orphans(s, vault))
+
+
+def _timeouts(session: Session, clock: Clock, base_url: str) -> int:
+    return tasks.fire_timeouts(session, EngineContext(clock=clock, base_url=base_url))

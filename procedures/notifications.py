@@ -1,0 +1,388 @@
+"""E-mail notices through an outbox: written with the event, delivered later by the worker.
+
+A service function calls `enqueue` inside its own transaction, so a notice exists if and
+only if its event was committed. The worker's `send_due` delivers the notices over SMTP,
+one commit per message, and retries a failed one later and later until it gives up.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import smtplib
+import ssl
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from email.message import EmailMessage
+from email.utils import format_datetime, parseaddr
+from string import Template
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, and_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from coffre.catalogue import DOCUMENT_TYPES
+from coffre.clock import Clock
+from coffre.maintenance import expire_documents
+from coffre.models import Document
+from procedures.models import Account, OutboxMessage, Role
+
+log = logging.getLogger(__name__)
+
+SMTP_TIMEOUT_SECONDS = 10
+# Wait before the 1st, 2nd... retry; the last delay repeats until MAX_ATTEMPTS.
+BACKOFF = tuple(timedelta(minutes=minutes) for minutes in (1, 5, 30, 120, 360))
+MAX_ATTEMPTS = 8
+EXPIRY_TEMPLATE = "document_bientot_expire"
+VAULT_PATH = "/famille/coffre"
+
+
+@dataclass(frozen=True, kw_only=True)
+class MailSettings:
+    """The SMTP server to send through and the sender's address."""
+
+    host: str
+    port: int
+    username: str = ""
+    password: str = field(default="", repr=False)
+    starttls: bool = False
+    sender: str
+
+
+@dataclass(frozen=True)
+class MessageTemplate:
+    subject: str
+    body: str
+
+
+class InvalidNotification(Exception):
+    """No such template, or a context that does not give exactly the template's fields."""
+
+
+class MailNotConfigured(Exception):
+    """No SMTP host is set: messages stay queued until one is."""
+
+
+_SIGNATURE = """
+
+Cordialement,
+Le portail famille de votre commune
+
+Ce message est envoyé automatiquement, merci de ne pas y répondre.
+"""
+
+TEMPLATES: dict[str, MessageTemplate] = {
+    "demande_recue": MessageTemplate(
+        subject="Demande $reference : nous avons bien reçu votre demande",
+        body="""Bonjour,
+
+Nous avons bien reçu votre demande « $demarche » (référence $reference).
+Le service concerné va l'étudier ; vous recevrez un courriel à chaque étape.
+
+Vous pouvez suivre son avancement dans votre espace famille :
+$lien"""
+        + _SIGNATURE,
+    ),
+    "document_demande": MessageTemplate(
+        subject="Demande $reference : un justificatif vous est demandé",
+        body="""Bonjour,
+
+Pour instruire votre demande « $demarche » (référence $reference), le service a besoin
+du justificatif suivant : $type_document.
+
+Vous pouvez le déposer, ou choisir un document déjà présent dans votre coffre-fort,
+depuis votre espace famille :
+$lien"""
+        + _SIGNATURE,
+    ),
+    "decision": MessageTemplate(
+        subject="Demande $reference : une décision a été prise",
+        body="""Bonjour,
+
+Une décision a été prise sur votre demande « $demarche » (référence $reference).
+
+Vous pouvez en prendre connaissance dans votre espace famille :
+$lien"""
+        + _SIGNATURE,
+    ),
+    "escalade": MessageTemplate(
+        subject="Demande $reference : échéance dépassée",
+        body="""Bonjour,
+
+La demande « $demarche » (référence $reference), confiée au service $service, devait être
+traitée au plus tard le $echeance. Ce délai est dépassé.
+
+Merci de la prendre en charge ou de la réaffecter dès que possible :
+$lien"""
+        + _SIGNATURE,
+    ),
+    EXPIRY_TEMPLATE: MessageTemplate(
+        subject="Votre justificatif « $type_document » expire le $date_expiration",
+        body="""Bonjour,
+
+Votre justificatif « $type_document », conservé dans votre coffre-fort numérique,
+ne sera plus valable après le $date_expiration.
+
+Pensez à déposer un document à jour pour vos prochaines demandes :
+$lien"""
+        + _SIGNATURE,
+    ),
+}
+
+_MONTHS = "janvier février mars avril mai juin juillet août septembre octobre novembre décembre"
+
+
+def date_fr(day: date) -> str:
+    """A date as written in a French letter: « 1er septembre 2026 », « 15 septembre 2026 »."""
+    number = "1er" if day.day == 1 else str(day.day)
+    return f"{number} {_MONTHS.split()[day.month - 1]} {day.year}"
+
+
+def render(template: str, context: Mapping[str, str]) -> tuple[str, str]:
+    """The subject and plain-text body of a template filled with its context."""
+    chosen = TEMPLATES.get(template)
+    if chosen is None:
+        raise InvalidNotification(f"unknown template {template!r}")
+    needed = set(Template(chosen.subject).get_identifiers())
+    needed |= set(Template(chosen.body).get_identifiers())
+    if set(context) != needed:
+        # Field names only: the values may be personal data.
+        raise InvalidNotification(
+            f"template {template!r} needs {sorted(needed)}, got {sorted(context)}"
+        )
+    return Template(chosen.subject).substitute(context), Template(chosen.body).substitute(context)
+
+
+def enqueue(
+    session: Session,
+    clock: Clock,
+    *,
+    key: str,
+    recipient: str,
+    template: str,
+    context: Mapping[str, str],
+) -> bool:
+    """Add a message to the caller's transaction; False when this key was already queued.
+
+    The context must give exactly the template's fields (InvalidNotification otherwise).
+    """
+    render(template, context)
+    if _queued(session, key):
+        return False
+    now = clock.now()
+    message = OutboxMessage(
+        idempotency_key=key,
+        recipient=recipient,
+        template=template,
+        context=json.dumps(dict(context), ensure_ascii=False, sort_keys=True),
+        created_at=now,
+        send_after=now,
+        attempts=0,
+    )
+    savepoint = session.begin_nested()  # flushes the caller's pending changes first
+    try:
+        session.add(message)
+        savepoint.commit()
+    except IntegrityError:
+        savepoint.rollback()
+        # Another transaction queued the same key between our SELECT and our INSERT.
+        if _queued(session, key):
+            return False
+        raise
+    return True
+
+
+def _queued(session: Session, key: str) -> bool:
+    query = select(OutboxMessage.id).where(OutboxMessage.idempotency_key == key)
+    return session.scalar(query) is not None
+
+
+def send_due(session: Session, clock: Clock, mail: MailSettings, batch: int = 50) -> int:
+    """Send up to `batch` due messages over one SMTP connection; returns how many were sent.
+
+    Each message is locked, sent and committed on its own, so a crash resends at most the
+    one in flight. A message that fails is retried after BACKOFF and given up after
+    MAX_ATTEMPTS; an unreachable server leaves every message queued. Commits.
+    """
+    if not mail.host:
+        raise MailNotConfigured("no SMTP host is configured")
+    if session.scalar(select(OutboxMessage.id).where(_due(clock)).limit(1)) is None:
+        return 0
+    try:
+        connection = _connect(mail)
+    except OSError as exc:  # smtplib's errors are OSErrors too
+        _postpone(session, clock, exc, batch)
+        return 0
+    try:
+        return _send_batch(session, clock, mail, connection, batch)
+    finally:
+        _disconnect(connection)
+
+
+def _due(clock: Clock) -> ColumnElement[bool]:
+    return and_(
+        OutboxMessage.sent_at.is_(None),
+        OutboxMessage.failed_at.is_(None),
+        OutboxMessage.send_after <= clock.now(),
+    )
+
+
+def _oldest_due(clock: Clock, limit: int) -> Select[Any]:
+    """Due messages, oldest first, skipping those another worker holds (PostgreSQL)."""
+    return (
+        select(OutboxMessage)
+        .where(_due(clock))
+        .order_by(OutboxMessage.send_after, OutboxMessage.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+
+
+def _connect(mail: MailSettings) -> smtplib.SMTP:
+    connection = smtplib.SMTP(mail.host, mail.port, timeout=SMTP_TIMEOUT_SECONDS)
+    try:
+        if mail.starttls:
+            connection.starttls(context=ssl.create_default_context())
+        if mail.username:
+            connection.login(mail.username, mail.password)
+    except OSError:
+        connection.close()
+        raise
+    return connection
+
+
+def _disconnect(connection: smtplib.SMTP) -> None:
+    try:
+        connection.quit()
+    except OSError:  # already gone: nobody to say goodbye to
+        connection.close()
+
+
+def _postpone(session: Session, clock: Clock, exc: Exception, batch: int) -> None:
+    """Count a failed attempt on every due message of the batch: the server is away."""
+    log.warning("outbox: SMTP server unreachable (%s)", _describe(exc))
+    for message in session.scalars(_oldest_due(clock, batch)):
+        _record_failure(message, clock, exc)
+    session.commit()
+
+
+# This message's own fault: note it and go on with the next one.
+_MESSAGE_ERRORS = (
+    smtplib.SMTPResponseException,
+    smtplib.SMTPRecipientsRefused,
+    smtplib.SMTPNotSupportedError,
+    InvalidNotification,
+    ValueError,
+)
+
+
+def _send_batch(
+    session: Session, clock: Clock, mail: MailSettings, connection: smtplib.SMTP, batch: int
+) -> int:
+    sent = 0
+    for _ in range(batch):
+        # Locked until its commit: another worker skips it meanwhile.
+        message = session.scalar(_oldest_due(clock, 1))
+        if message is None:
+            break
+        try:
+            connection.send_message(_email(message, mail, clock))
+        except _MESSAGE_ERRORS as exc:
+            _record_failure(message, clock, exc)
+            session.commit()
+            continue
+        except OSError as exc:
+            # The connection is lost: the others wait for the next turn, untouched.
+            _record_failure(message, clock, exc)
+            session.commit()
+            break
+        message.sent_at = clock.now()
+        session.commit()
+        sent += 1
+    return sent
+
+
+def _email(message: OutboxMessage, mail: MailSettings, clock: Clock) -> EmailMessage:
+    subject, body = render(message.template, json.loads(message.context))
+    email = EmailMessage()
+    email["From"] = mail.sender
+    email["To"] = message.recipient
+    email["Subject"] = " ".join(subject.split())  # a line break in a field would be refused
+    email["Date"] = format_datetime(clock.now())
+    email["Message-ID"] = message_id(message.idempotency_key, mail.sender)
+    email["Auto-Submitted"] = "auto-generated"  # RFC 3834: no vacation replies
+    email.set_content(body)
+    return email
+
+
+def message_id(key: str, sender: str) -> str:
+    """The same Message-ID for every attempt at one event, so a receiver can drop a resend."""
+    domain = parseaddr(sender)[1].rpartition("@")[2] or "localhost"
+    return f"<{hashlib.sha256(key.encode()).hexdigest()[:32]}.outbox@{domain}>"
+
+
+def _record_failure(message: OutboxMessage, clock: Clock, exc: Exception) -> None:
+    message.attempts += 1
+    message.last_error = _describe(exc)[:300]
+    if message.attempts >= MAX_ATTEMPTS:
+        message.failed_at = clock.now()
+        log.error("outbox: message %s given up: %s", message.id, message.last_error)
+        return
+    message.send_after = clock.now() + BACKOFF[min(message.attempts, len(BACKOFF)) - 1]
+    log.warning("outbox: message %s will be retried: %s", message.id, message.last_error)
+
+
+def _describe(exc: Exception) -> str:
+    """The exception's class and SMTP codes: servers echo addresses in their replies."""
+    name = type(exc).__name__
+    if isinstance(exc, smtplib.SMTPResponseException):
+        return f"{name} {exc.smtp_code}"
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        codes = sorted({code for code, _reply in exc.recipients.values()})
+        return " ".join([name, *map(str, codes)])
+    return name
+
+
+def expiry_reminders(session: Session, clock: Clock, base_url: str) -> int:
+    """Expire documents past their date and queue reminders of those expiring soon; commits.
+
+    Every active family account of the foyer gets one message per document; returns how
+    many were queued.
+    """
+    report = expire_documents(session, clock)
+    queued = 0
+    for foyer_id, document_id in report.to_remind:
+        context = _expiry_context(session.get_one(Document, document_id), base_url)
+        for account in _family_accounts(session, foyer_id):
+            queued += enqueue(
+                session,
+                clock,
+                key=f"expiry:{document_id}:{account.id}",
+                recipient=account.email,
+                template=EXPIRY_TEMPLATE,
+                context=context,
+            )
+    session.commit()
+    return queued
+
+
+def _expiry_context(document: Document, base_url: str) -> dict[str, str]:
+    kind = DOCUMENT_TYPES.get(document.type_code)
+    assert document.valid_until is not None  # only documents with a date are reminded of
+    return {
+        "type_document": kind.label if kind else document.type_code,
+        "date_expiration": date_fr(document.valid_until),
+        "lien": base_url.rstrip("/") + VAULT_PATH,
+    }
+
+
+def _family_accounts(session: Session, foyer_id: int) -> Sequence[Account]:
+    query = select(Account).where(
+        Account.foyer_id == foyer_id,
+        Account.role == Role.FAMILLE,
+        Account.is_active.is_(True),
+    )
+    return session.scalars(query.order_by(Account.id)).all()

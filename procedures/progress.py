@@ -1,0 +1,213 @@
+"""Moving a demande through its diagram: run a step, persist the state, sync the inbox.
+
+After every step the whole SpiffWorkflow state is saved on the demande (with the version it
+runs on), the ready human tasks are mirrored into the `tasks` table, the services that now
+hold a task are given access to the documents granted to the demande, and a finished
+diagram closes the demande with the status its end event maps to.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from coffre import consent
+from coffre.clock import Clock
+from procedures import engine
+from procedures.catalogue import definition_of, diagram_of
+from procedures.definitions import FAMILY_LANE, Definition
+from procedures.demande_models import (
+    Demande,
+    DemandeEvent,
+    DemandeStatus,
+    ProcedureVersion,
+    Task,
+    TaskState,
+)
+from procedures.models import Service
+from procedures.operations import OperationContext, run_operation
+from procedures.working_hours import WorkingCalendar
+
+LIVE_TASKS = (TaskState.OPEN, TaskState.CLAIMED, TaskState.WAITING_FAMILY)
+
+
+@dataclass(frozen=True)
+class EngineContext:
+    """What the demande services need besides a session."""
+
+    clock: Clock
+    calendar: WorkingCalendar = field(default_factory=WorkingCalendar)
+    base_url: str = "http://127.0.0.1:5000"
+
+
+def version_of(session: Session, demande: Demande) -> ProcedureVersion:
+    version = session.get(ProcedureVersion, demande.procedure_version_id)
+    assert version is not None  # a foreign key guarantees it
+    return version
+
+
+def _script_engine(
+    session: Session, ctx: EngineContext, demande: Demande, version: ProcedureVersion
+) -> engine.OperationScriptEngine:
+    def dispatch(name: str, params: Any, task: Any) -> Any:
+        context = OperationContext(
+            session, ctx.clock, demande, version.title, str(task.id), ctx.base_url
+        )
+        return run_operation(name, context, params)
+
+    return engine.OperationScriptEngine(dispatch)
+
+
+def start_workflow(session: Session, ctx: EngineContext, demande: Demande) -> None:
+    """Start the demande's diagram with its form data and run it to its first wait."""
+    version = version_of(session, demande)
+    script_engine = _script_engine(session, ctx, demande, version)
+    data = json.loads(demande.form_data) | {"demande_id": demande.id}
+    workflow = engine.start(diagram_of(version), data, script_engine)
+    _after_step(session, ctx, demande, version, workflow)
+
+
+def step(
+    session: Session,
+    ctx: EngineContext,
+    demande: Demande,
+    action: Callable[[BpmnWorkflow], None],
+) -> None:
+    """Restore the demande's workflow, apply one action to it, then persist and sync."""
+    version = version_of(session, demande)
+    assert demande.workflow_state is not None
+    workflow = engine.restore(
+        demande.workflow_state, _script_engine(session, ctx, demande, version)
+    )
+    action(workflow)
+    _after_step(session, ctx, demande, version, workflow)
+
+
+def _after_step(
+    session: Session,
+    ctx: EngineContext,
+    demande: Demande,
+    version: ProcedureVersion,
+    workflow: BpmnWorkflow,
+) -> None:
+    demande.workflow_state = engine.dump(workflow)
+    demande.updated_at = ctx.clock.now()
+    definition = definition_of(version)
+    sync_tasks(session, ctx, demande, definition, engine.ready_tasks(workflow))
+    end = engine.end_reached(workflow)
+    if end is not None:
+        status = DemandeStatus(definition.ends.get(end, DemandeStatus.CLASSEE.value))
+        set_status(session, ctx, demande, status, None, "decision")
+        demande.closed_at = ctx.clock.now()
+
+
+def sync_tasks(
+    session: Session,
+    ctx: EngineContext,
+    demande: Demande,
+    definition: Definition,
+    ready: list[engine.ReadyTask],
+) -> None:
+    """Mirror the workflow's ready human tasks into the inbox table."""
+    live = session.scalars(
+        select(Task).where(Task.demande_id == demande.id, Task.state.in_(LIVE_TASKS))
+    ).all()
+    ready_ids = {task.id for task in ready}
+    for row in live:
+        if row.spiff_task_id not in ready_ids:
+            row.state = TaskState.CANCELLED
+    known = {row.spiff_task_id for row in live}
+    for task in ready:
+        if task.id not in known:
+            _open_task(session, ctx, demande, definition, task)
+
+
+def _open_task(
+    session: Session,
+    ctx: EngineContext,
+    demande: Demande,
+    definition: Definition,
+    task: engine.ReadyTask,
+) -> None:
+    now = ctx.clock.now()
+    lane_target = definition.lanes.get(task.lane or "", "")
+    for_family = lane_target == FAMILY_LANE
+    service_id = None if for_family else _service_id(session, lane_target)
+    settings = definition.task(task.spec_id)
+    due = None
+    if settings.sla_hours:
+        due = ctx.calendar.add(now, timedelta(hours=settings.sla_hours))
+    elif settings.timeout_days:
+        due = now + timedelta(days=settings.timeout_days)
+    session.add(
+        Task(
+            demande_id=demande.id,
+            spiff_task_id=task.id,
+            spec_id=task.spec_id,
+            title=task.name,
+            lane=task.lane,
+            service_id=service_id,
+            for_family=for_family,
+            state=TaskState.OPEN,
+            created_at=now,
+            due_at=due,
+        )
+    )
+    if service_id is not None:
+        consent.open_access(session, ctx.clock, demande.id, service_id)
+
+
+def _service_id(session: Session, code: str) -> int | None:
+    return session.scalar(select(Service.id).where(Service.code == code))
+
+
+def set_status(
+    session: Session,
+    ctx: EngineContext,
+    demande: Demande,
+    status: DemandeStatus,
+    actor_id: int | None,
+    kind: str,
+    comment: str = "",
+    task_id: int | None = None,
+) -> None:
+    """Change the status and write the transition into the demande's history."""
+    previous = demande.status
+    demande.status = status
+    demande.updated_at = ctx.clock.now()
+    record_event(session, ctx, demande, actor_id, kind, comment, previous, status, task_id)
+
+
+def record_event(
+    session: Session,
+    ctx: EngineContext,
+    demande: Demande,
+    actor_id: int | None,
+    kind: str,
+    comment: str = "",
+    status_from: DemandeStatus | None = None,
+    status_to: DemandeStatus | None = None,
+    task_id: int | None = None,
+    internal: bool = False,
+) -> None:
+    """Add one line to the demande's history."""
+    session.add(
+        DemandeEvent(
+            demande_id=demande.id,
+            at=ctx.clock.now(),
+            actor_id=actor_id,
+            kind=kind,
+            status_from=status_from.value if status_from else None,
+            status_to=status_to.value if status_to else None,
+            task_id=task_id,
+            internal=internal,
+            comment=comment,
+        )
+    )

@@ -1,0 +1,237 @@
+"""Working a task: claim, release, complete with the task's form, ask the family.
+
+Each task row carries a version counter: of two agents claiming or completing the same
+task at once, one wins and the other gets TaskConflict; nothing is applied twice.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
+
+from coffre.catalogue import document_type
+from coffre.models import Foyer
+from procedures import engine, notifications
+from procedures.catalogue import definition_of
+from procedures.demande_models import Demande, DemandeEvent, DemandeStatus, Task, TaskState
+from procedures.demandes import FamilyActor
+from procedures.errors import (
+    DemandeNotFound,
+    Incomplete,
+    TaskConflict,
+)
+from procedures.forms import clean_form
+from procedures.models import Account, Role
+from procedures.progress import EngineContext, record_event, set_status, step, version_of
+
+ACTIVE = (TaskState.OPEN, TaskState.CLAIMED)
+
+
+@dataclass(frozen=True)
+class AgentActor:
+    account_id: int
+    service_ids: frozenset[int]
+
+
+def agent_task(session: Session, agent: AgentActor, task_id: int) -> Task:
+    """The task if one of the agent's services holds it; "not found" otherwise."""
+    task = session.get(Task, task_id)
+    if task is None or task.service_id not in agent.service_ids:
+        raise DemandeNotFound(f"task {task_id} is not in agent {agent.account_id}'s services")
+    return task
+
+
+def claim(session: Session, ctx: EngineContext, agent: AgentActor, task_id: int) -> Task:
+    """Take an open task; TaskConflict if someone else has it."""
+    task = agent_task(session, agent, task_id)
+    if task.state is not TaskState.OPEN:
+        raise TaskConflict(f"task {task_id} is {task.state.value}")
+    task.state, task.assignee_id = TaskState.CLAIMED, agent.account_id
+    demande = _demande(session, task)
+    if demande.status is DemandeStatus.DEPOSEE:
+        set_status(session, ctx, demande, DemandeStatus.EN_INSTRUCTION, agent.account_id, "claimed")
+    _commit(session, task_id)
+    return task
+
+
+def release(session: Session, ctx: EngineContext, agent: AgentActor, task_id: int) -> Task:
+    """Give a claimed task back to the service's queue."""
+    task = agent_task(session, agent, task_id)
+    if task.state is not TaskState.CLAIMED or task.assignee_id != agent.account_id:
+        raise TaskConflict(f"task {task_id} is not claimed by agent {agent.account_id}")
+    task.state, task.assignee_id = TaskState.OPEN, None
+    _commit(session, task_id)
+    return task
+
+
+def complete(
+    session: Session,
+    ctx: EngineContext,
+    agent: AgentActor,
+    task_id: int,
+    form: Mapping[str, Any],
+    comment: str = "",
+) -> Demande:
+    """Complete the agent's task with its form; the diagram moves on."""
+    task = agent_task(session, agent, task_id)
+    _check_active(task, agent.account_id)
+    return _complete(session, ctx, task, agent.account_id, form, comment)
+
+
+def complete_for_family(
+    session: Session, ctx: EngineContext, actor: FamilyActor, task_id: int, form: Mapping[str, Any]
+) -> Demande:
+    """The family completes a task of its own lane (e.g. accepting an offered place)."""
+    task = session.get(Task, task_id)
+    demande = _demande(session, task) if task else None
+    if task is None or demande is None or demande.foyer_id != actor.foyer_id or not task.for_family:
+        raise DemandeNotFound(f"task {task_id} is not a task of foyer {actor.foyer_id}")
+    _check_active(task, None)
+    return _complete(session, ctx, task, actor.account_id, form, "")
+
+
+def _check_active(task: Task, account_id: int | None) -> None:
+    if task.state not in ACTIVE:
+        raise TaskConflict(f"task {task.id} is {task.state.value}")
+    if (
+        task.state is TaskState.CLAIMED
+        and account_id is not None
+        and task.assignee_id != account_id
+    ):
+        raise TaskConflict(f"task {task.id} is claimed by someone else")
+
+
+def _complete(
+    session: Session,
+    ctx: EngineContext,
+    task: Task,
+    actor_id: int | None,
+    form: Mapping[str, Any],
+    comment: str,
+) -> Demande:
+    demande = _demande(session, task)
+    definition = definition_of(version_of(session, demande))
+    foyer = session.get(Foyer, demande.foyer_id)
+    assert foyer is not None
+    values, problems = clean_form(definition.task(task.spec_id).form, form, foyer.members)
+    if problems:
+        raise Incomplete(problems)
+    task.state, task.completed_at, task.completed_by = TaskState.DONE, ctx.clock.now(), actor_id
+    if demande.status is DemandeStatus.DEPOSEE:
+        set_status(session, ctx, demande, DemandeStatus.EN_INSTRUCTION, actor_id, "claimed")
+    record_event(
+        session, ctx, demande, actor_id, "task_completed", comment.strip(), task_id=task.id
+    )
+    step(
+        session,
+        ctx,
+        demande,
+        lambda workflow: engine.complete(workflow, task.spiff_task_id, values),
+    )
+    _commit(session, task.id)
+    return demande
+
+
+def ask_family(
+    session: Session,
+    ctx: EngineContext,
+    agent: AgentActor,
+    task_id: int,
+    message: str,
+    document_types: list[str],
+) -> Demande:
+    """Put the demande on hold for the family; the task's deadline clock is paused."""
+    task = agent_task(session, agent, task_id)
+    _check_active(task, agent.account_id)
+    demande = _demande(session, task)
+    now = ctx.clock.now()
+    if task.due_at is not None:
+        left = ctx.calendar.working_time_between(now, task.due_at)
+        task.paused_remaining_seconds = int(left.total_seconds())
+    task.state, task.assignee_id = TaskState.WAITING_FAMILY, task.assignee_id or agent.account_id
+    set_status(
+        session, ctx, demande, DemandeStatus.EN_ATTENTE_FAMILLE, agent.account_id, "asked_family",
+        message.strip()[:4000], task.id,
+    )  # fmt: skip
+    _notify_document_request(session, ctx, demande, task, document_types)
+    _commit(session, task_id)
+    return demande
+
+
+def _notify_document_request(
+    session: Session, ctx: EngineContext, demande: Demande, task: Task, document_types: list[str]
+) -> None:
+    labels = ", ".join(document_type(code).label for code in document_types) or "voir le message"
+    version = version_of(session, demande)
+    accounts = session.scalars(
+        select(Account).where(Account.foyer_id == demande.foyer_id, Account.role == Role.FAMILLE)
+    )
+    # Each request to the family is its own event: count them to key its e-mails.
+    asked = session.scalar(
+        select(func.count()).where(
+            DemandeEvent.demande_id == demande.id, DemandeEvent.kind == "asked_family"
+        )
+    )
+    for account in accounts:
+        notifications.enqueue(
+            session,
+            ctx.clock,
+            key=f"ask:{demande.id}:{asked}:{account.id}",
+            recipient=account.email,
+            template="document_demande",
+            context={
+                "reference": demande.number or str(demande.id),
+                "demarche": version.title,
+                "type_document": labels,
+                "lien": f"{ctx.base_url}/famille/demandes/{demande.id}",
+            },
+        )
+
+
+def fire_timeouts(session: Session, ctx: EngineContext) -> int:
+    """Complete family tasks past their time limit with the diagram's timeout data."""
+    now = ctx.clock.now()
+    due = session.scalars(
+        select(Task)
+        .where(Task.for_family.is_(True), Task.state.in_(ACTIVE), Task.due_at <= now)
+        .with_for_update(skip_locked=True)
+    ).all()
+    fired = 0
+    for task in due:
+        demande = _demande(session, task)
+        settings = definition_of(version_of(session, demande)).task(task.spec_id)
+        data = json.loads(json.dumps(dict(settings.timeout_data)))
+        task.state, task.completed_at = TaskState.DONE, now
+        record_event(session, ctx, demande, None, "timeout", task_id=task.id)
+        step(session, ctx, demande, _completer(task.spiff_task_id, data))
+        _commit(session, task.id)
+        fired += 1
+    return fired
+
+
+def _completer(spiff_task_id: str, data: dict[str, Any]) -> Callable[[BpmnWorkflow], None]:
+    def run(workflow: BpmnWorkflow) -> None:
+        engine.complete(workflow, spiff_task_id, data)
+
+    return run
+
+
+def _demande(session: Session, task: Task) -> Demande:
+    demande = session.get(Demande, task.demande_id)
+    assert demande is not None
+    return demande
+
+
+def _commit(session: Session, task_id: int) -> None:
+    try:
+        session.commit()
+    except StaleDataError:
+        session.rollback()
+        raise TaskConflict(f"task {task_id} was changed by someone else meanwhile") from None

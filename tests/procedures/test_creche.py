@@ -1,0 +1,281 @@
+"""The crèche pre-registration driven end to end through the service API, to every end."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from coffre.clock import FrozenClock
+from coffre.consent import AgentReader, granted_documents
+from coffre.models import Document, Foyer, MemberRole
+from coffre.vault import Vault
+from procedures import catalogue, demandes, tasks
+from procedures.demande_models import Demande, DemandeEvent, DemandeStatus, Task, TaskState
+from procedures.demandes import FamilyActor
+from procedures.errors import Incomplete, InvalidTransition, TaskConflict
+from procedures.models import Role, Service
+from procedures.progress import EngineContext
+from procedures.tasks import AgentActor
+from tests.coffre.conftest import deposit, pdf_of
+from tests.factories import make_account, make_service
+
+
+@pytest.fixture
+def ctx(clock: FrozenClock) -> EngineContext:
+    return EngineContext(clock=clock)
+
+
+@pytest.fixture
+def petite_enfance(db_session: Session) -> Service:
+    return make_service(db_session, code="petite-enfance")
+
+
+@pytest.fixture
+def published(db_session: Session, clock: FrozenClock, petite_enfance: Service) -> None:
+    definition, bpmn = catalogue.read_built_in("creche")
+    catalogue.publish(db_session, clock, definition, bpmn, None)
+    db_session.commit()
+
+
+@pytest.fixture
+def family(db_session: Session, clock: FrozenClock, foyer: Foyer) -> FamilyActor:
+    account = make_account(db_session, clock, Role.FAMILLE, foyer_id=foyer.id)
+    return FamilyActor(account.id, foyer.id)
+
+
+@pytest.fixture
+def agent(db_session: Session, clock: FrozenClock, petite_enfance: Service) -> AgentActor:
+    account = make_account(db_session, clock, Role.AGENT)
+    return AgentActor(account.id, frozenset({petite_enfance.id}))
+
+
+def child_of(foyer: Foyer) -> int:
+    return next(m.id for m in foyer.members if m.role is MemberRole.ENFANT)
+
+
+def papers(vault: Vault, session: Session, foyer: Foyer) -> list[Document]:
+    return [
+        deposit(vault, session, foyer, pdf_of(3000), issued_on=date(2026, 8, 10)),
+        deposit(vault, session, foyer, pdf_of(3001), type_code="avis_imposition"),
+        deposit(
+            vault, session, foyer, pdf_of(3002), type_code="carnet_vaccination",
+            member_id=child_of(foyer),
+        ),
+    ]  # fmt: skip
+
+
+def form(foyer: Foyer) -> dict[str, str]:
+    return {"enfant": str(child_of(foyer)), "date_entree": "2027-01-04", "jours": "4"}
+
+
+def submitted(
+    session: Session, ctx: EngineContext, family: FamilyActor, vault: Vault, foyer: Foyer
+) -> Demande:
+    draft = demandes.create_draft(session, ctx, family, "creche")
+    ids = [document.id for document in papers(vault, session, foyer)]
+    return demandes.submit(session, ctx, family, draft.id, form(foyer), ids)
+
+
+def open_task(session: Session, demande: Demande) -> Task:
+    return session.scalars(
+        select(Task).where(
+            Task.demande_id == demande.id, Task.state.in_([TaskState.OPEN, TaskState.CLAIMED])
+        )
+    ).one()
+
+
+def work(
+    session: Session, ctx: EngineContext, agent: AgentActor, demande: Demande, data: dict[str, str]
+) -> Demande:
+    task = open_task(session, demande)
+    tasks.claim(session, ctx, agent, task.id)
+    return tasks.complete(session, ctx, agent, task.id, data)
+
+
+@pytest.mark.usefixtures("published")
+@pytest.mark.parametrize(
+    ("decision", "answer", "status"),
+    [
+        ("place", "acceptee", DemandeStatus.ACCEPTEE),
+        ("place", "refusee", DemandeStatus.CLASSEE),
+        ("attente", None, DemandeStatus.CLASSEE),
+        ("refus", None, DemandeStatus.REFUSEE),
+    ],
+)
+def test_creche_reaches_each_end(
+    db_session: Session,
+    ctx: EngineContext,
+    family: FamilyActor,
+    agent: AgentActor,
+    vault: Vault,
+    foyer: Foyer,
+    decision: str,
+    answer: str | None,
+    status: DemandeStatus,
+) -> None:
+    demande = submitted(db_session, ctx, family, vault, foyer)
+    assert demande.number is not None and demande.status is DemandeStatus.DEPOSEE
+    assert open_task(db_session, demande).spec_id == "verifier_dossier"
+
+    work(db_session, ctx, agent, demande, {})
+    demande = work(db_session, ctx, agent, demande, {"decision": decision, "motif": ""})
+    if answer is not None:
+        offer = open_task(db_session, demande)
+        assert offer.for_family and offer.service_id is None
+        demande = tasks.complete_for_family(db_session, ctx, family, offer.id, {"reponse": answer})
+
+    assert demande.status is status
+    assert demande.closed_at is not None
+
+
+@pytest.mark.usefixtures("published")
+def test_offered_place_lapses_after_eight_days(
+    db_session: Session,
+    ctx: EngineContext,
+    clock: FrozenClock,
+    family: FamilyActor,
+    agent: AgentActor,
+    vault: Vault,
+    foyer: Foyer,
+) -> None:
+    demande = submitted(db_session, ctx, family, vault, foyer)
+    work(db_session, ctx, agent, demande, {})
+    work(db_session, ctx, agent, demande, {"decision": "place"})
+
+    clock.advance(timedelta(days=7))
+    assert tasks.fire_timeouts(db_session, ctx) == 0
+    clock.advance(timedelta(days=1, minutes=1))
+    assert tasks.fire_timeouts(db_session, ctx) == 1
+
+    assert db_session.get(Demande, demande.id).status is DemandeStatus.CLASSEE  # type: ignore[union-attr]
+
+
+@pytest.mark.usefixtures("published")
+def test_submission_lists_every_missing_item(
+    db_session: Session, ctx: EngineContext, family: FamilyActor, vault: Vault, foyer: Foyer
+) -> None:
+    draft = demandes.create_draft(db_session, ctx, family, "creche")
+    old_address = deposit(vault, db_session, foyer, pdf_of(3000), issued_on=date(2026, 4, 1))
+
+    with pytest.raises(Incomplete) as incomplete:
+        demandes.submit(db_session, ctx, family, draft.id, {"jours": "9"}, [old_address.id])
+
+    problems = incomplete.value.problems
+    assert any("Enfant concerné" in p for p in problems)
+    assert any("Nombre de jours" in p for p in problems)
+    assert any("Justificatif de domicile de moins de 3 mois" in p for p in problems)
+    assert any("Avis d'imposition" in p for p in problems)
+    assert any("Carnet de vaccination" in p for p in problems)
+    assert db_session.get(Demande, draft.id).status is DemandeStatus.BROUILLON  # type: ignore[union-attr]
+
+
+@pytest.mark.usefixtures("published")
+def test_only_granted_documents_reach_the_handling_service(
+    db_session: Session,
+    ctx: EngineContext,
+    family: FamilyActor,
+    agent: AgentActor,
+    vault: Vault,
+    foyer: Foyer,
+) -> None:
+    private = deposit(vault, db_session, foyer, pdf_of(4000), type_code="rib")
+    demande = submitted(db_session, ctx, family, vault, foyer)
+
+    visible = granted_documents(
+        db_session, AgentReader(agent.account_id, agent.service_ids), demande.id
+    )
+
+    assert len(visible) == 3 and private not in visible
+
+
+@pytest.mark.usefixtures("published")
+def test_second_agent_claiming_the_same_task_gets_a_conflict(
+    db_session: Session,
+    ctx: EngineContext,
+    clock: FrozenClock,
+    family: FamilyActor,
+    agent: AgentActor,
+    vault: Vault,
+    foyer: Foyer,
+    petite_enfance: Service,
+) -> None:
+    other = AgentActor(make_account(db_session, clock, Role.AGENT).id, agent.service_ids)
+    demande = submitted(db_session, ctx, family, vault, foyer)
+    task = open_task(db_session, demande)
+    tasks.claim(db_session, ctx, agent, task.id)
+
+    with pytest.raises(TaskConflict):
+        tasks.claim(db_session, ctx, other, task.id)
+    with pytest.raises(TaskConflict):
+        tasks.complete(db_session, ctx, other, task.id, {})
+
+
+@pytest.mark.usefixtures("published")
+def test_waiting_on_the_family_pauses_the_deadline(
+    db_session: Session,
+    ctx: EngineContext,
+    clock: FrozenClock,
+    family: FamilyActor,
+    agent: AgentActor,
+    vault: Vault,
+    foyer: Foyer,
+) -> None:
+    demande = submitted(db_session, ctx, family, vault, foyer)
+    task = open_task(db_session, demande)
+    tasks.claim(db_session, ctx, agent, task.id)
+    assert task.due_at is not None
+    left = ctx.calendar.working_time_between(clock.now(), task.due_at)
+
+    tasks.ask_family(db_session, ctx, agent, task.id, "Merci de fournir un RIB.", ["rib"])
+    assert db_session.get(Demande, demande.id).status is DemandeStatus.EN_ATTENTE_FAMILLE  # type: ignore[union-attr]
+    clock.advance(timedelta(days=10))
+    demandes.answer(db_session, ctx, family, demande.id, "Voici le RIB.", [])
+
+    assert task.state is TaskState.CLAIMED
+    assert ctx.calendar.working_time_between(clock.now(), task.due_at) == left
+    history = db_session.scalars(
+        select(DemandeEvent.kind).where(DemandeEvent.demande_id == demande.id)
+    ).all()
+    assert "asked_family" in history and "family_answered" in history
+
+
+@pytest.mark.usefixtures("published")
+def test_family_cancels_before_the_decision_but_not_after(
+    db_session: Session,
+    ctx: EngineContext,
+    family: FamilyActor,
+    agent: AgentActor,
+    vault: Vault,
+    foyer: Foyer,
+) -> None:
+    demande = submitted(db_session, ctx, family, vault, foyer)
+    demandes.cancel(db_session, ctx, family, demande.id)
+    assert demande.status is DemandeStatus.ANNULEE
+
+    with pytest.raises(InvalidTransition):
+        demandes.cancel(db_session, ctx, family, demande.id)
+
+
+@pytest.mark.usefixtures("published")
+def test_a_running_demande_keeps_its_version_after_a_new_publication(
+    db_session: Session,
+    ctx: EngineContext,
+    clock: FrozenClock,
+    family: FamilyActor,
+    agent: AgentActor,
+    vault: Vault,
+    foyer: Foyer,
+) -> None:
+    before = submitted(db_session, ctx, family, vault, foyer)
+    definition, bpmn = catalogue.read_built_in("creche")
+    newer = catalogue.publish(db_session, clock, definition, bpmn, None)
+    db_session.commit()
+    after = demandes.create_draft(db_session, ctx, family, "creche")
+
+    assert before.procedure_version_id != newer.id
+    assert after.procedure_version_id == newer.id
+    work(db_session, ctx, agent, before, {})
+    assert open_task(db_session, before).spec_id == "decision_commission"
