@@ -86,7 +86,11 @@ class ExpiryReport:
 
 
 def expire_documents(session: Session, clock: Clock) -> ExpiryReport:
-    """Mark documents past their validity as expired, and pick those to remind of; commits."""
+    """Mark documents past their validity as expired, and pick those to remind of.
+
+    The caller commits, in the same transaction as the reminders it queues, so a crash
+    between the two can neither lose a reminder nor send one twice.
+    """
     today = local_today(clock)
     report = ExpiryReport()
     for document in _current(session, Document.valid_until < today):
@@ -105,7 +109,7 @@ def expire_documents(session: Session, clock: Clock) -> ExpiryReport:
     for document in _current(session, soon):
         document.expiry_reminded_on = today
         report.to_remind.append((document.foyer_id, document.id))
-    session.commit()
+    session.flush()
     return report
 
 

@@ -346,11 +346,11 @@ def _describe(exc: Exception) -> str:
     return name
 
 
-def expiry_reminders(session: Session, clock: Clock, base_url: str) -> int:
+def expiry_reminders(session: Session, clock: Clock, base_url: str) -> tuple[int, int]:
     """Expire documents past their date and queue reminders of those expiring soon; commits.
 
     Every active family account of the foyer gets one message per document; returns how
-    many were queued.
+    many documents expired and how many messages were queued, in one transaction.
     """
     report = expire_documents(session, clock)
     queued = 0
@@ -366,7 +366,7 @@ def expiry_reminders(session: Session, clock: Clock, base_url: str) -> int:
                 context=context,
             )
     session.commit()
-    return queued
+    return len(report.expired), queued
 
 
 def _expiry_context(document: Document, base_url: str) -> dict[str, str]:

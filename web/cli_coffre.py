@@ -12,6 +12,7 @@ from coffre.consent import FamilyReader
 from coffre.errors import DocumentNotFound
 from coffre.export import export_chunks
 from coffre.keyring import add_key_version
+from procedures import notifications
 from web.runtime import load_keyring, runtime
 
 coffre_cli = AppGroup("coffre", help="The families' vault: integrity, keys, journal, export.")
@@ -46,11 +47,11 @@ def sweep() -> None:
 
 @coffre_cli.command("expire")
 def expire() -> None:
-    """Mark documents past their validity as expired now (the worker does it daily)."""
+    """Expire documents past their validity and queue reminders now (the worker does it daily)."""
     rt = runtime()
     with rt.sessions() as session:
-        report = maintenance.expire_documents(session, rt.clock)
-    click.echo(f"{len(report.expired)} documents expired, {len(report.to_remind)} to remind.")
+        expired, queued = notifications.expiry_reminders(session, rt.clock, rt.settings.base_url)
+    click.echo(f"{expired} documents expired, {queued} reminders queued.")
 
 
 @coffre_cli.command("rotate-kek")
