@@ -22,7 +22,7 @@ from procedures.demande_models import ProcedureVersion
 from procedures.diagrams import Diagram, DiagramRejected, load_diagram
 from procedures.errors import ProcedureClosed
 from procedures.models import Service
-from procedures.operations import OPERATIONS
+from procedures.registry import OPERATIONS
 
 BUILT_IN = Path(__file__).resolve().parent.parent / "workflows_bpmn"
 

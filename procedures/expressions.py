@@ -626,7 +626,7 @@ class RestrictedEnvironment(BasePythonScriptEngineEnvironment):
         return True
 
     def call_service(self, context: Mapping[str, object], **kwargs: object) -> str:
-        raise UnsafeExpression("service tasks need an engine that names its operations")
+        raise NotImplementedError("service tasks need an engine that names its operations")
 
 
 class RestrictedScriptEngine(PythonScriptEngine):

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from coffre.clock import Clock
+from coffre.vault import Vault
 from procedures import notifications
 from procedures.demande_models import Demande
 from procedures.models import Account, Role
@@ -27,6 +28,8 @@ class OperationContext:
     title: str  # the procedure's French title
     step_id: str  # the SpiffWorkflow task id: makes each call's side effects idempotent
     base_url: str
+    data: Mapping[str, Any]  # the workflow data at this step (form values, earlier results)
+    vault: Vault | None = None  # for operations that put a document into the family's vault
 
 
 Operation = Callable[[OperationContext, Mapping[str, Any]], Mapping[str, Any]]
@@ -69,17 +72,6 @@ def notify_family(context: OperationContext, params: Mapping[str, Any]) -> Mappi
     return {"messages": queued}
 
 
-OPERATIONS: Mapping[str, Operation] = {
+FAMILY_OPERATIONS: Mapping[str, Operation] = {
     "notifier_famille": notify_family,
 }
-
-
-def run_operation(
-    name: str, context: OperationContext, params: Mapping[str, Any]
-) -> Mapping[str, Any]:
-    """Call a registered operation by name (the diagram checks refuse unknown names)."""
-    try:
-        operation = OPERATIONS[name]
-    except KeyError:
-        raise OperationError(f"unknown operation {name!r}") from None
-    return operation(context, params)

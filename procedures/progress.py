@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from coffre import consent
 from coffre.clock import Clock
+from coffre.vault import Vault
 from procedures import engine
 from procedures.catalogue import definition_of, diagram_of
 from procedures.definitions import FAMILY_LANE, Definition
@@ -32,7 +33,8 @@ from procedures.demande_models import (
     TaskState,
 )
 from procedures.models import Service
-from procedures.operations import OperationContext, run_operation
+from procedures.operations import OperationContext
+from procedures.registry import run_operation
 from procedures.working_hours import WorkingCalendar
 
 LIVE_TASKS = (TaskState.OPEN, TaskState.CLAIMED, TaskState.WAITING_FAMILY)
@@ -45,6 +47,7 @@ class EngineContext:
     clock: Clock
     calendar: WorkingCalendar = field(default_factory=WorkingCalendar)
     base_url: str = "http://127.0.0.1:5000"
+    vault: Vault | None = None
 
 
 def version_of(session: Session, demande: Demande) -> ProcedureVersion:
@@ -58,8 +61,9 @@ def _script_engine(
 ) -> engine.OperationScriptEngine:
     def dispatch(name: str, params: Any, task: Any) -> Any:
         context = OperationContext(
-            session, ctx.clock, demande, version.title, str(task.id), ctx.base_url
-        )
+            session, ctx.clock, demande, version.title, str(task.id), ctx.base_url,
+            dict(task.data), ctx.vault,
+        )  # fmt: skip
         return run_operation(name, context, params)
 
     return engine.OperationScriptEngine(dispatch)

@@ -1,0 +1,28 @@
+"""Every named operation a diagram may call, gathered from the modules that define them."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from procedures.operations import (
+    FAMILY_OPERATIONS,
+    Operation,
+    OperationContext,
+    OperationError,
+)
+
+OPERATIONS: Mapping[str, Operation] = {
+    **FAMILY_OPERATIONS,
+}
+
+
+def run_operation(
+    name: str, context: OperationContext, params: Mapping[str, Any]
+) -> Mapping[str, Any]:
+    """Call a registered operation by name (the diagram checks refuse unknown names)."""
+    try:
+        operation = OPERATIONS[name]
+    except KeyError:
+        raise OperationError(f"unknown operation {name!r}") from None
+    return operation(context, params)
