@@ -153,6 +153,21 @@ def check_process(
             continue  # comments and processing instructions
         yield from _check_element(element, operations)
     yield from _check_lanes(process, lane_services)
+    yield from _check_id_clashes(process)
+
+
+def _check_id_clashes(process: etree._Element) -> Iterator[Problem]:
+    """SpiffWorkflow indexes extension elements by id too: a clash breaks the parse."""
+    extension_ids = {
+        node.get("id") for node in process.iter(f"{{{SPIFF}}}*") if node.get("id") is not None
+    }
+    for element in process.iter(f"{{{BPMN}}}*"):
+        if element.get("id") in extension_ids:
+            yield Problem(
+                _label(element),
+                f"l'identifiant « {element.get('id')} » est aussi celui d'une opération "
+                "ou d'un paramètre : renommez l'élément",
+            )
 
 
 def _check_element(element: etree._Element, operations: Collection[str]) -> Iterator[Problem]:

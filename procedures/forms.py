@@ -24,6 +24,8 @@ def clean_form(
         if not text:
             if field.required:
                 errors.append(f"« {field.label} » est à renseigner.")
+            # Conditions may name any declared field: an empty one is None (or False).
+            values[field.name] = False if field.type == "boolean" else None
             continue
         try:
             values[field.name] = _typed(field, text, members)

@@ -11,9 +11,11 @@ from procedures.operations import (
     OperationContext,
     OperationError,
 )
+from procedures.sectorisation import SCHOOL_OPERATIONS
 
 OPERATIONS: Mapping[str, Operation] = {
     **FAMILY_OPERATIONS,
+    **SCHOOL_OPERATIONS,
 }
 
 

@@ -98,3 +98,19 @@ def test_a_missing_metadata_file_is_reported(app: Flask, tmp_path: Path) -> None
 
     assert code == 1
     assert "seul.toml est attendu" in output
+
+
+def test_an_element_named_like_an_operation_is_refused_by_name(app: Flask, tmp_path: Path) -> None:
+    content = CRECHE.replace('id="notifier_depot"', 'id="notifier_famille"').replace(
+        'targetRef="notifier_depot"', 'targetRef="notifier_famille"'
+    )
+    content = content.replace('sourceRef="notifier_depot"', 'sourceRef="notifier_famille"')
+    content = content.replace(
+        "<bpmn:flowNodeRef>notifier_depot</bpmn:flowNodeRef>",
+        "<bpmn:flowNodeRef>notifier_famille</bpmn:flowNodeRef>",
+    )
+
+    code, output = check(app, diagram(tmp_path, "conflit", content))
+
+    assert code == 1
+    assert "serviceTask « Accuser réception » : l'identifiant « notifier_famille »" in output

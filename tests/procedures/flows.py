@@ -1,0 +1,80 @@
+"""Helpers shared by the end-to-end tests of the built-in procedures (test_<code>.py).
+
+Plain functions rather than fixtures, so each test module shows the fixtures it builds.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from coffre.clock import FrozenClock
+from coffre.models import Foyer, MemberRole
+from procedures import catalogue, engine, tasks
+from procedures.demande_models import Demande, Task, TaskState
+from procedures.demandes import FamilyActor
+from procedures.expressions import RestrictedScriptEngine
+from procedures.models import Account, OutboxMessage, Role, Service
+from procedures.progress import EngineContext
+from procedures.tasks import AgentActor
+from tests.factories import make_account
+
+
+def publish(session: Session, clock: FrozenClock, code: str) -> None:
+    """Publish a built-in procedure as shipped in `workflows_bpmn/`."""
+    definition, bpmn = catalogue.read_built_in(code)
+    catalogue.publish(session, clock, definition, bpmn, None)
+    session.commit()
+
+
+def family_of(session: Session, clock: FrozenClock, foyer: Foyer) -> FamilyActor:
+    account = make_account(session, clock, Role.FAMILLE, foyer_id=foyer.id)
+    return FamilyActor(account.id, foyer.id)
+
+
+def agent_of(session: Session, clock: FrozenClock, *services: Service) -> AgentActor:
+    account = make_account(session, clock, Role.AGENT)
+    return AgentActor(account.id, frozenset(service.id for service in services))
+
+
+def child_of(foyer: Foyer) -> int:
+    return next(m.id for m in foyer.members if m.role is MemberRole.ENFANT)
+
+
+def open_task(session: Session, demande: Demande) -> Task:
+    """The demande's one task waiting for an agent or the family."""
+    return session.scalars(
+        select(Task).where(
+            Task.demande_id == demande.id, Task.state.in_([TaskState.OPEN, TaskState.CLAIMED])
+        )
+    ).one()
+
+
+def work(
+    session: Session, ctx: EngineContext, agent: AgentActor, demande: Demande, data: dict[str, str]
+) -> Demande:
+    """The agent claims the demande's open task and completes it with `data`."""
+    task = open_task(session, demande)
+    tasks.claim(session, ctx, agent, task.id)
+    return tasks.complete(session, ctx, agent, task.id, data)
+
+
+def workflow_data(session: Session, demande: Demande) -> dict[str, object]:
+    """What the diagram knows now: form values, agents' answers, operations' results."""
+    session.refresh(demande)
+    assert demande.workflow_state is not None
+    workflow = engine.restore(demande.workflow_state, RestrictedScriptEngine())
+    return engine.data_of(workflow)
+
+
+def templates_sent(session: Session, family: FamilyActor) -> list[str]:
+    """The templates queued for the family's account, oldest first."""
+    account = session.get(Account, family.account_id)
+    assert account is not None
+    return list(
+        session.scalars(
+            select(OutboxMessage.template)
+            .where(OutboxMessage.recipient == account.email)
+            .order_by(OutboxMessage.id)
+        )
+    )
