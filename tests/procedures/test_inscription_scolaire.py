@@ -125,7 +125,7 @@ def test_the_school_of_the_street_is_proposed_to_the_agent(
         "secteur_trouve": True,
     }
     work(db_session, ctx, agent, demande, {"decision": "valider"})
-    assert "ecole" not in workflow_data(db_session, demande)  # the proposed school stands
+    assert workflow_data(db_session, demande)["ecole"] is None  # no override: the proposal stands
 
 
 def test_the_agent_chooses_the_school_when_the_street_is_unknown(
