@@ -1,0 +1,33 @@
+"""Diagram conditions and scripts, evaluated by a whitelist of syntax: never Python's eval.
+
+SpiffWorkflow's default engine runs a diagram's code with `eval`/`exec`, so a condition
+such as `__import__('os').system(...)` would run. Here the source is parsed with `ast`,
+every node checked against a whitelist (`check_expression`), then the tree is walked by
+our own evaluator over plain data (`evaluate`). Script tasks may only assign names
+(`evaluate_assignments`). `RestrictedScriptEngine` plugs this into SpiffWorkflow.
+
+Choices: no comprehensions or lambdas (a condition needs neither, and they bring scopes
+and unbounded loops); f-strings without format specifications; no `**`; no `%` on
+strings; methods and attributes only from a per-type whitelist, called through the base
+type so a subclass cannot widen them.
+"""
+
+from __future__ import annotations
+
+from procedures.expressions.checks import _checked_expression as _checked_expression
+from procedures.expressions.checks import check_expression, check_script
+from procedures.expressions.evaluator import evaluate, evaluate_assignments
+from procedures.expressions.helpers import age_in_months
+from procedures.expressions.limits import ExpressionError, UnsafeExpression
+from procedures.expressions.spiff import RestrictedScriptEngine
+
+__all__ = [
+    "ExpressionError",
+    "RestrictedScriptEngine",
+    "UnsafeExpression",
+    "age_in_months",
+    "check_expression",
+    "check_script",
+    "evaluate",
+    "evaluate_assignments",
+]

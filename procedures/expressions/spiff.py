@@ -1,0 +1,85 @@
+"""The evaluator plugged into SpiffWorkflow, in place of its eval/exec engine."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
+from SpiffWorkflow.bpmn.script_engine import BasePythonScriptEngineEnvironment, PythonScriptEngine
+
+from procedures.expressions.checks import check_expression
+from procedures.expressions.evaluator import _Layers, evaluate, evaluate_assignments
+from procedures.expressions.limits import ExpressionError, UnsafeExpression
+
+
+class RestrictedEnvironment(BasePythonScriptEngineEnvironment):
+    """SpiffWorkflow's environment contract on our evaluator.
+
+    The process spec calls `engine.environment.evaluate` directly (event subprocess and
+    ad hoc completion conditions, message correlations), bypassing `engine.evaluate`.
+    """
+
+    def evaluate(
+        self,
+        expression: str,
+        context: Mapping[str, object],
+        external_context: Mapping[str, object] | None = None,
+    ) -> object:
+        return evaluate(expression, _Layers(context, external_context or {}))
+
+    def execute(
+        self,
+        script: str | None,
+        context: dict[str, object],
+        external_context: Mapping[str, object] | None = None,
+    ) -> bool:
+        layers = _Layers(context, external_context or {})
+        context.update(evaluate_assignments(script or "", layers))
+        return True
+
+    def call_service(self, context: Mapping[str, object], **kwargs: object) -> str:
+        raise NotImplementedError("service tasks need an engine that names its operations")
+
+
+class RestrictedScriptEngine(PythonScriptEngine):
+    """SpiffWorkflow's script engine with every expression and script through our evaluator."""
+
+    def __init__(self) -> None:
+        super().__init__(environment=RestrictedEnvironment())
+
+    @property
+    def environment(self) -> RestrictedEnvironment:
+        return self._environment
+
+    @environment.setter
+    def environment(self, value: object) -> None:
+        # Swapping in TaskDataEnvironment would bring Python's eval back.
+        if not isinstance(value, RestrictedEnvironment):
+            raise TypeError("RestrictedScriptEngine only runs a RestrictedEnvironment")
+        self._environment = value
+
+    def validate(self, expression: str) -> None:
+        check_expression(expression)
+
+    def evaluate(
+        self, task: Any, expression: str, external_context: Mapping[str, object] | None = None
+    ) -> object:
+        try:
+            return self.environment.evaluate(expression, task.data, external_context)
+        except (UnsafeExpression, ExpressionError) as err:
+            message = f"Error evaluating expression '{expression}': {err}"
+            raise WorkflowTaskException(message, task=task, exception=err) from err
+
+    def execute(
+        self, task: Any, script: str | None, external_context: Mapping[str, object] | None = None
+    ) -> bool:
+        try:
+            return self.environment.execute(script, task.data, external_context)
+        except (UnsafeExpression, ExpressionError) as err:
+            message = f"Error in script: {err}"
+            raise WorkflowTaskException(message, task=task, exception=err) from err
+
+    def call_service(self, task: Any, **kwargs: object) -> str:
+        message = "service tasks need an engine that names its operations"
+        raise WorkflowTaskException(message, task=task)
