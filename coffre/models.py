@@ -58,6 +58,12 @@ class Foyer(Base):
     created_at: Mapped[datetime]
     # Set when the foyer was crypto-shredded: its key, documents and members are gone.
     shredded_at: Mapped[datetime | None]
+    # The family quotient as validated by an agent (procedure "quotient_familial"), never as
+    # typed by the family; pricing reads the bracket while `qf_valid_until` has not passed.
+    quotient_familial: Mapped[int | None]
+    tranche_qf: Mapped[str | None] = mapped_column(String(2))
+    qf_valid_until: Mapped[date | None]
+    qf_set_at: Mapped[datetime | None]
 
     members: Mapped[list[FoyerMember]] = relationship(
         back_populates="foyer", cascade="all, delete-orphan", order_by="FoyerMember.id"

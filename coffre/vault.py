@@ -112,8 +112,12 @@ class Vault:
     clock: Clock
     limits: Limits = field(default_factory=Limits)
 
-    def deposit(self, session: Session, upload: Upload) -> Document:
-        """Inspect, encrypt and store an upload, then commit its row; nothing half-written."""
+    def deposit(self, session: Session, upload: Upload, *, commit: bool = True) -> Document:
+        """Inspect, encrypt and store an upload, then commit its row; nothing half-written.
+
+        `commit=False` only flushes the row, for a caller whose unit of work commits it with
+        its own changes (a workflow step issuing a certificate); a failure still rolls back.
+        """
         kind = document_type(upload.type_code)
         foyer = self._live_foyer(session, upload.foyer_id)
         self._check_member(session, foyer, upload.member_id)
@@ -133,7 +137,10 @@ class Vault:
                 previous.superseded_at = document.deposited_at
             session.flush()
             self._journal_deposit(session, document, previous, upload.actor_id)
-            session.commit()
+            if commit:
+                session.commit()
+            else:
+                session.flush()
         except UploadRefused as refused:
             self._discard(session, blob_key)
             if by_quota:

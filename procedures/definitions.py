@@ -41,6 +41,12 @@ class RequiredDocument:
     max_age_months: int | None = None  # issued less than N months before submission
     valid_until_season: bool = False  # must still be valid when the season starts
     member: str | None = None  # "child": one for the child named in the form
+    any_of: tuple[str, ...] = ()  # other types accepted instead of `type`
+
+    @property
+    def types(self) -> tuple[str, ...]:
+        """Every document type that satisfies this requirement."""
+        return (self.type, *self.any_of)
 
 
 @dataclass(frozen=True)
@@ -107,7 +113,7 @@ def definition_from_dict(raw: Mapping[str, Any]) -> Definition:
         title=str(raw["title"]),
         description=str(raw.get("description", "")),
         fields=fields,
-        documents=tuple(RequiredDocument(**item) for item in raw.get("documents", [])),
+        documents=tuple(_document(item) for item in raw.get("documents", [])),
         lanes=dict(raw["lanes"]),
         tasks=tasks,
         ends=dict(raw["ends"]),
@@ -131,6 +137,10 @@ def _field(item: Mapping[str, Any], problems: list[str]) -> FormField:
         choices=tuple(item.get("choices", ())),
         help=str(item.get("help", "")),
     )
+
+
+def _document(item: Mapping[str, Any]) -> RequiredDocument:
+    return RequiredDocument(**{**item, "any_of": tuple(item.get("any_of", ()))})
 
 
 def _task(spec_id: str, item: Mapping[str, Any], problems: list[str]) -> TaskSettings:

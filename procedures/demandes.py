@@ -142,7 +142,7 @@ def _missing_documents(
 def _satisfies(
     document: Document, required: RequiredDocument, values: Mapping[str, Any], today: Any
 ) -> bool:
-    if document.type_code != required.type or document.superseded_at is not None:
+    if document.type_code not in required.types or document.superseded_at is not None:
         return False
     if document.state in (DocumentState.REFUSE, DocumentState.EXPIRE):
         return False
@@ -154,7 +154,7 @@ def _satisfies(
 
 
 def _missing_message(required: RequiredDocument) -> str:
-    label = document_type(required.type).label
+    label = " ou ".join(document_type(code).label for code in required.types)
     if required.max_age_months:
         label += f" de moins de {required.max_age_months} mois"
     if required.member == "child":

@@ -5,17 +5,21 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from procedures.attestations import CERTIFICATE_OPERATIONS
 from procedures.operations import (
     FAMILY_OPERATIONS,
     Operation,
     OperationContext,
     OperationError,
 )
+from procedures.quotient import QF_OPERATIONS
 from procedures.sectorisation import SCHOOL_OPERATIONS
 
 OPERATIONS: Mapping[str, Operation] = {
     **FAMILY_OPERATIONS,
     **SCHOOL_OPERATIONS,
+    **CERTIFICATE_OPERATIONS,
+    **QF_OPERATIONS,
 }
 
 
