@@ -21,7 +21,13 @@ from procedures.definitions import Definition, RequiredDocument
 from procedures.demande_models import OPEN_STATUSES, Demande, DemandeStatus, Task, TaskState
 from procedures.errors import DemandeNotFound, Incomplete, InvalidTransition, ProcedureClosed
 from procedures.forms import clean_form
-from procedures.progress import EngineContext, set_status, start_workflow, version_of
+from procedures.progress import (
+    EngineContext,
+    all_or_nothing,
+    set_status,
+    start_workflow,
+    version_of,
+)
 
 DECIDED = frozenset({DemandeStatus.ACCEPTEE, DemandeStatus.REFUSEE, DemandeStatus.CLASSEE})
 
@@ -104,15 +110,16 @@ def submit(
     problems += _missing_documents(ctx, definition, values, documents)
     if problems:
         raise Incomplete(problems)
-    demande.form_data = json.dumps(values)
-    ref = DemandeRef(demande.id, actor.foyer_id, is_open=True)
-    for document in documents:
-        consent.grant(session, ctx.clock, actor.account_id, document, ref)
-    demande.number = _number(session, ctx, demande)
-    demande.submitted_at = ctx.clock.now()
-    set_status(session, ctx, demande, DemandeStatus.DEPOSEE, actor.account_id, "submitted")
-    start_workflow(session, ctx, demande)
-    session.commit()
+    with all_or_nothing(session):
+        demande.form_data = json.dumps(values)
+        ref = DemandeRef(demande.id, actor.foyer_id, is_open=True)
+        for document in documents:
+            consent.grant(session, ctx.clock, actor.account_id, document, ref)
+        demande.number = _number(session, ctx, demande)
+        demande.submitted_at = ctx.clock.now()
+        set_status(session, ctx, demande, DemandeStatus.DEPOSEE, actor.account_id, "submitted")
+        start_workflow(session, ctx, demande)
+        session.commit()
     return demande
 
 

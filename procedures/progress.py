@@ -9,7 +9,8 @@ diagram closes the demande with the status its end event maps to.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -48,6 +49,16 @@ class EngineContext:
     calendar: WorkingCalendar = field(default_factory=WorkingCalendar)
     base_url: str = "http://127.0.0.1:5000"
     vault: Vault | None = None
+
+
+@contextmanager
+def all_or_nothing(session: Session) -> Iterator[None]:
+    """Roll the session back if the block fails: no half-applied step is left behind."""
+    try:
+        yield
+    except BaseException:
+        session.rollback()
+        raise
 
 
 def version_of(session: Session, demande: Demande) -> ProcedureVersion:

@@ -29,7 +29,14 @@ from procedures.errors import (
 )
 from procedures.forms import clean_form
 from procedures.models import Account, Role
-from procedures.progress import EngineContext, record_event, set_status, step, version_of
+from procedures.progress import (
+    EngineContext,
+    all_or_nothing,
+    record_event,
+    set_status,
+    step,
+    version_of,
+)
 
 ACTIVE = (TaskState.OPEN, TaskState.CLAIMED)
 
@@ -123,19 +130,15 @@ def _complete(
     values, problems = clean_form(definition.task(task.spec_id).form, form, foyer.members)
     if problems:
         raise Incomplete(problems)
-    task.state, task.completed_at, task.completed_by = TaskState.DONE, ctx.clock.now(), actor_id
-    if demande.status is DemandeStatus.DEPOSEE:
-        set_status(session, ctx, demande, DemandeStatus.EN_INSTRUCTION, actor_id, "claimed")
-    record_event(
-        session, ctx, demande, actor_id, "task_completed", comment.strip(), task_id=task.id
-    )
-    step(
-        session,
-        ctx,
-        demande,
-        lambda workflow: engine.complete(workflow, task.spiff_task_id, values),
-    )
-    _commit(session, task.id)
+    with all_or_nothing(session):
+        task.state, task.completed_at, task.completed_by = TaskState.DONE, ctx.clock.now(), actor_id
+        if demande.status is DemandeStatus.DEPOSEE:
+            set_status(session, ctx, demande, DemandeStatus.EN_INSTRUCTION, actor_id, "claimed")
+        record_event(
+            session, ctx, demande, actor_id, "task_completed", comment.strip(), task_id=task.id
+        )
+        step(session, ctx, demande, _completer(task.spiff_task_id, values))
+        _commit(session, task.id)
     return demande
 
 

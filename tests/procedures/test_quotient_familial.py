@@ -184,7 +184,6 @@ def test_validating_without_a_bracket_is_refused_and_changes_nothing(
 
     with pytest.raises(Incomplete) as incomplete:
         tasks.complete(db_session, ctx, agent, task.id, {"decision": "valider", "quotient": "812"})
-    db_session.rollback()  # what the request's end does with an uncommitted failure
 
     assert any("tranche" in problem for problem in incomplete.value.problems)
     assert any("valable" in problem for problem in incomplete.value.problems)
