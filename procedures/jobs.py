@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 from coffre import maintenance
 from coffre.clock import Clock
 from coffre.vault import Vault
-from procedures import notifications, tasks
+from procedures import escalation, notifications, tasks
 from procedures.notifications import MailSettings
 from procedures.progress import EngineContext
 from procedures.worker import Worker
@@ -24,6 +24,11 @@ def register_standard_jobs(
             "outbox", timedelta(seconds=15), lambda s, c: notifications.send_due(s, c, mail)
         )
     worker.register("timeouts", timedelta(minutes=1), lambda s, c: _timeouts(s, c, base_url))
+    worker.register(
+        "escalations",
+        timedelta(minutes=1),
+        lambda s, c: escalation.fire_escalations(s, EngineContext(clock=c, base_url=base_url)),
+    )
     worker.register(
         "expiry", timedelta(hours=24), lambda s, c: notifications.expiry_reminders(s, c, base_url)
     )

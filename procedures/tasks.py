@@ -198,25 +198,42 @@ def _notify_document_request(
         )
 
 
-def fire_timeouts(session: Session, ctx: EngineContext) -> int:
-    """Complete family tasks past their time limit with the diagram's timeout data."""
-    now = ctx.clock.now()
-    due = session.scalars(
-        select(Task)
-        .where(Task.for_family.is_(True), Task.state.in_(ACTIVE), Task.due_at <= now)
-        .with_for_update(skip_locked=True)
-    ).all()
+def fire_timeouts(session: Session, ctx: EngineContext, limit: int = 500) -> int:
+    """Complete family tasks past their time limit with the diagram's timeout data.
+
+    One task per transaction, locked with SKIP LOCKED and read fresh: a commit releases
+    only the lock it took, so two workers never fire the same timer or trip on each other.
+    """
     fired = 0
-    for task in due:
-        demande = _demande(session, task)
-        settings = definition_of(version_of(session, demande)).task(task.spec_id)
-        data = json.loads(json.dumps(dict(settings.timeout_data)))
-        task.state, task.completed_at = TaskState.DONE, now
-        record_event(session, ctx, demande, None, "timeout", task_id=task.id)
-        step(session, ctx, demande, _completer(task.spiff_task_id, data))
-        _commit(session, task.id)
+    while fired < limit:
+        task = session.scalar(
+            select(Task)
+            .where(
+                Task.for_family.is_(True), Task.state.in_(ACTIVE), Task.due_at <= ctx.clock.now()
+            )
+            .order_by(Task.due_at, Task.id)
+            .limit(1)
+            .with_for_update(skip_locked=True)
+            .execution_options(populate_existing=True)
+        )
+        if task is None:
+            session.rollback()  # end the read transaction
+            return fired
+        with all_or_nothing(session):
+            _fire_timeout(session, ctx, task)
         fired += 1
     return fired
+
+
+def _fire_timeout(session: Session, ctx: EngineContext, task: Task) -> None:
+    demande = session.get(Demande, task.demande_id, populate_existing=True)
+    assert demande is not None
+    settings = definition_of(version_of(session, demande)).task(task.spec_id)
+    data = json.loads(json.dumps(dict(settings.timeout_data)))
+    task.state, task.completed_at = TaskState.DONE, ctx.clock.now()
+    record_event(session, ctx, demande, None, "timeout", task_id=task.id)
+    step(session, ctx, demande, _completer(task.spiff_task_id, data))
+    _commit(session, task.id)
 
 
 def _completer(spiff_task_id: str, data: dict[str, Any]) -> Callable[[BpmnWorkflow], None]:

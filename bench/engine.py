@@ -1,0 +1,448 @@
+"""The procedure engine's speed, in memory and through the services, and the inbox's latency.
+
+Prints, for each database backend (SQLite file, PostgreSQL scratch database):
+
+(a) crèche demandes run per second by SpiffWorkflow alone, in memory: start the checked
+    diagram, complete its three human tasks, reach "place acceptée" (operations answer {});
+(b) the same demande per second driven through the service layer with persistence
+    (`demandes.submit`, `tasks.claim` / `complete`, `complete_for_family`), and b/a;
+(c) the agent's inbox (`procedures.inbox.inbox`, 50 rows a page, sorted by deadline) among
+    N open demandes over 20 procedures and 10 services, written by bulk inserts (not through
+    the engine): median and p95 over the queries, for a few tabs and filters.
+
+    .venv/bin/python bench/engine.py [--backends sqlite,postgres] [--memory-runs 300]
+        [--service-runs 30] [--open-demandes 100000] [--queries 50]
+    quick run: --memory-runs 50 --service-runs 5 --open-demandes 5000 --queries 10
+
+PostgreSQL is reached at --postgres-url (a server URL; a throw-away database is created
+on it and dropped afterwards).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import io
+import os
+import platform
+import random
+import statistics
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import SpiffWorkflow
+import sqlalchemy
+from sqlalchemy import Engine, create_engine, insert, select, text
+from sqlalchemy.orm import Session, sessionmaker
+
+from coffre.clock import SystemClock
+from coffre.db import make_engine, make_session_factory
+from coffre.keyring import new_key_text, parse_keyring
+from coffre.models import Foyer, FoyerMember, MemberRole
+from coffre.vault import Limits, Upload, Vault
+from procedures import catalogue, demandes, engine, tasks
+from procedures.accounts import create_account
+from procedures.definitions import FAMILY_LANE
+from procedures.demande_models import Demande, DemandeStatus, Task, TaskState
+from procedures.demandes import FamilyActor
+from procedures.diagrams import Diagram
+from procedures.inbox import InboxFilters, Tab, inbox
+from procedures.models import AgentService, Entity, Role, Service
+from procedures.progress import EngineContext
+from procedures.tasks import AgentActor
+from stockage import FilesystemStore
+from web import schema
+
+PDF = (
+    b"%PDF-1.4\n1 0 obj\n<< /Type /Catalog /Pages 2 0 R >>\nendobj\n"
+    b"2 0 obj\n<< /Type /Pages /Kids [] /Count 0 >>\nendobj\n"
+    b"trailer\n<< /Root 1 0 R >>\n%%EOF\n"
+)
+# The crèche's human tasks in order, with what the agents and the family answer.
+ANSWERS: tuple[dict[str, str], ...] = (
+    {},
+    {"decision": "place", "motif": ""},
+    {"reponse": "acceptee"},
+)
+CHUNK = 10_000
+# The bulk rows carry their ids: move the sequences past them for later inserts.
+RESET_SEQUENCES = (
+    "SELECT setval('foyers_id_seq', max(id)) FROM foyers",
+    "SELECT setval('demandes_id_seq', max(id)) FROM demandes",
+    "SELECT setval('tasks_id_seq', max(id)) FROM tasks",
+)
+
+
+def no_operation(name: str, params: Any, task: Any) -> dict[str, Any]:
+    return {}
+
+
+# (a) SpiffWorkflow alone ----------------------------------------------------------------
+
+
+def run_in_memory(diagram: Diagram, data: dict[str, Any]) -> None:
+    workflow = engine.start(diagram, data, engine.OperationScriptEngine(no_operation))
+    for answers in ANSWERS:
+        [ready] = engine.ready_tasks(workflow)
+        engine.complete(workflow, ready.id, answers)
+    if engine.end_reached(workflow) != "End_place":
+        raise SystemExit("the in-memory crèche run did not reach End_place")
+
+
+def in_memory_rate(runs: int) -> float:
+    definition, bpmn = catalogue.read_built_in("creche")
+    diagram = catalogue.check(definition, bpmn)
+    data = {"enfant": 2, "date_entree": "2027-01-04", "jours": "4", "precisions": None}
+    run_in_memory(diagram, data | {"demande_id": 0})  # warm-up: caches, lazy imports
+    started = time.perf_counter()
+    for number in range(runs):
+        run_in_memory(diagram, data | {"demande_id": number + 1})
+    return runs / (time.perf_counter() - started)
+
+
+# (b) through the services, persisted ----------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class Cast:
+    ctx: EngineContext
+    family: FamilyActor
+    agent: AgentActor
+    documents: list[int]
+    child_id: int
+
+
+def cast_of(session: Session, workdir: Path) -> Cast:
+    """A service, the published crèche, a foyer with its papers, a family and an agent."""
+    clock = SystemClock()
+    service = Service(entity=Entity(slug="ville", name="Ville"), code="petite-enfance", name="PE")
+    session.add(service)
+    definition, bpmn = catalogue.read_built_in("creche")
+    catalogue.publish(session, clock, definition, bpmn, None)
+    foyer = Foyer(label="Banc d'essai", created_at=clock.now())
+    foyer.members = [
+        FoyerMember(role=MemberRole.ADULTE, first_name="Alex", last_name="Essai"),
+        FoyerMember(role=MemberRole.ENFANT, first_name="Lou", last_name="Essai"),
+    ]
+    session.add(foyer)
+    session.flush()
+    child = foyer.members[1].id
+    family = _account(session, Role.FAMILLE, "famille@bench.example", foyer_id=foyer.id)
+    agent = _account(session, Role.AGENT, "agent@bench.example")
+    session.commit()
+    keyring = parse_keyring(f"1:{new_key_text()}", "bench")
+    vault = Vault(FilesystemStore(workdir / "objects"), keyring, clock, Limits())
+    papers: list[tuple[str, int | None]] = [
+        ("justificatif_domicile", None),
+        ("avis_imposition", None),
+        ("carnet_vaccination", child),
+    ]
+    documents = [_deposit(vault, session, foyer.id, kind, member) for kind, member in papers]
+    return Cast(
+        EngineContext(clock=clock),
+        FamilyActor(family, foyer.id),
+        AgentActor(agent, frozenset({service.id})),
+        documents,
+        child,
+    )
+
+
+def _account(session: Session, role: Role, email: str, **fields: Any) -> int:
+    account = create_account(
+        session, SystemClock(), email=email, password=uuid.uuid4().hex, role=role,
+        display_name=email.split("@")[0], **fields,
+    )  # fmt: skip
+    return account.id
+
+
+def _deposit(vault: Vault, session: Session, foyer_id: int, kind: str, member: int | None) -> int:
+    upload = Upload(
+        foyer_id=foyer_id, type_code=kind, filename="piece.pdf", stream=io.BytesIO(PDF),
+        issued_on=date.today() - timedelta(days=10), member_id=member,
+    )  # fmt: skip
+    return vault.deposit(session, upload).id
+
+
+def run_through_services(session: Session, cast: Cast) -> None:
+    ctx, family, agent = cast.ctx, cast.family, cast.agent
+    draft = demandes.create_draft(session, ctx, family, "creche")
+    form = {"enfant": str(cast.child_id), "date_entree": "2027-01-04", "jours": "4"}
+    demande = demandes.submit(session, ctx, family, draft.id, form, cast.documents)
+    for answers in ANSWERS:
+        task = session.scalars(
+            select(Task).where(Task.demande_id == demande.id, Task.state == TaskState.OPEN)
+        ).one()
+        if task.for_family:
+            demande = tasks.complete_for_family(session, ctx, family, task.id, answers)
+        else:
+            tasks.claim(session, ctx, agent, task.id)
+            demande = tasks.complete(session, ctx, agent, task.id, answers)
+    if demande.status is not DemandeStatus.ACCEPTEE:
+        raise SystemExit(f"the service run ended {demande.status.value}, not acceptee")
+
+
+def service_rate(url: str, runs: int, workdir: Path) -> float:
+    db = make_engine(url)
+    schema.upgrade(db)
+    with make_session_factory(db)() as session:
+        cast = cast_of(session, workdir)
+        run_through_services(session, cast)  # warm-up
+        started = time.perf_counter()
+        for _ in range(runs):
+            run_through_services(session, cast)
+        elapsed = time.perf_counter() - started
+    db.dispose()
+    return runs / elapsed
+
+
+# (c) the inbox among many open demandes -------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class Sizes:
+    demandes: int
+    procedures: int
+    services: int
+
+
+def seed_inbox(db: Engine, sizes: Sizes, seed: int = 20261124) -> AgentActor:
+    """Services, procedures and agents through the ORM; foyers, demandes, tasks in bulk."""
+    sessions = make_session_factory(db)
+    now = datetime.now(UTC)
+    with sessions() as session:
+        services = [
+            Service(entity=Entity(slug=f"e{n}", name=f"Entité {n}"), code=f"s{n}", name=f"S{n}")
+            for n in range(sizes.services)
+        ]
+        session.add_all(services)
+        session.flush()
+        versions = _publish_procedures(session, [s.code for s in services], sizes.procedures)
+        agents = [_account(session, Role.AGENT, f"agent{n}@bench.example") for n in range(5)]
+        session.add(AgentService(account_id=agents[0], service_id=services[0].id))
+        session.commit()
+        service_of = {version: services[n % len(services)].id for n, version in enumerate(versions)}
+    rng = random.Random(seed)
+    with db.begin() as connection:
+        foyers = max(1, sizes.demandes // 4)
+        _bulk(connection, Foyer, (_foyer(n, now) for n in range(1, foyers + 1)))
+        _bulk(connection, Demande, (
+            _demande(n, rng.randrange(1, foyers + 1), versions[n % len(versions)], now)
+            for n in range(1, sizes.demandes + 1)
+        ))  # fmt: skip
+        _bulk(connection, Task, (
+            _task(n, rng, service_of[versions[n % len(versions)]], agents, now)
+            for n in range(1, sizes.demandes + 1)
+        ))  # fmt: skip
+    _analyze(db)
+    return AgentActor(agents[0], frozenset({services[0].id}))
+
+
+def _publish_procedures(session: Session, service_codes: list[str], count: int) -> list[int]:
+    definition, bpmn = catalogue.read_built_in("creche")
+    versions = []
+    for n in range(count):
+        code = service_codes[n % len(service_codes)]
+        lanes = {lane: t if t == FAMILY_LANE else code for lane, t in definition.lanes.items()}
+        renamed = dataclasses.replace(
+            definition, code=f"demarche_{n:02d}", title=f"Démarche {n + 1}", lanes=lanes
+        )
+        versions.append(catalogue.publish(session, SystemClock(), renamed, bpmn, None).id)
+    return versions
+
+
+def _foyer(n: int, now: datetime) -> dict[str, Any]:
+    return {"id": n, "label": f"Famille {n:06d}", "address_line": "", "postal_code": "",
+            "city": "", "created_at": now}  # fmt: skip
+
+
+def _demande(n: int, foyer: int, version: int, now: datetime) -> dict[str, Any]:
+    return {
+        "id": n, "number": f"2026-{n:06d}", "foyer_id": foyer, "procedure_version_id": version,
+        "status": DemandeStatus.EN_INSTRUCTION.value, "form_data": "{}", "created_at": now,
+        "updated_at": now, "submitted_at": now, "row_version": 1,
+    }  # fmt: skip
+
+
+def _task(
+    n: int, rng: random.Random, service_id: int, agents: list[int], now: datetime
+) -> dict[str, Any]:
+    """Demande n's one task: mostly open, some claimed or waiting; due 1 to 21 days after."""
+    created = now - timedelta(minutes=rng.randrange(0, 10 * 24 * 60))
+    state, assignee, paused = TaskState.OPEN, None, None
+    draw = rng.random()
+    if draw < 0.10:
+        state, assignee = TaskState.CLAIMED, rng.choice(agents)
+    elif draw < 0.18:
+        state, assignee, paused = TaskState.WAITING_FAMILY, rng.choice(agents), 3600 * 20
+    due = None if rng.random() < 0.01 else created + timedelta(hours=rng.randrange(24, 500))
+    return {
+        "id": n, "demande_id": n, "spiff_task_id": uuid.UUID(int=n).hex, "spec_id":
+        "verifier_dossier", "title": "Vérifier la complétude du dossier", "lane": "Accueil",
+        "service_id": service_id, "for_family": False,
+        "state": state.value, "assignee_id": assignee, "created_at": created, "due_at": due,
+        "paused_remaining_seconds": paused, "row_version": 1,
+    }  # fmt: skip
+
+
+def _bulk(connection: Any, model: Any, rows: Iterator[dict[str, Any]]) -> None:
+    """executemany in chunks (psycopg 3 pipelines it; SQLite runs it in one transaction)."""
+    chunk: list[dict[str, Any]] = []
+    for row in rows:
+        chunk.append(row)
+        if len(chunk) == CHUNK:
+            connection.execute(insert(model.__table__), chunk)
+            chunk = []
+    if chunk:
+        connection.execute(insert(model.__table__), chunk)
+
+
+def _analyze(db: Engine) -> None:
+    with db.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        if db.dialect.name == "postgresql":
+            for statement in RESET_SEQUENCES:
+                connection.execute(text(statement))
+            connection.execute(text("VACUUM ANALYZE"))
+        else:
+            connection.execute(text("ANALYZE"))
+
+
+Query = tuple[str, Tab, InboxFilters, Callable[[random.Random], int]]
+QUERIES: list[Query] = [
+    ("à traiter, page 1", "a_traiter", InboxFilters(), lambda rng: 1),
+    ("à traiter, page 1 à 20", "a_traiter", InboxFilters(), lambda rng: rng.randrange(1, 21)),
+    ("mes tâches, page 1", "mes_taches", InboxFilters(), lambda rng: 1),
+    ("à traiter, démarche_00", "a_traiter", InboxFilters(procedure="demarche_00"), lambda r: 1),
+    ("à traiter, texte « famille 00012 »", "a_traiter", InboxFilters(text="famille 00012"),
+     lambda rng: 1),
+    ("à traiter, rouge", "a_traiter", InboxFilters(color="rouge"), lambda rng: 1),
+    ("à traiter, orange (mesuré en Python)", "a_traiter", InboxFilters(color="orange"),
+     lambda rng: 1),
+]  # fmt: skip
+
+
+def inbox_latencies(sessions: sessionmaker[Session], agent: AgentActor, queries: int) -> None:
+    rng = random.Random(7)
+    print(f"  {'query':<42} {'rows':>5} {'total':>7} {'median':>9} {'p95':>9}")
+    for label, tab, filters, page_of in QUERIES:
+        timings, result = [], None
+        for attempt in range(queries + 1):
+            with sessions() as session:
+                started = time.perf_counter()
+                result = inbox(session, agent, tab, filters, page_of(rng), now=datetime.now(UTC))
+                if attempt:  # the first one warms the caches and the pool
+                    timings.append(time.perf_counter() - started)
+        assert result is not None
+        print(
+            f"  {label:<42} {len(result.rows):>5} {result.total:>7} "
+            f"{ms(statistics.median(timings)):>9} {ms(percentile(timings, 95)):>9}"
+        )
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1000:.1f} ms"
+
+
+def percentile(values: Sequence[float], rank: int) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(rank / 100 * (len(ordered) - 1)))]
+
+
+# Running ---------------------------------------------------------------------------------
+
+
+@contextmanager
+def scratch_postgres(server_url: str) -> Iterator[str]:
+    """A throw-away database on the server, dropped on the way out."""
+    admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
+    name = f"bench_engine_{uuid.uuid4().hex[:12]}"
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield server_url.rsplit("/", 1)[0] + "/" + name
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@contextmanager
+def databases(backend: str, args: argparse.Namespace, workdir: Path) -> Iterator[list[str]]:
+    """Two fresh databases of the backend: one for (b), one for (c)."""
+    if backend == "sqlite":
+        yield [f"sqlite:///{workdir / 'service.db'}", f"sqlite:///{workdir / 'inbox.db'}"]
+        return
+    with (
+        scratch_postgres(args.postgres_url) as first,
+        scratch_postgres(args.postgres_url) as second,
+    ):
+        yield [first, second]
+
+
+def run_backend(backend: str, args: argparse.Namespace, memory: float) -> None:
+    with tempfile.TemporaryDirectory(prefix="engine-bench-") as directory:
+        workdir = Path(directory)
+        with databases(backend, args, workdir) as (service_url, inbox_url):
+            print(f"\n== {backend} ==")
+            service = service_rate(service_url, args.service_runs, workdir)
+            print(f"(b) service layer, persisted: {service:8.1f} demandes/s "
+                  f"({args.service_runs} runs); b/a = {service / memory:.3f} "
+                  f"(1 : {memory / service:.0f})")  # fmt: skip
+            db = make_engine(inbox_url)
+            schema.upgrade(db)
+            sizes = Sizes(args.open_demandes, args.procedures, args.services)
+            started = time.perf_counter()
+            agent = seed_inbox(db, sizes)
+            print(f"(c) inbox: {sizes.demandes} open demandes, {sizes.procedures} procedures, "
+                  f"{sizes.services} services, written in {time.perf_counter() - started:.1f} s; "
+                  f"{args.queries} queries each, 50 rows a page, agent in 1 service")  # fmt: skip
+            inbox_latencies(make_session_factory(db), agent, args.queries)
+            db.dispose()
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--backends", default="sqlite,postgres")
+    parser.add_argument("--memory-runs", type=int, default=300)
+    parser.add_argument("--service-runs", type=int, default=30)
+    parser.add_argument("--open-demandes", type=int, default=100_000)
+    parser.add_argument("--procedures", type=int, default=20)
+    parser.add_argument("--services", type=int, default=10)
+    parser.add_argument("--queries", type=int, default=50)
+    parser.add_argument(
+        "--postgres-url",
+        default=os.environ.get(
+            "BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+        ),
+    )
+    args = parser.parse_args(argv)
+    args.backends = [name.strip() for name in args.backends.split(",") if name.strip()]
+    if not set(args.backends) <= {"sqlite", "postgres"}:
+        parser.error("--backends takes sqlite and/or postgres")
+    for name in ("memory_runs", "service_runs", "open_demandes", "procedures", "services"):
+        if getattr(args, name) < 1:
+            parser.error(f"--{name.replace('_', '-')} must be at least 1")
+    if args.queries < 1:
+        parser.error("--queries must be at least 1")
+    return args
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    print(
+        f"python {platform.python_version()}, SpiffWorkflow {SpiffWorkflow.__version__}, "
+        f"SQLAlchemy {sqlalchemy.__version__}, {platform.machine()}, {os.cpu_count()} CPUs"
+    )
+    memory = in_memory_rate(args.memory_runs)
+    print(f"(a) SpiffWorkflow in memory:  {memory:8.1f} demandes/s ({args.memory_runs} runs)")
+    for backend in args.backends:
+        run_backend(backend, args, memory)
+
+
+if __name__ == "__main__":
+    main()
