@@ -6,7 +6,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from itertools import islice
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -15,9 +14,8 @@ from coffre import journal
 from coffre.clock import Clock
 from coffre.errors import KeyMissing
 from coffre.models import Document, DocumentState
-from coffre.vault import BLOB_PREFIX, DocumentDamaged, Vault, uid_age_seconds
+from coffre.vault import BLOB_PREFIX, PARIS, DocumentDamaged, Vault, uid_age_seconds
 
-PARIS = ZoneInfo("Europe/Paris")
 ORPHAN_AGE = timedelta(hours=1)
 REMINDER_DAYS = 30
 

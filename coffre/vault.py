@@ -14,6 +14,7 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
@@ -30,6 +31,7 @@ from coffre.models import Channel, Document, DocumentState, Foyer, FoyerMember
 from stockage import ObjectNotFound, ObjectStore, ObjectStream, ReadableStream, StorageError
 
 log = logging.getLogger(__name__)
+PARIS = ZoneInfo("Europe/Paris")
 MIB = 1024 * 1024
 BLOB_PREFIX = "documents/"
 
@@ -119,6 +121,12 @@ class Vault:
         its own changes (a workflow step issuing a certificate); a failure still rolls back.
         """
         kind = document_type(upload.type_code)
+        if upload.issued_on > self.clock.now().astimezone(PARIS).date():
+            raise UploadRefused(
+                "future_date",
+                "La date d'émission du document ne peut pas être dans le futur : "
+                "vérifiez la date indiquée.",
+            )
         foyer = self._live_foyer(session, upload.foyer_id)
         self._check_member(session, foyer, upload.member_id)
         previous = self._replaced(session, foyer.id, upload.replaces_id)

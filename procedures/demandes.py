@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
@@ -138,34 +138,52 @@ def _missing_documents(
     ctx: EngineContext, definition: Definition, values: Mapping[str, Any], documents: list[Document]
 ) -> list[str]:
     today = local_today(ctx.clock)
+    season = _season_start(definition, today)
     problems = []
     for required in definition.documents:
-        usable = [d for d in documents if _satisfies(d, required, values, today)]
+        until = season if required.valid_until_season and season else today
+        usable = [d for d in documents if _satisfies(d, required, values, today, until)]
         if len(usable) < required.count:
-            problems.append(_missing_message(required))
+            problems.append(_missing_message(required, until if until != today else None))
     return problems
 
 
+def _season_start(definition: Definition, today: date) -> date | None:
+    """The next start of the season (e.g. the school year) on or after today."""
+    if definition.season_start is None:
+        return None
+    month, day = definition.season_start
+    start = date(today.year, month, day)
+    return start if start >= today else date(today.year + 1, month, day)
+
+
 def _satisfies(
-    document: Document, required: RequiredDocument, values: Mapping[str, Any], today: Any
+    document: Document,
+    required: RequiredDocument,
+    values: Mapping[str, Any],
+    today: date,
+    until: date,
 ) -> bool:
+    """Whether a document meets the requirement: right type, current, valid up to `until`."""
     if document.type_code not in required.types or document.superseded_at is not None:
         return False
     if document.state in (DocumentState.REFUSE, DocumentState.EXPIRE):
         return False
-    if document.valid_until is not None and document.valid_until < today:
+    if document.valid_until is not None and document.valid_until < until:
         return False
     if required.max_age_months and document.issued_on < add_months(today, -required.max_age_months):
         return False
     return not (required.member == "child" and document.member_id != values.get("enfant"))
 
 
-def _missing_message(required: RequiredDocument) -> str:
+def _missing_message(required: RequiredDocument, until: date | None) -> str:
     label = " ou ".join(document_type(code).label for code in required.types)
     if required.max_age_months:
         label += f" de moins de {required.max_age_months} mois"
     if required.member == "child":
         label += " de l'enfant concerné"
+    if until is not None:
+        label += f", valable au moins jusqu'au {until.strftime('%d/%m/%Y')}"
     return f"Justificatif manquant, périmé ou non partagé : {label}."
 
 

@@ -271,3 +271,13 @@ def test_expired_state_is_set_once_the_validity_has_passed(
     assert old.state is DocumentState.EXPIRE
     assert report.to_remind == [(foyer.id, soon.id)]
     assert expire_documents(db_session, clock).to_remind == []
+
+
+def test_a_document_issued_in_the_future_is_refused(
+    vault: Vault, db_session: Session, foyer: Foyer, store: FilesystemStore
+) -> None:
+    with pytest.raises(UploadRefused) as refused:
+        deposit(vault, db_session, foyer, issued_on=date(2026, 9, 2))  # the clock: 1 September
+
+    assert refused.value.code == "future_date"
+    assert blob_count(store) == 0

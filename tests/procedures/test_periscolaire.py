@@ -186,3 +186,38 @@ def test_the_vaccination_record_must_be_the_named_childs(
         "Justificatif manquant, périmé ou non partagé : "
         "Carnet de vaccination de l'enfant concerné.",
     ]
+
+
+def test_an_insurance_ending_before_the_school_year_is_refused(
+    db_session: Session,
+    ctx: EngineContext,
+    clock: FrozenClock,
+    family: FamilyActor,
+    scolaire: Service,
+    vault: Vault,
+    foyer: Foyer,
+) -> None:
+    clock.current = clock.current.replace(month=7, day=2)  # registering in early July
+    child = child_of(foyer)
+    # Issued on 1 August 2025: valid for twelve months, valid today but not on 1 September.
+    old = deposit(
+        vault, db_session, foyer, pdf_of(6100), type_code="attestation_assurance",
+        issued_on=date(2025, 8, 1),
+    )  # fmt: skip
+    draft = demandes.create_draft(db_session, ctx, family, "periscolaire")
+    record = deposit(
+        vault, db_session, foyer, pdf_of(6200), type_code="carnet_vaccination",
+        member_id=child, issued_on=date(2024, 1, 15),
+    )  # fmt: skip
+    ids = [old.id, record.id]
+
+    with pytest.raises(Incomplete) as incomplete:
+        demandes.submit(db_session, ctx, family, draft.id, form(child), ids)
+
+    assert incomplete.value.problems == [
+        "Justificatif manquant, périmé ou non partagé : Attestation d'assurance, "
+        "valable au moins jusqu'au 01/09/2026."
+    ]
+    fresh = insurance(vault, db_session, foyer)  # issued 1 July 2026: covers the start
+    demande = demandes.submit(db_session, ctx, family, draft.id, form(child), [fresh.id, ids[1]])
+    assert demande.status is DemandeStatus.DEPOSEE
