@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy.orm import Session
-
 from coffre import maintenance
 from coffre.clock import Clock
 from coffre.vault import Vault
@@ -23,17 +21,19 @@ def register_standard_jobs(
         worker.register(
             "outbox", timedelta(seconds=15), lambda s, c: notifications.send_due(s, c, mail)
         )
-    worker.register("timeouts", timedelta(minutes=1), lambda s, c: _timeouts(s, c, base_url))
+
+    def context(clock: Clock) -> EngineContext:
+        return EngineContext(clock=clock, base_url=base_url, vault=vault)
+
+    worker.register(
+        "timeouts", timedelta(minutes=1), lambda s, c: tasks.fire_timeouts(s, context(c))
+    )
     worker.register(
         "escalations",
         timedelta(minutes=1),
-        lambda s, c: escalation.fire_escalations(s, EngineContext(clock=c, base_url=base_url)),
+        lambda s, c: escalation.fire_escalations(s, context(c)),
     )
     worker.register(
         "expiry", timedelta(hours=24), lambda s, c: notifications.expiry_reminders(s, c, base_url)
     )
     worker.register("sweep", timedelta(hours=1), lambda s, c: maintenance.sweep_orphans(s, vault))
-
-
-def _timeouts(session: Session, clock: Clock, base_url: str) -> int:
-    return tasks.fire_timeouts(session, EngineContext(clock=clock, base_url=base_url))

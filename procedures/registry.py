@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from procedures.attestations import CERTIFICATE_OPERATIONS
+from procedures.back_office import BACK_OFFICE_OPERATIONS
 from procedures.operations import (
     FAMILY_OPERATIONS,
     Operation,
@@ -17,6 +18,7 @@ from procedures.sectorisation import SCHOOL_OPERATIONS
 
 OPERATIONS: Mapping[str, Operation] = {
     **FAMILY_OPERATIONS,
+    **BACK_OFFICE_OPERATIONS,
     **SCHOOL_OPERATIONS,
     **CERTIFICATE_OPERATIONS,
     **QF_OPERATIONS,

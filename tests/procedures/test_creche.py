@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date, timedelta
 
 import pytest
@@ -24,8 +25,8 @@ from tests.factories import make_account, make_service
 
 
 @pytest.fixture
-def ctx(clock: FrozenClock) -> EngineContext:
-    return EngineContext(clock=clock)
+def ctx(clock: FrozenClock, vault: Vault) -> EngineContext:
+    return EngineContext(clock=clock, vault=vault)
 
 
 @pytest.fixture
@@ -129,6 +130,15 @@ def test_creche_reaches_each_end(
 
     assert demande.status is status
     assert demande.closed_at is not None
+    exported = list(vault.store.keys("back-office/creche/"))
+    assert exported == (
+        [f"back-office/creche/{demande.number}.json"] if answer == "acceptee" else []
+    )
+    if exported:
+        with vault.store.open(exported[0]) as file:
+            record = json.loads(file.read())
+        assert (record["numero"], record["donnees"]["decision"]) == (demande.number, "place")
+        assert record["donnees"]["jours"] == "4" and "demande_id" not in record["donnees"]
 
 
 @pytest.mark.usefixtures("published")

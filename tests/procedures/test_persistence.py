@@ -25,6 +25,7 @@ OPERATION_RESULTS: Mapping[str, Mapping[str, Any]] = {
     "affecter_ecole": {"ecole": "École des Lilas", "secteur_trouve": True},
     "generer_attestation": {"generee": True, "document": 1},
     "enregistrer_quotient": {"enregistre": True},
+    "exporter_back_office": {"fichier": "back-office/x.json"},
 }
 
 
