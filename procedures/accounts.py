@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from coffre.clock import Clock
@@ -99,3 +99,17 @@ def _verify(password_hash: str, password: str) -> bool:
         return _hasher.verify(password_hash, password)
     except (VerificationError, InvalidHashError):
         return False
+
+
+def close_foyer_accounts(session: Session, foyer_id: int) -> int:
+    """Deactivate every account of a foyer (after its vault was shredded); commits.
+
+    Runs after the shredding, which commits first: if this failed, the accounts would stay
+    open on an empty vault (harmless), whereas the reverse order could leave documents
+    stored that nobody can log in to delete.
+    """
+    result = session.execute(
+        update(Account).where(Account.foyer_id == foyer_id).values(is_active=False)
+    )
+    session.commit()
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]

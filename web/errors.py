@@ -10,6 +10,16 @@ from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException
 
+from coffre.errors import (
+    AccessDenied,
+    ConsentError,
+    DocumentNotFound,
+    FoyerShredded,
+    KeyMissing,
+    MemberNotInFoyer,
+)
+from coffre.inspection import UploadRefused
+from coffre.vault import DocumentDamaged
 from stockage import StorageError
 
 log = logging.getLogger(__name__)
@@ -21,7 +31,10 @@ def _messages() -> dict[int, str]:
         403: _("You are not allowed to see this page."),
         404: _("This page does not exist or is no longer available."),
         405: _("This action is not allowed here."),
+        409: _("This action is not possible in the current state of the request."),
+        410: _("Your family's safe has been deleted: its documents no longer exist."),
         413: _("The file is too large."),
+        422: _("This file cannot be accepted."),
         429: _("Too many attempts. Please wait a few minutes and try again."),
         500: _("An unexpected error occurred. Our team has been notified."),
         503: _("The service is temporarily unavailable. Please try again in a few minutes."),
@@ -56,3 +69,52 @@ def init_app(app: Flask) -> None:
     def _storage(exc: StorageError) -> tuple[Response | str, int]:
         log.error("object storage error: %s", type(exc).__name__)
         return render_error(503)
+
+    _init_vault_errors(app)
+
+
+def _init_vault_errors(app: Flask) -> None:
+    """The vault's domain errors; their own messages are for logs, never for pages."""
+
+    @app.errorhandler(DocumentNotFound)
+    def _not_found(exc: DocumentNotFound) -> tuple[Response | str, int]:
+        return render_error(404)
+
+    @app.errorhandler(AccessDenied)
+    def _denied(exc: AccessDenied) -> tuple[Response | str, int]:
+        return render_error(403)
+
+    @app.errorhandler(ConsentError)
+    def _consent(exc: ConsentError) -> tuple[Response | str, int]:
+        return render_error(409)
+
+    @app.errorhandler(FoyerShredded)
+    def _shredded(exc: FoyerShredded) -> tuple[Response | str, int]:
+        return render_error(410)
+
+    @app.errorhandler(MemberNotInFoyer)
+    def _member(exc: MemberNotInFoyer) -> tuple[Response | str, int]:
+        return render_error(422, _("This person is not a member of your household."))
+
+    @app.errorhandler(UploadRefused)
+    def _refused(exc: UploadRefused) -> tuple[Response | str, int]:
+        return render_error(422, exc.message)  # French, written for parents, no personal data
+
+    @app.errorhandler(DocumentDamaged)
+    def _damaged(exc: DocumentDamaged) -> tuple[Response | str, int]:
+        log.error("document %s is damaged", exc.document_id)
+        return render_error(
+            500,
+            _(
+                "This document is damaged and cannot be opened. The town has been told; "
+                "you may deposit it again."
+            ),
+        )
+
+    @app.errorhandler(KeyMissing)
+    def _key_missing(exc: KeyMissing) -> tuple[Response | str, int]:
+        log.error("data key unavailable: %s", exc)  # the vault's messages carry ids only
+        return render_error(
+            500,
+            _("Your documents cannot be opened at the moment. The town has been told."),
+        )

@@ -1,16 +1,32 @@
-"""The families' space (filled by the Espace famille issue)."""
+"""The families' space: its home page and the blueprint the vault's pages register on."""
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template
+from flask import Blueprint, abort, render_template
+from flask_login import current_user
 
+from coffre.consent import FamilyReader
 from procedures.models import Role
 from web.auth import role_required
 
 bp = Blueprint("famille", __name__, url_prefix="/famille")
 
 
+def family_reader() -> FamilyReader:
+    """The logged-in adult as the vault knows them: an account reading its own foyer."""
+    if current_user.foyer_id is None:
+        abort(403)  # a family account always has a foyer; refuse rather than guess one
+    return FamilyReader(account_id=current_user.id, foyer_id=current_user.foyer_id)
+
+
 @bp.get("/")
 @role_required(Role.FAMILLE)
 def index() -> str:
     return render_template("famille/index.html")
+
+
+# The vault's pages, one module per concept, register their routes on `bp` when imported.
+import web.famille_coffre  # noqa: E402
+import web.famille_compte  # noqa: E402
+import web.famille_depot  # noqa: E402
+import web.famille_fichiers  # noqa: E402, F401
