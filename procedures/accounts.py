@@ -1,6 +1,9 @@
-"""Accounts: creation and password authentication (argon2id)."""
+"""Accounts: creation, password authentication (argon2id) and the household file."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -8,6 +11,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from coffre.clock import Clock
+from coffre.models import Foyer, FoyerMember, MemberRole
 from procedures.models import Account, Role
 
 MIN_PASSWORD_LENGTH = 12
@@ -29,6 +33,10 @@ class WeakPassword(AccountError):
     """The password is too short."""
 
 
+class PasswordContainsEmail(WeakPassword):
+    """The password contains the e-mail address or its local part."""
+
+
 class EmailTaken(AccountError):
     """Another account already uses this e-mail."""
 
@@ -43,6 +51,17 @@ def hash_password(password: str) -> str:
     if len(password) < MIN_PASSWORD_LENGTH:
         raise WeakPassword(f"at least {MIN_PASSWORD_LENGTH} characters")
     return _hasher.hash(password)
+
+
+def check_new_password(password: str, email: str) -> None:
+    """Refuse a password that is too short or that repeats the e-mail address."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise WeakPassword(f"at least {MIN_PASSWORD_LENGTH} characters")
+    email = normalize_email(email)
+    local = email.split("@", 1)[0]
+    lowered = password.lower()
+    if email and (email in lowered or (len(local) >= 3 and local in lowered)):
+        raise PasswordContainsEmail()
 
 
 def create_account(
@@ -113,3 +132,107 @@ def close_foyer_accounts(session: Session, foyer_id: int) -> int:
     )
     session.commit()
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def change_password(
+    session: Session, clock: Clock, account_id: int, current: str, new: str
+) -> None:
+    """Replace a logged-in account's password after checking the current one; commits."""
+    account = session.get(Account, account_id)
+    if account is None or not _verify(account.password_hash, current):
+        raise InvalidCredentials()
+    check_new_password(new, account.email)
+    account.password_hash = hash_password(new)
+    session.commit()
+
+
+@dataclass(frozen=True)
+class HouseholdMember:
+    id: int
+    role: MemberRole
+    first_name: str
+    last_name: str
+    birth_date: date | None
+
+
+@dataclass(frozen=True)
+class Household:
+    """A foyer as its file page shows it: read-only income bracket included."""
+
+    label: str
+    address_line: str
+    postal_code: str
+    city: str
+    adults: list[HouseholdMember]
+    children: list[HouseholdMember]
+    account_emails: list[str]
+    quotient_familial: int | None
+    tranche_qf: str | None
+    qf_valid_until: date | None
+
+
+class FoyerNotFound(AccountError):
+    """No such foyer, or it was shredded."""
+
+
+def _live_foyer(session: Session, foyer_id: int) -> Foyer:
+    foyer = session.get(Foyer, foyer_id)
+    if foyer is None or foyer.shredded_at is not None:
+        raise FoyerNotFound()
+    return foyer
+
+
+def household(session: Session, foyer_id: int) -> Household:
+    """The household file of a foyer."""
+    foyer = _live_foyer(session, foyer_id)
+    members = [
+        HouseholdMember(m.id, m.role, m.first_name, m.last_name, m.birth_date)
+        for m in foyer.members
+    ]
+    emails = session.scalars(
+        select(Account.email).where(Account.foyer_id == foyer_id, Account.is_active)
+    )
+    return Household(
+        label=foyer.label,
+        address_line=foyer.address_line,
+        postal_code=foyer.postal_code,
+        city=foyer.city,
+        adults=[m for m in members if m.role is MemberRole.ADULTE],
+        children=[m for m in members if m.role is MemberRole.ENFANT],
+        account_emails=sorted(emails),
+        quotient_familial=foyer.quotient_familial,
+        tranche_qf=foyer.tranche_qf,
+        qf_valid_until=foyer.qf_valid_until,
+    )
+
+
+def add_child(
+    session: Session, foyer_id: int, *, first_name: str, last_name: str, birth_date: date
+) -> int:
+    """Add a child to a foyer; commits and returns the member's id."""
+    foyer = _live_foyer(session, foyer_id)
+    child = FoyerMember(
+        role=MemberRole.ENFANT,
+        first_name=first_name.strip(),
+        last_name=last_name.strip(),
+        birth_date=birth_date,
+    )
+    foyer.members.append(child)
+    session.commit()
+    return child.id
+
+
+def update_address(
+    session: Session, foyer_id: int, *, address_line: str, postal_code: str, city: str
+) -> bool:
+    """Change a foyer's address; commits and says whether it actually changed.
+
+    A changed address calls for a new proof of address: the caller tells the family.
+    """
+    foyer = _live_foyer(session, foyer_id)
+    new = (address_line.strip(), postal_code.strip(), city.strip())
+    if new == (foyer.address_line, foyer.postal_code, foyer.city):
+        return False
+    foyer.address_line, foyer.postal_code, foyer.city = new
+    session.commit()
+    return True

@@ -114,3 +114,20 @@ class OutboxMessage(Base):
     last_error: Mapped[str | None] = mapped_column(String(300))
     sent_at: Mapped[datetime | None]
     failed_at: Mapped[datetime | None]
+
+
+class FamilyCode(Base):
+    """A family code and its one-time code, handed out by the town to activate an account.
+
+    Only an argon2 hash of the one-time code is stored; `used_at` makes the pair single use.
+    """
+
+    __tablename__ = "family_codes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    foyer_id: Mapped[int] = mapped_column(ForeignKey("foyers.id", ondelete="CASCADE"), index=True)
+    code: Mapped[str] = mapped_column(String(20), unique=True)
+    one_time_hash: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]

@@ -130,6 +130,38 @@ Pensez à déposer un document à jour pour vos prochaines demandes :
 $lien"""
         + _SIGNATURE,
     ),
+    "activation_compte": MessageTemplate(
+        subject="Activez votre compte sur le portail famille",
+        body="""Bonjour,
+
+Vous venez de créer un compte sur le portail famille. Pour l'activer, ouvrez ce lien
+dans les 48 heures :
+$lien
+
+Si vous n'êtes pas à l'origine de cette demande, ignorez ce message."""
+        + _SIGNATURE,
+    ),
+    "reinitialisation_mot_de_passe": MessageTemplate(
+        subject="Réinitialisation de votre mot de passe",
+        body="""Bonjour,
+
+Une réinitialisation du mot de passe de votre compte a été demandée. Pour choisir un
+nouveau mot de passe, ouvrez ce lien dans les 2 heures :
+$lien
+
+Si vous n'êtes pas à l'origine de cette demande, ignorez ce message : votre mot de passe
+reste inchangé."""
+        + _SIGNATURE,
+    ),
+    "invitation_foyer": MessageTemplate(
+        subject="Invitation à rejoindre un foyer sur le portail famille",
+        body="""Bonjour,
+
+$invitant vous invite à rejoindre son foyer sur le portail famille, pour suivre ensemble
+les démarches de vos enfants. Pour créer votre compte, ouvrez ce lien dans les 7 jours :
+$lien"""
+        + _SIGNATURE,
+    ),
 }
 
 _MONTHS = "janvier février mars avril mai juin juillet août septembre octobre novembre décembre"

@@ -128,3 +128,7 @@ def role_required(*roles: Role) -> Callable[[Callable[P, R]], Callable[P, R | Re
         return guarded
 
     return decorator
+
+
+# The account pages register their routes on `bp` when imported (sign-up, reset...).
+import web.auth_compte  # noqa: E402, F401

@@ -20,6 +20,13 @@ from coffre.errors import (
 )
 from coffre.inspection import UploadRefused
 from coffre.vault import DocumentDamaged
+from procedures.errors import (
+    DemandeNotFound,
+    Incomplete,
+    InvalidTransition,
+    ProcedureClosed,
+    TaskConflict,
+)
 from stockage import StorageError
 
 log = logging.getLogger(__name__)
@@ -71,6 +78,7 @@ def init_app(app: Flask) -> None:
         return render_error(503)
 
     _init_vault_errors(app)
+    init_procedure_errors(app)
 
 
 def _init_vault_errors(app: Flask) -> None:
@@ -118,3 +126,21 @@ def _init_vault_errors(app: Flask) -> None:
             500,
             _("Your documents cannot be opened at the moment. The town has been told."),
         )
+
+
+def init_procedure_errors(app: Flask) -> None:
+    """The demande services' domain errors."""
+
+    @app.errorhandler(DemandeNotFound)
+    def _demande_not_found(exc: DemandeNotFound) -> tuple[Response | str, int]:
+        return render_error(404)
+
+    @app.errorhandler(InvalidTransition)
+    @app.errorhandler(ProcedureClosed)
+    @app.errorhandler(TaskConflict)
+    def _conflict(exc: Exception) -> tuple[Response | str, int]:
+        return render_error(409)
+
+    @app.errorhandler(Incomplete)
+    def _incomplete(exc: Incomplete) -> tuple[Response | str, int]:
+        return render_error(422, " ".join(exc.problems))

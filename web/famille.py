@@ -28,5 +28,7 @@ def index() -> str:
 # The vault's pages, one module per concept, register their routes on `bp` when imported.
 import web.famille_coffre  # noqa: E402
 import web.famille_compte  # noqa: E402
+import web.famille_demandes  # noqa: E402
 import web.famille_depot  # noqa: E402
-import web.famille_fichiers  # noqa: E402, F401
+import web.famille_fichiers  # noqa: E402
+import web.famille_foyer  # noqa: E402, F401

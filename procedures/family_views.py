@@ -1,0 +1,205 @@
+"""Read-only views of procedures and demandes for the family's pages (no Flask here)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from coffre.catalogue import document_type
+from coffre.models import Document, DocumentState, Grant
+from procedures.catalogue import definition_of
+from procedures.definitions import FAMILY_LANE, Definition, RequiredDocument
+from procedures.demande_models import (
+    Demande,
+    DemandeEvent,
+    ProcedureVersion,
+    Task,
+    TaskState,
+)
+from procedures.models import Service
+from procedures.progress import LIVE_TASKS
+
+TOWN_DOCUMENT = "attestation_mairie"
+
+
+@dataclass(frozen=True)
+class Requirement:
+    """One required document and the foyer's documents that meet it today."""
+
+    index: int
+    label: str
+    required: RequiredDocument
+    documents: tuple[Document, ...]
+
+    @property
+    def held(self) -> bool:
+        return len(self.documents) >= self.required.count
+
+
+@dataclass(frozen=True)
+class ProcedureCard:
+    version: ProcedureVersion
+    definition: Definition
+    requirements: tuple[Requirement, ...]
+
+
+@dataclass(frozen=True)
+class TaskLine:
+    task: Task
+    service_name: str | None  # None: the family's own task
+
+
+def open_procedures(session: Session, foyer_id: int, today: date) -> list[ProcedureCard]:
+    """Current procedures open today, with what they require and what the vault holds."""
+    versions = session.scalars(
+        select(ProcedureVersion)
+        .where(ProcedureVersion.is_current.is_(True))
+        .order_by(ProcedureVersion.title)
+    )
+    cards = []
+    for version in versions:
+        definition = definition_of(version)
+        if definition.window is not None and not definition.window.is_open(today):
+            continue
+        requirements = requirements_of(session, foyer_id, definition, today)
+        cards.append(ProcedureCard(version, definition, tuple(requirements)))
+    return cards
+
+
+def requirements_of(
+    session: Session,
+    foyer_id: int,
+    definition: Definition,
+    today: date,
+    child_id: int | None = None,
+) -> list[Requirement]:
+    """Each required document with the foyer's current, valid documents of its types."""
+    documents = session.scalars(
+        select(Document)
+        .where(Document.foyer_id == foyer_id, Document.superseded_at.is_(None))
+        .order_by(Document.issued_on.desc(), Document.id.desc())
+    ).all()
+    lines = []
+    for index, required in enumerate(definition.documents):
+        usable = tuple(d for d in documents if _usable(d, required, today, child_id))
+        lines.append(Requirement(index, requirement_label(required), required, usable))
+    return lines
+
+
+def requirement_label(required: RequiredDocument) -> str:
+    """The requirement in French, as the family reads it."""
+    label = " ou ".join(document_type(code).label for code in required.types)
+    if required.max_age_months:
+        label += f" de moins de {required.max_age_months} mois"
+    if required.member == "child":
+        label += " de l'enfant concerné"
+    return label
+
+
+def _usable(document: Document, required: RequiredDocument, today: date, child: int | None) -> bool:
+    if document.type_code not in required.types:
+        return False
+    if document.state in (DocumentState.REFUSE, DocumentState.EXPIRE):
+        return False
+    if document.valid_until is not None and document.valid_until < today:
+        return False
+    return not (required.member == "child" and child is not None and document.member_id != child)
+
+
+def first_service_name(session: Session, definition: Definition) -> str:
+    """The service of the procedure's first lane handled by the town."""
+    for code in definition.lanes.values():
+        if code != FAMILY_LANE:
+            name = session.scalar(select(Service.name).where(Service.code == code))
+            if name:
+                return name
+    return definition.title
+
+
+def demandes_of(session: Session, foyer_id: int) -> list[tuple[Demande, ProcedureVersion]]:
+    """The foyer's demandes, newest first, with the version each runs on."""
+    rows = session.execute(
+        select(Demande, ProcedureVersion)
+        .join(ProcedureVersion, ProcedureVersion.id == Demande.procedure_version_id)
+        .where(Demande.foyer_id == foyer_id)
+        .order_by(Demande.created_at.desc(), Demande.id.desc())
+    ).all()
+    return [(row[0], row[1]) for row in rows]
+
+
+def public_history(session: Session, demande_id: int) -> list[DemandeEvent]:
+    """The demande's history without the agents' internal notes, oldest first."""
+    return list(
+        session.scalars(
+            select(DemandeEvent)
+            .where(DemandeEvent.demande_id == demande_id, DemandeEvent.internal.is_(False))
+            .order_by(DemandeEvent.at, DemandeEvent.id)
+        )
+    )
+
+
+def live_tasks(session: Session, demande_id: int) -> list[TaskLine]:
+    """The steps under way and the service that holds each (never the agent)."""
+    tasks = session.scalars(
+        select(Task).where(Task.demande_id == demande_id, Task.state.in_(LIVE_TASKS))
+    ).all()
+    lines = []
+    for task in tasks:
+        name = None
+        if not task.for_family and task.service_id is not None:
+            name = session.scalar(select(Service.name).where(Service.id == task.service_id))
+        lines.append(TaskLine(task, name))
+    return lines
+
+
+def family_task(session: Session, demande_id: int) -> Task | None:
+    """The family's own open task of the demande, if any."""
+    return session.scalar(
+        select(Task).where(
+            Task.demande_id == demande_id,
+            Task.for_family.is_(True),
+            Task.state.in_([TaskState.OPEN, TaskState.CLAIMED]),
+        )
+    )
+
+
+def shared_documents(session: Session, demande_id: int) -> list[Document]:
+    """The documents the family currently shares with the demande."""
+    return list(
+        session.scalars(
+            select(Document)
+            .join(Grant, Grant.document_id == Document.id)
+            .where(Grant.demande_id == demande_id, Grant.revoked_at.is_(None))
+            .order_by(Document.type_code, Document.id)
+        )
+    )
+
+
+def town_documents(session: Session, foyer_id: int, number: str | None) -> list[Document]:
+    """The town's attestations in the vault issued for this demande (named after its number)."""
+    if not number:
+        return []
+    return list(
+        session.scalars(
+            select(Document).where(
+                Document.foyer_id == foyer_id,
+                Document.type_code == TOWN_DOCUMENT,
+                Document.superseded_at.is_(None),
+                Document.original_name.contains(number),
+            )
+        )
+    )
+
+
+def current_documents(session: Session, foyer_id: int) -> list[Document]:
+    """The foyer's current documents, to pick some when answering an agent."""
+    return list(
+        session.scalars(
+            select(Document)
+            .where(Document.foyer_id == foyer_id, Document.superseded_at.is_(None))
+            .order_by(Document.type_code, Document.id)
+        )
+    )
