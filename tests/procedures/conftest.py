@@ -10,11 +10,21 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 
+from coffre.clock import FrozenClock
+from coffre.vault import Vault
 from procedures.notifications import MailSettings
+from procedures.progress import EngineContext
 from tests.coffre.conftest import foyer, keyring, other_foyer, store, vault
 from tests.stockage.conftest import free_port
 
 __all__ = ["foyer", "keyring", "mail", "mailbox", "other_foyer", "smtp_server", "store", "vault"]
+
+
+@pytest.fixture
+def ctx(clock: FrozenClock, vault: Vault) -> EngineContext:
+    """What the demande services need: the test's clock, working calendar and vault."""
+    return EngineContext(clock=clock, vault=vault)
+
 
 SENDER = "Portail famille <ne-pas-repondre@mairie.example>"
 # The server answers RCPT TO for this address with a permanent refusal.

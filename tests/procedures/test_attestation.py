@@ -11,24 +11,20 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from coffre.clock import FrozenClock
-from coffre.models import Channel, Document, Foyer, FoyerMember, MemberRole
+from coffre.models import Channel, Document, Foyer, FoyerMember
 from coffre.vault import Vault
-from procedures import catalogue, demandes, engine, tasks
+from procedures import demandes, engine
 from procedures.attestations import generate_certificate
-from procedures.demande_models import Demande, DemandeStatus, Task, TaskState
+from procedures.demande_models import Demande, DemandeStatus, Task
 from procedures.demandes import FamilyActor
-from procedures.models import Role, Service
+from procedures.models import Service
 from procedures.operations import OperationContext
 from procedures.progress import EngineContext
 from procedures.tasks import AgentActor
-from tests.factories import make_account, make_service
+from tests.factories import make_service
+from tests.procedures.flows import agent_of, child_of, family_of, open_task, publish, work
 
 TOWN = "Ville de Bellerive"
-
-
-@pytest.fixture
-def ctx(clock: FrozenClock, vault: Vault) -> EngineContext:
-    return EngineContext(clock=clock, vault=vault)
 
 
 @pytest.fixture
@@ -41,25 +37,17 @@ def scolaire(db_session: Session) -> Service:
 
 @pytest.fixture
 def published(db_session: Session, clock: FrozenClock, scolaire: Service) -> None:
-    definition, bpmn = catalogue.read_built_in("attestation")
-    catalogue.publish(db_session, clock, definition, bpmn, None)
-    db_session.commit()
+    publish(db_session, clock, "attestation")
 
 
 @pytest.fixture
 def family(db_session: Session, clock: FrozenClock, foyer: Foyer) -> FamilyActor:
-    account = make_account(db_session, clock, Role.FAMILLE, foyer_id=foyer.id)
-    return FamilyActor(account.id, foyer.id)
+    return family_of(db_session, clock, foyer)
 
 
 @pytest.fixture
 def agent(db_session: Session, clock: FrozenClock, scolaire: Service) -> AgentActor:
-    account = make_account(db_session, clock, Role.AGENT)
-    return AgentActor(account.id, frozenset({scolaire.id}))
-
-
-def child_of(foyer: Foyer) -> int:
-    return next(m.id for m in foyer.members if m.role is MemberRole.ENFANT)
+    return agent_of(db_session, clock, scolaire)
 
 
 def submitted(
@@ -79,22 +67,6 @@ def attendance(foyer: Foyer) -> dict[str, str]:
         "enfant": str(child_of(foyer)),
         "periode": "année scolaire 2025-2026",
     }
-
-
-def open_task(session: Session, demande: Demande) -> Task:
-    return session.scalars(
-        select(Task).where(
-            Task.demande_id == demande.id, Task.state.in_([TaskState.OPEN, TaskState.CLAIMED])
-        )
-    ).one()
-
-
-def work(
-    session: Session, ctx: EngineContext, agent: AgentActor, demande: Demande, data: dict[str, str]
-) -> Demande:
-    task = open_task(session, demande)
-    tasks.claim(session, ctx, agent, task.id)
-    return tasks.complete(session, ctx, agent, task.id, data)
 
 
 def certificates(session: Session, foyer: Foyer) -> list[Document]:

@@ -11,10 +11,10 @@ from sqlalchemy.orm import Session
 
 from coffre.clock import FrozenClock
 from coffre.consent import AgentReader, granted_documents
-from coffre.models import Document, Foyer, MemberRole
+from coffre.models import Document, Foyer
 from coffre.vault import Vault
 from procedures import catalogue, demandes, tasks
-from procedures.demande_models import Demande, DemandeEvent, DemandeStatus, Task, TaskState
+from procedures.demande_models import Demande, DemandeEvent, DemandeStatus, TaskState
 from procedures.demandes import FamilyActor
 from procedures.errors import Incomplete, InvalidTransition, TaskConflict
 from procedures.models import Role, Service
@@ -22,11 +22,7 @@ from procedures.progress import EngineContext
 from procedures.tasks import AgentActor
 from tests.coffre.conftest import deposit, pdf_of
 from tests.factories import make_account, make_service
-
-
-@pytest.fixture
-def ctx(clock: FrozenClock, vault: Vault) -> EngineContext:
-    return EngineContext(clock=clock, vault=vault)
+from tests.procedures.flows import agent_of, child_of, family_of, open_task, publish, work
 
 
 @pytest.fixture
@@ -36,25 +32,17 @@ def petite_enfance(db_session: Session) -> Service:
 
 @pytest.fixture
 def published(db_session: Session, clock: FrozenClock, petite_enfance: Service) -> None:
-    definition, bpmn = catalogue.read_built_in("creche")
-    catalogue.publish(db_session, clock, definition, bpmn, None)
-    db_session.commit()
+    publish(db_session, clock, "creche")
 
 
 @pytest.fixture
 def family(db_session: Session, clock: FrozenClock, foyer: Foyer) -> FamilyActor:
-    account = make_account(db_session, clock, Role.FAMILLE, foyer_id=foyer.id)
-    return FamilyActor(account.id, foyer.id)
+    return family_of(db_session, clock, foyer)
 
 
 @pytest.fixture
 def agent(db_session: Session, clock: FrozenClock, petite_enfance: Service) -> AgentActor:
-    account = make_account(db_session, clock, Role.AGENT)
-    return AgentActor(account.id, frozenset({petite_enfance.id}))
-
-
-def child_of(foyer: Foyer) -> int:
-    return next(m.id for m in foyer.members if m.role is MemberRole.ENFANT)
+    return agent_of(db_session, clock, petite_enfance)
 
 
 def papers(vault: Vault, session: Session, foyer: Foyer) -> list[Document]:
@@ -78,22 +66,6 @@ def submitted(
     draft = demandes.create_draft(session, ctx, family, "creche")
     ids = [document.id for document in papers(vault, session, foyer)]
     return demandes.submit(session, ctx, family, draft.id, form(foyer), ids)
-
-
-def open_task(session: Session, demande: Demande) -> Task:
-    return session.scalars(
-        select(Task).where(
-            Task.demande_id == demande.id, Task.state.in_([TaskState.OPEN, TaskState.CLAIMED])
-        )
-    ).one()
-
-
-def work(
-    session: Session, ctx: EngineContext, agent: AgentActor, demande: Demande, data: dict[str, str]
-) -> Demande:
-    task = open_task(session, demande)
-    tasks.claim(session, ctx, agent, task.id)
-    return tasks.complete(session, ctx, agent, task.id, data)
 
 
 @pytest.mark.usefixtures("published")

@@ -37,11 +37,6 @@ from web import schema
 
 
 @pytest.fixture
-def ctx(clock: FrozenClock) -> EngineContext:
-    return EngineContext(clock=clock)
-
-
-@pytest.fixture
 def petite_enfance(db_session: Session) -> Service:
     return make_service(db_session, code="petite-enfance")
 

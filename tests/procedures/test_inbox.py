@@ -27,11 +27,6 @@ _numbers = itertools.count(1)
 
 
 @pytest.fixture
-def ctx(clock: FrozenClock) -> EngineContext:
-    return EngineContext(clock=clock)
-
-
-@pytest.fixture
 def petite_enfance(db_session: Session) -> Service:
     return make_service(db_session, code="petite-enfance")
 

@@ -41,11 +41,6 @@ UNDECIDED = "À déterminer par le service des affaires scolaires"
 
 
 @pytest.fixture
-def ctx(clock: FrozenClock) -> EngineContext:
-    return EngineContext(clock=clock)
-
-
-@pytest.fixture
 def family(db_session: Session, clock: FrozenClock, foyer: Foyer) -> FamilyActor:
     foyer.address_line, foyer.postal_code, foyer.city = "12 rue des Lilas", "33600", "Bellerive"
     db_session.commit()

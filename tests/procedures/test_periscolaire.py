@@ -34,11 +34,6 @@ from tests.procedures.flows import (
 
 
 @pytest.fixture
-def ctx(clock: FrozenClock) -> EngineContext:
-    return EngineContext(clock=clock)
-
-
-@pytest.fixture
 def scolaire(db_session: Session, clock: FrozenClock) -> Service:
     service = make_service(db_session, code="scolaire")
     publish(db_session, clock, "periscolaire")

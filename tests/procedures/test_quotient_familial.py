@@ -12,15 +12,16 @@ from sqlalchemy.orm import Session
 from coffre.clock import FrozenClock
 from coffre.models import Foyer
 from coffre.vault import Vault
-from procedures import catalogue, demandes, tasks
-from procedures.demande_models import Demande, DemandeEvent, DemandeStatus, Task, TaskState
+from procedures import demandes, tasks
+from procedures.demande_models import Demande, DemandeEvent, DemandeStatus, TaskState
 from procedures.demandes import FamilyActor
 from procedures.errors import DemandeNotFound, Incomplete
-from procedures.models import Role, Service
+from procedures.models import Service
 from procedures.progress import EngineContext
 from procedures.tasks import AgentActor
 from tests.coffre.conftest import deposit, pdf_of
-from tests.factories import make_account, make_service
+from tests.factories import make_service
+from tests.procedures.flows import agent_of, family_of, open_task, publish, work
 
 VALIDATED = {
     "decision": "valider",
@@ -31,32 +32,23 @@ VALIDATED = {
 
 
 @pytest.fixture
-def ctx(clock: FrozenClock) -> EngineContext:
-    return EngineContext(clock=clock)
-
-
-@pytest.fixture
 def scolaire(db_session: Session) -> Service:
     return make_service(db_session, code="scolaire")
 
 
 @pytest.fixture
 def published(db_session: Session, clock: FrozenClock, scolaire: Service) -> None:
-    definition, bpmn = catalogue.read_built_in("quotient_familial")
-    catalogue.publish(db_session, clock, definition, bpmn, None)
-    db_session.commit()
+    publish(db_session, clock, "quotient_familial")
 
 
 @pytest.fixture
 def family(db_session: Session, clock: FrozenClock, foyer: Foyer) -> FamilyActor:
-    account = make_account(db_session, clock, Role.FAMILLE, foyer_id=foyer.id)
-    return FamilyActor(account.id, foyer.id)
+    return family_of(db_session, clock, foyer)
 
 
 @pytest.fixture
 def agent(db_session: Session, clock: FrozenClock, scolaire: Service) -> AgentActor:
-    account = make_account(db_session, clock, Role.AGENT)
-    return AgentActor(account.id, frozenset({scolaire.id}))
+    return agent_of(db_session, clock, scolaire)
 
 
 def submitted(
@@ -72,22 +64,6 @@ def submitted(
     document = deposit(vault, session, foyer, pdf_of(5000), type_code=proof)
     values = form or {"nombre_parts": "2,5", "revenu_fiscal_reference": "31200"}
     return demandes.submit(session, ctx, family, draft.id, values, [document.id])
-
-
-def open_task(session: Session, demande: Demande) -> Task:
-    return session.scalars(
-        select(Task).where(
-            Task.demande_id == demande.id, Task.state.in_([TaskState.OPEN, TaskState.CLAIMED])
-        )
-    ).one()
-
-
-def work(
-    session: Session, ctx: EngineContext, agent: AgentActor, demande: Demande, data: dict[str, str]
-) -> Demande:
-    task = open_task(session, demande)
-    tasks.claim(session, ctx, agent, task.id)
-    return tasks.complete(session, ctx, agent, task.id, data)
 
 
 def bracket(foyer: Foyer) -> tuple[object, ...]:

@@ -29,11 +29,6 @@ from tests.procedures.flows import (
 
 
 @pytest.fixture
-def ctx(clock: FrozenClock) -> EngineContext:
-    return EngineContext(clock=clock)
-
-
-@pytest.fixture
 def accueil(db_session: Session, clock: FrozenClock) -> Service:
     service = make_service(db_session, code="accueil-mq")
     publish(db_session, clock, "signalement")
