@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Protocol
+from zoneinfo import ZoneInfo
+
+# Where the towns are: validity dates, issue dates and opening windows are French dates.
+PARIS = ZoneInfo("Europe/Paris")
 
 
 class Clock(Protocol):
     def now(self) -> datetime: ...
+
+
+def local_today(clock: Clock) -> date:
+    """Today's date in France, where validity dates are counted."""
+    return clock.now().astimezone(PARIS).date()
 
 
 class SystemClock:

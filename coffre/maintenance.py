@@ -4,17 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import timedelta
 from itertools import islice
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from coffre import journal
-from coffre.clock import Clock
+from coffre.clock import Clock, local_today
 from coffre.errors import KeyMissing
 from coffre.models import Document, DocumentState
-from coffre.vault import BLOB_PREFIX, PARIS, DocumentDamaged, Vault, uid_age_seconds
+from coffre.vault import BLOB_PREFIX, DocumentDamaged, Vault, uid_age_seconds
 
 ORPHAN_AGE = timedelta(hours=1)
 REMINDER_DAYS = 30
@@ -31,11 +31,6 @@ class Damage:
 class VerifyReport:
     checked: int = 0
     damaged: list[Damage] = field(default_factory=list)
-
-
-def local_today(clock: Clock) -> date:
-    """Today's date in France, where validity dates are counted."""
-    return clock.now().astimezone(PARIS).date()
 
 
 def verify_blobs(session: Session, vault: Vault, foyer_id: int | None = None) -> VerifyReport:

@@ -14,14 +14,13 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from coffre import consent, journal, keys
 from coffre.catalogue import DocumentType, document_type
-from coffre.clock import Clock
+from coffre.clock import Clock, local_today
 from coffre.consent import Reader
 from coffre.crypto import IntegrityError, IteratorStream, binding, decrypt, encrypt
 from coffre.errors import DocumentNotFound, FoyerShredded, MemberNotInFoyer, VaultError
@@ -31,7 +30,6 @@ from coffre.models import Channel, Document, DocumentState, Foyer, FoyerMember
 from stockage import ObjectNotFound, ObjectStore, ObjectStream, ReadableStream, StorageError
 
 log = logging.getLogger(__name__)
-PARIS = ZoneInfo("Europe/Paris")
 MIB = 1024 * 1024
 BLOB_PREFIX = "documents/"
 
@@ -121,7 +119,7 @@ class Vault:
         its own changes (a workflow step issuing a certificate); a failure still rolls back.
         """
         kind = document_type(upload.type_code)
-        if upload.issued_on > self.clock.now().astimezone(PARIS).date():
+        if upload.issued_on > local_today(self.clock):
             raise UploadRefused(
                 "future_date",
                 "La date d'émission du document ne peut pas être dans le futur : "

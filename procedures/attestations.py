@@ -25,7 +25,7 @@ from typing import Any
 from fpdf import FPDF
 from sqlalchemy import select
 
-from coffre.maintenance import local_today
+from coffre.clock import local_today
 from coffre.models import Channel, Document, Foyer, FoyerMember
 from coffre.vault import Upload
 from procedures.models import Service

@@ -63,6 +63,11 @@ def check_files(bpmn_path: Path) -> list[str]:
     return []
 
 
+def metadata_json(definition: Definition) -> str:
+    """The metadata as a published version stores it."""
+    return json.dumps(asdict(definition), ensure_ascii=False)
+
+
 def publish(
     session: Session, clock: Clock, definition: Definition, bpmn: bytes, actor_id: int | None
 ) -> ProcedureVersion:
@@ -81,7 +86,7 @@ def publish(
         code=definition.code,
         version=(latest or 0) + 1,
         title=definition.title,
-        metadata_json=json.dumps(asdict(definition), ensure_ascii=False),
+        metadata_json=metadata_json(definition),
         bpmn_xml=bpmn.decode("utf-8"),
         published_at=clock.now(),
         published_by=actor_id,
@@ -106,10 +111,12 @@ def publish_built_ins(session: Session, clock: Clock) -> list[ProcedureVersion]:
     for code in built_in_codes():
         definition, bpmn = read_built_in(code)
         current = current_version(session, code, required=False)
-        same_metadata = current and current.metadata_json == json.dumps(
-            asdict(definition), ensure_ascii=False
+        unchanged = (
+            current is not None
+            and current.metadata_json == metadata_json(definition)
+            and current.bpmn_xml == bpmn.decode("utf-8")
         )
-        if current is None or not same_metadata or current.bpmn_xml != bpmn.decode("utf-8"):
+        if not unchanged:
             published.append(publish(session, clock, definition, bpmn, None))
     session.commit()
     return published

@@ -13,8 +13,8 @@ from sqlalchemy.orm import Session
 
 from coffre import consent
 from coffre.catalogue import add_months, document_type
+from coffre.clock import local_today
 from coffre.consent import DemandeRef
-from coffre.maintenance import local_today
 from coffre.models import Document, DocumentState, Foyer
 from procedures.catalogue import current_version, definition_of
 from procedures.definitions import Definition, RequiredDocument

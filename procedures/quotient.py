@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
-from coffre.maintenance import local_today
+from coffre.clock import local_today
 from coffre.models import Foyer
 from procedures.errors import Incomplete
 from procedures.operations import Operation, OperationContext

@@ -61,9 +61,7 @@ def claim(session: Session, ctx: EngineContext, agent: AgentActor, task_id: int)
     if task.state is not TaskState.OPEN:
         raise TaskConflict(f"task {task_id} is {task.state.value}")
     task.state, task.assignee_id = TaskState.CLAIMED, agent.account_id
-    demande = _demande(session, task)
-    if demande.status is DemandeStatus.DEPOSEE:
-        set_status(session, ctx, demande, DemandeStatus.EN_INSTRUCTION, agent.account_id, "claimed")
+    _start_instruction(session, ctx, _demande(session, task), agent.account_id)
     _commit(session, task_id)
     return task
 
@@ -132,8 +130,7 @@ def _complete(
         raise Incomplete(problems)
     with all_or_nothing(session):
         task.state, task.completed_at, task.completed_by = TaskState.DONE, ctx.clock.now(), actor_id
-        if demande.status is DemandeStatus.DEPOSEE:
-            set_status(session, ctx, demande, DemandeStatus.EN_INSTRUCTION, actor_id, "claimed")
+        _start_instruction(session, ctx, demande, actor_id)
         record_event(
             session, ctx, demande, actor_id, "task_completed", comment.strip(), task_id=task.id
         )
@@ -241,6 +238,14 @@ def _completer(spiff_task_id: str, data: dict[str, Any]) -> Callable[[BpmnWorkfl
         engine.complete(workflow, spiff_task_id, data)
 
     return run
+
+
+def _start_instruction(
+    session: Session, ctx: EngineContext, demande: Demande, actor_id: int | None
+) -> None:
+    """The first time someone works on a submitted demande, it is "en instruction"."""
+    if demande.status is DemandeStatus.DEPOSEE:
+        set_status(session, ctx, demande, DemandeStatus.EN_INSTRUCTION, actor_id, "claimed")
 
 
 def _demande(session: Session, task: Task) -> Demande:

@@ -6,8 +6,8 @@ from flask import Response, flash, redirect, render_template, stream_with_contex
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response as BaseResponse
 
+from coffre.clock import local_today
 from coffre.export import export_chunks
-from coffre.maintenance import local_today
 from procedures.models import Role
 from web.auth import role_required
 from web.famille import bp, family_reader

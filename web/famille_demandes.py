@@ -11,8 +11,8 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from coffre import consent
 from coffre.catalogue import document_type
+from coffre.clock import local_today
 from coffre.consent import DemandeRef
-from coffre.maintenance import local_today
 from coffre.models import Document, Foyer, MemberRole
 from procedures import demandes, family_views, tasks
 from procedures.catalogue import definition_of

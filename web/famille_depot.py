@@ -19,9 +19,9 @@ from wtforms import DateField, Field, SelectField, ValidationError
 from wtforms.validators import DataRequired, Optional
 
 from coffre.catalogue import DOCUMENT_TYPES
+from coffre.clock import local_today
 from coffre.consent import FamilyReader
 from coffre.inspection import UploadRefused
-from coffre.maintenance import local_today
 from coffre.models import Document
 from coffre.vault import Upload
 from procedures.models import Role

@@ -11,8 +11,8 @@ from urllib.parse import quote
 from flask import Response, abort, render_template, request
 
 from coffre.catalogue import JPEG, PDF, PNG
+from coffre.clock import local_today
 from coffre.inspection import sanitize_filename
-from coffre.maintenance import local_today
 from coffre.vault import DocumentDamaged, OpenedDocument
 from procedures.models import Role
 from web.auth import role_required
