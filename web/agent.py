@@ -1,16 +1,54 @@
-"""The agents' back office (filled by the Espace agent issue)."""
+"""The agents' back office: the blueprint its pages register on, and who the agent is."""
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template
+from flask import Blueprint, redirect, url_for
+from flask_login import current_user
+from sqlalchemy import select
+from werkzeug.wrappers import Response as BaseResponse
 
-from procedures.models import Role
+from coffre.consent import AgentReader
+from procedures.models import AgentService, Role
+from procedures.tasks import AgentActor
 from web.auth import role_required
+from web.runtime import db
 
 bp = Blueprint("agent", __name__, url_prefix="/agent")
 
 
+def agent_actor() -> AgentActor:
+    """The logged-in agent as the engine knows them: an account and its services."""
+    service_ids = db().scalars(
+        select(AgentService.service_id).where(AgentService.account_id == current_user.id)
+    )
+    return AgentActor(account_id=current_user.id, service_ids=frozenset(service_ids))
+
+
+def agent_reader() -> AgentReader:
+    """The logged-in agent as the vault knows them, for the access check."""
+    actor = agent_actor()
+    return AgentReader(account_id=actor.account_id, service_ids=actor.service_ids)
+
+
+def supervised_service_ids() -> frozenset[int]:
+    """The services the logged-in agent supervises."""
+    return frozenset(
+        db().scalars(
+            select(AgentService.service_id).where(
+                AgentService.account_id == current_user.id, AgentService.is_supervisor.is_(True)
+            )
+        )
+    )
+
+
 @bp.get("/")
 @role_required(Role.AGENT)
-def index() -> str:
-    return render_template("agent/index.html")
+def index() -> BaseResponse:
+    return redirect(url_for("agent.inbox"))
+
+
+# The back office's pages, one module per concept, register their routes on `bp` when imported.
+import web.agent_demande  # noqa: E402
+import web.agent_guichet  # noqa: E402
+import web.agent_inbox  # noqa: E402
+import web.agent_supervision  # noqa: E402, F401

@@ -26,7 +26,7 @@ bp = Blueprint("auth", __name__)
 P = ParamSpec("P")
 R = TypeVar("R")
 
-HOME_BY_ROLE = {Role.FAMILLE: "famille.index", Role.AGENT: "agent.index", Role.ADMIN: "admin.index"}
+HOME_BY_ROLE = {Role.FAMILLE: "famille.index", Role.AGENT: "agent.inbox", Role.ADMIN: "admin.index"}
 
 
 @dataclass(frozen=True)

@@ -3,8 +3,11 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import random
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from coffre.crypto import (
     HEADER_BYTES,
@@ -111,3 +114,56 @@ def test_iterator_stream_reads_like_a_file() -> None:
     blob = stream.read()
 
     assert hashlib.sha256(unseal(blob)).digest() == hashlib.sha256(data).digest()
+
+
+# Properties over any plaintext and any alteration: never a wrong plaintext, always IntegrityError.
+PLAINTEXTS = st.binary(min_size=0, max_size=4 * SEGMENT + 40)
+PROPERTY = settings(max_examples=60, deadline=None)
+
+
+@PROPERTY
+@given(plaintext=PLAINTEXTS, data=st.data())
+def test_any_truncation_is_refused(plaintext: bytes, data: st.DataObject) -> None:
+    blob = seal(plaintext)
+    cut = data.draw(st.integers(min_value=0, max_value=len(blob) - 1), label="cut")
+
+    with pytest.raises(IntegrityError):
+        unseal(blob[:cut])
+
+
+@PROPERTY
+@given(plaintext=PLAINTEXTS, data=st.data())
+def test_any_bit_flip_is_refused(plaintext: bytes, data: st.DataObject) -> None:
+    blob = bytearray(seal(plaintext))
+    position = data.draw(st.integers(min_value=0, max_value=len(blob) - 1), label="position")
+    bit = data.draw(st.integers(min_value=0, max_value=7), label="bit")
+    blob[position] ^= 1 << bit
+
+    with pytest.raises(IntegrityError):
+        unseal(bytes(blob))
+
+
+@PROPERTY
+@given(
+    count=st.integers(min_value=2, max_value=5),
+    tail=st.integers(min_value=0, max_value=SEGMENT - 1),
+    seed=st.integers(min_value=0),
+    data=st.data(),
+)
+def test_any_reordering_of_segments_is_refused(
+    count: int, tail: int, seed: int, data: st.DataObject
+) -> None:
+    plaintext = random.Random(seed).randbytes((count - 1) * SEGMENT + tail + 1)
+    header, parts = segments(seal(plaintext))
+    order = data.draw(st.permutations(range(len(parts))), label="order")
+    if order == list(range(len(parts))):
+        order = order[1:] + order[:1]  # a rotation: never the original order
+
+    with pytest.raises(IntegrityError):
+        unseal(header + b"".join(parts[i] for i in order))
+
+
+@PROPERTY
+@given(plaintext=PLAINTEXTS)
+def test_any_plaintext_round_trips(plaintext: bytes) -> None:
+    assert unseal(seal(plaintext)) == plaintext

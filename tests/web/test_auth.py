@@ -12,7 +12,7 @@ from coffre.clock import FrozenClock
 from procedures.models import Role
 from tests.factories import PASSWORD, make_account, page_text
 
-SPACES = {Role.FAMILLE: "/famille/", Role.AGENT: "/agent/", Role.ADMIN: "/admin/"}
+SPACES = {Role.FAMILLE: "/famille/", Role.AGENT: "/agent/taches", Role.ADMIN: "/admin/"}
 
 
 def csrf_token(client: FlaskClient, path: str = "/connexion") -> str:

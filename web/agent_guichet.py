@@ -1,0 +1,5 @@
+"""Agent pages: guichet (being built)."""
+
+from __future__ import annotations
+
+from web.agent import bp  # noqa: F401

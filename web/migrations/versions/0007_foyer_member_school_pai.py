@@ -1,0 +1,23 @@
+"""children's school and PAI flag (issue 5) — placeholder, filled by the helper that owns it
+
+Revision ID: 0007
+Revises: 0006
+Create Date: 2026-11-24 14:15:00.000000
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+revision: str = "0007"
+down_revision: str | None = "0006"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    pass
+
+
+def downgrade() -> None:
+    pass
