@@ -7,6 +7,7 @@ field errors or the page to go to as JSON.
 
 from __future__ import annotations
 
+import logging
 from datetime import date
 
 from flask import abort, flash, jsonify, redirect, render_template, request, url_for
@@ -25,6 +26,7 @@ from coffre.inspection import UploadRefused
 from coffre.models import Document
 from coffre.vault import Upload
 from procedures.models import Role
+from stockage import StorageError
 from web.auth import role_required
 from web.famille import bp, family_reader
 from web.famille_documents import (
@@ -36,6 +38,7 @@ from web.famille_documents import (
 )
 from web.runtime import db, runtime
 
+log = logging.getLogger(__name__)
 PageResult = BaseResponse | tuple[str | BaseResponse, int]
 
 
@@ -84,6 +87,16 @@ def ajouter() -> PageResult:
     except UploadRefused as refused:
         form.fichier.errors = [refused.message]  # French, written for parents by the vault
         return _form_page(form, replaced, 422)
+    except StorageError as failure:
+        # The vault wrote no row: the deposit is simply not there; say so beside the file.
+        log.error("deposit failed, object storage error: %s", type(failure).__name__)
+        form.fichier.errors = [
+            _(
+                "The safe is temporarily unavailable: your document has not been saved. "
+                "Please try again in a few minutes."
+            )
+        ]
+        return _form_page(form, replaced, 503)
     if replaced is None:
         flash(_("Your document has been deposited in your safe."), "info")
     else:

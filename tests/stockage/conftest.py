@@ -43,34 +43,58 @@ def _wait_until_answering(url: str, process: subprocess.Popen[bytes], seconds: f
     return False
 
 
+class MotoServer:
+    """moto's standalone S3 server in its own process, on a loopback port; can stop and restart."""
+
+    def __init__(self, log_path: Path, port: int | None = None) -> None:
+        self.port = port or free_port()
+        self.log_path = log_path
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def endpoint(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def start(self) -> bool:
+        """Start the server (empty: moto keeps buckets in memory); False if it did not answer."""
+        env = dict(
+            os.environ,
+            AWS_ACCESS_KEY_ID=ACCESS_KEY,
+            AWS_SECRET_ACCESS_KEY=SECRET_KEY,
+            AWS_DEFAULT_REGION="us-east-1",
+        )
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=env,
+            )
+        return _wait_until_answering(f"http://{self.endpoint}/", self.process, 30)
+
+    def stop(self) -> None:
+        """Stop the process this object started (and only that one)."""
+        if self.process is None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout=10)
+        self.process = None
+
+
 @pytest.fixture(scope="session")
 def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """moto's S3 server on a free loopback port; yields its host:port."""
-    port = free_port()
-    log = (tmp_path_factory.mktemp("moto") / "server.log").open("wb")
-    env = dict(
-        os.environ,
-        AWS_ACCESS_KEY_ID=ACCESS_KEY,
-        AWS_SECRET_ACCESS_KEY=SECRET_KEY,
-        AWS_DEFAULT_REGION="us-east-1",
-    )
-    process = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        env=env,
-    )
+    server = MotoServer(tmp_path_factory.mktemp("moto") / "server.log")
     try:
-        if not _wait_until_answering(f"http://127.0.0.1:{port}/", process, 30):
+        if not server.start():
             require("moto's S3 server did not start")
-        yield f"127.0.0.1:{port}"
+        yield server.endpoint
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        log.close()
+        server.stop()
 
 
 def make_minio_store(endpoint: str) -> MinioStore:

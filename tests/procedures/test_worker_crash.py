@@ -1,0 +1,144 @@
+"""The worker killed (SIGKILL) while it sends e-mail, then restarted: nothing lost, nothing doubled.
+
+The outbox holds one row per event (unique idempotency key), each sent and committed on
+its own; a kill between the SMTP server's "250" and the commit can resend only the message
+in flight, and that resend carries the same Message-ID, so the receiver can drop it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from email import message_from_bytes, policy
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiosmtpd.controller import Controller
+from sqlalchemy import func, select
+
+from coffre.clock import SystemClock
+from coffre.db import make_engine, make_session_factory
+from procedures import notifications
+from procedures.models import OutboxMessage
+from tests.stockage.conftest import free_port
+
+MESSAGES = 30
+SENDER = "Portail famille <ne-pas-repondre@bellerive.example>"
+
+
+class SlowMailbox:
+    """An SMTP server that takes its time to accept each message, so a kill lands mid-batch."""
+
+    def __init__(self) -> None:
+        self.message_ids: list[str] = []
+
+    async def handle_DATA(  # noqa: N802  (aiosmtpd's hook name)
+        self, server: Any, session: Any, envelope: Any
+    ) -> str:
+        await asyncio.sleep(0.1)
+        parsed = message_from_bytes(envelope.content, policy=policy.default)
+        self.message_ids.append(str(parsed["Message-ID"]))
+        return "250 Message accepted for delivery"
+
+
+@pytest.fixture
+def slow_smtp() -> Iterator[Controller]:
+    controller = Controller(SlowMailbox(), hostname="127.0.0.1", port=free_port())
+    controller.start()
+    yield controller
+    controller.stop()
+
+
+def wait_until(condition: Callable[[], bool], seconds: float, what: str) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting until {what}")
+
+
+def test_a_worker_killed_while_sending_resends_only_the_message_in_flight(
+    tmp_path: Path, slow_smtp: Controller
+) -> None:
+    env = dict(
+        os.environ,
+        ENV="test",
+        VAR_DIR=str(tmp_path),
+        FLASK_APP="web:create_app",
+        SMTP_HOST="127.0.0.1",
+        SMTP_PORT=str(slow_smtp.port),
+        SMTP_FROM=SENDER,
+    )
+    flask = [sys.executable, "-m", "flask"]
+    subprocess.run([*flask, "db", "upgrade"], env=env, check=True, capture_output=True)
+    engine = make_engine(f"sqlite:///{tmp_path / 'portail.db'}")
+    sessions = make_session_factory(engine)
+    clock = SystemClock()
+    keys = [f"crash-test:{number}" for number in range(MESSAGES)]
+    with sessions() as session:
+        for key in keys:
+            notifications.enqueue(
+                session,
+                clock,
+                key=key,
+                recipient="famille@test.example",
+                template="demande_recue",
+                context={"reference": key, "demarche": "Crèche", "lien": "http://portail/"},
+            )
+        session.commit()
+    mailbox: SlowMailbox = slow_smtp.handler
+
+    def unsent() -> int:
+        with sessions() as session:
+            return (
+                session.scalar(
+                    select(func.count(OutboxMessage.id)).where(OutboxMessage.sent_at.is_(None))
+                )
+                or 0
+            )
+
+    first = subprocess.Popen(
+        [*flask, "worker", "--tick", "0.1"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_until(lambda: len(mailbox.message_ids) >= MESSAGES // 3, 60, "a third is sent")
+        first.send_signal(signal.SIGKILL)
+        first.wait(timeout=10)
+    finally:
+        if first.poll() is None:
+            first.kill()
+    received_before_restart = len(mailbox.message_ids)
+    assert 0 < received_before_restart < MESSAGES and unsent() > 0
+
+    second = subprocess.Popen(
+        [*flask, "worker", "--tick", "0.1"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_until(lambda: unsent() == 0, 60, "every message is sent")
+        second.send_signal(signal.SIGTERM)
+        second.wait(timeout=15)
+    finally:
+        if second.poll() is None:
+            second.kill()
+
+    expected = {notifications.message_id(key, SENDER) for key in keys}
+    received = mailbox.message_ids
+    assert set(received) == expected  # every event's message arrived
+    assert len(received) - len(expected) <= 1  # at most the one in flight, resent
+    assert len(received) - len(set(received)) == len(received) - len(expected)
+    with sessions() as session:
+        assert session.scalar(select(func.count(OutboxMessage.id))) == MESSAGES
+    engine.dispose()
