@@ -18,6 +18,10 @@ from coffre.catalogue import JPEG, PDF, PNG
 
 SNIFF_BYTES = 64 * 1024
 POLYGLOT_WINDOW = 1024
+# A ZIP reader looks for its end record in the last 64 KiB + 22 bytes: keep that much.
+ZIP_TAIL_BYTES = 22 + 0xFFFF
+_ZIP_END = b"PK\x05\x06"
+_ZIP_DIRECTORY = b"PK\x01\x02"
 MAX_PIXELS = 50_000_000
 MAX_FILENAME = 120
 MIB = 1024 * 1024
@@ -103,12 +107,15 @@ class UploadInspector:
         self._mime: str | None = None
         self._pdf: _PdfScanner | None = None
         self._jpeg: _JpegFrameReader | None = None
+        self._tail = bytearray()
 
     def feed(self, chunk: bytes) -> None:
         """Take the next chunk; refuses as soon as the size limit is exceeded."""
         self._size += len(chunk)
         if self._size > self._max_bytes:
             raise _too_large(self._max_bytes)
+        self._tail += chunk[-ZIP_TAIL_BYTES:]
+        del self._tail[:-ZIP_TAIL_BYTES]
         if self._mime is None:
             room = SNIFF_BYTES - len(self._head)
             self._head += chunk[:room]
@@ -160,6 +167,8 @@ class UploadInspector:
             dangerous = dangerous or any(
                 tag in self._head[:POLYGLOT_WINDOW].lower() for tag in _MARKUP_IN_HEAD
             )
+        if mime in _LABELS:  # a document that a ZIP reader would also open is a polyglot
+            dangerous = dangerous or _ends_as_a_zip(self._tail, self._size)
         if dangerous:
             raise UploadRefused(
                 "dangerous_content",
@@ -178,6 +187,29 @@ class UploadInspector:
                 f"L'extension du nom de fichier ne correspond pas à son contenu "
                 f"({_LABELS[mime]}). Renommez le fichier ou déposez le bon document.",
             )
+
+
+def _ends_as_a_zip(tail: bytes | bytearray, size: int) -> bool:
+    """Whether the file ends with the end record of a ZIP archive holding something.
+
+    That record is what ZIP readers look for, so a PDF or an image carrying one is also an
+    archive (a polyglot). The record must point back at a central directory ("PK\\1\\2")
+    right before it, so 4 chance bytes in a compressed stream are not taken for one.
+    """
+    start = len(tail)
+    while (start := tail.rfind(_ZIP_END, 0, start)) >= 0:
+        record = tail[start : start + 22]
+        directory_size = int.from_bytes(record[12:16], "little")
+        comment = int.from_bytes(record[20:22], "little")
+        position = size - len(tail) + start
+        if len(record) < 22 or directory_size == 0 or position + 22 + comment > size:
+            continue
+        directory = start - directory_size
+        if directory < 0:  # a directory longer than the tail: thousands of entries
+            return directory_size <= position
+        if tail[directory : directory + 4] == _ZIP_DIRECTORY:
+            return True
+    return False
 
 
 def _too_large(max_bytes: int) -> UploadRefused:

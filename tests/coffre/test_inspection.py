@@ -250,6 +250,31 @@ def test_documents_carrying_markup_at_their_start_are_dangerous_polyglots(conten
     refused(content, "dangerous_content")
 
 
+@pytest.mark.parametrize(
+    ("content", "filename"),
+    [
+        (MINIMAL_PDF + a_zip(), "avis.pdf"),
+        (jpeg() + a_zip(), "photo.jpg"),
+        (png() + a_zip(), "scan.png"),
+        (MINIMAL_PDF + a_zip() + b"%" * 70_000, "avis.pdf"),  # its end record out of reach
+    ],
+    ids=["pdf+zip", "jpeg+zip", "png+zip", "pdf+zip+padding"],
+)
+def test_documents_that_zip_readers_also_open_are_dangerous_polyglots(
+    content: bytes, filename: str
+) -> None:
+    if content.endswith(b"%" * 70_000):
+        assert inspect(content, filename).mime_type == PDF  # no ZIP reader finds it there
+    else:
+        refused(content, "dangerous_content", filename=filename)
+
+
+def test_zip_signature_bytes_inside_a_pdf_are_not_taken_for_an_archive() -> None:
+    content = pdf_with(b"/Note (PK\x05\x06" + bytes(18) + b")")
+
+    assert inspect(content, "avis.pdf").mime_type == PDF
+
+
 # Extensions
 
 
