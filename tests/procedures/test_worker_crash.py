@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from datetime import date
 from email import message_from_bytes, policy
 from pathlib import Path
 from typing import Any
@@ -22,14 +23,22 @@ import pytest
 from aiosmtpd.controller import Controller
 from sqlalchemy import func, select
 
-from coffre.clock import SystemClock
+from coffre.clock import FrozenClock, SystemClock
 from coffre.db import make_engine, make_session_factory
-from procedures import notifications
+from procedures import demandes, notifications
+from procedures.demande_models import Demande, DemandeEvent, DemandeStatus
 from procedures.models import OutboxMessage
+from procedures.progress import EngineContext
+from tests.coffre.conftest import deposit, make_foyer, pdf_of
+from tests.factories import make_service
+from tests.procedures.flows import agent_of, child_of, family_of, publish, work
 from tests.stockage.conftest import free_port
+from web.runtime import build_runtime
+from web.settings import load_settings
 
 MESSAGES = 30
 SENDER = "Portail famille <ne-pas-repondre@bellerive.example>"
+QUIET: dict[str, Any] = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
 
 
 class SlowMailbox:
@@ -142,3 +151,74 @@ def test_a_worker_killed_while_sending_resends_only_the_message_in_flight(
     with sessions() as session:
         assert session.scalar(select(func.count(OutboxMessage.id))) == MESSAGES
     engine.dispose()
+
+
+OFFERS = 40
+
+
+def test_a_worker_killed_while_firing_timers_fires_each_exactly_once_after_restart(
+    tmp_path: Path,
+) -> None:
+    env = dict(os.environ, ENV="test", VAR_DIR=str(tmp_path), FLASK_APP="web:create_app")
+    flask = [sys.executable, "-m", "flask"]
+    subprocess.run([*flask, "db", "upgrade"], env=env, check=True, capture_output=True)
+    rt = build_runtime(load_settings(env))
+    clock = FrozenClock()  # September 2026: every offer made then has lapsed for the worker
+    ctx = EngineContext(clock=clock, base_url="http://portail", vault=rt.vault)
+    with rt.sessions() as session:
+        service = make_service(session, code="petite-enfance")
+        publish(session, clock, "creche")
+        agent = agent_of(session, clock, service)
+        for number in range(OFFERS):
+            foyer = make_foyer(session, clock, f"Foyer {number}")
+            family = family_of(session, clock, foyer)
+            papers = [
+                deposit(rt.vault, session, foyer, pdf_of(number), issued_on=date(2026, 8, 10)),
+                deposit(rt.vault, session, foyer, pdf_of(number), type_code="avis_imposition"),
+                deposit(
+                    rt.vault, session, foyer, pdf_of(number), type_code="carnet_vaccination",
+                    member_id=child_of(foyer),
+                ),
+            ]  # fmt: skip
+            draft = demandes.create_draft(session, ctx, family, "creche")
+            form = {"enfant": str(child_of(foyer)), "date_entree": "2027-01-04", "jours": "4"}
+            demande = demandes.submit(
+                session, ctx, family, draft.id, form, [paper.id for paper in papers]
+            )
+            work(session, ctx, agent, demande, {})
+            work(session, ctx, agent, demande, {"decision": "place", "motif": ""})
+
+    def timeouts() -> list[int]:
+        with rt.sessions() as session:
+            return list(
+                session.scalars(
+                    select(DemandeEvent.demande_id).where(DemandeEvent.kind == "timeout")
+                )
+            )
+
+    first = subprocess.Popen([*flask, "worker", "--tick", "0.1"], env=env, **QUIET)
+    try:
+        wait_until(lambda: len(timeouts()) >= 3, 120, "a few timers fired")
+        first.send_signal(signal.SIGKILL)
+        first.wait(timeout=10)
+    finally:
+        if first.poll() is None:
+            first.kill()
+    assert 0 < len(timeouts()) < OFFERS
+
+    second = subprocess.Popen([*flask, "worker", "--tick", "0.1"], env=env, **QUIET)
+    try:
+        wait_until(lambda: len(timeouts()) >= OFFERS, 120, "every timer fired")
+        time.sleep(1)  # a second firing of any timer would show up meanwhile
+        second.send_signal(signal.SIGTERM)
+        second.wait(timeout=15)
+    finally:
+        if second.poll() is None:
+            second.kill()
+
+    fired = timeouts()
+    assert len(fired) == len(set(fired)) == OFFERS
+    with rt.sessions() as session:
+        statuses = set(session.scalars(select(Demande.status)))
+    assert statuses == {DemandeStatus.CLASSEE}
+    rt.engine.dispose()
