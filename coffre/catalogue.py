@@ -1,16 +1,29 @@
-"""The document types families deposit, with each one's validity and accepted formats."""
+"""The document types families deposit, with each one's validity and accepted formats.
+
+The types and their defaults are defined here, in code; an installation may override a
+type's validity, reuse and formats (table `document_type_settings`, edited by its
+administrators). Code that applies those rules reads `configured_type(session, code)`.
+"""
 
 from __future__ import annotations
 
 import calendar
-from dataclasses import dataclass
-from datetime import date
+from dataclasses import dataclass, replace
+from datetime import date, datetime
 from enum import StrEnum
+
+from sqlalchemy import Boolean, String
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from coffre.db import Base
+from coffre.models import str_enum
 
 PDF = "application/pdf"
 JPEG = "image/jpeg"
 PNG = "image/png"
 DEFAULT_FORMATS = frozenset({PDF, JPEG, PNG})
+# The formats the upload inspection knows how to check, in the order pages list them.
+KNOWN_FORMATS = (PDF, JPEG, PNG)
 
 
 class Validity(StrEnum):
@@ -79,3 +92,35 @@ def document_type(code: str) -> DocumentType:
         return DOCUMENT_TYPES[code]
     except KeyError:
         raise UnknownDocumentType(code) from None
+
+
+class DocumentTypeSetting(Base):
+    """This installation's override of one document type's rules (its label stays in code)."""
+
+    __tablename__ = "document_type_settings"
+
+    code: Mapped[str] = mapped_column(String(60), primary_key=True)
+    validity: Mapped[Validity] = mapped_column(str_enum(Validity))
+    months: Mapped[int] = mapped_column(default=0)
+    reusable: Mapped[bool] = mapped_column(Boolean)
+    # MIME types among KNOWN_FORMATS, comma-separated.
+    formats: Mapped[str] = mapped_column(String(200))
+    updated_at: Mapped[datetime]
+
+    def applied_to(self, kind: DocumentType) -> DocumentType:
+        """The type with this setting's rules."""
+        formats = frozenset(f for f in self.formats.split(",") if f in KNOWN_FORMATS)
+        return replace(
+            kind,
+            validity=self.validity,
+            months=self.months,
+            reusable=self.reusable,
+            formats=formats or kind.formats,
+        )
+
+
+def configured_type(session: Session, code: str) -> DocumentType:
+    """The catalogue entry for a code, with this installation's setting applied if any."""
+    kind = document_type(code)
+    setting = session.get(DocumentTypeSetting, code)
+    return kind if setting is None else setting.applied_to(kind)

@@ -15,7 +15,7 @@ from sqlalchemy import ColumnElement, and_, exists, select
 from sqlalchemy.orm import Session
 
 from coffre import journal
-from coffre.catalogue import document_type
+from coffre.catalogue import configured_type
 from coffre.clock import Clock
 from coffre.errors import AccessDenied, ConsentError, DocumentNotFound
 from coffre.models import DemandeAccess, Document, DocumentRead, DocumentState, Grant
@@ -173,7 +173,7 @@ def _check_grantable(session: Session, document: Document, demande: DemandeRef) 
         raise ConsentError(f"demande {demande.id} is closed")
     if document.superseded_at is not None or document.state is DocumentState.EXPIRE:
         raise ConsentError(f"document {document.id} is replaced or expired")
-    if document_type(document.type_code).reusable:
+    if configured_type(session, document.type_code).reusable:
         return
     elsewhere = session.scalar(
         select(Grant.id).where(

@@ -7,6 +7,7 @@ from enum import StrEnum
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Enum,
     ForeignKey,
     Index,
@@ -15,6 +16,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -81,6 +83,11 @@ class FoyerMember(Base):
     first_name: Mapped[str] = mapped_column(String(120))
     last_name: Mapped[str] = mapped_column(String(120))
     birth_date: Mapped[date | None]
+    # Children only: the school attended and the "projet d'accueil individualisé" (PAI) that
+    # the canteen and after-school care must know about, with the allergies it covers.
+    school: Mapped[str | None] = mapped_column(String(200))
+    has_pai: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    allergies: Mapped[str | None] = mapped_column(String(500))
 
     foyer: Mapped[Foyer] = relationship(back_populates="members")
 

@@ -19,7 +19,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from coffre import consent, journal, keys
-from coffre.catalogue import DocumentType, document_type
+from coffre.catalogue import DocumentType, configured_type
 from coffre.clock import Clock, local_today
 from coffre.consent import Reader
 from coffre.crypto import IntegrityError, IteratorStream, binding, decrypt, encrypt
@@ -118,7 +118,7 @@ class Vault:
         `commit=False` only flushes the row, for a caller whose unit of work commits it with
         its own changes (a workflow step issuing a certificate); a failure still rolls back.
         """
-        kind = document_type(upload.type_code)
+        kind = configured_type(session, upload.type_code)
         if upload.issued_on > local_today(self.clock):
             raise UploadRefused(
                 "future_date",

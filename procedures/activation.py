@@ -183,14 +183,24 @@ def sign_up(
     session.commit()
 
 
-def activate(session: Session, clock: Clock, *, secret: str, token: str) -> Account:
-    """Activate the account of a valid activation link (once); commits."""
+def check_activation(session: Session, clock: Clock, *, secret: str, token: str) -> Account:
+    """The account a valid, unused activation link is for; consumes nothing.
+
+    The link's page calls this on GET, since mail scanners open links: only the
+    confirmation (a POST) activates.
+    """
     payload = _load(secret, _ACTIVATION, token, now=clock.now(), max_age=ACTIVATION_VALIDITY)
     account = _account_for(session, payload)
     if payload.get("s") != _activation_state(account) or account.is_active:
         raise InvalidToken()
     if not _foyer_is_open(session, account.foyer_id):
         raise InvalidToken()
+    return account
+
+
+def activate(session: Session, clock: Clock, *, secret: str, token: str) -> Account:
+    """Activate the account of a valid activation link (once); commits."""
+    account = check_activation(session, clock, secret=secret, token=token)
     account.is_active = True
     session.commit()
     return account

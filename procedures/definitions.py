@@ -30,8 +30,9 @@ class FormField:
     label: str
     type: str
     required: bool = True
-    choices: tuple[str, ...] = ()
+    choices: tuple[str, ...] = ()  # the values stored and branched on
     help: str = ""
+    choice_labels: Mapping[str, str] = field(default_factory=dict)  # value -> French label
 
 
 @dataclass(frozen=True)
@@ -124,19 +125,46 @@ def definition_from_dict(raw: Mapping[str, Any]) -> Definition:
 
 
 def _field(item: Mapping[str, Any], problems: list[str]) -> FormField:
+    name = str(item.get("name", ""))
     kind = item.get("type", "text")
     if kind not in FIELD_TYPES:
-        problems.append(f"champ « {item.get('name')} » : type inconnu « {kind} »")
+        problems.append(f"champ « {name} » : type inconnu « {kind} »")
     if kind == "choice" and not item.get("choices"):
-        problems.append(f"champ « {item.get('name')} » : une liste de choix est attendue")
+        problems.append(f"champ « {name} » : une liste de choix est attendue")
+    choices, labels = _choices(name, item, problems)
     return FormField(
-        name=str(item.get("name", "")),
-        label=str(item.get("label", item.get("name", ""))),
+        name=name,
+        label=str(item.get("label", name)),
         type=kind,
         required=bool(item.get("required", True)),
-        choices=tuple(item.get("choices", ())),
+        choices=choices,
         help=str(item.get("help", "")),
+        choice_labels=labels,
     )
+
+
+def _choices(
+    name: str, item: Mapping[str, Any], problems: list[str]
+) -> tuple[tuple[str, ...], dict[str, str]]:
+    """The values and their labels: each choice is a value, or a `{ value, label }` table.
+
+    A `choice_labels` table (value -> label) is read too: it is how the stored JSON keeps them.
+    """
+    values: list[str] = []
+    labels = {str(k): str(v) for k, v in dict(item.get("choice_labels", {})).items()}
+    for choice in item.get("choices", ()):
+        if isinstance(choice, Mapping):
+            if not choice.get("value"):
+                problems.append(f"champ « {name} » : un choix sans « value »")
+                continue
+            values.append(str(choice["value"]))
+            if choice.get("label"):
+                labels[values[-1]] = str(choice["label"])
+        else:
+            values.append(str(choice))
+    for unknown in sorted(set(labels) - set(values)):
+        problems.append(f"champ « {name} » : libellé d'un choix inconnu « {unknown} »")
+    return tuple(values), labels
 
 
 def _document(item: Mapping[str, Any]) -> RequiredDocument:

@@ -58,6 +58,18 @@ class ProcedureVersion(Base):
     is_current: Mapped[bool] = mapped_column(Boolean, default=True)
 
 
+class ProcedureDraft(Base):
+    """The unpublished edit of a procedure in the designer: one per procedure."""
+
+    __tablename__ = "procedure_drafts"
+
+    code: Mapped[str] = mapped_column(String(60), primary_key=True)
+    bpmn_xml: Mapped[str] = mapped_column(Text)
+    metadata_toml: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime]
+    updated_by: Mapped[int | None] = mapped_column(ForeignKey("accounts.id", ondelete="SET NULL"))
+
+
 class Demande(Base):
     """One foyer's request on one version of a procedure."""
 

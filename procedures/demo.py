@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import NamedTuple
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -36,22 +37,45 @@ AGENTS = [
     ("superviseur.ecoles", "Sophie Laurent", ["scolaire", "petite-enfance"], True),
     ("agent.mq", "Julien Moreau", ["accueil-mq"], False),
 ]
-# e-mail local part, foyer label, address, adults, children (first name, birth date)
+LILAS, JAURES = "Groupe scolaire des Lilas", "Groupe scolaire Jean-Jaurès"
+
+
+class DemoChild(NamedTuple):
+    first_name: str
+    born: date
+    school: str | None = None  # the school of the foyer's sector (secteurs_scolaires.toml)
+    allergies: str | None = None  # set: the child has a PAI covering them
+
+
+# e-mail local part, foyer label, address, adults, children
 FAMILIES = [
     (
         "famille.martin",
         "Martin",
         "12 rue des Lilas",
         ["Camille", "Thomas"],
-        [("Léa", date(2021, 3, 14)), ("Hugo", date(2018, 9, 2))],
+        [
+            DemoChild("Léa", date(2021, 3, 14), LILAS),
+            DemoChild("Hugo", date(2018, 9, 2), LILAS, "Arachide et fruits à coque"),
+        ],
     ),
-    ("famille.nguyen", "Nguyen", "4 allée des Platanes", ["Linh"], [("Minh", date(2024, 11, 30))]),
+    (
+        "famille.nguyen",
+        "Nguyen",
+        "4 allée des Platanes",
+        ["Linh"],
+        [DemoChild("Minh", date(2024, 11, 30))],
+    ),
     (
         "famille.benali",
         "Benali",
         "27 avenue de la Gare",
         ["Yasmine", "Mehdi"],
-        [("Inès", date(2019, 5, 21)), ("Adam", date(2016, 1, 8)), ("Nour", date(2025, 6, 3))],
+        [
+            DemoChild("Inès", date(2019, 5, 21), JAURES),
+            DemoChild("Adam", date(2016, 1, 8), JAURES),
+            DemoChild("Nour", date(2025, 6, 3)),
+        ],
     ),
 ]
 
@@ -150,7 +174,7 @@ def _family(
     label: str,
     address: str,
     adults: list[str],
-    children: list[tuple[str, date]],
+    children: list[DemoChild],
 ) -> DemoLogin:
     email = f"{local}@{DOMAIN}"
     name = f"{adults[0]} {label}"
@@ -165,10 +189,7 @@ def _family(
         foyer.members = [
             FoyerMember(role=MemberRole.ADULTE, first_name=first, last_name=label)
             for first in adults
-        ] + [
-            FoyerMember(role=MemberRole.ENFANT, first_name=first, last_name=label, birth_date=born)
-            for first, born in children
-        ]
+        ] + [_child(child, label) for child in children]
         session.add(foyer)
         session.flush()
         create_account(
@@ -183,6 +204,18 @@ def _family(
         if vault is not None:
             _documents(session, vault, foyer)
     return DemoLogin("famille", email, name)
+
+
+def _child(child: DemoChild, last_name: str) -> FoyerMember:
+    return FoyerMember(
+        role=MemberRole.ENFANT,
+        first_name=child.first_name,
+        last_name=last_name,
+        birth_date=child.born,
+        school=child.school,
+        has_pai=child.allergies is not None,
+        allergies=child.allergies,
+    )
 
 
 def _documents(session: Session, vault: Vault, foyer: Foyer) -> None:

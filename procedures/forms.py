@@ -63,3 +63,9 @@ def _child(text: str, members: Sequence[FoyerMember]) -> int:
     if text not in children:
         raise ValueError("choisissez un enfant de votre foyer.")
     return children[text]
+
+
+def choice_label(field: FormField, value: Any) -> str:
+    """What a person reads for a stored value: the choice's declared label, else the value."""
+    text = "" if value is None else str(value)
+    return field.choice_labels.get(text, text)

@@ -7,7 +7,7 @@ from datetime import timedelta
 from coffre import maintenance
 from coffre.clock import Clock
 from coffre.vault import Vault
-from procedures import escalation, notifications, tasks
+from procedures import drafts, escalation, notifications, tasks
 from procedures.notifications import MailSettings
 from procedures.progress import EngineContext
 from procedures.worker import Worker
@@ -16,7 +16,7 @@ from procedures.worker import Worker
 def register_standard_jobs(
     worker: Worker, vault: Vault, mail: MailSettings | None, base_url: str
 ) -> None:
-    """Send e-mail, fire task time limits, expire documents and remind, sweep orphan blobs."""
+    """Send e-mail, fire task time limits, expire documents and drafts and remind, sweep blobs."""
     if mail is not None:
         worker.register(
             "outbox", timedelta(seconds=15), lambda s, c: notifications.send_due(s, c, mail)
@@ -36,4 +36,5 @@ def register_standard_jobs(
     worker.register(
         "expiry", timedelta(hours=24), lambda s, c: notifications.expiry_reminders(s, c, base_url)
     )
+    worker.register("drafts", timedelta(hours=1), lambda s, c: drafts.expire_drafts(s, context(c)))
     worker.register("sweep", timedelta(hours=1), lambda s, c: maintenance.sweep_orphans(s, vault))

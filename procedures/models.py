@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import Boolean, ForeignKey, Index, String, Text
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from coffre.db import Base
@@ -59,6 +59,11 @@ class Account(Base):
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime]
     last_login_at: Mapped[datetime | None]
+    # Back-office second factor (procedures.second_factor): the TOTP secret sealed under the
+    # master keyring, when its enrolment was confirmed, and the last time step accepted.
+    totp_secret_encrypted: Mapped[str | None] = mapped_column(String(200))
+    totp_confirmed_at: Mapped[datetime | None]
+    totp_last_counter: Mapped[int | None] = mapped_column(BigInteger)
 
     foyer: Mapped[Foyer | None] = relationship()
     memberships: Mapped[list[AgentService]] = relationship(
@@ -131,3 +136,17 @@ class FamilyCode(Base):
     created_at: Mapped[datetime]
     expires_at: Mapped[datetime]
     used_at: Mapped[datetime | None]
+
+
+class SavedFilter(Base):
+    """An agent's named set of inbox filters, kept as the inbox page's query string."""
+
+    __tablename__ = "saved_filters"
+    # One name per agent; the unique index also serves listing an agent's filters.
+    __table_args__ = (Index("uq_saved_filters_account_id_name", "account_id", "name", unique=True),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(80))
+    query: Mapped[str] = mapped_column(String(2000))
+    created_at: Mapped[datetime]

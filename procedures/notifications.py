@@ -37,6 +37,8 @@ SMTP_TIMEOUT_SECONDS = 10
 BACKOFF = tuple(timedelta(minutes=minutes) for minutes in (1, 5, 30, 120, 360))
 MAX_ATTEMPTS = 8
 EXPIRY_TEMPLATE = "document_bientot_expire"
+DRAFT_REMINDER_TEMPLATE = "brouillon_rappel"
+GUICHET_TEMPLATE = "guichet_acte"
 VAULT_PATH = "/famille/coffre"
 
 
@@ -130,6 +132,21 @@ Pensez à déposer un document à jour pour vos prochaines demandes :
 $lien"""
         + _SIGNATURE,
     ),
+    DRAFT_REMINDER_TEMPLATE: MessageTemplate(
+        subject="Votre demande « $demarche » en brouillon sera supprimée le $date_suppression",
+        body="""Bonjour,
+
+Vous avez commencé une demande « $demarche » sans l'envoyer. Ce brouillon n'a pas été
+modifié depuis plus de trois semaines : il sera supprimé le $date_suppression.
+
+Pour la terminer et l'envoyer, ou simplement la conserver, ouvrez-la depuis votre
+espace famille avant cette date :
+$lien
+
+Les justificatifs de votre coffre-fort ne sont pas concernés : seul le brouillon sera
+supprimé."""
+        + _SIGNATURE,
+    ),
     "activation_compte": MessageTemplate(
         subject="Activez votre compte sur le portail famille",
         body="""Bonjour,
@@ -153,6 +170,20 @@ Si vous n'êtes pas à l'origine de cette demande, ignorez ce message : votre mo
 reste inchangé."""
         + _SIGNATURE,
     ),
+    GUICHET_TEMPLATE: MessageTemplate(
+        subject="Une démarche a été faite pour vous au guichet",
+        body="""Bonjour,
+
+Au guichet de votre commune, $agent a fait pour votre foyer :
+$operations
+
+Vous pouvez le retrouver dans votre espace famille :
+$lien
+
+Si vous n'êtes pas venu au guichet ou n'avez pas demandé cette démarche, contactez
+votre mairie."""
+        + _SIGNATURE,
+    ),
     "invitation_foyer": MessageTemplate(
         subject="Invitation à rejoindre un foyer sur le portail famille",
         body="""Bonjour,
@@ -160,6 +191,18 @@ reste inchangé."""
 $invitant vous invite à rejoindre son foyer sur le portail famille, pour suivre ensemble
 les démarches de vos enfants. Pour créer votre compte, ouvrez ce lien dans les 7 jours :
 $lien"""
+        + _SIGNATURE,
+    ),
+    "invitation_agent": MessageTemplate(
+        subject="Votre compte d'agent sur le portail famille",
+        body="""Bonjour,
+
+Un compte d'agent a été créé pour vous sur le portail famille ($entite).
+Pour choisir votre mot de passe, ouvrez ce lien dans les 7 jours :
+$lien
+
+À votre première connexion, le portail vous demandera d'ajouter votre compte à une
+application d'authentification (FreeOTP, Google Authenticator…) sur votre téléphone."""
         + _SIGNATURE,
     ),
 }
@@ -388,7 +431,7 @@ def expiry_reminders(session: Session, clock: Clock, base_url: str) -> tuple[int
     queued = 0
     for foyer_id, document_id in report.to_remind:
         context = _expiry_context(session.get_one(Document, document_id), base_url)
-        for account in _family_accounts(session, foyer_id):
+        for account in family_accounts(session, foyer_id):
             queued += enqueue(
                 session,
                 clock,
@@ -411,10 +454,27 @@ def _expiry_context(document: Document, base_url: str) -> dict[str, str]:
     }
 
 
-def _family_accounts(session: Session, foyer_id: int) -> Sequence[Account]:
+def family_accounts(session: Session, foyer_id: int) -> Sequence[Account]:
+    """The foyer's active family accounts, the recipients of its notices."""
     query = select(Account).where(
         Account.foyer_id == foyer_id,
         Account.role == Role.FAMILLE,
         Account.is_active.is_(True),
     )
     return session.scalars(query.order_by(Account.id)).all()
+
+
+# An agent wrote to the family from the review page. The message itself stays on the portal:
+# an e-mail is neither private nor proof of who sent it.
+AGENT_MESSAGE_TEMPLATE = "message_service"
+TEMPLATES[AGENT_MESSAGE_TEMPLATE] = MessageTemplate(
+    subject="Demande $reference : le service vous a écrit",
+    body="""Bonjour,
+
+Le service qui traite votre demande « $demarche » (référence $reference) vous a adressé
+un message.
+
+Vous pouvez le lire dans votre espace famille :
+$lien"""
+    + _SIGNATURE,
+)

@@ -1,5 +1,188 @@
-"""Agent pages: guichet (being built)."""
+"""Counter mode (guichet): find a family, act on its behalf through its own pages, on record.
+
+The agent searches (name, child's name, family code), confirms the family was told, and
+opens counter mode: the foyer's id goes into the agent's session (web.agent_guichet_session)
+and the family pages let the agent in, with a banner on every page. Each successful change
+made there is an act: journaled under the agent and e-mailed to the family
+(procedures.guichet_actes). Leaving counter mode, or logging out, ends it.
+"""
 
 from __future__ import annotations
 
-from web.agent import bp  # noqa: F401
+from typing import Any
+
+from flask import Flask, Response, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user, user_logged_out
+from flask_wtf import FlaskForm
+from werkzeug.wrappers import Response as BaseResponse
+from wtforms import BooleanField, StringField
+from wtforms.validators import DataRequired, Length
+
+from coffre.models import Foyer
+from procedures import guichet, guichet_actes
+from procedures.accounts import FoyerNotFound
+from procedures.activation import FAMILY_CODE_VALIDITY
+from procedures.models import Role
+from web.agent import bp
+from web.agent_guichet_session import counter_of, current_counter, forget, remember
+from web.auth import role_required
+from web.runtime import db, runtime
+
+Page = str | tuple[str, int] | BaseResponse
+_NAME = Length(max=120)
+
+
+class OpenForm(FlaskForm):
+    informed = BooleanField(
+        _l("The family is at the counter and agrees that I act on its behalf"),
+        validators=[DataRequired(_l("Confirm that the family agrees before opening its space."))],
+    )
+
+
+class NewFoyerForm(FlaskForm):
+    first_name = StringField(_l("Parent's first name"), validators=[DataRequired(), _NAME])
+    last_name = StringField(_l("Parent's last name"), validators=[DataRequired(), _NAME])
+    informed = OpenForm.informed
+
+
+def _search_page(form: OpenForm, status: int = 200) -> tuple[str, int]:
+    text = request.values.get("q", "").strip()[:200]
+    matches = guichet.search_foyers(db(), text) if text else []
+    page = render_template(
+        "agent/guichet.html", text=text, matches=matches, form=form, limit=guichet.SEARCH_LIMIT
+    )
+    return page, status
+
+
+@bp.get("/guichet")
+@role_required(Role.AGENT)
+def guichet_recherche() -> Page:
+    return _search_page(OpenForm())
+
+
+@bp.post("/guichet/<int:foyer_id>/ouvrir")
+@role_required(Role.AGENT)
+def guichet_ouvrir(foyer_id: int) -> Page:
+    form = OpenForm()
+    if not form.validate_on_submit():
+        return _search_page(form, 400)
+    _close_current()
+    try:
+        counter = guichet.open_counter(db(), runtime().clock, current_user.id, foyer_id)
+    except guichet.CounterNotAllowed:
+        abort(403)
+    except FoyerNotFound:
+        abort(404)
+    remember(counter)
+    return redirect(url_for("famille.index"), 303)
+
+
+@bp.post("/guichet/quitter")
+@role_required(Role.AGENT)
+def guichet_quitter() -> BaseResponse:
+    if _close_current():
+        flash(_("You have left counter mode."), "info")
+    return redirect(url_for("agent.guichet_recherche"), 303)
+
+
+def _close_current(counter: guichet.CounterSession | None = None) -> bool:
+    counter = counter or current_counter()
+    forget()
+    if counter is None:
+        return False
+    guichet.close_counter(db(), runtime().clock, counter)
+    return True
+
+
+@bp.route("/guichet/nouveau-foyer", methods=["GET", "POST"])
+@role_required(Role.AGENT)
+def guichet_nouveau_foyer() -> Page:
+    form = NewFoyerForm()
+    if not form.validate_on_submit():
+        page = render_template("agent/guichet_nouveau_foyer.html", form=form)
+        return page, 400 if request.method == "POST" else 200
+    try:
+        created = guichet.create_foyer(
+            db(),
+            runtime().clock,
+            current_user.id,
+            first_name=form.first_name.data,
+            last_name=form.last_name.data,
+        )
+    except guichet.CounterNotAllowed:
+        abort(403)
+    return _codes_page(created, new=True)
+
+
+@bp.post("/guichet/<int:foyer_id>/code-famille")
+@role_required(Role.AGENT)
+def guichet_code_famille(foyer_id: int) -> Page:
+    try:
+        issued = guichet.new_family_code(db(), runtime().clock, current_user.id, foyer_id)
+    except guichet.CounterNotAllowed:
+        abort(403)
+    except FoyerNotFound:
+        abort(404)
+    return _codes_page(issued, new=False)
+
+
+def _codes_page(issued: guichet.NewFoyer, new: bool) -> BaseResponse:
+    """The codes, shown once to be printed for the parent: never cached."""
+    foyer = db().get(Foyer, issued.foyer_id)
+    page = render_template(
+        "agent/guichet_codes.html",
+        issued=issued,
+        label=foyer.label if foyer else "",
+        new=new,
+        valid_days=FAMILY_CODE_VALIDITY.days,
+        activation_url=runtime().settings.base_url.rstrip("/") + url_for("auth.activer_code"),
+        form=OpenForm(formdata=None),
+    )
+    return Response(page, 201 if new else 200, headers={"Cache-Control": "no-store"})
+
+
+# --- every act done in counter mode, and the end of counter mode at logout ------------------
+
+
+@bp.after_app_request
+def _record_counter_act(response: Response) -> Response:
+    """A change made on a family page in counter mode is an act: journal it, tell the family."""
+    endpoint = request.endpoint or ""
+    changed = request.method == "POST" and response.status_code < 400
+    if not changed or not endpoint.startswith("famille."):
+        return response
+    counter = current_counter()
+    if counter is None:
+        return response
+    link = runtime().settings.base_url.rstrip("/") + url_for("famille.index")
+    counter = guichet_actes.record_act(
+        db(),
+        runtime().clock,
+        counter,
+        page=endpoint,
+        link=link,
+        household=endpoint.startswith("famille.foyer"),
+    )
+    remember(counter)
+    return response
+
+
+@bp.app_context_processor
+def _counter_banner() -> dict[str, Any]:
+    """The foyer named by the banner every page shows in counter mode."""
+    counter = current_counter()
+    if counter is None:
+        return {"guichet_foyer": None}
+    foyer = db().get(Foyer, counter.foyer_id)
+    return {"guichet_foyer": foyer.label if foyer is not None else ""}
+
+
+@user_logged_out.connect
+def _close_at_logout(_app: Flask, user: Any = None, **_extra: Any) -> None:
+    """Logging out (or an idle session expiring) ends counter mode, on record."""
+    # current_user is already anonymous here: the session is read for the account logged out.
+    if user is None or getattr(user, "role", None) is not Role.AGENT:
+        return
+    _close_current(counter_of(user.id))

@@ -1,5 +1,123 @@
-"""Agent pages: supervision (being built)."""
+"""Agent pages: the supervision dashboard of the services an agent supervises, and its CSV."""
 
 from __future__ import annotations
 
-from web.agent import bp  # noqa: F401
+import csv
+import io
+from datetime import timedelta
+
+from flask import Response, abort, render_template, request
+from flask_babel import format_date
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from procedures.errors import NotAllowed
+from procedures.models import Role
+from procedures.supervision import (
+    MAX_WEEKS,
+    Dashboard,
+    WatchedTask,
+    dashboard,
+    supervised_services,
+)
+from web.agent import bp
+from web.agent_inbox import sla_text
+from web.agent_inbox_query import as_number
+from web.auth import role_required
+from web.runtime import db, runtime
+
+DEFAULT_WEEKS = 8
+
+
+def _dashboard() -> tuple[Dashboard, dict[str, str]]:
+    """The dashboard the query string asks for (`service`, `semaines`); 400 or 403 otherwise."""
+    values = {name: request.args.get(name, "").strip() for name in ("service", "semaines")}
+    service_id = as_number(values["service"]) if values["service"] else None
+    weeks = as_number(values["semaines"]) if values["semaines"] else DEFAULT_WEEKS
+    if (values["service"] and service_id is None) or weeks is None or not 1 <= weeks <= MAX_WEEKS:
+        abort(400)
+    try:
+        board = dashboard(
+            db(), current_user.id, runtime().clock.now(), service_id=service_id, weeks=weeks
+        )
+    except NotAllowed:
+        abort(403)
+    return board, values
+
+
+@bp.get("/supervision")
+@role_required(Role.AGENT)
+def supervision() -> str:
+    board, values = _dashboard()
+    return render_template(
+        "agent/supervision.html",
+        board=board,
+        values=values,
+        all_services=supervised_services(db(), current_user.id),
+        sla=sla_text,
+        hours=hours_text,
+    )
+
+
+@bp.get("/supervision.csv")
+@role_required(Role.AGENT)
+def supervision_csv() -> Response:
+    board, _values = _dashboard()
+    buffer = io.StringIO()
+    # Excel opens a UTF-8 file as such only with a byte order mark; French Excel splits on ";".
+    buffer.write("\ufeff")
+    writer = csv.writer(buffer, delimiter=";", lineterminator="\r\n")
+    writer.writerow([_("Section"), _("Procedure"), _("Step"), _("Detail"), _("Value")])
+    writer.writerows(csv_rows(board))
+    day = runtime().clock.now().date().isoformat()
+    return Response(
+        buffer.getvalue(),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="supervision-{day}.csv"'},
+    )
+
+
+def csv_rows(board: Dashboard) -> list[list[str]]:
+    """The dashboard's figures, one per line; numbers written the French way."""
+    rows = [[_("Services"), "", "", "", ", ".join(s.name for s in board.services)]]
+    section = _("Open tasks per step")
+    for step in board.steps:
+        for detail, value in (
+            (_("Waiting for an agent"), step.open),
+            (_("Taken by an agent"), step.claimed),
+            (_("Waiting for the family"), step.waiting_family),
+        ):
+            rows.append([section, step.procedure_title, step.step_title, detail, str(value)])
+    rows.append([_("Late tasks"), "", "", "", str(len(board.late))])
+    rows.append([_("Soon late tasks"), "", "", "", str(len(board.soon_late))])
+    rows += _watched_rows(_("Late task"), board.late)
+    rows += _watched_rows(_("Soon late task"), board.soon_late)
+    since = _("since %(date)s", date=format_date(board.weeks[0].monday, "d MMMM yyyy"))
+    rows.append([_("Tasks completed"), "", "", since, str(board.processed)])
+    median = board.median_processing
+    median_text = hours_text(median) if median is not None else ""
+    rows.append([_("Median processing time (working hours)"), "", "", "", median_text])
+    for week in board.weeks:
+        monday = _("week of %(date)s", date=format_date(week.monday, "d MMMM yyyy"))
+        rows.append([_("Requests per week"), "", "", monday, str(week.demandes)])
+    return rows
+
+
+def _watched_rows(label: str, watched: list[WatchedTask]) -> list[list[str]]:
+    """One line per late or soon-late task: its request and its working hours left."""
+    return [
+        [
+            label,
+            task.procedure_title,
+            task.step_title,
+            str(task.demande_number or task.demande_id),
+            hours_text(task.left),
+        ]
+        for task in watched
+    ]
+
+
+def hours_text(duration: timedelta) -> str:
+    """Hours with a decimal comma, as French spreadsheets read them: « 12,5 »."""
+    hours = round(duration.total_seconds() / 3600, 1)
+    return f"{hours:.1f}".replace(".", ",")

@@ -19,6 +19,8 @@ from wtforms.validators import DataRequired, Length
 
 from procedures.accounts import InvalidCredentials, authenticate, normalize_email
 from procedures.models import Account, Role
+from procedures.second_factor import requires_second_factor
+from web.agent_guichet_session import acting_for_family
 from web.extensions import limiter, login_manager
 from web.runtime import db, runtime
 
@@ -92,6 +94,8 @@ def login() -> str | BaseResponse | tuple[str, int]:
     except InvalidCredentials:
         form.password.errors.append(_("Incorrect e-mail address or password."))
         return render_template("auth/login.html", form=form), 401
+    if requires_second_factor(account.role):
+        return web.auth_totp.begin_second_factor(account, _next_url())
     login_user(_as_user(account))
     return redirect(_next_url() or url_for(HOME_BY_ROLE[account.role]))
 
@@ -121,7 +125,9 @@ def role_required(*roles: Role) -> Callable[[Callable[P, R]], Callable[P, R | Re
             if not current_user.is_authenticated:
                 unauthorized: Response = login_manager.unauthorized()
                 return unauthorized
-            if current_user.role not in roles:
+            # An agent in counter mode passes where the family would (web.agent_guichet).
+            counter_mode = Role.FAMILLE in roles and acting_for_family()
+            if current_user.role not in roles and not counter_mode:
                 abort(403)
             return view(*args, **kwargs)
 
@@ -131,4 +137,8 @@ def role_required(*roles: Role) -> Callable[[Callable[P, R]], Callable[P, R | Re
 
 
 # The account pages register their routes on `bp` when imported (sign-up, reset...).
-import web.auth_compte  # noqa: E402, F401
+import web.auth_compte  # noqa: E402
+
+# Back-office logins: the second factor's pages and the idle expiry (login() calls the former).
+import web.auth_inactivite  # noqa: E402
+import web.auth_totp  # noqa: E402

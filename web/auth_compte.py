@@ -131,8 +131,27 @@ def inscription() -> Page:
     )
 
 
+class ConfirmForm(FlaskForm):
+    """No field: the CSRF token only, so that a confirmation is a deliberate POST."""
+
+
 @bp.get("/activation/<token>")
 def activer(token: str) -> Page:
+    # Mail scanners open every link of an e-mail: the GET only checks the link and asks
+    # for a click, the POST below activates.
+    try:
+        activation.check_activation(db(), runtime().clock, secret=_secret(), token=token)
+    except activation.InvalidToken:
+        return _invalid_link()
+    return render_template("auth/activer.html", form=ConfirmForm(), token=token)
+
+
+@bp.post("/activation/<token>")
+@limiter.limit("10 per hour")
+def activer_confirmer(token: str) -> Page:
+    form = ConfirmForm()
+    if not form.validate_on_submit():
+        return _invalid_link()
     try:
         activation.activate(db(), runtime().clock, secret=_secret(), token=token)
     except activation.InvalidToken:

@@ -7,14 +7,17 @@ import signal
 import sys
 from pathlib import Path
 from types import FrameType
+from typing import NoReturn
 
 import click
 from alembic import command
 from flask import Flask
 from flask.cli import AppGroup, with_appcontext
+from sqlalchemy.exc import SQLAlchemyError
 
 from procedures import catalogue
 from procedures.demo import DEMO_PASSWORD, seed_demo
+from procedures.importing import ImportResult, import_stream, service_codes
 from procedures.jobs import register_standard_jobs
 from procedures.notifications import MailSettings
 from procedures.worker import Worker
@@ -69,6 +72,10 @@ def seed_demo_command() -> None:
     click.echo("\nComptes de démonstration (mot de passe commun : " + DEMO_PASSWORD + ")")
     for login in logins:
         click.echo(f"  {login.role:<15} {login.email:<40} {login.name}")
+    click.echo(
+        "Agents et administrateurs : à la première connexion, ajoutez le compte à une "
+        "application d'authentification (QR code affiché), puis saisissez ses codes à 6 chiffres."
+    )
     click.echo("")
 
 
@@ -116,6 +123,49 @@ def procedures_check(files: tuple[Path, ...]) -> None:
             click.echo(f"{path.name}: ok")
     if failed:
         raise SystemExit(1)
+
+
+@procedures_cli.command("import")
+@with_appcontext
+@click.argument("file", type=click.Path(path_type=Path))
+def procedures_import(file: Path) -> None:
+    """Import a .bpmn file made by another tool: `accepted` or `refused:` and the reasons."""
+    if not file.is_file():
+        _echo_refused([f"unreadable: {file.name} n'est pas un fichier lisible"])
+    try:
+        with file.open("rb") as stream:
+            result = import_stream(stream, filename=file.name, services=_known_services())
+    except OSError as exc:
+        _echo_refused([f"unreadable: fichier illisible ({exc.strerror or type(exc).__name__})"])
+    if not result.accepted:
+        _echo_refused([f"{reason.code}: {reason.message}" for reason in result.reasons])
+    _echo_accepted(result)
+
+
+def _known_services() -> list[str] | None:
+    try:
+        with runtime().sessions() as session:
+            return service_codes(session)
+    except SQLAlchemyError:
+        click.echo("(base de données injoignable : couloirs non comparés aux services)", err=True)
+        return None
+
+
+def _echo_refused(lines: list[str]) -> NoReturn:
+    click.echo("refused:")
+    for line in lines:
+        click.echo(f"  {line}")
+    raise SystemExit(1)
+
+
+def _echo_accepted(result: ImportResult) -> None:
+    click.echo("accepted")
+    for process in result.processes:
+        lanes = ", ".join(f"« {lane.name or lane.id} »" for lane in process.lanes) or "aucun"
+        click.echo(f"  processus « {process.name} » ; couloirs : {lanes}")
+        click.echo(f"  tâches humaines : {len(process.user_tasks)}")
+    for warning in result.warnings:
+        click.echo(f"  à faire : {warning.message}")
 
 
 def init_app(app: Flask) -> None:

@@ -23,6 +23,7 @@ from procedures.models import Role
 from procedures.progress import EngineContext, version_of
 from web.auth import role_required
 from web.famille import bp, family_reader
+from web.famille_documents import refusal_text
 from web.runtime import db, runtime
 
 
@@ -215,6 +216,7 @@ def demande(demande_id: int) -> str:
         task_fields=choices,
         is_open=found.status in OPEN_STATUSES,
         type_label=lambda code: document_type(code).label,
+        refusal_text=refusal_text,
         service=family_views.first_service_name(db(), definition),
     )
 

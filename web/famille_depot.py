@@ -27,6 +27,7 @@ from coffre.models import Document
 from coffre.vault import Upload
 from procedures.models import Role
 from stockage import StorageError
+from web.agent_guichet_session import deposit_channel
 from web.auth import role_required
 from web.famille import bp, family_reader
 from web.famille_documents import (
@@ -133,6 +134,7 @@ def _upload(form: DepositForm, reader: FamilyReader, replaced: Document | None) 
         issued_on=issued_on,
         member_id=member_id,
         actor_id=reader.account_id,
+        channel=deposit_channel(),  # "guichet" when an agent deposits at the counter
         replaces_id=replaced.id if replaced is not None else None,
     )
 

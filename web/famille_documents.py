@@ -1,28 +1,42 @@
-"""What the family's vault pages show: current documents by person, versions, reads by others.
+"""How the family's vault pages present documents: state labels, badges, refusal reasons.
 
-Read-only queries shaped for the pages. They belong in `coffre` (current documents) and
-`procedures` (reads with their service and demande) once those packages offer them; they
-are here because this issue may not touch those packages. Every query is scoped to the
-foyer by the caller's own foyer id.
+The queries live in `procedures.vault_views`; this module only adds the French words the
+pages show, so a view calls one of these, then renders.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from coffre.catalogue import DOCUMENT_TYPES
-from coffre.consent import FamilyReader, check_access, reads_of
-from coffre.errors import DocumentNotFound
-from coffre.maintenance import REMINDER_DAYS
-from coffre.models import Document, DocumentRead, DocumentState, Foyer, FoyerMember
+from coffre.models import Document, DocumentState, FoyerMember
 from coffre.review import RefusalReason
-from procedures.demande_models import Demande, ProcedureVersion
-from procedures.models import Account, Entity, Role, Service
+from procedures import vault_views
+from procedures.vault_views import (
+    NOT_DEPOSITED_BY_FAMILIES,
+    current_document,
+    effective_state,
+    foyer_members,
+    type_label,
+)
+
+__all__ = [
+    "NOT_DEPOSITED_BY_FAMILIES",
+    "DocumentLine",
+    "MemberDocuments",
+    "ReadLine",
+    "current_document",
+    "document_line",
+    "foyer_members",
+    "member_name",
+    "reads_by_others",
+    "refusal_text",
+    "type_label",
+    "vault_contents",
+]
 
 STATE_LABELS = {
     DocumentState.DEPOSE: _l("deposited"),
@@ -45,13 +59,6 @@ REFUSAL_LABELS = {
     RefusalReason.NE_CORRESPOND_PAS: _l("not the requested document"),
 }
 PURPOSE_LABELS = {"view": _l("viewed"), "download": _l("downloaded")}
-NOT_DEPOSITED_BY_FAMILIES = frozenset({"attestation_mairie"})
-
-
-def type_label(type_code: str) -> str:
-    """The French label of a document type (the catalogue is in French)."""
-    kind = DOCUMENT_TYPES.get(type_code)
-    return kind.label if kind else type_code
 
 
 def member_name(member: FoyerMember) -> str:
@@ -96,15 +103,12 @@ class MemberDocuments:
 
 def document_line(document: Document, today: date) -> DocumentLine:
     """A document with its effective state: a passed validity date means expired."""
-    until = document.valid_until
-    expired = document.state is DocumentState.EXPIRE or (until is not None and until < today)
+    effective = effective_state(document, today)
     return DocumentLine(
         document=document,
         type_label=type_label(document.type_code),
-        state=DocumentState.EXPIRE if expired else document.state,
-        expires_soon=not expired
-        and until is not None
-        and until <= today + timedelta(days=REMINDER_DAYS),
+        state=effective.state,
+        expires_soon=effective.expires_soon,
         refusal=refusal_text(document.refusal_reason)
         if document.state is DocumentState.REFUSE
         else None,
@@ -125,39 +129,10 @@ def refusal_text(stored: str | None) -> str | None:
 
 def vault_contents(session: Session, foyer_id: int, today: date) -> list[MemberDocuments]:
     """The foyer's current documents: foyer-level first, then each member; by type inside."""
-    documents = session.scalars(
-        select(Document)
-        .where(Document.foyer_id == foyer_id, Document.superseded_at.is_(None))
-        .order_by(Document.deposited_at.desc(), Document.id.desc())
-    ).all()
-    foyer = session.get(Foyer, foyer_id)
-    members: list[FoyerMember | None] = [None, *(foyer.members if foyer else [])]
-    groups = []
-    for member in members:
-        mine = [d for d in documents if d.member_id == (member.id if member else None)]
-        if mine:
-            lines = sorted((document_line(d, today) for d in mine), key=lambda x: x.type_label)
-            groups.append(MemberDocuments(member, lines))
-    return groups
-
-
-def current_document(
-    session: Session, reader: FamilyReader, document_id: int, current_only: bool = True
-) -> Document:
-    """One of the reader's documents, through the vault's access check (no read is logged).
-
-    With `current_only`, an old version is "not found": only the current one may be
-    replaced or deleted.
-    """
-    document = check_access(session, reader, document_id).document
-    if current_only and document.superseded_at is not None:
-        raise DocumentNotFound(f"document {document_id} is an old version")
-    return document
-
-
-def foyer_members(session: Session, foyer_id: int) -> list[FoyerMember]:
-    foyer = session.get(Foyer, foyer_id)
-    return list(foyer.members) if foyer else []
+    return [
+        MemberDocuments(group.member, [document_line(d, today) for d in group.documents])
+        for group in vault_views.vault_contents(session, foyer_id)
+    ]
 
 
 @dataclass(frozen=True)
@@ -174,32 +149,16 @@ class ReadLine:
 
 
 def reads_by_others(session: Session, foyer_id: int, versions: list[Document]) -> list[ReadLine]:
-    """Who outside the family read these versions, newest first (the family's reads left out)."""
-    family = set(
-        session.scalars(
-            select(Account.id).where(Account.foyer_id == foyer_id, Account.role == Role.FAMILLE)
+    """Who outside the family read these versions, newest first, the purpose in French."""
+    return [
+        ReadLine(
+            read_at=record.read_at,
+            purpose=str(PURPOSE_LABELS.get(record.purpose, record.purpose)),
+            service=record.service,
+            entity=record.entity,
+            demande_number=record.demande_number,
+            procedure=record.procedure,
+            version=record.version,
         )
-    )
-    lines = [
-        _read_line(session, read, version)
-        for version in versions
-        for read in reads_of(session, foyer_id, version.id)
-        if read.reader_id is None or read.reader_id not in family
+        for record in vault_views.reads_by_others(session, foyer_id, versions)
     ]
-    return sorted(lines, key=lambda line: line.read_at, reverse=True)
-
-
-def _read_line(session: Session, read: DocumentRead, version: Document) -> ReadLine:
-    service = session.get(Service, read.service_id) if read.service_id else None
-    entity = session.get(Entity, service.entity_id) if service else None
-    demande = session.get(Demande, read.demande_id) if read.demande_id else None
-    procedure = session.get(ProcedureVersion, demande.procedure_version_id) if demande else None
-    return ReadLine(
-        read_at=read.read_at,
-        purpose=str(PURPOSE_LABELS.get(read.purpose, read.purpose)),
-        service=service.name if service else None,
-        entity=entity.name if entity else None,
-        demande_number=demande.number if demande and demande.number else None,
-        procedure=procedure.title if procedure else None,
-        version=version,
-    )

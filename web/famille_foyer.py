@@ -5,23 +5,56 @@ from __future__ import annotations
 from flask import abort, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_login import current_user
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response as BaseResponse
-from wtforms import DateField, StringField
-from wtforms.validators import DataRequired, Length, Regexp
+from wtforms import BooleanField, DateField, StringField, TextAreaField
+from wtforms.validators import DataRequired, Length, Optional, Regexp
 
-from procedures.accounts import FoyerNotFound, add_child, household, update_address
+from procedures.accounts import (
+    ALLERGIES_MAX,
+    SCHOOL_MAX,
+    ChildNotFound,
+    DetailTooLong,
+    FoyerNotFound,
+    InvalidChildDetails,
+    add_child,
+    household,
+    household_child,
+    update_address,
+    update_child,
+)
 from procedures.models import Role
 from web.auth import role_required
-from web.famille import bp
+from web.famille import bp, family_reader
 from web.runtime import db, runtime
 
 
-class ChildForm(FlaskForm):
+class ChildDetailsForm(FlaskForm):
+    """What the school, the canteen and after-school care need to know about a child."""
+
+    school = StringField(_l("School attended (optional)"), validators=[Optional()])
+    has_pai = BooleanField(_l("My child has a PAI (individual reception plan)"))
+    allergies = TextAreaField(
+        _l("Allergies or health needs (optional)"),
+        description=_l("Required if your child has a PAI: what the canteen must know."),
+        validators=[Optional()],
+    )
+
+
+class ChildForm(ChildDetailsForm):
     first_name = StringField(_l("Child's first name"), validators=[DataRequired(), Length(max=120)])
     last_name = StringField(_l("Child's last name"), validators=[DataRequired(), Length(max=120)])
     birth_date = DateField(_l("Child's birth date"), validators=[DataRequired()])
+
+
+def _details_error(form: ChildDetailsForm, error: InvalidChildDetails) -> None:
+    """Put the service's refusal, in French, beside the field it concerns."""
+    if isinstance(error, DetailTooLong):
+        limit = SCHOOL_MAX if error.field == "school" else ALLERGIES_MAX
+        message = _("At most %(count)d characters.", count=limit)
+    else:
+        message = _("Describe the allergies or health needs covered by the PAI.")
+    form[error.field].errors = [message]
 
 
 class AddressForm(FlaskForm):
@@ -36,9 +69,7 @@ class AddressForm(FlaskForm):
 
 
 def _foyer_id() -> int:
-    if current_user.foyer_id is None:
-        abort(403)
-    return int(current_user.foyer_id)
+    return family_reader().foyer_id  # the family's own, or the one an agent acts for
 
 
 def _page(child_form: ChildForm, address_form: AddressForm, status: int = 200) -> tuple[str, int]:
@@ -86,9 +117,15 @@ def foyer_enfant() -> tuple[str, int] | BaseResponse:
             first_name=form.first_name.data,
             last_name=form.last_name.data,
             birth_date=form.birth_date.data,
+            school=form.school.data,
+            has_pai=form.has_pai.data,
+            allergies=form.allergies.data,
         )
     except FoyerNotFound:
         abort(404)
+    except InvalidChildDetails as error:
+        _details_error(form, error)
+        return _page(form, AddressForm(prefix="adresse", formdata=None), 400)
     flash(_("The child has been added to your household."), "success")
     return redirect(url_for("famille.foyer"))
 
@@ -117,4 +154,46 @@ def foyer_adresse() -> tuple[str, int] | BaseResponse:
             ),
             "warning",
         )
+    return redirect(url_for("famille.foyer"))
+
+
+def _child_page(child_id: int, form: ChildDetailsForm, status: int = 200) -> tuple[str, int]:
+    try:
+        child = household_child(db(), _foyer_id(), child_id)
+    except (FoyerNotFound, ChildNotFound):
+        abort(404)
+    if not form.is_submitted():
+        form.school.data = child.school
+        form.has_pai.data = child.has_pai
+        form.allergies.data = child.allergies
+    return render_template("famille/enfant.html", child=child, form=form), status
+
+
+@bp.get("/foyer/enfants/<int:child_id>")
+@role_required(Role.FAMILLE)
+def foyer_enfant_details(child_id: int) -> tuple[str, int]:
+    return _child_page(child_id, ChildDetailsForm(prefix="details"))
+
+
+@bp.post("/foyer/enfants/<int:child_id>")
+@role_required(Role.FAMILLE)
+def foyer_enfant_modifier(child_id: int) -> tuple[str, int] | BaseResponse:
+    form = ChildDetailsForm(prefix="details")
+    if not form.validate_on_submit():
+        return _child_page(child_id, form, 400)
+    try:
+        update_child(
+            db(),
+            _foyer_id(),
+            child_id,
+            school=form.school.data,
+            has_pai=form.has_pai.data,
+            allergies=form.allergies.data,
+        )
+    except (FoyerNotFound, ChildNotFound):
+        abort(404)
+    except InvalidChildDetails as error:
+        _details_error(form, error)
+        return _child_page(child_id, form, 400)
+    flash(_("Your child's details have been updated."), "success")
     return redirect(url_for("famille.foyer"))

@@ -47,6 +47,8 @@ class Settings:
     trusted_proxies: int
     max_document_mb: int = 20
     foyer_quota_mb: int = 500
+    # Back-office sessions (agents, administrators) end after this much inactivity.
+    agent_idle_minutes: int = 30
 
     @property
     def is_production(self) -> bool:
@@ -81,6 +83,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         trusted_proxies=_integer(env, "TRUSTED_PROXIES", 0),
         max_document_mb=_integer(env, "MAX_DOCUMENT_MB", 20),
         foyer_quota_mb=_integer(env, "FOYER_QUOTA_MB", 500),
+        agent_idle_minutes=_integer(env, "AGENT_IDLE_MINUTES", 30),
     )
 
 

@@ -14,8 +14,11 @@ from coffre.clock import FrozenClock
 from coffre.models import Foyer, MemberRole
 from procedures import activation
 from procedures.accounts import (
+    ChildNotFound,
+    DetailTooLong,
     EmailTaken,
     InvalidCredentials,
+    PaiWithoutAllergies,
     PasswordContainsEmail,
     WeakPassword,
     add_child,
@@ -23,7 +26,9 @@ from procedures.accounts import (
     change_password,
     find_account,
     household,
+    household_child,
     update_address,
+    update_child,
 )
 from procedures.models import Account, OutboxMessage, Role
 from tests.factories import PASSWORD, make_account, make_foyer
@@ -345,3 +350,89 @@ def test_household_children_and_address(db_session: Session, clock: FrozenClock)
         "94300",
         "Vincennes",
     )
+
+
+def test_child_school_pai_and_allergies_are_recorded_and_edited(
+    db_session: Session, clock: FrozenClock
+) -> None:
+    foyer = make_foyer(db_session, clock)
+    child_id = add_child(
+        db_session,
+        foyer.id,
+        first_name="Léa",
+        last_name="Test",
+        birth_date=date(2019, 3, 2),
+        school=" École Jules Ferry ",
+    )
+
+    added = household(db_session, foyer.id).children[0]
+    assert (added.school, added.has_pai, added.allergies) == ("École Jules Ferry", False, None)
+
+    update_child(db_session, foyer.id, child_id, school="", has_pai=True, allergies=" arachide ")
+
+    edited = household_child(db_session, foyer.id, child_id)
+    assert (edited.school, edited.has_pai, edited.allergies) == (None, True, "arachide")
+
+
+def test_a_pai_needs_its_allergies_described(db_session: Session, clock: FrozenClock) -> None:
+    foyer = make_foyer(db_session, clock)
+    child_id = add_child(
+        db_session, foyer.id, first_name="Léa", last_name="Test", birth_date=date(2019, 3, 2)
+    )
+
+    with pytest.raises(PaiWithoutAllergies) as refused:
+        update_child(db_session, foyer.id, child_id, school=None, has_pai=True, allergies="  ")
+    with pytest.raises(PaiWithoutAllergies):
+        add_child(
+            db_session,
+            foyer.id,
+            first_name="Léo",
+            last_name="Test",
+            birth_date=date(2020, 1, 1),
+            has_pai=True,
+        )
+
+    assert refused.value.field == "allergies"
+    assert [c.first_name for c in household(db_session, foyer.id).children] == ["Léa"]
+    assert not household_child(db_session, foyer.id, child_id).has_pai
+
+
+def test_child_details_longer_than_their_columns_are_refused(
+    db_session: Session, clock: FrozenClock
+) -> None:
+    foyer = make_foyer(db_session, clock)
+    child_id = add_child(
+        db_session, foyer.id, first_name="Léa", last_name="Test", birth_date=date(2019, 3, 2)
+    )
+
+    with pytest.raises(DetailTooLong) as school:
+        update_child(
+            db_session, foyer.id, child_id, school="x" * 201, has_pai=False, allergies=None
+        )
+    with pytest.raises(DetailTooLong) as allergies:
+        update_child(db_session, foyer.id, child_id, school=None, has_pai=True, allergies="x" * 501)
+
+    assert (school.value.field, allergies.value.field) == ("school", "allergies")
+    update_child(
+        db_session, foyer.id, child_id, school="x" * 200, has_pai=True, allergies="y" * 500
+    )
+    assert household_child(db_session, foyer.id, child_id).school == "x" * 200
+
+
+def test_a_child_is_edited_only_through_its_own_foyer(
+    db_session: Session, clock: FrozenClock
+) -> None:
+    foyer = make_foyer(db_session, clock)
+    other = make_foyer(db_session, clock, "Autre")
+    child_id = add_child(
+        db_session, foyer.id, first_name="Léa", last_name="Test", birth_date=date(2019, 3, 2)
+    )
+    adult_id = household(db_session, foyer.id).adults[0].id
+
+    with pytest.raises(ChildNotFound):
+        update_child(db_session, other.id, child_id, school="A", has_pai=False, allergies=None)
+    with pytest.raises(ChildNotFound):
+        household_child(db_session, other.id, child_id)
+    with pytest.raises(ChildNotFound):
+        household_child(db_session, foyer.id, adult_id)
+    assert household_child(db_session, foyer.id, child_id).school is None

@@ -15,6 +15,7 @@ from procedures import catalogue, demandes
 from procedures.definitions import DefinitionError, Window, definition_from_dict, load_definition
 from procedures.demandes import FamilyActor
 from procedures.errors import ProcedureClosed
+from procedures.forms import choice_label
 from procedures.models import Role
 from procedures.progress import EngineContext
 from tests.factories import make_account, make_service
@@ -76,3 +77,71 @@ def test_a_closed_procedure_refuses_new_drafts(
 
     with pytest.raises(ProcedureClosed):  # the frozen clock stands on 1 September
         demandes.create_draft(db_session, EngineContext(clock=clock), family, "creche")
+
+
+CHOICE_HEAD = 'code = "x"\ntitle = "X"\nlanes = { A = "s" }\nends = { E = "acceptee" }\n'
+
+
+def test_choices_may_carry_a_french_label_beside_their_value() -> None:
+    definition = load_definition(
+        CHOICE_HEAD
+        + """
+[[fields]]
+name = "nature"
+type = "choice"
+choices = [
+    { value = "absence", label = "Une absence" },
+    { value = "perte_carte", label = "La perte de la carte" },
+    "autre",
+]
+"""
+    )
+
+    field = definition.fields[0]
+    assert field.choices == ("absence", "perte_carte", "autre")
+    assert choice_label(field, "perte_carte") == "La perte de la carte"
+    assert choice_label(field, "autre") == "autre"  # no label declared: the value
+    assert choice_label(field, None) == ""
+
+
+def test_plain_choices_without_labels_stay_valid() -> None:
+    definition = load_definition(
+        CHOICE_HEAD + '[[fields]]\nname = "jours"\ntype = "choice"\nchoices = ["2", "3"]\n'
+    )
+
+    assert definition.fields[0].choices == ("2", "3")
+    assert definition.fields[0].choice_labels == {}
+    assert choice_label(definition.fields[0], "3") == "3"
+
+
+def test_a_label_needs_a_known_value() -> None:
+    with pytest.raises(DefinitionError) as error:
+        load_definition(
+            CHOICE_HEAD
+            + '[[fields]]\nname = "n"\ntype = "choice"\nchoices = [{ label = "Sans valeur" }]\n'
+            + 'choice_labels = { fantome = "Fantôme" }\n'
+        )
+
+    assert error.value.problems == [
+        "champ « n » : un choix sans « value »",
+        "champ « n » : libellé d'un choix inconnu « fantome »",
+    ]
+
+
+def test_every_choice_of_the_built_in_procedures_has_a_french_label() -> None:
+    for code in catalogue.built_in_codes():
+        definition, _ = catalogue.read_built_in(code)
+        forms = [definition.fields, *(task.form for task in definition.tasks.values())]
+        for field in (f for form in forms for f in form if f.type == "choice"):
+            assert set(field.choice_labels) == set(field.choices), (code, field.name)
+            assert all(choice_label(field, c) != c for c in field.choices), (code, field.name)
+
+
+def test_labels_survive_the_stored_json_form() -> None:
+    definition, _ = catalogue.read_built_in("signalement")
+
+    stored = json.loads(catalogue.metadata_json(definition))
+    nature = definition_from_dict(stored).fields[0]
+
+    assert stored["fields"][0]["choices"] == ["absence", "perte_carte"]
+    assert choice_label(nature, "perte_carte") == "La perte de la carte d'accès"

@@ -57,3 +57,23 @@ def test_demo_families_get_readable_documents(
     for document in documents:
         content = b"".join(vault.plaintext(db_session, document))
         assert content.startswith(b"%PDF-") and len(content) == document.size
+
+
+def test_demo_children_go_to_school_and_one_has_a_pai(
+    db_session: Session, clock: FrozenClock
+) -> None:
+    seed_demo(db_session, clock)
+    seed_demo(db_session, clock)
+
+    children = db_session.scalars(
+        select(FoyerMember).where(FoyerMember.role == MemberRole.ENFANT)
+    ).all()
+    pupils = {child.first_name: child.school for child in children if child.school}
+    assert pupils == {
+        "Léa": "Groupe scolaire des Lilas",
+        "Hugo": "Groupe scolaire des Lilas",
+        "Inès": "Groupe scolaire Jean-Jaurès",
+        "Adam": "Groupe scolaire Jean-Jaurès",
+    }
+    with_pai = [(child.first_name, child.allergies) for child in children if child.has_pai]
+    assert with_pai == [("Hugo", "Arachide et fruits à coque")]

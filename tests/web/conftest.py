@@ -16,6 +16,7 @@ from coffre.vault import Upload
 from procedures.demo import demo_pdf
 from procedures.models import Account, Role
 from tests.factories import make_account
+from tests.web.browser import browser, live_server  # noqa: F401  (fixtures)
 from tests.web.test_auth import log_in
 from web.runtime import runtime
 

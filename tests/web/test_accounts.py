@@ -55,9 +55,32 @@ def test_sign_up_then_activate_then_log_in(client: FlaskClient, db_session: Sess
     link = link_in(db_session, "activation_compte", "jeanne@example.org")
     assert link.startswith("/activation/")
 
-    assert client.get(link).headers["Location"].endswith("/connexion")
+    confirm = client.get(link)
+    assert confirm.status_code == 200 and "Activer mon compte" in page_text(confirm)
+    assert client.get(link).status_code == 200  # opening the link again consumes nothing
+    assert log_in(client, "jeanne@example.org").status_code == 401
+
+    assert post(client, link).headers["Location"].endswith("/connexion")
     assert client.get(link).status_code == 400  # single use
+    assert client.post(link, data={"csrf_token": csrf_token(client)}).status_code == 400
     assert log_in(client, "jeanne@example.org").status_code == 302
+
+
+def test_activation_link_opened_by_a_mail_scanner_does_not_activate(
+    client: FlaskClient, db_session: Session
+) -> None:
+    sign_up(client, "jeanne@example.org")
+    link = link_in(db_session, "activation_compte", "jeanne@example.org")
+
+    scanned = client.get(link)
+    forged = client.post(link, data={})
+
+    assert scanned.status_code == 200
+    assert forged.status_code == 400
+    account = find_account(db_session, "jeanne@example.org")
+    assert account is not None
+    db_session.refresh(account)
+    assert not account.is_active
 
 
 def test_sign_up_does_not_tell_whether_the_address_exists(
@@ -114,9 +137,11 @@ def test_expired_activation_link(
     clock.advance(timedelta(hours=49))
 
     response = client.get(link)
+    confirmed = client.post(link, data={"csrf_token": csrf_token(client)})
 
-    assert response.status_code == 400
+    assert response.status_code == confirmed.status_code == 400
     assert "n’est plus valable" in page_text(response)
+    assert "n’est plus valable" in page_text(confirmed)
 
 
 def test_activation_with_a_family_code(

@@ -11,6 +11,7 @@ from werkzeug.test import TestResponse
 from coffre.clock import FrozenClock
 from procedures.models import Role
 from tests.factories import PASSWORD, make_account, page_text
+from tests.web.agents import sign_in_agent
 
 SPACES = {Role.FAMILLE: "/famille/", Role.AGENT: "/agent/taches", Role.ADMIN: "/admin/"}
 
@@ -40,7 +41,10 @@ def test_each_role_lands_in_its_own_space(
 ) -> None:
     account = make_account(db_session, clock, role)
 
-    response = log_in(client, account.email.upper())
+    if role is Role.FAMILLE:
+        response = log_in(client, account.email.upper())
+    else:
+        response = sign_in_agent(client, account)
 
     assert response.status_code == 302
     assert response.headers["Location"] == SPACES[role]

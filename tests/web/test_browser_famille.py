@@ -9,13 +9,10 @@ from typing import Any
 import pytest
 
 from procedures.demo import DEMO_PASSWORD, demo_pdf
-from tests.conftest import require
-from tests.web.test_browser import ARTIFACTS, browser, live_server  # noqa: F401  (fixtures)
+from tests.web.browser import ARTIFACTS, axe_context, axe_violations
 
-AXE = Path(__file__).parents[2] / "node_modules" / "axe-core" / "axe.min.js"
 FAMILY = "famille.martin@bellerive.example"
 DANGEROUS = "Ce fichier contient du contenu potentiellement dangereux"
-AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 
 
 def console_error(message: Any) -> str | None:
@@ -48,8 +45,8 @@ def fill_deposit(page: Any, path: Path) -> None:
 
 @pytest.mark.browser
 def test_family_uploads_through_the_page_sees_refusals_beside_the_field_and_its_list(
-    live_server: str,  # noqa: F811
-    browser: Any,  # noqa: F811
+    live_server: str,
+    browser: Any,
     files: dict[str, Path],
 ) -> None:
     context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="fr-FR")
@@ -101,8 +98,8 @@ def test_family_uploads_through_the_page_sees_refusals_beside_the_field_and_its_
 
 @pytest.mark.browser
 def test_without_javascript_the_plain_form_deposits_and_refuses(
-    live_server: str,  # noqa: F811
-    browser: Any,  # noqa: F811
+    live_server: str,
+    browser: Any,
     files: dict[str, Path],
 ) -> None:
     context = browser.new_context(java_script_enabled=False, locale="fr-FR")
@@ -122,7 +119,7 @@ def test_without_javascript_the_plain_form_deposits_and_refuses(
 
 
 @pytest.mark.browser
-def test_a_pdf_is_previewed_inside_the_page(live_server: str, browser: Any) -> None:  # noqa: F811
+def test_a_pdf_is_previewed_inside_the_page(live_server: str, browser: Any) -> None:
     context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="fr-FR")
     page = context.new_page()
     log_in(page, live_server)
@@ -138,31 +135,14 @@ def test_a_pdf_is_previewed_inside_the_page(live_server: str, browser: Any) -> N
     context.close()
 
 
-def axe_violations(page: Any) -> list[dict[str, Any]]:
-    page.add_script_tag(path=str(AXE))
-    result = page.evaluate(
-        "tags => axe.run(document, {runOnly: {type: 'tag', values: tags}})", AXE_TAGS
-    )
-    assert result["passes"], "axe did not run"
-    return [
-        {"id": v["id"], "impact": v["impact"], "nodes": [n["target"] for n in v["nodes"]]}
-        for v in result["violations"]
-    ]
-
-
 @pytest.mark.browser
 @pytest.mark.parametrize("width", [360, 1280])
 def test_vault_pages_pass_axe_and_fit_the_screen(
-    live_server: str,  # noqa: F811
-    browser: Any,  # noqa: F811
+    live_server: str,
+    browser: Any,
     width: int,
 ) -> None:
-    if not AXE.exists():
-        require("node_modules/axe-core is missing: run npm ci (it is a devDependency)")
-    # axe is evaluated into the page, which the portal's CSP forbids; only this context skips it.
-    context = browser.new_context(
-        viewport={"width": width, "height": 900}, locale="fr-FR", bypass_csp=True
-    )
+    context = axe_context(browser, width)
     page = context.new_page()
     log_in(page, live_server)
     page.goto(live_server + "/famille/coffre")
@@ -194,8 +174,8 @@ def test_vault_pages_pass_axe_and_fit_the_screen(
 
 @pytest.mark.browser
 def test_a_slow_upload_shows_its_progress(
-    live_server: str,  # noqa: F811
-    browser: Any,  # noqa: F811
+    live_server: str,
+    browser: Any,
     tmp_path: Path,
 ) -> None:
     big = tmp_path / "attestation-caf.pdf"
@@ -231,8 +211,8 @@ def test_a_slow_upload_shows_its_progress(
 
 @pytest.mark.browser
 def test_a_file_dropped_on_the_zone_fills_the_file_input(
-    live_server: str,  # noqa: F811
-    browser: Any,  # noqa: F811
+    live_server: str,
+    browser: Any,
 ) -> None:
     page = browser.new_context(locale="fr-FR").new_page()
     log_in(page, live_server)

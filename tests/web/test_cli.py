@@ -32,6 +32,7 @@ def test_db_upgrade_then_seed_demo_prints_the_logins(tmp_path: Path) -> None:
     assert "admin@bellerive.example" in seeded.output
     assert "famille.martin@bellerive.example" in seeded.output
     assert "agent.creche@bellerive.example" in seeded.output
+    assert "application d'authentification" in seeded.output  # agents enrol a second factor
     assert "Démarche publiée : Pré-inscription en crèche (version 1)" in seeded.output
     assert "Démarche publiée" not in again.output  # unchanged diagrams are not republished
     assert again.output in seeded.output  # the same logins, nothing created twice

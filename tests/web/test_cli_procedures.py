@@ -7,8 +7,11 @@ from pathlib import Path
 
 import pytest
 from flask import Flask
+from sqlalchemy.orm import Session
 
 from procedures.catalogue import BUILT_IN
+from tests.conftest import require
+from tests.factories import make_service
 
 CRECHE = (BUILT_IN / "creche.bpmn").read_text(encoding="utf-8")
 
@@ -114,3 +117,100 @@ def test_an_element_named_like_an_operation_is_refused_by_name(app: Flask, tmp_p
 
     assert code == 1
     assert "serviceTask « Accuser réception » : l'identifiant « notifier_famille »" in output
+
+
+# `flask procedures import FILE`: `accepted` or `refused:` and the reasons, exit 0 or 1.
+
+MIWG = Path(__file__).resolve().parents[2].parent / "shared" / "bpmn-corpus" / "miwg-reference"
+
+
+def import_file(app: Flask, path: Path | str) -> tuple[int, list[str]]:
+    result = app.test_cli_runner().invoke(args=["procedures", "import", str(path)])
+    assert "Traceback" not in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    return result.exit_code, result.output.splitlines()
+
+
+def test_import_accepts_a_diagram_the_engine_runs(app: Flask, db_session: Session) -> None:
+    make_service(db_session, code="petite-enfance")
+    db_session.flush()
+    path = BUILT_IN / "creche.bpmn"
+
+    code, lines = import_file(app, path)
+
+    assert code == 0
+    assert lines[0] == "accepted"
+    assert "  processus « Pré-inscription en crèche » ; couloirs : " in lines[1]
+    assert "  tâches humaines : " in lines[2]
+    assert any("« Commission petite enfance » : à rattacher à un service" in x for x in lines)
+    assert not any("« Famille » : à rattacher" in line for line in lines)
+
+
+def test_import_refuses_a_miwg_model_naming_the_element(app: Flask) -> None:
+    if not MIWG.is_dir():
+        require(f"the MIWG reference models are missing: {MIWG}")
+
+    code, lines = import_file(app, MIWG / "A.3.0.bpmn")
+
+    assert code == 1
+    assert lines == [
+        "refused:",
+        "  unsupported_element: subProcess « Collapsed Sub-Process » : élément BPMN non pris "
+        "en charge (bpmn:subProcess) (id _1ae31d1b-2559-4f78-a3ec-47986a49db48)",
+    ]
+
+
+def write(tmp_path: Path, name: str, content: bytes) -> Path:
+    path = tmp_path / name
+    path.write_bytes(content)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "reason"),
+    [
+        ("binaire.bpmn", bytes(range(256)) * 40, "  malformed_xml: XML illisible"),
+        ("vide.bpmn", b"", "  malformed_xml: XML illisible"),
+        (
+            "xxe.bpmn",
+            b'<?xml version="1.0"?><!DOCTYPE d [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
+            b'<d xmlns="http://www.omg.org/spec/BPMN/20100524/MODEL">&x;</d>',
+            "  doctype: les déclarations DOCTYPE et ENTITY sont refusées",
+        ),
+        ("image.svg", b'<svg xmlns="http://www.w3.org/2000/svg"/>', "  not_bpmn: "),
+    ],
+)
+def test_import_refuses_broken_or_hostile_files(
+    app: Flask, tmp_path: Path, name: str, content: bytes, reason: str
+) -> None:
+    code, lines = import_file(app, write(tmp_path, name, content))
+
+    assert code == 1
+    assert lines[0] == "refused:"
+    assert lines[1].startswith(reason)
+    assert not any("root:" in line for line in lines)
+
+
+def test_import_refuses_a_50_mb_file_by_its_size(app: Flask, tmp_path: Path) -> None:
+    path = tmp_path / "enorme.bpmn"
+    with path.open("wb") as file:
+        file.write(CRECHE.encode("utf-8"))
+        file.truncate(50 * 1024 * 1024)
+
+    code, lines = import_file(app, path)
+
+    assert (code, lines) == (
+        1,
+        ["refused:", "  too_large: le fichier dépasse 5 Mo, ce n'est pas un diagramme"],
+    )
+
+
+@pytest.mark.parametrize("target", ["absent.bpmn", "."])
+def test_import_refuses_what_is_not_a_readable_file(
+    app: Flask, tmp_path: Path, target: str
+) -> None:
+    code, lines = import_file(app, tmp_path / target)
+
+    assert code == 1
+    assert lines[0] == "refused:"
+    assert lines[1].startswith("  unreadable: ")

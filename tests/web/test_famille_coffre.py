@@ -25,6 +25,7 @@ from procedures.demande_models import Demande, DemandeStatus, ProcedureVersion
 from procedures.demo import demo_pdf
 from procedures.models import Account, Role
 from tests.factories import make_account, make_agent, make_service, page_text
+from tests.web.agents import sign_in_agent
 from tests.web.conftest import deposit
 from tests.web.test_auth import csrf_token, log_in
 from web.famille_fichiers import checked_chunks, content_disposition
@@ -450,7 +451,7 @@ def test_vault_pages_are_for_families_only(
     client: FlaskClient, db_session: Session, clock: FrozenClock, path: str
 ) -> None:
     assert client.get(path).headers["Location"].startswith("/connexion?next=")
-    log_in(client, make_account(db_session, clock, Role.AGENT).email)
+    assert sign_in_agent(client, make_account(db_session, clock, Role.AGENT)).status_code == 302
 
     assert client.get(path).status_code == 403
 

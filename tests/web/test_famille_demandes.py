@@ -345,3 +345,60 @@ def test_the_detail_links_the_towns_attestation_named_after_the_number(
 
     assert "Documents délivrés par la mairie" in detail
     assert f'href="/famille/coffre/{attestation.id}/voir"' in detail
+
+
+def test_the_form_and_the_summary_show_each_choice_by_its_label(
+    family_client: FlaskClient, db_session: Session, clock: FrozenClock, child: FoyerMember
+) -> None:
+    make_service(db_session, code="accueil-mq")
+    definition, bpmn = catalogue.read_built_in("signalement")
+    catalogue.publish(db_session, clock, definition, bpmn, None)
+    db_session.commit()
+    response = post(family_client, "/famille/demarches/signalement/commencer")
+    form_path = response.headers["Location"]  # type: ignore[attr-defined]
+    demande_id = int(re.findall(r"\d+", form_path)[-1])
+
+    form_page = page_text(family_client.get(form_path))
+    answers = {
+        "nature": "perte_carte",
+        "enfant": str(child.id),
+        "date_debut": "2026-09-01",
+        "action": "continuer",
+    }
+    post(family_client, form_path, answers)
+    post(family_client, f"/famille/demandes/{demande_id}/justificatifs")
+    summary = page_text(family_client.get(f"/famille/demandes/{demande_id}/recapitulatif"))
+
+    assert re.search(
+        r'value="perte_carte">\s*<label[^>]*>La perte de la carte d\'accès<', form_page
+    )
+    assert "La perte de la carte d'accès" in summary
+    assert "perte_carte" not in summary
+
+
+def test_the_familys_answer_buttons_show_the_declared_labels(
+    family_client: FlaskClient,
+    published: None,
+    child: FoyerMember,
+    papers: list[Document],
+    db_session: Session,
+    clock: FrozenClock,
+    app: Flask,
+    petite_enfance: Service,
+) -> None:
+    demande_id = submitted(family_client, child, papers)
+    actor = AgentActor(
+        make_account(db_session, clock, Role.AGENT).id, frozenset({petite_enfance.id})
+    )
+    ctx = EngineContext(clock=clock, vault=runtime(app).vault)
+    for data in ({}, {"decision": "place", "motif": ""}):
+        task = db_session.scalars(
+            select(Task).where(Task.demande_id == demande_id, Task.state == TaskState.OPEN)
+        ).one()
+        tasks.claim(db_session, ctx, actor, task.id)
+        tasks.complete(db_session, ctx, actor, task.id, data)
+
+    detail = page_text(family_client.get(f"/famille/demandes/{demande_id}"))
+
+    assert re.search(r'value="acceptee">\s*Accepter la place\s*</button>', detail)
+    assert re.search(r'value="refusee">\s*Refuser la place\s*</button>', detail)

@@ -1,23 +1,31 @@
-"""Faults the portal survives: the object store going away during an upload, and coming back."""
+"""Faults the portal survives: the object store or the database going away, and coming back."""
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 from flask import Flask
-from sqlalchemy import func, select
+from sqlalchemy import create_engine, func, make_url, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from coffre.clock import FrozenClock
 from coffre.models import Document
 from procedures.demo import demo_pdf
-from procedures.models import Account, Role
-from tests.conftest import require
+from procedures.models import Account, Role, WorkerHeartbeat
+from tests.conftest import PostgresServer, require
 from tests.factories import make_account, page_text
+from tests.procedures.test_worker_crash import wait_until
+from tests.proxy import TcpProxy
 from tests.stockage.conftest import ACCESS_KEY, SECRET_KEY, MotoServer
-from tests.web.test_auth import log_in
+from tests.web.test_auth import csrf_token, log_in
 from tests.web.test_famille_coffre import upload
 from web import create_app
 from web.runtime import runtime
@@ -87,3 +95,72 @@ def test_upload_while_the_store_is_down_is_refused_cleanly_and_works_once_it_is_
     assert client.get("/healthz").status_code == 200
     document_id = db_session.scalar(select(Document.id).where(Document.foyer_id == family.foyer_id))
     assert client.get(f"/famille/coffre/{document_id}/fichier").get_data() == pdf
+
+
+@pytest.fixture
+def postgres_server(postgres: PostgresServer | None) -> PostgresServer:
+    if postgres is None:
+        require("PostgreSQL is needed to cut the database away")
+    assert postgres is not None
+    return postgres
+
+
+def test_database_cut_then_back_pages_answer_503_then_work_and_the_worker_resumes(
+    tmp_path: Path, postgres_server: PostgresServer
+) -> None:
+    direct = postgres_server.create_database()
+    proxy = TcpProxy(("127.0.0.1", make_url(direct).port or 5432))
+    proxy.start()
+    through_proxy = make_url(direct).set(port=proxy.port).render_as_string(hide_password=False)
+    env = dict(
+        os.environ, ENV="test", VAR_DIR=str(tmp_path), FLASK_APP="web:create_app",
+        DATABASE_URL=through_proxy,
+    )  # fmt: skip
+    flask = [sys.executable, "-m", "flask"]
+    subprocess.run([*flask, "db", "upgrade"], env=env, check=True, capture_output=True)
+    app = create_app(load_settings(env))
+    client = app.test_client()
+    engine = create_engine(direct)
+
+    def last_beat() -> datetime | None:
+        with engine.connect() as connection:
+            return connection.scalar(select(func.max(WorkerHeartbeat.beat_at)))
+
+    log = (tmp_path / "worker.log").open("w")
+    worker = subprocess.Popen(
+        [*flask, "worker", "--tick", "0.2"], env=env, stdout=log, stderr=subprocess.STDOUT
+    )
+    try:
+        wait_until(lambda: last_beat() is not None, 30, "the worker beats")
+        assert client.get("/healthz").status_code == 200
+        token = csrf_token(client)
+
+        proxy.cut()
+        health = client.get("/healthz")
+        page = client.post(
+            "/connexion",
+            data={"email": "a@test.example", "password": "x" * 12, "csrf_token": token},
+        )
+        time.sleep(2)  # the worker meets the cut and backs off
+        beat_during_cut = last_beat()
+        assert worker.poll() is None
+
+        proxy.start()
+        wait_until(lambda: (last_beat() or beat_during_cut) != beat_during_cut, 30, "it resumes")
+        after = client.get("/healthz")
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        worker.wait(timeout=15)
+        log.close()
+        proxy.cut()
+        runtime(app).engine.dispose()
+        engine.dispose()
+
+    assert health.status_code == 503 and health.get_json()["checks"]["database"] == "unavailable"
+    assert page.status_code == 503
+    assert "Le service est momentanément indisponible" in page_text(page)
+    assert "Traceback" not in page_text(page)
+    assert after.status_code == 200
+    output = (tmp_path / "worker.log").read_text()
+    assert "database unavailable" in output and "retry in" in output
+    assert worker.returncode == 0

@@ -5,7 +5,9 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Connection, Engine
 
+import coffre.catalogue
 import coffre.models
+import procedures.admin_models
 import procedures.demande_models
 import procedures.models
 from coffre.db import Base
@@ -36,4 +38,5 @@ def run_migrations_online() -> None:
 
 
 assert coffre.models and procedures.demande_models  # imported for their tables
+assert coffre.catalogue and procedures.admin_models  # imported for their tables
 run_migrations_online()

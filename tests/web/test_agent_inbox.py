@@ -1,0 +1,460 @@
+"""The inbox pages: tabs, filters in the address, pages, claim, assignment, saved filters."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import pytest
+from flask.testing import FlaskClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from werkzeug.test import TestResponse
+
+from coffre.clock import FrozenClock
+from coffre.models import Foyer
+from procedures import catalogue, tasks
+from procedures.demande_models import Demande, ProcedureVersion, Task, TaskState
+from procedures.models import Account, AgentService, Role, SavedFilter, Service
+from procedures.progress import EngineContext
+from procedures.tasks import AgentActor
+from tests.factories import make_account, make_agent, make_foyer, make_service, page_text
+from tests.procedures.test_inbox import add_task
+from tests.web.agents import sign_in_agent
+from tests.web.test_auth import csrf_token, log_in
+
+INBOX = "/agent/taches"
+
+
+@pytest.fixture
+def petite_enfance(db_session: Session) -> Service:
+    service = make_service(db_session, code="petite-enfance")
+    service.name = "Petite enfance"
+    db_session.commit()
+    return service
+
+
+@pytest.fixture
+def creche(db_session: Session, clock: FrozenClock, petite_enfance: Service) -> ProcedureVersion:
+    definition, bpmn = catalogue.read_built_in("creche")
+    version = catalogue.publish(db_session, clock, definition, bpmn, None)
+    db_session.commit()
+    return version
+
+
+@pytest.fixture
+def martin(db_session: Session, clock: FrozenClock) -> Foyer:
+    return make_foyer(db_session, clock, "Martin")
+
+
+@pytest.fixture
+def agent(db_session: Session, clock: FrozenClock, petite_enfance: Service) -> Account:
+    return make_agent(db_session, clock, petite_enfance)
+
+
+@pytest.fixture
+def supervisor(db_session: Session, clock: FrozenClock, petite_enfance: Service) -> Account:
+    account = make_account(db_session, clock, Role.AGENT, display_name="Sophie Superviseure")
+    db_session.add(
+        AgentService(account_id=account.id, service_id=petite_enfance.id, is_supervisor=True)
+    )
+    db_session.commit()
+    return account
+
+
+def signed_in(client: FlaskClient, account: Account) -> FlaskClient:
+    assert sign_in_agent(client, account).status_code == 302
+    return client
+
+
+def number_of(session: Session, task: Task) -> str:
+    number = session.get_one(Demande, task.demande_id).number
+    assert number is not None
+    return number
+
+
+def post(client: FlaskClient, path: str, data: dict[str, object]) -> TestResponse:
+    return client.post(path, data={"csrf_token": csrf_token(client, INBOX), **data})
+
+
+def flashed(client: FlaskClient, response: TestResponse) -> str:
+    """The page the redirect leads to, with its flash message."""
+    assert response.status_code == 302
+    return page_text(client.get(response.headers["Location"]))
+
+
+def test_an_agent_sees_only_its_services_tasks_with_counts(
+    client: FlaskClient,
+    db_session: Session,
+    clock: FrozenClock,
+    creche: ProcedureVersion,
+    petite_enfance: Service,
+    agent: Account,
+    martin: Foyer,
+) -> None:
+    now = clock.now()
+    mine = add_task(db_session, creche, martin, petite_enfance, now, due_at=now + timedelta(1))
+    theirs = add_task(db_session, creche, martin, make_service(db_session), now, due_at=now)
+    add_task(db_session, creche, martin, petite_enfance, now, due_at=None, state=TaskState.DONE)
+
+    page = page_text(signed_in(client, agent).get(INBOX))
+
+    assert number_of(db_session, mine) in page
+    assert number_of(db_session, theirs) not in page
+    assert f'href="/agent/demandes/{mine.demande_id}"' in page
+    assert "Martin" in page and "Vérifier la complétude du dossier" in page
+    assert re.search(r"À traiter\s*(&nbsp;|\xa0)?\s*<span[^>]*>1</span>", page)
+    assert re.search(r"Terminées\s*(&nbsp;|\xa0)?\s*<span[^>]*>1</span>", page)
+    assert "Dans les délais" in page and "restantes" in page  # text beside the colour
+
+
+def shown_in_order(page: str, numbers: list[str]) -> list[str]:
+    """The request numbers of the page, each once, in the order the rows show them."""
+    return [n for n in dict.fromkeys(re.findall(r"2026-\d{6}", page)) if n in numbers]
+
+
+def test_rows_are_sorted_by_deadline_and_split_into_pages(
+    client: FlaskClient,
+    db_session: Session,
+    clock: FrozenClock,
+    creche: ProcedureVersion,
+    petite_enfance: Service,
+    agent: Account,
+    martin: Foyer,
+) -> None:
+    now = clock.now()
+    made = [
+        add_task(db_session, creche, martin, petite_enfance, now, due_at=now + timedelta(hours=n))
+        for n in range(55, 0, -1)
+    ]
+    signed_in(client, agent)
+
+    first = page_text(client.get(INBOX))
+    second = page_text(client.get(INBOX + "?page=2"))
+
+    numbers = [number_of(db_session, task) for task in reversed(made)]  # soonest first
+    assert shown_in_order(first, numbers) == numbers[:50]
+    assert shown_in_order(second, numbers) == numbers[50:]
+    assert "Page 1 sur 2" in first and 'href="/agent/taches?page=2"' in first
+    assert "55 tâches" in first
+
+
+def test_filters_and_search_live_in_the_address(
+    client: FlaskClient,
+    db_session: Session,
+    clock: FrozenClock,
+    creche: ProcedureVersion,
+    petite_enfance: Service,
+    agent: Account,
+    martin: Foyer,
+) -> None:
+    now = clock.now()
+    nguyen = make_foyer(db_session, clock, "Nguyen")
+    late = add_task(db_session, creche, martin, petite_enfance, now, due_at=now - timedelta(1))
+    fresh = add_task(db_session, creche, nguyen, petite_enfance, now, due_at=now + timedelta(9))
+    older = add_task(
+        db_session, creche, nguyen, petite_enfance, now - timedelta(days=10),
+        due_at=now + timedelta(8),
+    )  # fmt: skip
+    signed_in(client, agent)
+
+    def shown(query: str) -> set[str]:
+        response = client.get(f"{INBOX}?{query}")
+        assert response.status_code == 200
+        return {n for n in (number_of(db_session, t) for t in (late, fresh, older))
+                if n in page_text(response)}  # fmt: skip
+
+    assert shown("q=nguy") == {number_of(db_session, fresh), number_of(db_session, older)}
+    assert shown(f"q={number_of(db_session, late)}") == {number_of(db_session, late)}
+    assert shown("couleur=rouge") == {number_of(db_session, late)}
+    assert shown("couleur=vert&q=nguyen") == {
+        number_of(db_session, fresh),
+        number_of(db_session, older),
+    }
+    assert shown("du=2026-08-20&au=2026-08-25") == {number_of(db_session, older)}
+    assert shown("du=2026-09-01&au=2026-09-01") == {
+        number_of(db_session, late),
+        number_of(db_session, fresh),
+    }
+    assert shown(f"demarche=creche&service={petite_enfance.id}") == {
+        number_of(db_session, t) for t in (late, fresh, older)
+    }
+    form = page_text(client.get(f"{INBOX}?q=nguyen&couleur=vert"))
+    assert 'value="nguyen"' in form
+    assert '<option value="vert" selected>' in form
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ("onglet=corbeille", "Onglet inconnu."),
+        ("couleur=violet", "Couleur d'échéance inconnue"),
+        ("du=2026-13-01", "Les dates s'écrivent AAAA-MM-JJ"),
+        ("au=hier", "Les dates s'écrivent AAAA-MM-JJ"),
+        ("du=2026-09-10&au=2026-09-01", "La date de début est postérieure à la date de fin."),
+        ("page=0", "Le numéro de page n'est pas valide."),
+        ("page=deux", "Le numéro de page n'est pas valide."),
+        ("page=" + "9" * 5000, "Le numéro de page n'est pas valide."),
+        ("service=abc", "Service inconnu"),
+        ("demarche=inconnue", "Démarche inconnue."),
+        ("q=" + "x" * 101, "Le texte recherché est trop long"),
+    ],
+)
+def test_bad_filter_values_get_a_french_400(
+    client: FlaskClient, creche: ProcedureVersion, agent: Account, query: str, message: str
+) -> None:
+    response = signed_in(client, agent).get(f"{INBOX}?{query}")
+
+    assert response.status_code == 400
+    assert message in page_text(response)
+
+
+def test_filtering_on_another_services_id_is_refused(
+    client: FlaskClient, db_session: Session, creche: ProcedureVersion, agent: Account
+) -> None:
+    other = make_service(db_session)
+
+    response = signed_in(client, agent).get(f"{INBOX}?service={other.id}")
+
+    assert response.status_code == 400
+    assert "Service inconnu, ou qui n'est pas l'un des vôtres." in page_text(response)
+
+
+def test_an_agent_claims_a_task_from_the_list(
+    client: FlaskClient,
+    db_session: Session,
+    clock: FrozenClock,
+    creche: ProcedureVersion,
+    petite_enfance: Service,
+    agent: Account,
+    martin: Foyer,
+) -> None:
+    now = clock.now()
+    task = add_task(db_session, creche, martin, petite_enfance, now, due_at=now + timedelta(1))
+    signed_in(client, agent)
+    assert f'action="/agent/taches/{task.id}/prendre"' in page_text(client.get(INBOX))
+
+    response = post(client, f"/agent/taches/{task.id}/prendre", {"retour": "q=martin"})
+
+    assert response.headers["Location"] == "/agent/taches?q=martin"
+    assert "La tâche est à vous" in flashed(client, response)
+    db_session.refresh(task)
+    assert (task.state, task.assignee_id) == (TaskState.CLAIMED, agent.id)
+    mine = page_text(client.get(f"{INBOX}?onglet=mes_taches"))
+    assert number_of(db_session, task) in mine
+    assert f'action="/agent/taches/{task.id}/prendre"' not in mine
+
+
+def test_a_task_taken_meanwhile_gets_a_clear_message(
+    client: FlaskClient,
+    db_session: Session,
+    clock: FrozenClock,
+    creche: ProcedureVersion,
+    petite_enfance: Service,
+    agent: Account,
+    martin: Foyer,
+) -> None:
+    now = clock.now()
+    task = add_task(db_session, creche, martin, petite_enfance, now, due_at=now + timedelta(1))
+    colleague = make_agent(db_session, clock, petite_enfance)
+    signed_in(client, agent)
+    token = csrf_token(client, INBOX)
+    ctx = EngineContext(clock=clock)
+    tasks.claim(db_session, ctx, AgentActor(colleague.id, frozenset({petite_enfance.id})), task.id)
+
+    response = client.post(f"/agent/taches/{task.id}/prendre", data={"csrf_token": token})
+
+    assert "Cette tâche vient d'être prise par un collègue." in flashed(client, response)
+    db_session.refresh(task)
+    assert task.assignee_id == colleague.id
+
+
+def test_claiming_needs_the_form_token_and_a_task_of_ones_services(
+    client: FlaskClient,
+    db_session: Session,
+    clock: FrozenClock,
+    creche: ProcedureVersion,
+    agent: Account,
+    martin: Foyer,
+) -> None:
+    now = clock.now()
+    elsewhere = add_task(db_session, creche, martin, make_service(db_session), now, due_at=now)
+    signed_in(client, agent)
+
+    assert client.post(f"/agent/taches/{elsewhere.id}/prendre").status_code == 400
+    assert post(client, f"/agent/taches/{elsewhere.id}/prendre", {}).status_code == 404
+    db_session.refresh(elsewhere)
+    assert elsewhere.state is TaskState.OPEN
+
+
+def test_a_supervisor_assigns_or_takes_selected_tasks(
+    client: FlaskClient,
+    db_session: Session,
+    clock: FrozenClock,
+    creche: ProcedureVersion,
+    petite_enfance: Service,
+    agent: Account,
+    supervisor: Account,
+    martin: Foyer,
+) -> None:
+    now = clock.now()
+    made = [
+        add_task(db_session, creche, martin, petite_enfance, now, due_at=now + timedelta(hours=n))
+        for n in (1, 2, 3)
+    ]
+    signed_in(client, supervisor)
+    page = page_text(client.get(INBOX))
+    assert 'id="attribution"' in page and f'value="{made[0].id}" form="attribution"' in page
+    assert f'<option value="{agent.id}">' in page
+
+    assigned = post(
+        client, "/agent/taches/attribution",
+        {"taches": [made[0].id, made[1].id], "action": "attribuer", "agent": agent.id},
+    )  # fmt: skip
+    assert "2 tâches attribuées." in flashed(client, assigned)
+    taken = post(client, "/agent/taches/attribution", {"taches": [made[2].id], "action": "prendre"})
+    assert "1 tâche attribuée." in flashed(client, taken)
+
+    owners = [db_session.scalar(select(Task.assignee_id).where(Task.id == t.id)) for t in made]
+    assert owners == [agent.id, agent.id, supervisor.id]
+
+
+def test_a_bulk_assignment_with_a_closed_task_assigns_nothing(
+    client: FlaskClient,
+    db_session: Session,
+    clock: FrozenClock,
+    creche: ProcedureVersion,
+    petite_enfance: Service,
+    agent: Account,
+    supervisor: Account,
+    martin: Foyer,
+) -> None:
+    now = clock.now()
+    still_open = add_task(db_session, creche, martin, petite_enfance, now, due_at=now)
+    done = add_task(
+        db_session, creche, martin, petite_enfance, now, due_at=now, state=TaskState.DONE
+    )
+    signed_in(client, supervisor)
+
+    response = post(
+        client, "/agent/taches/attribution",
+        {"taches": [still_open.id, done.id], "action": "attribuer", "agent": agent.id},
+    )  # fmt: skip
+
+    assert "rien n'a été attribué" in flashed(client, response)
+    db_session.refresh(still_open)
+    assert still_open.assignee_id is None
+
+
+def test_a_plain_agent_cannot_assign(
+    client: FlaskClient,
+    db_session: Session,
+    clock: FrozenClock,
+    creche: ProcedureVersion,
+    petite_enfance: Service,
+    agent: Account,
+    martin: Foyer,
+) -> None:
+    now = clock.now()
+    task = add_task(db_session, creche, martin, petite_enfance, now, due_at=now)
+    signed_in(client, agent)
+    assert 'id="attribution"' not in page_text(client.get(INBOX))
+
+    response = post(
+        client, "/agent/taches/attribution",
+        {"taches": [task.id], "action": "attribuer", "agent": agent.id},
+    )  # fmt: skip
+
+    assert response.status_code == 403
+    db_session.refresh(task)
+    assert task.state is TaskState.OPEN
+
+
+def test_a_supervisor_cannot_assign_to_an_agent_outside_the_service(
+    client: FlaskClient,
+    db_session: Session,
+    clock: FrozenClock,
+    creche: ProcedureVersion,
+    petite_enfance: Service,
+    supervisor: Account,
+    martin: Foyer,
+) -> None:
+    now = clock.now()
+    task = add_task(db_session, creche, martin, petite_enfance, now, due_at=now)
+    stranger = make_agent(db_session, clock)  # in another service
+    signed_in(client, supervisor)
+
+    response = post(
+        client, "/agent/taches/attribution",
+        {"taches": [task.id], "action": "attribuer", "agent": stranger.id},
+    )  # fmt: skip
+
+    assert response.status_code == 403
+    db_session.refresh(task)
+    assert task.assignee_id is None
+
+
+def test_an_agent_saves_reopens_replaces_and_deletes_a_filter(
+    client: FlaskClient,
+    db_session: Session,
+    clock: FrozenClock,
+    creche: ProcedureVersion,
+    petite_enfance: Service,
+    agent: Account,
+    martin: Foyer,
+) -> None:
+    now = clock.now()
+    late = add_task(db_session, creche, martin, petite_enfance, now, due_at=now - timedelta(1))
+    add_task(db_session, creche, martin, petite_enfance, now, due_at=now + timedelta(9))
+    signed_in(client, agent)
+    page = page_text(client.get(f"{INBOX}?couleur=rouge&page=1"))
+    assert 'name="requete" value="couleur=rouge"' in page
+
+    saved = post(
+        client, "/agent/taches/filtres", {"nom": " Mes  retards ", "requete": "couleur=rouge"}
+    )
+
+    assert saved.headers["Location"] == "/agent/taches?couleur=rouge"
+    listing = flashed(client, saved)
+    assert "Filtre « Mes retards » enregistré." in listing
+    assert '<a class="fr-link" href="/agent/taches?couleur=rouge">Mes retards</a>' in listing
+    reopened = page_text(client.get("/agent/taches?couleur=rouge"))
+    assert number_of(db_session, late) in reopened and "1 tâche" in reopened
+
+    post(client, "/agent/taches/filtres", {"nom": "Mes retards", "requete": "onglet=mes_taches"})
+    rows = db_session.scalars(select(SavedFilter).where(SavedFilter.account_id == agent.id)).all()
+    assert [(row.name, row.query) for row in rows] == [("Mes retards", "onglet=mes_taches")]
+
+    other = make_agent(db_session, clock, petite_enfance)
+    client.post("/deconnexion", data={"csrf_token": csrf_token(client, INBOX)})
+    signed_in(client, other)
+    assert post(client, f"/agent/taches/filtres/{rows[0].id}/supprimer", {}).status_code == 404
+    assert "Mes retards" not in page_text(client.get(INBOX))
+    client.post("/deconnexion", data={"csrf_token": csrf_token(client, INBOX)})
+    signed_in(client, agent)
+    deleted = post(client, f"/agent/taches/filtres/{rows[0].id}/supprimer", {})
+    assert "Filtre enregistré supprimé." in flashed(client, deleted)
+    assert db_session.scalars(select(SavedFilter)).all() == []
+
+
+def test_a_filter_is_saved_only_with_a_name_and_valid_filters(
+    client: FlaskClient, db_session: Session, creche: ProcedureVersion, agent: Account
+) -> None:
+    signed_in(client, agent)
+
+    unnamed = post(client, "/agent/taches/filtres", {"nom": "  ", "requete": "couleur=rouge"})
+    assert "Donnez au filtre un nom de 1 à 80 caractères." in flashed(client, unnamed)
+    invalid = post(client, "/agent/taches/filtres", {"nom": "Violet", "requete": "couleur=violet"})
+
+    assert invalid.status_code == 400
+    assert "Couleur d'échéance inconnue" in page_text(invalid)
+    assert db_session.scalars(select(SavedFilter)).all() == []
+
+
+def test_families_and_visitors_do_not_reach_the_inbox(
+    client: FlaskClient, db_session: Session, clock: FrozenClock
+) -> None:
+    assert client.get(INBOX).status_code == 302  # to the login page
+    family = make_account(db_session, clock, Role.FAMILLE)
+    assert log_in(client, family.email).status_code == 302
+    assert client.get(INBOX).status_code == 403

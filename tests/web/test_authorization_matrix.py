@@ -1,0 +1,328 @@
+"""Who may reach what: every route of the URL map × every kind of visitor.
+
+The routes come from `app.url_map`, so a new route cannot escape: a route without a rule
+below fails the test that lists them. Each cell expects one outcome: the page works
+("ok"), the visitor is sent to log in, refused (403), or told the thing does not exist
+(404: another family's or another entity's objects are never confirmed to exist). No cell
+may answer 5xx.
+
+GET cells are requested as they are. A POST cell that must be refused is sent with a valid
+CSRF token (so the refusal comes from the authorization, not the token); a POST cell that
+is allowed is sent without a token and must be refused as a forged request (400) without
+changing anything: what the allowed POSTs do is tested route by route elsewhere.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy.orm import Session
+from werkzeug.routing import Rule
+from werkzeug.test import TestResponse
+
+from coffre.clock import FrozenClock
+from coffre.models import Foyer, FoyerMember, MemberRole
+from procedures import demandes
+from procedures.models import Account, AgentService, Role, Service
+from procedures.progress import EngineContext
+from procedures.saved_filters import save_filter
+from tests.factories import make_account, make_service
+from tests.procedures.flows import open_task, publish
+from tests.web.agents import sign_in_agent
+from tests.web.conftest import deposit
+from tests.web.test_auth import log_in
+from web.runtime import runtime
+
+ACTORS = (
+    "anonyme",
+    "famille_a",
+    "famille_b",
+    "agent_autre_entite",
+    "agent_du_service",
+    "superviseur",
+    "admin",
+)
+OK, LOGIN, FORBIDDEN, NOT_FOUND, CSRF = "ok", "login", "403", "404", "csrf"
+
+
+@dataclass(frozen=True)
+class Scene:
+    """Family A's crèche demande, handled by the service; family B and the others look on."""
+
+    ids: dict[str, str]  # URL parameter name → A's object (or the service's)
+    accounts: dict[str, Account]
+
+
+@pytest.fixture
+def scene(app: Flask, db_session: Session, clock: FrozenClock) -> Scene:
+    service = make_service(db_session, code="petite-enfance")
+    other_service = make_service(db_session)  # another entity's service
+    publish(db_session, clock, "creche")
+    family_a = make_account(db_session, clock, Role.FAMILLE)
+    family_b = make_account(db_session, clock, Role.FAMILLE)
+    foyer = db_session.get(Foyer, family_a.foyer_id)
+    assert foyer is not None
+    child = FoyerMember(role=MemberRole.ENFANT, first_name="Léa", last_name="Test")
+    foyer.members.append(child)
+    db_session.commit()
+    documents = [
+        deposit(app, db_session, foyer.id, "justificatif_domicile"),
+        deposit(app, db_session, foyer.id, "avis_imposition", issued_on=date(2026, 4, 15)),
+        deposit(
+            app, db_session, foyer.id, "carnet_vaccination", member_id=child.id,
+            issued_on=date(2025, 1, 10),
+        ),
+    ]  # fmt: skip
+    ctx = EngineContext(clock=clock, vault=runtime(app).vault)
+    actor = demandes.FamilyActor(family_a.id, foyer.id)
+    draft = demandes.create_draft(db_session, ctx, actor, "creche")
+    form = {"enfant": str(child.id), "date_entree": "2027-01-04", "jours": "4"}
+    demande = demandes.submit(db_session, ctx, actor, draft.id, form, [d.id for d in documents])
+    agent = _agent(db_session, clock, service, supervisor=False)
+    supervisor = _agent(db_session, clock, service, supervisor=True)
+    outsider = _agent(db_session, clock, other_service, supervisor=True)
+    saved = save_filter(db_session, clock, agent.id, "Mes crèches", "procedure=creche")
+    db_session.commit()
+    return Scene(
+        ids={
+            "demande_id": str(demande.id),
+            "document_id": str(documents[0].id),
+            "task_id": str(open_task(db_session, demande).id),
+            "child_id": str(child.id),
+            "foyer_id": str(foyer.id),
+            "filter_id": str(saved.id),
+            "code": "creche",
+            "token": "jeton-invalide",
+            "agent_id": str(agent.id),
+            "service_id": str(service.id),
+            "entity_id": str(service.entity_id),
+            "number": "1",
+        },
+        accounts={
+            "famille_a": family_a,
+            "famille_b": family_b,
+            "agent_autre_entite": outsider,
+            "agent_du_service": agent,
+            "superviseur": supervisor,
+            "admin": make_account(db_session, clock, Role.ADMIN),
+        },
+    )
+
+
+def _agent(session: Session, clock: FrozenClock, service: Service, *, supervisor: bool) -> Account:
+    account = make_account(session, clock, Role.AGENT)
+    session.add(
+        AgentService(account_id=account.id, service_id=service.id, is_supervisor=supervisor)
+    )
+    session.commit()
+    return account
+
+
+# The rules. `owned` routes name an object of family A / handled by the service in their URL.
+
+Expect = Callable[[str, Rule], str | None]  # None: any outcome but a server error
+
+
+def public(actor: str, rule: Rule) -> str | None:
+    return None
+
+
+def family_space(actor: str, rule: Rule) -> str | None:
+    if actor == "anonyme":
+        return LOGIN
+    if actor == "famille_a":
+        return OK
+    if actor == "famille_b":
+        return NOT_FOUND if _owned(rule) else OK
+    return FORBIDDEN  # agents outside counter mode, administrators
+
+
+def agent_space(actor: str, rule: Rule) -> str | None:
+    if actor == "anonyme":
+        return LOGIN
+    if actor in ("famille_a", "famille_b", "admin"):
+        return FORBIDDEN
+    if actor == "agent_autre_entite" and _owned(rule):
+        return NOT_FOUND
+    return OK
+
+
+def supervisors_only(actor: str, rule: Rule) -> str | None:
+    expected = agent_space(actor, rule)
+    if expected == OK and actor == "agent_du_service":
+        return FORBIDDEN
+    return expected
+
+
+def own_filter(actor: str, rule: Rule) -> str | None:
+    expected = agent_space(actor, rule)
+    if expected == OK and actor != "agent_du_service":
+        return NOT_FOUND  # another agent's saved filter
+    return expected
+
+
+def counter_for_any_foyer(actor: str, rule: Rule) -> str | None:
+    """Counter mode may be opened for any foyer: the family stands at the counter."""
+    expected = agent_space(actor, rule)
+    return OK if expected == NOT_FOUND else expected
+
+
+def admin_space(actor: str, rule: Rule) -> str | None:
+    if actor == "anonyme":
+        return LOGIN
+    return OK if actor == "admin" else FORBIDDEN
+
+
+def any_account(actor: str, rule: Rule) -> str | None:
+    return LOGIN if actor == "anonyme" else None
+
+
+RULES: dict[str, Expect] = {
+    "static": public,
+    "public.home": public,
+    "public.healthz": public,
+    "api.index": public,
+    "auth.login": public,
+    "auth.logout": any_account,
+    "auth.enrolement": public,
+    "auth.second_facteur": public,
+    "auth.inscription": public,
+    "auth.activer": public,
+    "auth.activer_confirmer": public,
+    "auth.activer_code": public,
+    "auth.mot_de_passe_oublie": public,
+    "auth.nouveau_mot_de_passe": public,
+    "auth.invitation": public,
+    "auth.inviter": family_space,
+    "auth.changer_mot_de_passe": family_space,
+    "agent.supervision": supervisors_only,
+    "agent.supervision_csv": supervisors_only,
+    "agent.delete_filter": own_filter,
+    "agent.guichet_ouvrir": counter_for_any_foyer,
+    "agent.guichet_code_famille": counter_for_any_foyer,
+    "admin.invitation": public,
+}
+# A URL parameter whose meaning depends on the route.
+OVERRIDES: dict[str, dict[str, str]] = {
+    "admin.document_type": {"code": "justificatif_domicile"},
+    "admin.document_type_restore": {"code": "justificatif_domicile"},
+}
+PREFIXES: dict[str, Expect] = {
+    "famille.": family_space,
+    "agent.": agent_space,
+    "admin.": admin_space,
+}
+
+
+def rule_for(endpoint: str) -> Expect | None:
+    if endpoint in RULES:
+        return RULES[endpoint]
+    return next((expect for p, expect in PREFIXES.items() if endpoint.startswith(p)), None)
+
+
+def _owned(rule: Rule) -> bool:
+    return bool(rule.arguments & {"demande_id", "document_id", "task_id", "child_id", "foyer_id"})
+
+
+def routes(app: Flask) -> list[tuple[Rule, str]]:
+    return sorted(
+        (
+            (rule, method)
+            for rule in app.url_map.iter_rules()
+            if rule.endpoint != "static"
+            for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"})
+        ),
+        key=lambda pair: (pair[0].rule, pair[1]),
+    )
+
+
+def test_every_route_has_a_rule(app: Flask) -> None:
+    missing = sorted({rule.endpoint for rule, _ in routes(app) if rule_for(rule.endpoint) is None})
+
+    assert missing == [], "routes without an authorization rule: add them to RULES"
+
+
+def outcome(response: TestResponse) -> str:
+    if response.status_code >= 500:
+        return f"server error {response.status_code}"
+    location = response.headers.get("Location", "")
+    if response.status_code in (302, 303) and re.search(r"/connexion(\?|$)", location):
+        return LOGIN
+    if response.status_code == 403:
+        return FORBIDDEN
+    if response.status_code == 404:
+        return NOT_FOUND
+    if response.status_code == 400 and "Le formulaire a expiré" in response.get_data(as_text=True):
+        return CSRF
+    return f"{OK} ({response.status_code})"
+
+
+def signed_in(app: Flask, scene: Scene, actor: str) -> FlaskClient:
+    client = app.test_client()
+    account = scene.accounts.get(actor)
+    if account is None:
+        return client
+    if account.role is Role.FAMILLE:
+        assert log_in(client, account.email).status_code == 302
+    else:
+        assert sign_in_agent(client, account).status_code == 302
+    return client
+
+
+def token_of(client: FlaskClient) -> str:
+    """The CSRF token of the client's session, from the first page that carries one."""
+    for path in ("/famille/foyer", "/agent/taches", "/admin/", "/connexion"):
+        page = client.get(path).get_data(as_text=True)
+        found = re.search(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"', page)
+        if found:
+            return found.group(1)
+    raise AssertionError("no page gave a CSRF token")
+
+
+@pytest.mark.parametrize("actor", ACTORS)
+def test_each_route_answers_each_visitor_as_its_rule_says(
+    app: Flask, scene: Scene, actor: str
+) -> None:
+    client = signed_in(app, scene, actor)
+    token = token_of(client)
+    wrong: list[str] = []
+    for rule, method in routes(app):
+        if rule.endpoint == "auth.logout":
+            continue  # would end the session the other cells need; checked on its own below
+        expect = rule_for(rule.endpoint)
+        assert expect is not None
+        expected = expect(actor, rule)
+        path = _path(rule, scene)
+        if method == "GET":
+            got = outcome(client.get(path))
+        elif expected == OK:
+            got, expected = outcome(client.post(path, data={})), CSRF
+        else:
+            got = outcome(client.post(path, data={"csrf_token": token}))
+        if got.startswith("server error") or (expected is not None and got.split()[0] != expected):
+            wrong.append(f"{method} {path} ({rule.endpoint}): expected {expected}, got {got}")
+
+    assert wrong == []
+
+
+def test_logout_needs_the_csrf_token(app: Flask, scene: Scene) -> None:
+    client = signed_in(app, scene, "famille_a")
+    token = token_of(client)
+
+    assert outcome(client.post("/deconnexion", data={})) == CSRF
+    assert client.get("/famille/").status_code == 200
+    assert client.post("/deconnexion", data={"csrf_token": token}).status_code == 302
+    assert outcome(client.get("/famille/")) == LOGIN
+
+
+def _path(rule: Rule, scene: Scene) -> str:
+    unknown = rule.arguments - scene.ids.keys()
+    assert not unknown, f"{rule.rule}: no object for {sorted(unknown)}; add it to the scene"
+    values = {name: scene.ids[name] for name in rule.arguments} | OVERRIDES.get(rule.endpoint, {})
+    return rule.build(values, append_unknown=False)[1]

@@ -1,0 +1,122 @@
+/* The procedure designer (admin/procedure_designer.html): the bpmn-js modeler on the draft,
+   "save the draft" as JSON with the CSRF token header, the problems listed beside the diagram
+   with their element highlighted, the SVG export. Without this file the metadata form still
+   saves (the diagram is then kept as it was). */
+(function () {
+  "use strict";
+
+  var container = document.getElementById("designer-canvas");
+  if (!container || typeof window.BpmnJS !== "function") {
+    return;
+  }
+  var MARKER = "designer-erreur";
+  var modeler = new window.BpmnJS({ container: container });
+  var problemsBox = document.getElementById("designer-problemes");
+  var status = document.getElementById("designer-etat");
+  var draftForm = document.getElementById("designer-brouillon");
+  var publishForm = document.getElementById("designer-publier");
+  var metadata = document.getElementById("designer-metadonnees");
+  var svgButton = document.getElementById("designer-svg");
+  var marked = [];
+
+  function highlight(ids) {
+    var canvas = modeler.get("canvas");
+    var registry = modeler.get("elementRegistry");
+    marked.forEach(function (id) {
+      if (registry.get(id)) {
+        canvas.removeMarker(id, MARKER);
+      }
+    });
+    marked = ids.filter(function (id) { return id && registry.get(id); });
+    marked.forEach(function (id) { canvas.addMarker(id, MARKER); });
+  }
+
+  function showProblems(problems) {
+    problemsBox.textContent = "";
+    if (!problems.length) {
+      var none = document.createElement("p");
+      none.textContent = "Aucun problème trouvé.";
+      problemsBox.appendChild(none);
+    } else {
+      var list = document.createElement("ul");
+      list.className = "designer-problemes";
+      problems.forEach(function (problem) {
+        var item = document.createElement("li");
+        item.textContent = problem.message;
+        item.setAttribute("data-element", problem.element_id || "");
+        list.appendChild(item);
+      });
+      problemsBox.appendChild(list);
+    }
+    highlight(problems.map(function (problem) { return problem.element_id; }));
+  }
+
+  function problemsOnPage() {
+    var items = problemsBox.querySelectorAll("li[data-element]");
+    return Array.prototype.map.call(items, function (item) { return item.getAttribute("data-element"); });
+  }
+
+  function save() {
+    return modeler.saveXML({ format: true }).then(function (result) {
+      return fetch(container.getAttribute("data-save-url"), {
+        method: "POST",
+        credentials: "same-origin",
+        headers: { "Content-Type": "application/json", "X-CSRFToken": container.getAttribute("data-csrf") },
+        body: JSON.stringify({ bpmn: result.xml, metadata: metadata.value })
+      });
+    }).then(function (response) {
+      if (!response.ok && response.status !== 413) {
+        throw new Error("HTTP " + response.status);
+      }
+      return response.json();
+    }).then(function (answer) {
+      showProblems(answer.problems || []);
+      status.textContent = answer.saved
+        ? "Brouillon enregistré le " + answer.saved_at + "."
+        : "Le brouillon n'a pas été enregistré.";
+      return answer;
+    }).catch(function (error) {
+      status.textContent = "Le brouillon n'a pas pu être enregistré (" + error.message + ").";
+      throw error;
+    });
+  }
+
+  function download(name, text, type) {
+    var link = document.createElement("a");
+    link.href = URL.createObjectURL(new Blob([text], { type: type }));
+    link.download = name;
+    document.body.appendChild(link);
+    link.click();
+    link.remove();
+  }
+
+  draftForm.addEventListener("submit", function (event) {
+    event.preventDefault();
+    save().catch(function () { return null; });
+  });
+  publishForm.addEventListener("submit", function (event) {
+    event.preventDefault();
+    save().then(function () { publishForm.submit(); }).catch(function () { return null; });
+  });
+  svgButton.addEventListener("click", function () {
+    modeler.saveSVG().then(function (result) {
+      download(container.getAttribute("data-code") + ".svg", result.svg, "image/svg+xml");
+    });
+  });
+
+  fetch(container.getAttribute("data-xml-url"), { credentials: "same-origin" })
+    .then(function (response) { return response.text(); })
+    .then(function (xml) { return modeler.importXML(xml); })
+    .then(function () {
+      modeler.get("canvas").zoom("fit-viewport", "auto");
+      highlight(problemsOnPage());
+      svgButton.disabled = false;
+      container.setAttribute("data-ready", "true");
+    })
+    .catch(function (error) {
+      status.textContent = "Le diagramme ne peut pas être affiché : " + error.message;
+    });
+
+  // For scripted checks (the browser tests) and the console: the modeler and the save.
+  window.portailDesigner = { modeler: modeler, save: save };
+})();
