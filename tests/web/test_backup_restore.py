@@ -14,6 +14,7 @@ import shutil
 import subprocess
 import sys
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -45,12 +46,30 @@ def libpq(url: str) -> str:
     return url.replace("postgresql+psycopg://", "postgresql://")
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def server(postgres: PostgresServer | None) -> PostgresServer:
     if postgres is None:
         require("PostgreSQL is needed for the backup procedure (pg_dump / pg_restore)")
     assert postgres is not None
     return postgres
+
+
+@dataclass(frozen=True)
+class Backup:
+    path: Path
+    source_url: str
+
+
+@pytest.fixture(scope="module")
+def backup(server: PostgresServer, tmp_path_factory: pytest.TempPathFactory) -> Backup:
+    """A demo instance, seeded through the real commands, then backed up once for the module."""
+    root = tmp_path_factory.mktemp("backup")
+    source, source_url = root / "source", server.create_database()
+    env = instance(source, source_url)
+    flask(env, "db", "upgrade")
+    flask(env, "seed-demo")
+    back_up(source, source_url, root / "backup")
+    return Backup(root / "backup", source_url)
 
 
 def back_up(source: Path, source_url: str, backup: Path) -> None:
@@ -84,13 +103,9 @@ def restore(backup: Path, target: Path, target_url: str, *, with_keyring: bool =
 
 
 def test_a_backup_restored_into_an_empty_instance_reads_back_every_document(
-    tmp_path: Path, server: PostgresServer
+    tmp_path: Path, server: PostgresServer, backup: Backup
 ) -> None:
-    source, source_url = tmp_path / "source", server.create_database()
-    env = instance(source, source_url)
-    flask(env, "db", "upgrade")
-    flask(env, "seed-demo")
-    engine = create_engine(source_url)
+    engine = create_engine(backup.source_url)
     with engine.connect() as connection:
         expected = {
             row.id: row.sha256 for row in connection.execute(select(Document.id, Document.sha256))
@@ -99,9 +114,8 @@ def test_a_backup_restored_into_an_empty_instance_reads_back_every_document(
     engine.dispose()
     assert len(expected) >= 9 and foyers
 
-    back_up(source, source_url, tmp_path / "backup")
     target, target_url = tmp_path / "target", server.create_database()
-    restore(tmp_path / "backup", target, target_url)
+    restore(backup.path, target, target_url)
     restored = instance(target, target_url)
 
     verify = flask(restored, "coffre", "verify")
@@ -120,16 +134,11 @@ def test_a_backup_restored_into_an_empty_instance_reads_back_every_document(
 
 
 def test_a_restore_without_the_keyring_reads_no_document(
-    tmp_path: Path, server: PostgresServer
+    tmp_path: Path, server: PostgresServer, backup: Backup
 ) -> None:
-    source, source_url = tmp_path / "source", server.create_database()
-    env = instance(source, source_url)
-    flask(env, "db", "upgrade")
-    flask(env, "seed-demo")
-    back_up(source, source_url, tmp_path / "backup")
     target, target_url = tmp_path / "target", server.create_database()
 
-    restore(tmp_path / "backup", target, target_url, with_keyring=False)
+    restore(backup.path, target, target_url, with_keyring=False)
     verify = flask(instance(target, target_url), "coffre", "verify", check=False)
 
     assert verify.returncode == 1
