@@ -5,33 +5,36 @@ from __future__ import annotations
 import io
 import os
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy.orm import Session
 
 from coffre import journal, keys
 from coffre.clock import FrozenClock
+from coffre.keyring import Keyring
 from coffre.maintenance import expire_documents, sweep_orphans, verify_blobs
 from coffre.models import Document, DocumentState, Foyer
-from coffre.vault import Vault
-from stockage import FilesystemStore
+from coffre.vault import Limits, Vault
+from stockage import FilesystemStore, ObjectStore
 from tests.coffre.conftest import deposit, pdf_of
+from tests.stockage.conftest import make_minio_store, s3_server  # noqa: F401  (a fixture)
 
 pytestmark = pytest.mark.usefixtures("db_session")
 
 
-def sealed_bytes(store: FilesystemStore, document: Document) -> bytes:
+def sealed_bytes(store: ObjectStore, document: Document) -> bytes:
     with store.open(document.blob_key) as blob:
         return blob.read()
 
 
-def flip_a_byte(store: FilesystemStore, document: Document) -> None:
+def flip_a_byte(store: ObjectStore, document: Document) -> None:
     sealed = bytearray(sealed_bytes(store, document))
     sealed[len(sealed) // 2] ^= 0x40
     store.put(document.blob_key, io.BytesIO(bytes(sealed)))
 
 
-def truncate(store: FilesystemStore, document: Document) -> None:
+def truncate(store: ObjectStore, document: Document) -> None:
     store.put(document.blob_key, io.BytesIO(sealed_bytes(store, document)[:-64]))
 
 
@@ -55,9 +58,24 @@ def five(vault: Vault, db_session: Session, foyer: Foyer) -> list[Document]:
     return [deposit(vault, db_session, foyer, pdf_of(40_000 + n)) for n in range(5)]
 
 
+@pytest.fixture(params=["filesystem", pytest.param("s3", marks=pytest.mark.s3)])
+def any_store(request: pytest.FixtureRequest, tmp_path: Path) -> ObjectStore:
+    """The damage is done on disk, or in a bucket of the S3 server."""
+    if request.param == "filesystem":
+        return FilesystemStore(tmp_path / "objects")
+    return make_minio_store(request.getfixturevalue("s3_server"))
+
+
 def test_verify_lists_exactly_the_damaged_documents(
-    vault: Vault, db_session: Session, store: FilesystemStore, five: list[Document]
+    any_store: ObjectStore,
+    keyring: Keyring,
+    clock: FrozenClock,
+    db_session: Session,
+    foyer: Foyer,
 ) -> None:
+    store = any_store
+    vault = Vault(store=store, keyring=keyring, clock=clock, limits=Limits())
+    five = [deposit(vault, db_session, foyer, pdf_of(40_000 + n)) for n in range(5)]
     flipped, _, deleted, truncated, _ = five
     flip_a_byte(store, flipped)
     store.delete(deleted.blob_key)
