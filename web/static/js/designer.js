@@ -107,13 +107,19 @@
   fetch(container.getAttribute("data-xml-url"), { credentials: "same-origin" })
     .then(function (response) { return response.text(); })
     .then(function (xml) { return modeler.importXML(xml); })
-    .then(function () {
+    .then(function (result) {
+      // What bpmn-js could not draw (unknown elements, broken references): a count on the
+      // canvas for scripted checks, the messages in the console for whoever investigates.
+      var warnings = (result && result.warnings) || [];
+      container.setAttribute("data-import-warnings", String(warnings.length));
+      warnings.forEach(function (warning) { console.warn("bpmn-js : " + warning.message); });
       modeler.get("canvas").zoom("fit-viewport", "auto");
       highlight(problemsOnPage());
       svgButton.disabled = false;
       container.setAttribute("data-ready", "true");
     })
     .catch(function (error) {
+      container.setAttribute("data-import-error", error.message);
       status.textContent = "Le diagramme ne peut pas être affiché : " + error.message;
     });
 
