@@ -145,3 +145,9 @@ def test_labels_survive_the_stored_json_form() -> None:
 
     assert stored["fields"][0]["choices"] == ["absence", "perte_carte"]
     assert choice_label(nature, "perte_carte") == "La perte de la carte d'accès"
+
+
+def test_a_diagram_without_human_tasks_may_have_an_empty_lanes_table() -> None:
+    definition = load_definition('code = "x"\ntitle = "X"\n[lanes]\n[ends]\nfin = "acceptee"\n')
+
+    assert definition.lanes == {}
