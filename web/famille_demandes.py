@@ -15,12 +15,14 @@ from coffre.clock import local_today
 from coffre.consent import DemandeRef
 from coffre.models import Document, Foyer, MemberRole
 from procedures import demandes, family_views, tasks
+from procedures.agent_views import form_lines
 from procedures.catalogue import definition_of
 from procedures.demande_models import OPEN_STATUSES, Demande, DemandeStatus
 from procedures.demandes import FamilyActor
 from procedures.errors import DemandeNotFound, Incomplete, InvalidTransition
 from procedures.models import Role
 from procedures.progress import EngineContext, version_of
+from procedures.vault_views import foyer_members
 from web.auth import role_required
 from web.famille import bp, family_reader
 from web.famille_documents import refusal_text
@@ -218,6 +220,7 @@ def demande(demande_id: int) -> str:
         type_label=lambda code: document_type(code).label,
         refusal_text=refusal_text,
         service=family_views.first_service_name(db(), definition),
+        answers=form_lines(found, version, foyer_members(db(), actor.foyer_id)),
     )
 
 

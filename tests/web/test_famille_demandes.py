@@ -189,6 +189,8 @@ def test_my_requests_and_the_detail_hide_internal_notes_and_agent_names(
     assert "Agathe" not in detail
     assert "Service petite enfance" in detail
     assert "Vous avez déposé votre demande." in detail
+    answers = detail[detail.index("Vos réponses") :]
+    assert "Léa Test" in answers and "4 janvier 2027" in answers and "4 jours" in answers
 
 
 def ask_family(
