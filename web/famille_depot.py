@@ -8,6 +8,7 @@ field errors or the page to go to as JSON.
 from __future__ import annotations
 
 import logging
+import re
 from datetime import date
 
 from flask import abort, flash, jsonify, redirect, render_template, request, url_for
@@ -69,6 +70,8 @@ def deposit_form(foyer_id: int, replaced: Document | None) -> DepositForm:
         key=lambda kind: kind.label,
     )
     form.type_code.choices = [("", _("Choose a type")), *((k.code, k.label) for k in kinds)]
+    if request.method == "GET" and request.args.get("type") in {k.code for k in kinds}:
+        form.type_code.data = request.args["type"]  # the type a request's page asked for
     form.member_id.choices = [("", _("The whole household"))] + [
         (str(member.id), member_name(member)) for member in foyer_members(db(), foyer_id)
     ]
@@ -104,9 +107,19 @@ def ajouter() -> PageResult:
         flash(
             _("The new version has been deposited; the previous one stays in its history."), "info"
         )
+    target = _return_path() or url_for("famille.coffre")
     if _wants_json():
-        return jsonify(redirect=url_for("famille.coffre")), 201
-    return redirect(url_for("famille.coffre"), 303)
+        return jsonify(redirect=target), 201
+    return redirect(target, 303)
+
+
+# A deposit started from a request's page goes back there (?retour=), and nowhere else.
+_RETURN_PATH = re.compile(r"/famille/demandes/\d+(?:/justificatifs)?")
+
+
+def _return_path() -> str | None:
+    target = request.args.get("retour", "")
+    return target if _RETURN_PATH.fullmatch(target) else None
 
 
 def _replaced(reader: FamilyReader) -> Document | None:

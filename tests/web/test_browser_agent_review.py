@@ -214,9 +214,7 @@ def family_answers(
     page.get_by_label("Date d'émission").fill(issued.isoformat())
     page.get_by_label("Fichier").set_input_files(str(new_file))
     page.get_by_role("button", name="Déposer dans mon coffre-fort").click()
-    page.wait_for_url(case.portal.url + "/famille/coffre")
-
-    open_the_request(page, case)
+    page.wait_for_url(f"{case.portal.url}/famille/demandes/{case.demande_id}")  # back to it
     page.get_by_label("Votre message").fill("Voici une facture d'eau plus récente.")
     page.locator("label", has_text=new_file.name).click()  # DSFR draws the box on its label
     assert page.get_by_label(f"{ADDRESS} — {new_file.name}").is_checked()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import date
+from urllib.parse import urlencode
 
 import pytest
 from flask import Flask
@@ -15,12 +16,14 @@ from coffre.clock import FrozenClock
 from coffre.models import Document, FoyerMember, Grant, MemberRole
 from procedures import catalogue, tasks
 from procedures.demande_models import Demande, DemandeStatus, Task, TaskState
+from procedures.demo import demo_pdf
 from procedures.models import Account, Role, Service
 from procedures.progress import EngineContext, record_event
 from procedures.tasks import AgentActor
 from tests.factories import make_account, make_service, page_text
 from tests.web.conftest import deposit
 from tests.web.test_auth import csrf_token, log_in
+from tests.web.test_famille_coffre import upload
 from web.runtime import runtime
 
 
@@ -404,3 +407,32 @@ def test_the_familys_answer_buttons_show_the_declared_labels(
 
     assert re.search(r'value="acceptee">\s*Accepter la place\s*</button>', detail)
     assert re.search(r'value="refusee">\s*Refuser la place\s*</button>', detail)
+
+
+@pytest.mark.parametrize(
+    ("retour", "lands_on"),
+    [
+        ("/famille/demandes/{id}/justificatifs", "/famille/demandes/{id}/justificatifs"),
+        ("/famille/demandes/{id}", "/famille/demandes/{id}"),
+        ("//evil.example/famille/demandes/{id}", "/famille/coffre"),
+        ("https://evil.example/", "/famille/coffre"),
+        ("/famille/demandes/{id}/../../coffre/1/supprimer", "/famille/coffre"),
+    ],
+    ids=["documents-step", "request-page", "other-host", "absolute-url", "dot-dot"],
+)
+def test_a_deposit_started_from_a_request_goes_back_to_it_and_nowhere_else(
+    family_client: FlaskClient, published: None, retour: str, lands_on: str
+) -> None:
+    demande_id = start(family_client)
+    path = "/famille/coffre/ajouter?" + urlencode({"retour": retour.format(id=demande_id)})
+
+    asked = page_text(family_client.get(path + "&type=justificatif_domicile"))
+    response = upload(
+        family_client, demo_pdf("domicile.pdf"), path=path, type_code="justificatif_domicile"
+    )
+
+    assert re.search(r'<option selected value="justificatif_domicile"', asked) or re.search(
+        r'<option value="justificatif_domicile" selected', asked
+    )
+    assert response.status_code == 303
+    assert response.headers["Location"] == lands_on.format(id=demande_id)
