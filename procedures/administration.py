@@ -134,11 +134,39 @@ def _clean_code(value: str, field: str) -> str:
     return code
 
 
-# --- entities -----------------------------------------------------------------------------
+# --- entities and services ---------------------------------------------------------------
 
 
-def _entity_state(entity: Entity) -> dict[str, Any]:
-    return {"slug": entity.slug, "name": entity.name}
+def _state(target: Entity | Service) -> dict[str, Any]:
+    """What the journal keeps of an entity or a service."""
+    if isinstance(target, Entity):
+        return {"slug": target.slug, "name": target.name}
+    return {"code": target.code, "name": target.name, "entity_id": target.entity_id}
+
+
+def _journal(
+    session: Session,
+    clock: Clock,
+    actor: Administrator,
+    target: Entity | Service,
+    change: str,
+    before: dict[str, Any] | None,
+) -> None:
+    """Journal an entity's or a service's change ("created", "renamed") and commit."""
+    kind, entity_id = (
+        ("entity", target.id) if isinstance(target, Entity) else ("service", target.entity_id)
+    )
+    record(
+        session,
+        clock,
+        actor,
+        action=f"{kind}.{change}",
+        target=(kind, target.id),
+        entity_id=entity_id,
+        before=before,
+        after=_state(target),
+    )
+    session.commit()
 
 
 def create_entity(session: Session, clock: Clock, actor_id: int, *, slug: str, name: str) -> int:
@@ -150,17 +178,7 @@ def create_entity(session: Session, clock: Clock, actor_id: int, *, slug: str, n
     entity = Entity(slug=slug, name=name)
     session.add(entity)
     session.flush()
-    record(
-        session,
-        clock,
-        actor,
-        action="entity.created",
-        target=("entity", entity.id),
-        entity_id=entity.id,
-        before=None,
-        after=_entity_state(entity),
-    )
-    session.commit()
+    _journal(session, clock, actor, entity, "created", before=None)
     return entity.id
 
 
@@ -170,21 +188,10 @@ def rename_entity(session: Session, clock: Clock, actor_id: int, entity_id: int,
     entity = session.get(Entity, entity_id)
     if entity is None:
         raise NotFound()
-    before = _entity_state(entity)
+    before = _state(entity)
     entity.name = clean_name(name)
-    if entity.name == before["name"]:
-        return
-    record(
-        session,
-        clock,
-        actor,
-        action="entity.renamed",
-        target=("entity", entity.id),
-        entity_id=entity.id,
-        before=before,
-        after=_entity_state(entity),
-    )
-    session.commit()
+    if entity.name != before["name"]:
+        _journal(session, clock, actor, entity, "renamed", before)
 
 
 def entity_in_reach(session: Session, actor_id: int, entity_id: int) -> Entity:
@@ -194,13 +201,6 @@ def entity_in_reach(session: Session, actor_id: int, entity_id: int) -> Entity:
     if entity is None or not actor.reaches(entity.id):
         raise NotFound()
     return entity
-
-
-# --- services -----------------------------------------------------------------------------
-
-
-def _service_state(service: Service) -> dict[str, Any]:
-    return {"code": service.code, "name": service.name, "entity_id": service.entity_id}
 
 
 def service_in_reach(session: Session, actor_id: int, service_id: int) -> Service:
@@ -224,17 +224,7 @@ def create_service(
     service = Service(entity_id=entity.id, code=code, name=name)
     session.add(service)
     session.flush()
-    record(
-        session,
-        clock,
-        actor,
-        action="service.created",
-        target=("service", service.id),
-        entity_id=entity.id,
-        before=None,
-        after=_service_state(service),
-    )
-    session.commit()
+    _journal(session, clock, actor, service, "created", before=None)
     return service.id
 
 
@@ -244,21 +234,10 @@ def rename_service(
     """Change a service's name (its code, used by the diagrams, stays); commits."""
     actor = administrator(session, actor_id)
     service = service_in_reach(session, actor_id, service_id)
-    before = _service_state(service)
+    before = _state(service)
     service.name = clean_name(name)
-    if service.name == before["name"]:
-        return
-    record(
-        session,
-        clock,
-        actor,
-        action="service.renamed",
-        target=("service", service.id),
-        entity_id=service.entity_id,
-        before=before,
-        after=_service_state(service),
-    )
-    session.commit()
+    if service.name != before["name"]:
+        _journal(session, clock, actor, service, "renamed", before)
 
 
 # --- what an administrator sees -----------------------------------------------------------

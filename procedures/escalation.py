@@ -10,16 +10,17 @@ and an e-mail to each supervisor of the service.
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import NamedTuple, Protocol
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, and_, func, or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, load_only
 
 from procedures import notifications
-from procedures.demande_models import Demande, Task, TaskState
+from procedures.catalogue import definition_of
+from procedures.demande_models import Demande, ProcedureVersion, Task, TaskState
 from procedures.models import Account, AgentService, Service
 from procedures.progress import EngineContext, record_event, version_of
 from procedures.working_hours import SlaColor, WorkingCalendar, sla_color
@@ -85,6 +86,64 @@ def measure(
     else:
         left = between(now, task.due_at)
     return SlaState(left, sla_color(max(allowed - left, timedelta(0)), allowed))
+
+
+class StepTask(TimedTask, Protocol):
+    """A timed task row that also names its step in its procedure version."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def procedure_version_id(self) -> int: ...
+    @property
+    def spec_id(self) -> str: ...
+
+
+# The columns a `StepTask` row needs; a query selecting them joins Demande to Task.
+STEP_TASK_COLUMNS = (
+    Task.id,
+    Task.state,
+    Task.created_at,
+    Task.due_at,
+    Task.paused_remaining_seconds,
+    Task.completed_at,
+    Task.spec_id,
+    Demande.procedure_version_id,
+)
+Promised = dict[tuple[int, str], timedelta | None]
+
+
+def promised_times(session: Session, rows: Iterable[StepTask]) -> Promised:
+    """Each (procedure version, step)'s promised working time, from the published metadata."""
+    wanted = {(row.procedure_version_id, row.spec_id) for row in rows}
+    query = (
+        select(ProcedureVersion)
+        .options(load_only(ProcedureVersion.id, ProcedureVersion.metadata_json))
+        .where(ProcedureVersion.id.in_({version_id for version_id, _ in wanted}))
+    )
+    definitions = {version.id: definition_of(version) for version in session.scalars(query)}
+    promised: Promised = {}
+    for version_id, spec_id in wanted:
+        hours = definitions[version_id].task(spec_id).sla_hours
+        promised[version_id, spec_id] = timedelta(hours=hours) if hours is not None else None
+    return promised
+
+
+def measure_all(
+    session: Session, rows: Sequence[StepTask], now: datetime, calendar: WorkingCalendar
+) -> dict[int, SlaState | None]:
+    """Each row's `sla_state` by task id, against its step's promised time, measured in bulk."""
+    if not rows:
+        return {}
+    promised = promised_times(session, rows)
+    instants = [now]
+    for row in rows:
+        instants += [row.created_at, row.due_at or now, row.completed_at or now]
+    timeline = WorkingTimeline(calendar, min(instants), max(instants))
+    return {
+        row.id: measure(row, now, timeline.between, promised[row.procedure_version_id, row.spec_id])
+        for row in rows
+    }
 
 
 def late(now: datetime) -> ColumnElement[bool]:

@@ -9,18 +9,25 @@ against their deadline. Filtering by SLA colour is the exception: "rouge" is pla
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Literal, Protocol, get_args
+from typing import Any, Literal, get_args
 
 from sqlalchemy import ColumnElement, Select, and_, func, literal, not_, or_, select
-from sqlalchemy.orm import Session, load_only
+from sqlalchemy.orm import Session
 
 from coffre.models import Foyer
-from procedures.catalogue import definition_of
 from procedures.demande_models import Demande, ProcedureVersion, Task, TaskState
-from procedures.escalation import SlaState, WorkingTimeline, late, measure, sla_state
+from procedures.escalation import (
+    STEP_TASK_COLUMNS,
+    Promised,
+    SlaState,
+    late,
+    measure_all,
+    promised_times,
+    sla_state,
+)
 from procedures.models import Account
 from procedures.tasks import AgentActor
 from procedures.working_hours import SlaColor, WorkingCalendar
@@ -223,68 +230,15 @@ def _by_measured_color(
     session: Session, scope: _Scope, calendar: WorkingCalendar, offset: int, limit: int
 ) -> tuple[list[int], int]:
     """The page's ids and the total among the candidates whose colour is the one asked."""
-    query = scope.select(
-        Task.id,
-        Task.state,
-        Task.created_at,
-        Task.due_at,
-        Task.paused_remaining_seconds,
-        Task.completed_at,
-        Task.spec_id,
-        Demande.procedure_version_id,
-        with_demande=True,
-    )
+    query = scope.select(*STEP_TASK_COLUMNS, with_demande=True)
     candidates = session.execute(_sorted(query)).all()
-    if not candidates:
-        return [], 0
-    allowed = _allowed_times(session, candidates)
-    instants = [scope.now]
-    for row in candidates:
-        instants += [row.created_at, row.due_at, row.completed_at or row.due_at]
-    timeline = WorkingTimeline(calendar, min(instants), max(instants))
-    matching = [
-        row.id
-        for row in candidates
-        if _color(measure(row, scope.now, timeline.between, _allowed(allowed, row)))
-        == scope.filters.color
-    ]
+    states = measure_all(session, candidates, scope.now, calendar)
+    matching = [row.id for row in candidates if _color(states[row.id]) == scope.filters.color]
     return matching[offset : offset + limit], len(matching)
 
 
 def _color(state: SlaState | None) -> SlaColor | None:
     return state.color if state else None
-
-
-_Allowed = dict[tuple[int, str], timedelta | None]
-
-
-class _Step(Protocol):
-    """A row naming a task's step in its procedure version."""
-
-    @property
-    def procedure_version_id(self) -> int: ...
-    @property
-    def spec_id(self) -> str: ...
-
-
-def _allowed_times(session: Session, rows: Iterable[_Step]) -> _Allowed:
-    """Each (procedure version, step)'s promised working time, from the published metadata."""
-    wanted = {(row.procedure_version_id, row.spec_id) for row in rows}
-    query = (
-        select(ProcedureVersion)
-        .options(load_only(ProcedureVersion.id, ProcedureVersion.metadata_json))
-        .where(ProcedureVersion.id.in_({version_id for version_id, _ in wanted}))
-    )
-    definitions = {version.id: definition_of(version) for version in session.scalars(query)}
-    allowed: _Allowed = {}
-    for version_id, spec_id in wanted:
-        hours = definitions[version_id].task(spec_id).sla_hours
-        allowed[version_id, spec_id] = timedelta(hours=hours) if hours is not None else None
-    return allowed
-
-
-def _allowed(allowed: _Allowed, row: _Step) -> timedelta | None:
-    return allowed[row.procedure_version_id, row.spec_id]
 
 
 def _rows(
@@ -295,17 +249,10 @@ def _rows(
         return []
     query = (
         select(
-            Task.id,
+            *STEP_TASK_COLUMNS,
             Task.demande_id,
             Task.title,
-            Task.state,
-            Task.created_at,
-            Task.due_at,
-            Task.paused_remaining_seconds,
-            Task.completed_at,
-            Task.spec_id,
             Demande.number,
-            Demande.procedure_version_id,
             ProcedureVersion.title.label("procedure_title"),
             Foyer.label.label("foyer_label"),
             Account.display_name,
@@ -317,14 +264,12 @@ def _rows(
         .where(Task.id.in_(ids))
     )
     found = {row.id: row for row in session.execute(query)}
-    allowed = _allowed_times(session, found.values())
-    return [
-        _row(found[task_id], now, calendar, _allowed(allowed, found[task_id])) for task_id in ids
-    ]
+    promised = promised_times(session, found.values())
+    return [_row(found[task_id], now, calendar, promised) for task_id in ids]
 
 
-def _row(row: Any, now: datetime, calendar: WorkingCalendar, allowed: timedelta | None) -> InboxRow:
-    sla = sla_state(row, now, calendar, allowed)
+def _row(row: Any, now: datetime, calendar: WorkingCalendar, promised: Promised) -> InboxRow:
+    sla = sla_state(row, now, calendar, promised[row.procedure_version_id, row.spec_id])
     return InboxRow(
         task_id=row.id,
         demande_id=row.demande_id,

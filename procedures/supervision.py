@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import statistics
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -21,7 +21,6 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from procedures.catalogue import definition_of
 from procedures.demande_models import (
     Demande,
     DemandeEvent,
@@ -31,14 +30,19 @@ from procedures.demande_models import (
     TaskState,
 )
 from procedures.errors import NotAllowed, TaskConflict
-from procedures.escalation import WorkingTimeline, measure
+from procedures.escalation import (
+    ACTIVE,
+    STEP_TASK_COLUMNS,
+    SlaState,
+    WorkingTimeline,
+    measure_all,
+)
 from procedures.inbox_choices import ServiceChoice
 from procedures.models import Account, AgentService, Role, Service
 from procedures.progress import EngineContext, all_or_nothing, record_event, set_status
 from procedures.tasks import AgentActor
 from procedures.working_hours import SlaColor, WorkingCalendar
 
-ACTIVE = (TaskState.OPEN, TaskState.CLAIMED)
 LIVE = (TaskState.OPEN, TaskState.CLAIMED, TaskState.WAITING_FAMILY)
 MAX_WEEKS = 52
 
@@ -214,18 +218,15 @@ def dashboard(
         raise NotAllowed(f"account {supervisor_id} does not supervise the services asked")
     ids = frozenset(choice.id for choice in services)
     mondays = _mondays(now, weeks, calendar.timezone)
-    since = datetime.combine(mondays[0], time(0), tzinfo=ZoneInfo(calendar.timezone))
-    since = since.astimezone(UTC)
+    since = datetime.combine(mondays[0], time(0), ZoneInfo(calendar.timezone)).astimezone(UTC)
     watched = _watched(session, ids, now, calendar)
     durations = _processing_times(session, ids, since, now, calendar)
     return Dashboard(
         services=services,
         since=since,
         steps=_steps(session, ids),
-        late=sorted((t for t in watched if t.color == "rouge"), key=lambda t: (t.left, t.task_id)),
-        soon_late=sorted(
-            (t for t in watched if t.color == "orange"), key=lambda t: (t.left, t.task_id)
-        ),
+        late=[task for task in watched if task.color == "rouge"],
+        soon_late=[task for task in watched if task.color == "orange"],
         processed=len(durations),
         median_processing=_median(durations),
         weeks=_per_week(session, ids, since, mondays, calendar.timezone),
@@ -258,20 +259,13 @@ def _steps(session: Session, service_ids: frozenset[int]) -> list[StepLoad]:
 def _watched(
     session: Session, service_ids: frozenset[int], now: datetime, calendar: WorkingCalendar
 ) -> list[WatchedTask]:
-    """The service tasks being worked whose deadline is near ("orange") or past ("rouge")."""
+    """Tasks being worked near ("orange") or past ("rouge") their deadline, least left first."""
     query = (
         select(
-            Task.id,
+            *STEP_TASK_COLUMNS,
             Task.demande_id,
             Task.title,
-            Task.state,
-            Task.spec_id,
-            Task.created_at,
-            Task.due_at,
-            Task.paused_remaining_seconds,
-            Task.completed_at,
             Demande.number,
-            Demande.procedure_version_id,
             ProcedureVersion.title.label("procedure_title"),
             Service.name.label("service_name"),
             Account.display_name,
@@ -283,20 +277,16 @@ def _watched(
         .where(Task.service_id.in_(service_ids), Task.state.in_(ACTIVE), Task.due_at.is_not(None))
     )
     rows = session.execute(query).all()
-    if not rows:
-        return []
-    allowed = _allowed_times(session, rows)
-    instants = [now, *(row.created_at for row in rows), *(row.due_at for row in rows)]
-    timeline = WorkingTimeline(calendar, min(instants), max(instants))
-    watched = []
-    for row in rows:
-        sla = measure(row, now, timeline.between, allowed[row.procedure_version_id, row.spec_id])
-        if sla is not None and sla.color != "vert":
-            watched.append(_watched_task(row, sla.left, sla.color))
-    return watched
+    states = measure_all(session, rows, now, calendar)
+    watched = [
+        _watched_task(row, state)
+        for row in rows
+        if (state := states[row.id]) is not None and state.color != "vert"
+    ]
+    return sorted(watched, key=lambda task: (task.left, task.task_id))
 
 
-def _watched_task(row: Any, left: timedelta, color: SlaColor) -> WatchedTask:
+def _watched_task(row: Any, sla: SlaState) -> WatchedTask:
     return WatchedTask(
         task_id=row.id,
         demande_id=row.demande_id,
@@ -306,27 +296,9 @@ def _watched_task(row: Any, left: timedelta, color: SlaColor) -> WatchedTask:
         service_name=row.service_name,
         assignee_name=row.display_name,
         due_at=row.due_at,
-        left=left,
-        color=color,
+        left=sla.left,
+        color=sla.color,
     )
-
-
-_Allowed = dict[tuple[int, str], timedelta | None]
-
-
-def _allowed_times(session: Session, rows: Sequence[Any]) -> _Allowed:
-    """Each (procedure version, step)'s promised working time, from the published metadata."""
-    versions = session.scalars(
-        select(ProcedureVersion).where(
-            ProcedureVersion.id.in_({row.procedure_version_id for row in rows})
-        )
-    )
-    definitions = {version.id: definition_of(version) for version in versions}
-    allowed: _Allowed = {}
-    for version_id, spec_id in {(row.procedure_version_id, row.spec_id) for row in rows}:
-        hours = definitions[version_id].task(spec_id).sla_hours
-        allowed[version_id, spec_id] = timedelta(hours=hours) if hours is not None else None
-    return allowed
 
 
 def _processing_times(

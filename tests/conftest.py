@@ -21,6 +21,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from coffre.clock import FrozenClock
 from coffre.db import make_engine
+from procedures.models import Account, Role, Service
+from tests.factories import make_account, make_service
 from web import create_app, schema
 from web.runtime import runtime
 from web.settings import Settings, load_settings
@@ -140,3 +142,27 @@ def app(settings: Settings, sessions: sessionmaker[Session], clock: FrozenClock)
 @pytest.fixture
 def client(app: Flask) -> FlaskClient:
     return app.test_client()
+
+
+# --- administration: two entities, each with a service, and their administrators ---------
+
+
+@pytest.fixture
+def ville(db_session: Session) -> Service:
+    return make_service(db_session)
+
+
+@pytest.fixture
+def partner(db_session: Session) -> Service:
+    return make_service(db_session)
+
+
+@pytest.fixture
+def global_admin(db_session: Session, clock: FrozenClock) -> Account:
+    return make_account(db_session, clock, Role.ADMIN)
+
+
+@pytest.fixture
+def ville_admin(db_session: Session, clock: FrozenClock, ville: Service) -> Account:
+    """An administrator of the entity of `ville` only."""
+    return make_account(db_session, clock, Role.ADMIN, entity_id=ville.entity_id)

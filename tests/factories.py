@@ -57,6 +57,14 @@ def make_agent(session: Session, clock: Clock, service: Service | None = None) -
     return agent
 
 
+def make_supervisor(session: Session, clock: Clock, service: Service, **fields: object) -> Account:
+    """An agent who supervises the service."""
+    account = make_account(session, clock, Role.AGENT, **fields)
+    session.add(AgentService(account_id=account.id, service_id=service.id, is_supervisor=True))
+    session.commit()
+    return account
+
+
 def page_text(response: TestResponse) -> str:
     """The response body with HTML entities decoded, as a reader sees it."""
     return html.unescape(response.get_data(as_text=True))

@@ -92,7 +92,12 @@ def agent_invite() -> Page:
         field = form.email if error.field == "email" else form.display_name
         field.errors = [*field.errors, invalid_message(error)]
         return _invite_page(form, chosen)
-    flash(_("The invitation has been sent."), "success")
+    return _back_to_agent(agent_id, _("The invitation has been sent."))
+
+
+def _back_to_agent(agent_id: int, message: str, category: str = "success") -> BaseResponse:
+    """After a change: the message, and the agent's page again."""
+    flash(message, category)
     return redirect(url_for("admin.agent", agent_id=agent_id))
 
 
@@ -122,32 +127,29 @@ def agent_services(agent_id: int) -> Page:
         )
     except InvalidValue as error:
         return _agent_page(agent_id, invalid_message(error), 400)
-    flash(_("The agent's services have been saved."), "success")
-    return redirect(url_for("admin.agent", agent_id=agent_id))
+    return _back_to_agent(agent_id, _("The agent's services have been saved."))
 
 
 @bp.post("/agents/<int:agent_id>/second-facteur")
 @role_required(Role.ADMIN)
 def agent_reset_second_factor(agent_id: int) -> BaseResponse:
     admin_agents.reset_agent_second_factor(db(), runtime().clock, current_user.id, agent_id)
-    flash(_("The second factor has been reset: the agent will enrol again at its next login."))
-    return redirect(url_for("admin.agent", agent_id=agent_id))
+    message = _("The second factor has been reset: the agent will enrol again at its next login.")
+    return _back_to_agent(agent_id, message, category="message")
 
 
 @bp.post("/agents/<int:agent_id>/desactiver")
 @role_required(Role.ADMIN)
 def agent_deactivate(agent_id: int) -> BaseResponse:
     admin_agents.set_agent_active(db(), runtime().clock, current_user.id, agent_id, active=False)
-    flash(_("The agent has been deactivated: it can no longer sign in."), "success")
-    return redirect(url_for("admin.agent", agent_id=agent_id))
+    return _back_to_agent(agent_id, _("The agent has been deactivated: it can no longer sign in."))
 
 
 @bp.post("/agents/<int:agent_id>/reactiver")
 @role_required(Role.ADMIN)
 def agent_reactivate(agent_id: int) -> BaseResponse:
     admin_agents.set_agent_active(db(), runtime().clock, current_user.id, agent_id, active=True)
-    flash(_("The agent has been reactivated."), "success")
-    return redirect(url_for("admin.agent", agent_id=agent_id))
+    return _back_to_agent(agent_id, _("The agent has been reactivated."))
 
 
 @bp.post("/agents/<int:agent_id>/invitation/renvoyer")
@@ -156,8 +158,8 @@ def agent_resend_invitation(agent_id: int) -> BaseResponse:
     admin_agents.resend_invitation(
         db(), runtime().clock, current_user.id, agent_id, secret=_secret(), link=_link()
     )
-    flash(_("A new invitation has been sent; the previous link no longer works."), "success")
-    return redirect(url_for("admin.agent", agent_id=agent_id))
+    message = _("A new invitation has been sent; the previous link no longer works.")
+    return _back_to_agent(agent_id, message)
 
 
 @bp.post("/agents/<int:agent_id>/invitation/annuler")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -62,22 +64,36 @@ def refused(form: FlaskForm, error: InvalidValue, title: str, submit: str) -> tu
     return form_page(form, title, submit)
 
 
+def _saved_or_page(
+    form: FlaskForm, title: str, submit: str, save: Callable[[], object], done: str
+) -> Page:
+    """The form until it validates; then `save()` and back to the organisation's page.
+
+    A value the service refuses shows the form again, that field carrying why.
+    """
+    if not form.validate_on_submit():
+        return form_page(form, title, submit)
+    try:
+        save()
+    except InvalidValue as error:
+        return refused(form, error, title, submit)
+    flash(done, "success")
+    return redirect(url_for("admin.index"))
+
+
 @bp.route("/entites/nouvelle", methods=["GET", "POST"])
 @role_required(Role.ADMIN)
 def entity_new() -> Page:
     administration.global_administrator(db(), current_user.id)
     form = EntityForm()
-    title, submit = _("New entity"), _("Create the entity")
-    if not form.validate_on_submit():
-        return form_page(form, title, submit)
-    try:
-        administration.create_entity(
+
+    def save() -> int:
+        return administration.create_entity(
             db(), runtime().clock, current_user.id, slug=form.slug.data, name=form.name.data
         )
-    except InvalidValue as error:
-        return refused(form, error, title, submit)
-    flash(_("The entity has been created."), "success")
-    return redirect(url_for("admin.index"))
+
+    title, submit = _("New entity"), _("Create the entity")
+    return _saved_or_page(form, title, submit, save, _("The entity has been created."))
 
 
 @bp.route("/entites/<int:entity_id>/renommer", methods=["GET", "POST"])
@@ -86,17 +102,14 @@ def entity_rename(entity_id: int) -> Page:
     administration.global_administrator(db(), current_user.id)
     entity = administration.entity_in_reach(db(), current_user.id, entity_id)
     form = NameForm(data={"name": entity.name})
-    title, submit = _("Rename the entity %(name)s", name=entity.name), _("Save")
-    if not form.validate_on_submit():
-        return form_page(form, title, submit)
-    try:
+
+    def save() -> None:
         administration.rename_entity(
             db(), runtime().clock, current_user.id, entity_id, form.name.data
         )
-    except InvalidValue as error:
-        return refused(form, error, title, submit)
-    flash(_("The entity has been renamed."), "success")
-    return redirect(url_for("admin.index"))
+
+    title, submit = _("Rename the entity %(name)s", name=entity.name), _("Save")
+    return _saved_or_page(form, title, submit, save, _("The entity has been renamed."))
 
 
 @bp.route("/entites/<int:entity_id>/services/nouveau", methods=["GET", "POST"])
@@ -104,11 +117,9 @@ def entity_rename(entity_id: int) -> Page:
 def service_new(entity_id: int) -> Page:
     entity = administration.entity_in_reach(db(), current_user.id, entity_id)
     form = ServiceForm()
-    title, submit = _("New service of %(entity)s", entity=entity.name), _("Create the service")
-    if not form.validate_on_submit():
-        return form_page(form, title, submit)
-    try:
-        administration.create_service(
+
+    def save() -> int:
+        return administration.create_service(
             db(),
             runtime().clock,
             current_user.id,
@@ -116,10 +127,9 @@ def service_new(entity_id: int) -> Page:
             code=form.code.data,
             name=form.name.data,
         )
-    except InvalidValue as error:
-        return refused(form, error, title, submit)
-    flash(_("The service has been created."), "success")
-    return redirect(url_for("admin.index"))
+
+    title, submit = _("New service of %(entity)s", entity=entity.name), _("Create the service")
+    return _saved_or_page(form, title, submit, save, _("The service has been created."))
 
 
 @bp.route("/services/<int:service_id>/renommer", methods=["GET", "POST"])
@@ -127,14 +137,11 @@ def service_new(entity_id: int) -> Page:
 def service_rename(service_id: int) -> Page:
     service = administration.service_in_reach(db(), current_user.id, service_id)
     form = NameForm(data={"name": service.name})
-    title, submit = _("Rename the service %(name)s", name=service.name), _("Save")
-    if not form.validate_on_submit():
-        return form_page(form, title, submit)
-    try:
+
+    def save() -> None:
         administration.rename_service(
             db(), runtime().clock, current_user.id, service_id, form.name.data
         )
-    except InvalidValue as error:
-        return refused(form, error, title, submit)
-    flash(_("The service has been renamed."), "success")
-    return redirect(url_for("admin.index"))
+
+    title, submit = _("Rename the service %(name)s", name=service.name), _("Save")
+    return _saved_or_page(form, title, submit, save, _("The service has been renamed."))

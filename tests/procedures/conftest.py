@@ -9,12 +9,18 @@ from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
+from sqlalchemy.orm import Session
 
 from coffre.clock import FrozenClock
+from coffre.models import Foyer
 from coffre.vault import Vault
+from procedures.demandes import FamilyActor
+from procedures.models import Service
 from procedures.notifications import MailSettings
 from procedures.progress import EngineContext
 from tests.coffre.conftest import foyer, keyring, other_foyer, store, vault
+from tests.factories import make_service
+from tests.procedures.flows import family_of
 from tests.stockage.conftest import free_port
 
 __all__ = ["foyer", "keyring", "mail", "mailbox", "other_foyer", "smtp_server", "store", "vault"]
@@ -24,6 +30,18 @@ __all__ = ["foyer", "keyring", "mail", "mailbox", "other_foyer", "smtp_server", 
 def ctx(clock: FrozenClock, vault: Vault) -> EngineContext:
     """What the demande services need: the test's clock, working calendar and vault."""
     return EngineContext(clock=clock, vault=vault)
+
+
+@pytest.fixture
+def family(db_session: Session, clock: FrozenClock, foyer: Foyer) -> FamilyActor:
+    """A family account of the test's foyer."""
+    return family_of(db_session, clock, foyer)
+
+
+@pytest.fixture
+def petite_enfance(db_session: Session) -> Service:
+    """The service the crèche diagram's lanes are mapped to."""
+    return make_service(db_session, code="petite-enfance")
 
 
 SENDER = "Portail famille <ne-pas-repondre@mairie.example>"

@@ -5,18 +5,22 @@ Plain functions rather than fixtures, so each test module shows the fixtures it 
 
 from __future__ import annotations
 
+from datetime import date
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from coffre.clock import FrozenClock
-from coffre.models import Foyer, MemberRole
-from procedures import catalogue, engine, tasks
+from coffre.models import Document, Foyer, MemberRole
+from coffre.vault import Vault
+from procedures import catalogue, demandes, engine, tasks
 from procedures.demande_models import Demande, Task, TaskState
 from procedures.demandes import FamilyActor
 from procedures.expressions import RestrictedScriptEngine
 from procedures.models import Account, OutboxMessage, Role, Service
 from procedures.progress import EngineContext
 from procedures.tasks import AgentActor
+from tests.coffre.conftest import deposit, pdf_of
 from tests.factories import make_account
 
 
@@ -39,6 +43,32 @@ def agent_of(session: Session, clock: FrozenClock, *services: Service) -> AgentA
 
 def child_of(foyer: Foyer) -> int:
     return next(m.id for m in foyer.members if m.role is MemberRole.ENFANT)
+
+
+def creche_papers(vault: Vault, session: Session, foyer: Foyer) -> list[Document]:
+    """The three papers the crèche pre-registration asks for, deposited in the foyer's vault."""
+    return [
+        deposit(vault, session, foyer, pdf_of(3000), issued_on=date(2026, 8, 10)),
+        deposit(vault, session, foyer, pdf_of(3001), type_code="avis_imposition"),
+        deposit(
+            vault, session, foyer, pdf_of(3002), type_code="carnet_vaccination",
+            member_id=child_of(foyer),
+        ),
+    ]  # fmt: skip
+
+
+def creche_form(foyer: Foyer) -> dict[str, str]:
+    """A filled crèche pre-registration form for the foyer's child."""
+    return {"enfant": str(child_of(foyer)), "date_entree": "2027-01-04", "jours": "4"}
+
+
+def submitted_creche(
+    session: Session, ctx: EngineContext, family: FamilyActor, vault: Vault, foyer: Foyer
+) -> Demande:
+    """A crèche pre-registration the family has submitted, with its papers."""
+    draft = demandes.create_draft(session, ctx, family, "creche")
+    ids = [document.id for document in creche_papers(vault, session, foyer)]
+    return demandes.submit(session, ctx, family, draft.id, creche_form(foyer), ids)
 
 
 def open_task(session: Session, demande: Demande) -> Task:

@@ -25,7 +25,7 @@ from procedures.administration import InvalidValue, NotAnAdministrator, NotFound
 from procedures.models import Account, AgentService, OutboxMessage, Role, Service
 from procedures.notifications import MailSettings, send_due
 from tests.coffre.conftest import deposit, tiny_png
-from tests.factories import PASSWORD, make_account, make_agent, make_service
+from tests.factories import PASSWORD, make_account, make_agent
 from tests.procedures.conftest import Mailbox
 
 SECRET = "a-test-secret-that-is-long-enough-to-sign"
@@ -44,26 +44,6 @@ def token_of(session: Session, email: str) -> str:
 
 def entries(session: Session) -> list[AdminJournalEntry]:
     return list(session.scalars(select(AdminJournalEntry).order_by(AdminJournalEntry.id)))
-
-
-@pytest.fixture
-def ville(db_session: Session) -> Service:
-    return make_service(db_session)
-
-
-@pytest.fixture
-def partner(db_session: Session) -> Service:
-    return make_service(db_session)
-
-
-@pytest.fixture
-def global_admin(db_session: Session, clock: FrozenClock) -> Account:
-    return make_account(db_session, clock, Role.ADMIN)
-
-
-@pytest.fixture
-def ville_admin(db_session: Session, clock: FrozenClock, ville: Service) -> Account:
-    return make_account(db_session, clock, Role.ADMIN, entity_id=ville.entity_id)
 
 
 def invite(

@@ -22,7 +22,7 @@ from procedures.operations import OperationContext
 from procedures.progress import EngineContext
 from procedures.tasks import AgentActor
 from tests.factories import make_service
-from tests.procedures.flows import agent_of, child_of, family_of, open_task, publish, work
+from tests.procedures.flows import agent_of, child_of, open_task, publish, work
 
 TOWN = "Ville de Bellerive"
 
@@ -38,11 +38,6 @@ def scolaire(db_session: Session) -> Service:
 @pytest.fixture
 def published(db_session: Session, clock: FrozenClock, scolaire: Service) -> None:
     publish(db_session, clock, "attestation")
-
-
-@pytest.fixture
-def family(db_session: Session, clock: FrozenClock, foyer: Foyer) -> FamilyActor:
-    return family_of(db_session, clock, foyer)
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from coffre.clock import FrozenClock
 from coffre.consent import AgentReader, granted_documents
-from coffre.models import Document, Foyer
+from coffre.models import Foyer
 from coffre.vault import Vault
 from procedures import catalogue, demandes, tasks
 from procedures.demande_models import Demande, DemandeEvent, DemandeStatus, TaskState
@@ -21,13 +21,14 @@ from procedures.models import Role, Service
 from procedures.progress import EngineContext
 from procedures.tasks import AgentActor
 from tests.coffre.conftest import deposit, pdf_of
-from tests.factories import make_account, make_service
-from tests.procedures.flows import agent_of, child_of, family_of, open_task, publish, work
-
-
-@pytest.fixture
-def petite_enfance(db_session: Session) -> Service:
-    return make_service(db_session, code="petite-enfance")
+from tests.factories import make_account
+from tests.procedures.flows import (
+    agent_of,
+    open_task,
+    publish,
+    submitted_creche,
+    work,
+)
 
 
 @pytest.fixture
@@ -36,36 +37,8 @@ def published(db_session: Session, clock: FrozenClock, petite_enfance: Service) 
 
 
 @pytest.fixture
-def family(db_session: Session, clock: FrozenClock, foyer: Foyer) -> FamilyActor:
-    return family_of(db_session, clock, foyer)
-
-
-@pytest.fixture
 def agent(db_session: Session, clock: FrozenClock, petite_enfance: Service) -> AgentActor:
     return agent_of(db_session, clock, petite_enfance)
-
-
-def papers(vault: Vault, session: Session, foyer: Foyer) -> list[Document]:
-    return [
-        deposit(vault, session, foyer, pdf_of(3000), issued_on=date(2026, 8, 10)),
-        deposit(vault, session, foyer, pdf_of(3001), type_code="avis_imposition"),
-        deposit(
-            vault, session, foyer, pdf_of(3002), type_code="carnet_vaccination",
-            member_id=child_of(foyer),
-        ),
-    ]  # fmt: skip
-
-
-def form(foyer: Foyer) -> dict[str, str]:
-    return {"enfant": str(child_of(foyer)), "date_entree": "2027-01-04", "jours": "4"}
-
-
-def submitted(
-    session: Session, ctx: EngineContext, family: FamilyActor, vault: Vault, foyer: Foyer
-) -> Demande:
-    draft = demandes.create_draft(session, ctx, family, "creche")
-    ids = [document.id for document in papers(vault, session, foyer)]
-    return demandes.submit(session, ctx, family, draft.id, form(foyer), ids)
 
 
 @pytest.mark.usefixtures("published")
@@ -89,7 +62,7 @@ def test_creche_reaches_each_end(
     answer: str | None,
     status: DemandeStatus,
 ) -> None:
-    demande = submitted(db_session, ctx, family, vault, foyer)
+    demande = submitted_creche(db_session, ctx, family, vault, foyer)
     assert demande.number is not None and demande.status is DemandeStatus.DEPOSEE
     assert open_task(db_session, demande).spec_id == "verifier_dossier"
 
@@ -123,7 +96,7 @@ def test_offered_place_lapses_after_eight_days(
     vault: Vault,
     foyer: Foyer,
 ) -> None:
-    demande = submitted(db_session, ctx, family, vault, foyer)
+    demande = submitted_creche(db_session, ctx, family, vault, foyer)
     work(db_session, ctx, agent, demande, {})
     work(db_session, ctx, agent, demande, {"decision": "place"})
 
@@ -164,7 +137,7 @@ def test_only_granted_documents_reach_the_handling_service(
     foyer: Foyer,
 ) -> None:
     private = deposit(vault, db_session, foyer, pdf_of(4000), type_code="rib")
-    demande = submitted(db_session, ctx, family, vault, foyer)
+    demande = submitted_creche(db_session, ctx, family, vault, foyer)
 
     visible = granted_documents(
         db_session, AgentReader(agent.account_id, agent.service_ids), demande.id
@@ -185,7 +158,7 @@ def test_second_agent_claiming_the_same_task_gets_a_conflict(
     petite_enfance: Service,
 ) -> None:
     other = AgentActor(make_account(db_session, clock, Role.AGENT).id, agent.service_ids)
-    demande = submitted(db_session, ctx, family, vault, foyer)
+    demande = submitted_creche(db_session, ctx, family, vault, foyer)
     task = open_task(db_session, demande)
     tasks.claim(db_session, ctx, agent, task.id)
 
@@ -205,7 +178,7 @@ def test_waiting_on_the_family_pauses_the_deadline(
     vault: Vault,
     foyer: Foyer,
 ) -> None:
-    demande = submitted(db_session, ctx, family, vault, foyer)
+    demande = submitted_creche(db_session, ctx, family, vault, foyer)
     task = open_task(db_session, demande)
     tasks.claim(db_session, ctx, agent, task.id)
     assert task.due_at is not None
@@ -233,7 +206,7 @@ def test_family_cancels_before_the_decision_but_not_after(
     vault: Vault,
     foyer: Foyer,
 ) -> None:
-    demande = submitted(db_session, ctx, family, vault, foyer)
+    demande = submitted_creche(db_session, ctx, family, vault, foyer)
     demandes.cancel(db_session, ctx, family, demande.id)
     assert demande.status is DemandeStatus.ANNULEE
 
@@ -251,7 +224,7 @@ def test_a_running_demande_keeps_its_version_after_a_new_publication(
     vault: Vault,
     foyer: Foyer,
 ) -> None:
-    before = submitted(db_session, ctx, family, vault, foyer)
+    before = submitted_creche(db_session, ctx, family, vault, foyer)
     definition, bpmn = catalogue.read_built_in("creche")
     newer = catalogue.publish(db_session, clock, definition, bpmn, None)
     db_session.commit()

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from coffre.clock import FrozenClock
 from coffre.models import Foyer
 from coffre.vault import Vault
-from procedures import catalogue, demandes
+from procedures import catalogue
 from procedures.admin_models import AdminJournalEntry
 from procedures.administration import OutsideScope
 from procedures.definitions import load_definition
@@ -32,9 +32,8 @@ from procedures.diagrams import BPMN, NS
 from procedures.models import Account, Role, Service
 from procedures.progress import EngineContext
 from procedures.tasks import AgentActor
-from tests.factories import make_account, make_service
-from tests.procedures.flows import agent_of, family_of, open_task, publish, work
-from tests.procedures.test_creche import form, papers
+from tests.factories import make_account
+from tests.procedures.flows import agent_of, open_task, publish, submitted_creche, work
 
 INTERVIEW = "entretien_famille"
 
@@ -59,11 +58,6 @@ def with_interview(xml: str) -> str:
 
 
 @pytest.fixture
-def petite_enfance(db_session: Session) -> Service:
-    return make_service(db_session, code="petite-enfance")
-
-
-@pytest.fixture
 def admin(db_session: Session, clock: FrozenClock) -> Account:
     return make_account(db_session, clock, Role.ADMIN)
 
@@ -74,21 +68,8 @@ def published(db_session: Session, clock: FrozenClock, petite_enfance: Service) 
 
 
 @pytest.fixture
-def family(db_session: Session, clock: FrozenClock, foyer: Foyer) -> FamilyActor:
-    return family_of(db_session, clock, foyer)
-
-
-@pytest.fixture
 def agent(db_session: Session, clock: FrozenClock, petite_enfance: Service) -> AgentActor:
     return agent_of(db_session, clock, petite_enfance)
-
-
-def submitted(
-    session: Session, ctx: EngineContext, family: FamilyActor, vault: Vault, foyer: Foyer
-) -> Demande:
-    draft = demandes.create_draft(session, ctx, family, "creche")
-    ids = [document.id for document in papers(vault, session, foyer)]
-    return demandes.submit(session, ctx, family, draft.id, form(foyer), ids)
 
 
 @pytest.mark.usefixtures("published")
@@ -170,7 +151,7 @@ def test_publishing_keeps_running_demandes_on_their_version_and_starts_new_ones_
     vault: Vault,
     foyer: Foyer,
 ) -> None:
-    before = submitted(db_session, ctx, family, vault, foyer)
+    before = submitted_creche(db_session, ctx, family, vault, foyer)
     draft = open_draft(db_session, "creche")
     save_draft(db_session, clock, "creche", with_interview(draft.bpmn_xml), draft.metadata_toml,
                admin.id)  # fmt: skip
@@ -179,7 +160,7 @@ def test_publishing_keeps_running_demandes_on_their_version_and_starts_new_ones_
 
     assert (version.version, version.published_by, version.is_current) == (2, admin.id, True)
     assert db_session.get(ProcedureDraft, "creche") is None
-    after = submitted(db_session, ctx, family, vault, foyer)
+    after = submitted_creche(db_session, ctx, family, vault, foyer)
     assert before.procedure_version_id != after.procedure_version_id == version.id
     work(db_session, ctx, agent, before, {})
     work(db_session, ctx, agent, after, {})

@@ -32,7 +32,7 @@ from procedures.working_hours import WorkingCalendar
 from tests.coffre.conftest import make_foyer
 from tests.conftest import PostgresServer, require
 from tests.factories import make_account, make_service
-from tests.procedures.test_creche import form, open_task, papers, submitted, work
+from tests.procedures.flows import creche_form, creche_papers, open_task, submitted_creche, work
 from web import schema
 
 
@@ -92,7 +92,7 @@ def test_a_late_task_escalates_once_to_the_supervisors_of_its_service_only(
     chief = add_supervisor(db_session, clock, petite_enfance)
     deputy = add_supervisor(db_session, clock, petite_enfance)
     add_supervisor(db_session, clock, make_service(db_session))  # another service's
-    demande = submitted(db_session, ctx, family, vault, foyer)
+    demande = submitted_creche(db_session, ctx, family, vault, foyer)
     task = open_task(db_session, demande)
     assert task.due_at is not None
 
@@ -128,7 +128,7 @@ def test_a_task_waiting_on_the_family_does_not_escalate(
     foyer: Foyer,
 ) -> None:
     add_supervisor(db_session, clock, petite_enfance)
-    demande = submitted(db_session, ctx, family, vault, foyer)
+    demande = submitted_creche(db_session, ctx, family, vault, foyer)
     task = open_task(db_session, demande)
     tasks.claim(db_session, ctx, agent, task.id)
     clock.advance(timedelta(hours=24))  # Wednesday 10:00 in Paris: 9 working hours used
@@ -158,7 +158,7 @@ def test_family_tasks_and_finished_tasks_never_escalate(
     foyer: Foyer,
 ) -> None:
     add_supervisor(db_session, clock, petite_enfance)
-    demande = submitted(db_session, ctx, family, vault, foyer)
+    demande = submitted_creche(db_session, ctx, family, vault, foyer)
     work(db_session, ctx, agent, demande, {})
     work(db_session, ctx, agent, demande, {"decision": "place"})
     offer = open_task(db_session, demande)
@@ -250,11 +250,11 @@ def _build_scene(session: Session, clock: FrozenClock, vault: Vault, url: str) -
     agent = AgentActor(make_account(session, clock, Role.AGENT).id, frozenset({service.id}))
     foyer = make_foyer(session, clock, "Martin")
     family = FamilyActor(make_account(session, clock, Role.FAMILLE, foyer_id=foyer.id).id, foyer.id)
-    documents = [document.id for document in papers(vault, session, foyer)]
+    documents = [document.id for document in creche_papers(vault, session, foyer)]
 
     def demande() -> Demande:
         draft = demandes.create_draft(session, ctx, family, "creche")
-        return demandes.submit(session, ctx, family, draft.id, form(foyer), documents)
+        return demandes.submit(session, ctx, family, draft.id, creche_form(foyer), documents)
 
     late = [open_task(session, demande()).id for _ in range(LATE_DEMANDES)]
     offers = []

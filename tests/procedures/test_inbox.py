@@ -20,7 +20,7 @@ from procedures.models import Role, Service
 from procedures.progress import EngineContext
 from procedures.tasks import AgentActor
 from tests.factories import make_account, make_service
-from tests.procedures.test_creche import open_task, submitted
+from tests.procedures.flows import open_task, submitted_creche
 
 NO_FILTER = InboxFilters()
 _numbers = itertools.count(1)
@@ -112,7 +112,7 @@ def test_a_demande_moves_through_the_tabs_as_it_is_worked(
 ) -> None:
     family_account = make_account(db_session, clock, Role.FAMILLE, foyer_id=foyer.id)
     family = FamilyActor(family_account.id, foyer.id)
-    demande = submitted(db_session, ctx, family, vault, foyer)
+    demande = submitted_creche(db_session, ctx, family, vault, foyer)
     task = open_task(db_session, demande)
 
     def tab_of_task() -> list[Tab]:

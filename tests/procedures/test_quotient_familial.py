@@ -21,7 +21,7 @@ from procedures.progress import EngineContext
 from procedures.tasks import AgentActor
 from tests.coffre.conftest import deposit, pdf_of
 from tests.factories import make_service
-from tests.procedures.flows import agent_of, family_of, open_task, publish, work
+from tests.procedures.flows import agent_of, open_task, publish, work
 
 VALIDATED = {
     "decision": "valider",
@@ -39,11 +39,6 @@ def scolaire(db_session: Session) -> Service:
 @pytest.fixture
 def published(db_session: Session, clock: FrozenClock, scolaire: Service) -> None:
     publish(db_session, clock, "quotient_familial")
-
-
-@pytest.fixture
-def family(db_session: Session, clock: FrozenClock, foyer: Foyer) -> FamilyActor:
-    return family_of(db_session, clock, foyer)
 
 
 @pytest.fixture

@@ -20,26 +20,15 @@ from procedures.models import AgentService, Role, Service
 from procedures.progress import EngineContext
 from procedures.tasks import AgentActor
 from tests.factories import make_account, make_service
-from tests.procedures.flows import agent_of, family_of, open_task, publish
-from tests.procedures.test_creche import submitted
+from tests.procedures.flows import agent_of, open_task, publish, submitted_creche
 
 CHECK = "Vérifier la complétude du dossier"
 DECISION = "Décision de la commission"
 
 
 @pytest.fixture
-def petite_enfance(db_session: Session) -> Service:
-    return make_service(db_session, code="petite-enfance")
-
-
-@pytest.fixture
 def published(db_session: Session, clock: FrozenClock, petite_enfance: Service) -> None:
     publish(db_session, clock, "creche")
-
-
-@pytest.fixture
-def family(db_session: Session, clock: FrozenClock, foyer: Foyer) -> FamilyActor:
-    return family_of(db_session, clock, foyer)
 
 
 @pytest.fixture
@@ -79,8 +68,8 @@ def test_a_supervisor_assigns_open_tasks_to_an_agent_of_the_service(
     vault: Vault,
     foyer: Foyer,
 ) -> None:
-    first = open_task(db_session, submitted(db_session, ctx, family, vault, foyer))
-    second = open_task(db_session, submitted(db_session, ctx, family, vault, foyer))
+    first = open_task(db_session, submitted_creche(db_session, ctx, family, vault, foyer))
+    second = open_task(db_session, submitted_creche(db_session, ctx, family, vault, foyer))
 
     supervision.assign(db_session, ctx, supervisor, [first.id, second.id], agent.account_id)
 
@@ -106,7 +95,7 @@ def test_a_supervisor_takes_back_a_task_claimed_by_a_colleague(
     vault: Vault,
     foyer: Foyer,
 ) -> None:
-    task = open_task(db_session, submitted(db_session, ctx, family, vault, foyer))
+    task = open_task(db_session, submitted_creche(db_session, ctx, family, vault, foyer))
     tasks.claim(db_session, ctx, agent, task.id)
 
     supervision.assign(db_session, ctx, supervisor, [task.id], supervisor.account_id)
@@ -126,8 +115,8 @@ def test_assigning_is_all_or_nothing(
     vault: Vault,
     foyer: Foyer,
 ) -> None:
-    stays_open = open_task(db_session, submitted(db_session, ctx, family, vault, foyer))
-    finished = open_task(db_session, submitted(db_session, ctx, family, vault, foyer))
+    stays_open = open_task(db_session, submitted_creche(db_session, ctx, family, vault, foyer))
+    finished = open_task(db_session, submitted_creche(db_session, ctx, family, vault, foyer))
     tasks.claim(db_session, ctx, agent, finished.id)
     tasks.complete(db_session, ctx, agent, finished.id, {})
     outsider = make_account(db_session, clock, Role.AGENT)  # in no service of the tasks
@@ -155,7 +144,7 @@ def test_only_a_supervisor_of_each_tasks_service_may_assign(
     vault: Vault,
     foyer: Foyer,
 ) -> None:
-    task = open_task(db_session, submitted(db_session, ctx, family, vault, foyer))
+    task = open_task(db_session, submitted_creche(db_session, ctx, family, vault, foyer))
     elsewhere = supervisor_of(db_session, clock, make_service(db_session))
 
     for actor in (agent, elsewhere):
@@ -184,7 +173,7 @@ def run_scenario(
     """
     clock = ctx.clock
     assert isinstance(clock, FrozenClock) and clock.now() == paris(2026, 9, 1, 10)
-    made = [submitted(session, ctx, family, vault, foyer) for _ in range(3)]
+    made = [submitted_creche(session, ctx, family, vault, foyer) for _ in range(3)]
     first, second = (open_task(session, demande) for demande in made[:2])
     tasks.claim(session, ctx, agent, first.id)
     tasks.claim(session, ctx, agent, second.id)

@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
@@ -17,7 +16,7 @@ from coffre.clock import FrozenClock
 from procedures import second_factor
 from procedures.accounts import find_account
 from procedures.models import Account, OutboxMessage, Role, Service
-from tests.factories import PASSWORD, make_account, make_agent, make_service, page_text
+from tests.factories import PASSWORD, make_account, make_agent, page_text
 from tests.web.agents import sign_in_agent, sign_in_agent_in_browser
 from tests.web.browser import axe_context, page_problems, serve_portal
 from tests.web.test_auth import csrf_token, log_in
@@ -29,26 +28,6 @@ INBOX = "/agent/taches"
 def post(client: FlaskClient, path: str, page: str | None = None, **data: object) -> TestResponse:
     """Submit a form of `page` (default: `path`) with its CSRF token."""
     return client.post(path, data={"csrf_token": csrf_token(client, page or path), **data})
-
-
-@pytest.fixture
-def ville(db_session: Session) -> Service:
-    return make_service(db_session)
-
-
-@pytest.fixture
-def partner(db_session: Session) -> Service:
-    return make_service(db_session)
-
-
-@pytest.fixture
-def global_admin(db_session: Session, clock: FrozenClock) -> Account:
-    return make_account(db_session, clock, Role.ADMIN)
-
-
-@pytest.fixture
-def ville_admin(db_session: Session, clock: FrozenClock, ville: Service) -> Account:
-    return make_account(db_session, clock, Role.ADMIN, entity_id=ville.entity_id)
 
 
 def signed_in(app: Flask, account: Account) -> FlaskClient:

@@ -89,6 +89,23 @@ def counter_mails(db_session: Session) -> list[OutboxMessage]:
     return list(db_session.scalars(query.order_by(OutboxMessage.id)))
 
 
+def add_tax_notice(client: FlaskClient) -> TestResponse:
+    """Add a tax notice through the family's vault page (the family's, or the counter's)."""
+    data = {
+        "csrf_token": csrf_token(client, "/famille/"),
+        "type_code": "avis_imposition",
+        "member_id": "",
+        "issued_on": "2026-04-15",
+        "fichier": (io.BytesIO(demo_pdf("avis.pdf")), "avis.pdf"),
+    }
+    return client.post("/famille/coffre/ajouter", data=data)
+
+
+def only_document(db_session: Session, foyer_id: int) -> Document:
+    db_session.expire_all()
+    return db_session.scalars(select(Document).where(Document.foyer_id == foyer_id)).one()
+
+
 # --- search ---------------------------------------------------------------------------------
 
 
@@ -221,20 +238,10 @@ def test_a_paper_scanned_at_the_counter_is_recorded_as_such_and_told_to_the_fami
 ) -> None:
     open_counter(agent_client, foyer.id)
 
-    response = agent_client.post(
-        "/famille/coffre/ajouter",
-        data={
-            "csrf_token": csrf_token(agent_client, "/famille/"),
-            "type_code": "avis_imposition",
-            "member_id": "",
-            "issued_on": "2026-04-15",
-            "fichier": (io.BytesIO(demo_pdf("avis.pdf")), "avis.pdf"),
-        },
-    )
+    response = add_tax_notice(agent_client)
 
     assert response.status_code == 303
-    db_session.expire_all()
-    document = db_session.scalars(select(Document).where(Document.foyer_id == foyer.id)).one()
+    document = only_document(db_session, foyer.id)
     assert document.channel is Channel.GUICHET and document.deposited_by == agent.id
     deposited, act = journal(db_session, foyer.id)[-2:]
     assert (deposited.event, deposited.actor_id) == ("document.deposited", agent.id)
@@ -322,20 +329,10 @@ def test_the_family_own_deposit_stays_online_and_sends_no_counter_mail(
 ) -> None:
     assert log_in(client, parent.email).status_code == 302
 
-    response = client.post(
-        "/famille/coffre/ajouter",
-        data={
-            "csrf_token": csrf_token(client, "/famille/"),
-            "type_code": "avis_imposition",
-            "member_id": "",
-            "issued_on": "2026-04-15",
-            "fichier": (io.BytesIO(demo_pdf("avis.pdf")), "avis.pdf"),
-        },
-    )
+    response = add_tax_notice(client)
 
     assert response.status_code == 303
-    db_session.expire_all()
-    document = db_session.scalars(select(Document).where(Document.foyer_id == foyer.id)).one()
+    document = only_document(db_session, foyer.id)
     assert document.channel is Channel.EN_LIGNE and document.deposited_by == parent.id
     assert counter_mails(db_session) == []
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import timedelta
 
 import pytest
@@ -15,10 +16,17 @@ from coffre.clock import FrozenClock
 from coffre.models import Foyer
 from procedures import catalogue, tasks
 from procedures.demande_models import Demande, ProcedureVersion, Task, TaskState
-from procedures.models import Account, AgentService, Role, SavedFilter, Service
+from procedures.models import Account, Role, SavedFilter, Service
 from procedures.progress import EngineContext
 from procedures.tasks import AgentActor
-from tests.factories import make_account, make_agent, make_foyer, make_service, page_text
+from tests.factories import (
+    make_account,
+    make_agent,
+    make_foyer,
+    make_service,
+    make_supervisor,
+    page_text,
+)
 from tests.procedures.test_inbox import add_task
 from tests.web.agents import sign_in_agent
 from tests.web.test_auth import csrf_token, log_in
@@ -54,17 +62,60 @@ def agent(db_session: Session, clock: FrozenClock, petite_enfance: Service) -> A
 
 @pytest.fixture
 def supervisor(db_session: Session, clock: FrozenClock, petite_enfance: Service) -> Account:
-    account = make_account(db_session, clock, Role.AGENT, display_name="Sophie Superviseure")
-    db_session.add(
-        AgentService(account_id=account.id, service_id=petite_enfance.id, is_supervisor=True)
-    )
-    db_session.commit()
-    return account
+    return make_supervisor(db_session, clock, petite_enfance, display_name="Sophie Superviseure")
+
+
+@dataclass(frozen=True)
+class NewTask:
+    """Adds a crèche task (by default the Martin foyer's, in Petite enfance), due `due_in`
+    from now (None: no deadline), created `age` ago."""
+
+    session: Session
+    clock: FrozenClock
+    version: ProcedureVersion
+    service: Service
+    foyer: Foyer
+
+    def __call__(
+        self,
+        due_in: timedelta | None,
+        *,
+        foyer: Foyer | None = None,
+        service: Service | None = None,
+        age: timedelta = timedelta(0),
+        state: TaskState = TaskState.OPEN,
+    ) -> Task:
+        now = self.clock.now()
+        return add_task(
+            self.session, self.version, foyer or self.foyer, service or self.service, now - age,
+            due_at=None if due_in is None else now + due_in, state=state,
+        )  # fmt: skip
+
+
+@pytest.fixture
+def new_task(
+    db_session: Session,
+    clock: FrozenClock,
+    creche: ProcedureVersion,
+    petite_enfance: Service,
+    martin: Foyer,
+) -> NewTask:
+    return NewTask(db_session, clock, creche, petite_enfance, martin)
 
 
 def signed_in(client: FlaskClient, account: Account) -> FlaskClient:
     assert sign_in_agent(client, account).status_code == 302
     return client
+
+
+@pytest.fixture
+def agent_client(client: FlaskClient, agent: Account) -> FlaskClient:
+    return signed_in(client, agent)
+
+
+@pytest.fixture
+def supervisor_client(client: FlaskClient, supervisor: Account) -> FlaskClient:
+    return signed_in(client, supervisor)
 
 
 def number_of(session: Session, task: Task) -> str:
@@ -73,8 +124,36 @@ def number_of(session: Session, task: Task) -> str:
     return number
 
 
+def numbers(session: Session, *tasks: Task) -> set[str]:
+    return {number_of(session, task) for task in tasks}
+
+
 def post(client: FlaskClient, path: str, data: dict[str, object]) -> TestResponse:
     return client.post(path, data={"csrf_token": csrf_token(client, INBOX), **data})
+
+
+def save_filter(client: FlaskClient, name: str, query: str) -> TestResponse:
+    return post(client, "/agent/taches/filtres", {"nom": name, "requete": query})
+
+
+def delete_filter(client: FlaskClient, filter_id: int) -> TestResponse:
+    return post(client, f"/agent/taches/filtres/{filter_id}/supprimer", {})
+
+
+def switch_to(client: FlaskClient, account: Account) -> None:
+    """Sign out, then in as another agent."""
+    post(client, "/deconnexion", {})
+    signed_in(client, account)
+
+
+def assign(client: FlaskClient, tasks: list[Task], agent: Account | None = None) -> TestResponse:
+    """The inbox's assignment form: the tasks to `agent`, or taken by oneself without one."""
+    data: dict[str, object] = {"taches": [task.id for task in tasks]}
+    if agent is None:
+        data["action"] = "prendre"
+    else:
+        data.update(action="attribuer", agent=agent.id)
+    return post(client, "/agent/taches/attribution", data)
 
 
 def flashed(client: FlaskClient, response: TestResponse) -> str:
@@ -84,20 +163,13 @@ def flashed(client: FlaskClient, response: TestResponse) -> str:
 
 
 def test_an_agent_sees_only_its_services_tasks_with_counts(
-    client: FlaskClient,
-    db_session: Session,
-    clock: FrozenClock,
-    creche: ProcedureVersion,
-    petite_enfance: Service,
-    agent: Account,
-    martin: Foyer,
+    agent_client: FlaskClient, db_session: Session, new_task: NewTask
 ) -> None:
-    now = clock.now()
-    mine = add_task(db_session, creche, martin, petite_enfance, now, due_at=now + timedelta(1))
-    theirs = add_task(db_session, creche, martin, make_service(db_session), now, due_at=now)
-    add_task(db_session, creche, martin, petite_enfance, now, due_at=None, state=TaskState.DONE)
+    mine = new_task(timedelta(1))
+    theirs = new_task(timedelta(0), service=make_service(db_session))
+    new_task(None, state=TaskState.DONE)
 
-    page = page_text(signed_in(client, agent).get(INBOX))
+    page = page_text(agent_client.get(INBOX))
 
     assert number_of(db_session, mine) in page
     assert number_of(db_session, theirs) not in page
@@ -114,23 +186,12 @@ def shown_in_order(page: str, numbers: list[str]) -> list[str]:
 
 
 def test_rows_are_sorted_by_deadline_and_split_into_pages(
-    client: FlaskClient,
-    db_session: Session,
-    clock: FrozenClock,
-    creche: ProcedureVersion,
-    petite_enfance: Service,
-    agent: Account,
-    martin: Foyer,
+    agent_client: FlaskClient, db_session: Session, new_task: NewTask
 ) -> None:
-    now = clock.now()
-    made = [
-        add_task(db_session, creche, martin, petite_enfance, now, due_at=now + timedelta(hours=n))
-        for n in range(55, 0, -1)
-    ]
-    signed_in(client, agent)
+    made = [new_task(timedelta(hours=n)) for n in range(55, 0, -1)]
 
-    first = page_text(client.get(INBOX))
-    second = page_text(client.get(INBOX + "?page=2"))
+    first = page_text(agent_client.get(INBOX))
+    second = page_text(agent_client.get(INBOX + "?page=2"))
 
     numbers = [number_of(db_session, task) for task in reversed(made)]  # soonest first
     assert shown_in_order(first, numbers) == numbers[:50]
@@ -140,46 +201,32 @@ def test_rows_are_sorted_by_deadline_and_split_into_pages(
 
 
 def test_filters_and_search_live_in_the_address(
-    client: FlaskClient,
+    agent_client: FlaskClient,
     db_session: Session,
     clock: FrozenClock,
-    creche: ProcedureVersion,
     petite_enfance: Service,
-    agent: Account,
-    martin: Foyer,
+    new_task: NewTask,
 ) -> None:
-    now = clock.now()
     nguyen = make_foyer(db_session, clock, "Nguyen")
-    late = add_task(db_session, creche, martin, petite_enfance, now, due_at=now - timedelta(1))
-    fresh = add_task(db_session, creche, nguyen, petite_enfance, now, due_at=now + timedelta(9))
-    older = add_task(
-        db_session, creche, nguyen, petite_enfance, now - timedelta(days=10),
-        due_at=now + timedelta(8),
-    )  # fmt: skip
-    signed_in(client, agent)
+    late = new_task(-timedelta(1))
+    fresh = new_task(timedelta(9), foyer=nguyen)
+    older = new_task(timedelta(8), foyer=nguyen, age=timedelta(days=10))
 
     def shown(query: str) -> set[str]:
-        response = client.get(f"{INBOX}?{query}")
+        response = agent_client.get(f"{INBOX}?{query}")
         assert response.status_code == 200
-        return {n for n in (number_of(db_session, t) for t in (late, fresh, older))
-                if n in page_text(response)}  # fmt: skip
+        return {n for n in numbers(db_session, late, fresh, older) if n in page_text(response)}
 
-    assert shown("q=nguy") == {number_of(db_session, fresh), number_of(db_session, older)}
-    assert shown(f"q={number_of(db_session, late)}") == {number_of(db_session, late)}
-    assert shown("couleur=rouge") == {number_of(db_session, late)}
-    assert shown("couleur=vert&q=nguyen") == {
-        number_of(db_session, fresh),
-        number_of(db_session, older),
-    }
-    assert shown("du=2026-08-20&au=2026-08-25") == {number_of(db_session, older)}
-    assert shown("du=2026-09-01&au=2026-09-01") == {
-        number_of(db_session, late),
-        number_of(db_session, fresh),
-    }
-    assert shown(f"demarche=creche&service={petite_enfance.id}") == {
-        number_of(db_session, t) for t in (late, fresh, older)
-    }
-    form = page_text(client.get(f"{INBOX}?q=nguyen&couleur=vert"))
+    assert shown("q=nguy") == numbers(db_session, fresh, older)
+    assert shown(f"q={number_of(db_session, late)}") == numbers(db_session, late)
+    assert shown("couleur=rouge") == numbers(db_session, late)
+    assert shown("couleur=vert&q=nguyen") == numbers(db_session, fresh, older)
+    assert shown("du=2026-08-20&au=2026-08-25") == numbers(db_session, older)
+    assert shown("du=2026-09-01&au=2026-09-01") == numbers(db_session, late, fresh)
+    assert shown(f"demarche=creche&service={petite_enfance.id}") == numbers(
+        db_session, late, fresh, older
+    )
+    form = page_text(agent_client.get(f"{INBOX}?q=nguyen&couleur=vert"))
     assert 'value="nguyen"' in form
     assert '<option value="vert" selected>' in form
 
@@ -201,169 +248,114 @@ def test_filters_and_search_live_in_the_address(
     ],
 )
 def test_bad_filter_values_get_a_french_400(
-    client: FlaskClient, creche: ProcedureVersion, agent: Account, query: str, message: str
+    agent_client: FlaskClient, creche: ProcedureVersion, query: str, message: str
 ) -> None:
-    response = signed_in(client, agent).get(f"{INBOX}?{query}")
+    response = agent_client.get(f"{INBOX}?{query}")
 
     assert response.status_code == 400
     assert message in page_text(response)
 
 
 def test_filtering_on_another_services_id_is_refused(
-    client: FlaskClient, db_session: Session, creche: ProcedureVersion, agent: Account
+    agent_client: FlaskClient, db_session: Session, creche: ProcedureVersion
 ) -> None:
     other = make_service(db_session)
 
-    response = signed_in(client, agent).get(f"{INBOX}?service={other.id}")
+    response = agent_client.get(f"{INBOX}?service={other.id}")
 
     assert response.status_code == 400
     assert "Service inconnu, ou qui n'est pas l'un des vôtres." in page_text(response)
 
 
 def test_an_agent_claims_a_task_from_the_list(
-    client: FlaskClient,
-    db_session: Session,
-    clock: FrozenClock,
-    creche: ProcedureVersion,
-    petite_enfance: Service,
-    agent: Account,
-    martin: Foyer,
+    agent_client: FlaskClient, db_session: Session, agent: Account, new_task: NewTask
 ) -> None:
-    now = clock.now()
-    task = add_task(db_session, creche, martin, petite_enfance, now, due_at=now + timedelta(1))
-    signed_in(client, agent)
-    assert f'action="/agent/taches/{task.id}/prendre"' in page_text(client.get(INBOX))
+    task = new_task(timedelta(1))
+    assert f'action="/agent/taches/{task.id}/prendre"' in page_text(agent_client.get(INBOX))
 
-    response = post(client, f"/agent/taches/{task.id}/prendre", {"retour": "q=martin"})
+    response = post(agent_client, f"/agent/taches/{task.id}/prendre", {"retour": "q=martin"})
 
     assert response.headers["Location"] == "/agent/taches?q=martin"
-    assert "La tâche est à vous" in flashed(client, response)
+    assert "La tâche est à vous" in flashed(agent_client, response)
     db_session.refresh(task)
     assert (task.state, task.assignee_id) == (TaskState.CLAIMED, agent.id)
-    mine = page_text(client.get(f"{INBOX}?onglet=mes_taches"))
+    mine = page_text(agent_client.get(f"{INBOX}?onglet=mes_taches"))
     assert number_of(db_session, task) in mine
     assert f'action="/agent/taches/{task.id}/prendre"' not in mine
 
 
 def test_a_task_taken_meanwhile_gets_a_clear_message(
-    client: FlaskClient,
+    agent_client: FlaskClient,
     db_session: Session,
     clock: FrozenClock,
-    creche: ProcedureVersion,
     petite_enfance: Service,
-    agent: Account,
-    martin: Foyer,
+    new_task: NewTask,
 ) -> None:
-    now = clock.now()
-    task = add_task(db_session, creche, martin, petite_enfance, now, due_at=now + timedelta(1))
+    task = new_task(timedelta(1))
     colleague = make_agent(db_session, clock, petite_enfance)
-    signed_in(client, agent)
-    token = csrf_token(client, INBOX)
+    token = csrf_token(agent_client, INBOX)
     ctx = EngineContext(clock=clock)
     tasks.claim(db_session, ctx, AgentActor(colleague.id, frozenset({petite_enfance.id})), task.id)
 
-    response = client.post(f"/agent/taches/{task.id}/prendre", data={"csrf_token": token})
+    response = agent_client.post(f"/agent/taches/{task.id}/prendre", data={"csrf_token": token})
 
-    assert "Cette tâche vient d'être prise par un collègue." in flashed(client, response)
+    assert "Cette tâche vient d'être prise par un collègue." in flashed(agent_client, response)
     db_session.refresh(task)
     assert task.assignee_id == colleague.id
 
 
 def test_claiming_needs_the_form_token_and_a_task_of_ones_services(
-    client: FlaskClient,
-    db_session: Session,
-    clock: FrozenClock,
-    creche: ProcedureVersion,
-    agent: Account,
-    martin: Foyer,
+    agent_client: FlaskClient, db_session: Session, new_task: NewTask
 ) -> None:
-    now = clock.now()
-    elsewhere = add_task(db_session, creche, martin, make_service(db_session), now, due_at=now)
-    signed_in(client, agent)
+    elsewhere = new_task(timedelta(0), service=make_service(db_session))
 
-    assert client.post(f"/agent/taches/{elsewhere.id}/prendre").status_code == 400
-    assert post(client, f"/agent/taches/{elsewhere.id}/prendre", {}).status_code == 404
+    assert agent_client.post(f"/agent/taches/{elsewhere.id}/prendre").status_code == 400
+    assert post(agent_client, f"/agent/taches/{elsewhere.id}/prendre", {}).status_code == 404
     db_session.refresh(elsewhere)
     assert elsewhere.state is TaskState.OPEN
 
 
 def test_a_supervisor_assigns_or_takes_selected_tasks(
-    client: FlaskClient,
+    supervisor_client: FlaskClient,
     db_session: Session,
-    clock: FrozenClock,
-    creche: ProcedureVersion,
-    petite_enfance: Service,
     agent: Account,
     supervisor: Account,
-    martin: Foyer,
+    new_task: NewTask,
 ) -> None:
-    now = clock.now()
-    made = [
-        add_task(db_session, creche, martin, petite_enfance, now, due_at=now + timedelta(hours=n))
-        for n in (1, 2, 3)
-    ]
-    signed_in(client, supervisor)
-    page = page_text(client.get(INBOX))
+    made = [new_task(timedelta(hours=n)) for n in (1, 2, 3)]
+    page = page_text(supervisor_client.get(INBOX))
     assert 'id="attribution"' in page and f'value="{made[0].id}" form="attribution"' in page
     assert f'<option value="{agent.id}">' in page
 
-    assigned = post(
-        client, "/agent/taches/attribution",
-        {"taches": [made[0].id, made[1].id], "action": "attribuer", "agent": agent.id},
-    )  # fmt: skip
-    assert "2 tâches attribuées." in flashed(client, assigned)
-    taken = post(client, "/agent/taches/attribution", {"taches": [made[2].id], "action": "prendre"})
-    assert "1 tâche attribuée." in flashed(client, taken)
+    assigned = assign(supervisor_client, made[:2], agent)
+    assert "2 tâches attribuées." in flashed(supervisor_client, assigned)
+    taken = assign(supervisor_client, made[2:])
+    assert "1 tâche attribuée." in flashed(supervisor_client, taken)
 
     owners = [db_session.scalar(select(Task.assignee_id).where(Task.id == t.id)) for t in made]
     assert owners == [agent.id, agent.id, supervisor.id]
 
 
 def test_a_bulk_assignment_with_a_closed_task_assigns_nothing(
-    client: FlaskClient,
-    db_session: Session,
-    clock: FrozenClock,
-    creche: ProcedureVersion,
-    petite_enfance: Service,
-    agent: Account,
-    supervisor: Account,
-    martin: Foyer,
+    supervisor_client: FlaskClient, db_session: Session, agent: Account, new_task: NewTask
 ) -> None:
-    now = clock.now()
-    still_open = add_task(db_session, creche, martin, petite_enfance, now, due_at=now)
-    done = add_task(
-        db_session, creche, martin, petite_enfance, now, due_at=now, state=TaskState.DONE
-    )
-    signed_in(client, supervisor)
+    still_open = new_task(timedelta(0))
+    done = new_task(timedelta(0), state=TaskState.DONE)
 
-    response = post(
-        client, "/agent/taches/attribution",
-        {"taches": [still_open.id, done.id], "action": "attribuer", "agent": agent.id},
-    )  # fmt: skip
+    response = assign(supervisor_client, [still_open, done], agent)
 
-    assert "rien n'a été attribué" in flashed(client, response)
+    assert "rien n'a été attribué" in flashed(supervisor_client, response)
     db_session.refresh(still_open)
     assert still_open.assignee_id is None
 
 
 def test_a_plain_agent_cannot_assign(
-    client: FlaskClient,
-    db_session: Session,
-    clock: FrozenClock,
-    creche: ProcedureVersion,
-    petite_enfance: Service,
-    agent: Account,
-    martin: Foyer,
+    agent_client: FlaskClient, db_session: Session, agent: Account, new_task: NewTask
 ) -> None:
-    now = clock.now()
-    task = add_task(db_session, creche, martin, petite_enfance, now, due_at=now)
-    signed_in(client, agent)
-    assert 'id="attribution"' not in page_text(client.get(INBOX))
+    task = new_task(timedelta(0))
+    assert 'id="attribution"' not in page_text(agent_client.get(INBOX))
 
-    response = post(
-        client, "/agent/taches/attribution",
-        {"taches": [task.id], "action": "attribuer", "agent": agent.id},
-    )  # fmt: skip
+    response = assign(agent_client, [task], agent)
 
     assert response.status_code == 403
     db_session.refresh(task)
@@ -371,23 +363,12 @@ def test_a_plain_agent_cannot_assign(
 
 
 def test_a_supervisor_cannot_assign_to_an_agent_outside_the_service(
-    client: FlaskClient,
-    db_session: Session,
-    clock: FrozenClock,
-    creche: ProcedureVersion,
-    petite_enfance: Service,
-    supervisor: Account,
-    martin: Foyer,
+    supervisor_client: FlaskClient, db_session: Session, clock: FrozenClock, new_task: NewTask
 ) -> None:
-    now = clock.now()
-    task = add_task(db_session, creche, martin, petite_enfance, now, due_at=now)
+    task = new_task(timedelta(0))
     stranger = make_agent(db_session, clock)  # in another service
-    signed_in(client, supervisor)
 
-    response = post(
-        client, "/agent/taches/attribution",
-        {"taches": [task.id], "action": "attribuer", "agent": stranger.id},
-    )  # fmt: skip
+    response = assign(supervisor_client, [task], stranger)
 
     assert response.status_code == 403
     db_session.refresh(task)
@@ -395,56 +376,47 @@ def test_a_supervisor_cannot_assign_to_an_agent_outside_the_service(
 
 
 def test_an_agent_saves_reopens_replaces_and_deletes_a_filter(
-    client: FlaskClient,
+    agent_client: FlaskClient,
     db_session: Session,
     clock: FrozenClock,
-    creche: ProcedureVersion,
     petite_enfance: Service,
     agent: Account,
-    martin: Foyer,
+    new_task: NewTask,
 ) -> None:
-    now = clock.now()
-    late = add_task(db_session, creche, martin, petite_enfance, now, due_at=now - timedelta(1))
-    add_task(db_session, creche, martin, petite_enfance, now, due_at=now + timedelta(9))
-    signed_in(client, agent)
-    page = page_text(client.get(f"{INBOX}?couleur=rouge&page=1"))
+    late = new_task(-timedelta(1))
+    new_task(timedelta(9))
+    page = page_text(agent_client.get(f"{INBOX}?couleur=rouge&page=1"))
     assert 'name="requete" value="couleur=rouge"' in page
 
-    saved = post(
-        client, "/agent/taches/filtres", {"nom": " Mes  retards ", "requete": "couleur=rouge"}
-    )
+    saved = save_filter(agent_client, " Mes  retards ", "couleur=rouge")
 
     assert saved.headers["Location"] == "/agent/taches?couleur=rouge"
-    listing = flashed(client, saved)
+    listing = flashed(agent_client, saved)
     assert "Filtre « Mes retards » enregistré." in listing
     assert '<a class="fr-link" href="/agent/taches?couleur=rouge">Mes retards</a>' in listing
-    reopened = page_text(client.get("/agent/taches?couleur=rouge"))
+    reopened = page_text(agent_client.get("/agent/taches?couleur=rouge"))
     assert number_of(db_session, late) in reopened and "1 tâche" in reopened
 
-    post(client, "/agent/taches/filtres", {"nom": "Mes retards", "requete": "onglet=mes_taches"})
+    save_filter(agent_client, "Mes retards", "onglet=mes_taches")
     rows = db_session.scalars(select(SavedFilter).where(SavedFilter.account_id == agent.id)).all()
     assert [(row.name, row.query) for row in rows] == [("Mes retards", "onglet=mes_taches")]
 
     other = make_agent(db_session, clock, petite_enfance)
-    client.post("/deconnexion", data={"csrf_token": csrf_token(client, INBOX)})
-    signed_in(client, other)
-    assert post(client, f"/agent/taches/filtres/{rows[0].id}/supprimer", {}).status_code == 404
-    assert "Mes retards" not in page_text(client.get(INBOX))
-    client.post("/deconnexion", data={"csrf_token": csrf_token(client, INBOX)})
-    signed_in(client, agent)
-    deleted = post(client, f"/agent/taches/filtres/{rows[0].id}/supprimer", {})
-    assert "Filtre enregistré supprimé." in flashed(client, deleted)
+    switch_to(agent_client, other)
+    assert delete_filter(agent_client, rows[0].id).status_code == 404
+    assert "Mes retards" not in page_text(agent_client.get(INBOX))
+    switch_to(agent_client, agent)
+    deleted = delete_filter(agent_client, rows[0].id)
+    assert "Filtre enregistré supprimé." in flashed(agent_client, deleted)
     assert db_session.scalars(select(SavedFilter)).all() == []
 
 
 def test_a_filter_is_saved_only_with_a_name_and_valid_filters(
-    client: FlaskClient, db_session: Session, creche: ProcedureVersion, agent: Account
+    agent_client: FlaskClient, db_session: Session, creche: ProcedureVersion
 ) -> None:
-    signed_in(client, agent)
-
-    unnamed = post(client, "/agent/taches/filtres", {"nom": "  ", "requete": "couleur=rouge"})
-    assert "Donnez au filtre un nom de 1 à 80 caractères." in flashed(client, unnamed)
-    invalid = post(client, "/agent/taches/filtres", {"nom": "Violet", "requete": "couleur=violet"})
+    unnamed = save_filter(agent_client, "  ", "couleur=rouge")
+    assert "Donnez au filtre un nom de 1 à 80 caractères." in flashed(agent_client, unnamed)
+    invalid = save_filter(agent_client, "Violet", "couleur=violet")
 
     assert invalid.status_code == 400
     assert "Couleur d'échéance inconnue" in page_text(invalid)

@@ -13,11 +13,11 @@ from sqlalchemy.orm import Session
 from coffre.clock import FrozenClock
 from procedures import catalogue
 from procedures.demande_models import Demande
-from procedures.models import Account, AgentService, Role, Service
+from procedures.models import Account, Role, Service
 from procedures.progress import EngineContext
 from procedures.tasks import AgentActor
 from tests.coffre.conftest import make_foyer
-from tests.factories import make_account, make_agent, make_service, page_text
+from tests.factories import make_account, make_agent, make_service, make_supervisor, page_text
 from tests.procedures.flows import family_of, open_task
 from tests.procedures.test_supervision import paris, run_scenario
 from tests.web.agents import sign_in_agent
@@ -35,12 +35,7 @@ def petite_enfance(db_session: Session) -> Service:
 
 @pytest.fixture
 def supervisor(db_session: Session, clock: FrozenClock, petite_enfance: Service) -> Account:
-    account = make_account(db_session, clock, Role.AGENT)
-    db_session.add(
-        AgentService(account_id=account.id, service_id=petite_enfance.id, is_supervisor=True)
-    )
-    db_session.commit()
-    return account
+    return make_supervisor(db_session, clock, petite_enfance)
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@ from datetime import date
 
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
+from werkzeug.test import TestResponse
 
 from coffre.clock import FrozenClock
 from coffre.models import FoyerMember
@@ -22,6 +23,18 @@ def a_child(session: Session, family: Account) -> int:
     )
 
 
+def add_lea(client: FlaskClient, **fields: str) -> TestResponse:
+    """Add the child Léa through the household page, with these other fields."""
+    data = {
+        "csrf_token": csrf_token(client, "/famille/foyer"),
+        "enfant-first_name": "Léa",
+        "enfant-last_name": "Test",
+        "enfant-birth_date": "2019-03-02",
+    }
+    data.update({f"enfant-{name}": value for name, value in fields.items()})
+    return client.post("/famille/foyer/enfants", data=data)
+
+
 def edit(client: FlaskClient, child_id: int, **fields: str) -> tuple[int, str]:
     path = f"/famille/foyer/enfants/{child_id}"
     data = {"csrf_token": csrf_token(client, path)}
@@ -33,17 +46,8 @@ def edit(client: FlaskClient, child_id: int, **fields: str) -> tuple[int, str]:
 def test_a_child_is_added_with_its_school_and_pai(
     family_client: FlaskClient, family: Account, db_session: Session
 ) -> None:
-    added = family_client.post(
-        "/famille/foyer/enfants",
-        data={
-            "csrf_token": csrf_token(family_client, "/famille/foyer"),
-            "enfant-first_name": "Léa",
-            "enfant-last_name": "Test",
-            "enfant-birth_date": "2019-03-02",
-            "enfant-school": "École Jules Ferry",
-            "enfant-has_pai": "y",
-            "enfant-allergies": "Arachide, fruits à coque",
-        },
+    added = add_lea(
+        family_client, school="École Jules Ferry", has_pai="y", allergies="Arachide, fruits à coque"
     )
 
     assert added.status_code == 302
@@ -56,16 +60,7 @@ def test_a_child_is_added_with_its_school_and_pai(
 def test_adding_a_child_with_a_pai_but_no_allergies_is_refused(
     family_client: FlaskClient, family: Account, db_session: Session
 ) -> None:
-    response = family_client.post(
-        "/famille/foyer/enfants",
-        data={
-            "csrf_token": csrf_token(family_client, "/famille/foyer"),
-            "enfant-first_name": "Léa",
-            "enfant-last_name": "Test",
-            "enfant-birth_date": "2019-03-02",
-            "enfant-has_pai": "y",
-        },
-    )
+    response = add_lea(family_client, has_pai="y")
 
     assert response.status_code == 400
     assert "Décrivez les allergies ou les besoins de santé que couvre le PAI." in page_text(
