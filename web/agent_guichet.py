@@ -16,6 +16,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, user_logged_out
 from flask_wtf import FlaskForm
+from sqlalchemy.exc import DBAPIError
 from werkzeug.wrappers import Response as BaseResponse
 from wtforms import BooleanField, StringField
 from wtforms.validators import DataRequired, Length
@@ -175,7 +176,10 @@ def _counter_banner() -> dict[str, Any]:
     counter = current_counter()
     if counter is None:
         return {"guichet_foyer": None}
-    foyer = db().get(Foyer, counter.foyer_id)
+    try:
+        foyer = db().get(Foyer, counter.foyer_id)
+    except DBAPIError:  # drawing the error page of a database outage: no label, no second error
+        return {"guichet_foyer": ""}
     return {"guichet_foyer": foyer.label if foyer is not None else ""}
 
 

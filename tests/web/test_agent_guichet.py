@@ -159,6 +159,9 @@ def test_opening_needs_the_family_agreement_then_shows_the_banner_on_every_page(
         assert BANNER in page_text(response), path
         assert "Quitter le mode guichet" in page_text(response), path
     assert "Léa" in page_text(agent_client.get("/famille/foyer"))
+    home = page_text(agent_client.get("/famille/"))
+    assert f"L'espace du foyer « {foyer.label} », ouvert au guichet." in home
+    assert f"Bonjour {agent.display_name}" not in home
     entry = journal(db_session, foyer.id)[-1]
     assert (entry.event, entry.actor_id) == ("guichet.opened", agent.id)
 
