@@ -35,6 +35,10 @@ def init_app(app: Flask) -> None:
         response.headers["Cross-Origin-Opener-Policy"] = "same-origin"
         if hsts:
             response.headers["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
+        if response.status_code == 304:
+            # A static file answered "not modified" is opened but never sent, and werkzeug's
+            # empty 304 body never closes it: close it now rather than at garbage collection.
+            response.close()
         return response
 
     @app.before_request

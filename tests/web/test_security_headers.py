@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import gc
 from pathlib import Path
 
 from flask.testing import FlaskClient
@@ -75,3 +76,16 @@ def test_api_errors_are_json(client: FlaskClient) -> None:
     assert response.status_code == 404
     assert response.is_json
     assert response.get_json()["status"] == 404
+
+
+def test_a_static_file_not_modified_is_closed_not_left_to_the_garbage_collector(
+    client: FlaskClient,
+) -> None:
+    first = client.get("/static/js/depot.js")
+    last_modified = first.headers["Last-Modified"]
+    first.close()
+
+    again = client.get("/static/js/depot.js", headers={"If-Modified-Since": last_modified})
+    gc.collect()  # an unclosed file would be reported here, and warnings are errors
+
+    assert again.status_code == 304
