@@ -4,8 +4,11 @@ Prints, for each database backend (SQLite file, PostgreSQL scratch database):
 
 (a) crèche demandes run per second by SpiffWorkflow alone, in memory: start the checked
     diagram, complete its three human tasks, reach "place acceptée" (operations answer {});
+    then the same with the workflow saved (`engine.dump`) and restored before each task, as
+    the service layer does, and the size of the saved state at the first task;
 (b) the same demande per second driven through the service layer with persistence
-    (`demandes.submit`, `tasks.claim` / `complete`, `complete_for_family`), and b/a;
+    (`demandes.submit`, `tasks.claim` / `complete`, `complete_for_family`), and b/a, with the
+    mean stored size of a finished demande's `workflow_state`;
 (c) the agent's inbox (`procedures.inbox.inbox`, 50 rows a page, sorted by deadline) among
     N open demandes over 20 procedures and 10 services, written by bulk inserts (not through
     the engine): median and p95 over the queries, for a few tabs and filters.
@@ -38,7 +41,7 @@ from typing import Any
 
 import SpiffWorkflow
 import sqlalchemy
-from sqlalchemy import Engine, create_engine, insert, select, text
+from sqlalchemy import Engine, create_engine, func, insert, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from coffre.clock import SystemClock
@@ -86,24 +89,33 @@ def no_operation(name: str, params: Any, task: Any) -> dict[str, Any]:
 # (a) SpiffWorkflow alone ----------------------------------------------------------------
 
 
-def run_in_memory(diagram: Diagram, data: dict[str, Any]) -> None:
-    workflow = engine.start(diagram, data, engine.OperationScriptEngine(no_operation))
+def run_in_memory(diagram: Diagram, data: dict[str, Any], saved: bool = False) -> int:
+    """One crèche run; with `saved`, dumped and restored before each task. The first dump's size."""
+    script_engine = engine.OperationScriptEngine(no_operation)
+    workflow = engine.start(diagram, data, script_engine)
+    size = 0
     for answers in ANSWERS:
+        if saved:
+            state = engine.dump(workflow)
+            size = size or len(state.encode("utf-8"))
+            workflow = engine.restore(state, script_engine)
         [ready] = engine.ready_tasks(workflow)
         engine.complete(workflow, ready.id, answers)
     if engine.end_reached(workflow) != "End_place":
         raise SystemExit("the in-memory crèche run did not reach End_place")
+    return size
 
 
-def in_memory_rate(runs: int) -> float:
+def in_memory_rate(runs: int, saved: bool = False) -> tuple[float, int]:
+    """Runs per second, and the saved state's size at the first task (0 when not saved)."""
     definition, bpmn = catalogue.read_built_in("creche")
     diagram = catalogue.check(definition, bpmn)
     data = {"enfant": 2, "date_entree": "2027-01-04", "jours": "4", "precisions": None}
-    run_in_memory(diagram, data | {"demande_id": 0})  # warm-up: caches, lazy imports
+    size = run_in_memory(diagram, data | {"demande_id": 0}, saved)  # warm-up: caches, imports
     started = time.perf_counter()
     for number in range(runs):
-        run_in_memory(diagram, data | {"demande_id": number + 1})
-    return runs / (time.perf_counter() - started)
+        run_in_memory(diagram, data | {"demande_id": number + 1}, saved)
+    return runs / (time.perf_counter() - started), size
 
 
 # (b) through the services, persisted ----------------------------------------------------
@@ -145,7 +157,7 @@ def cast_of(session: Session, workdir: Path) -> Cast:
     ]
     documents = [_deposit(vault, session, foyer.id, kind, member) for kind, member in papers]
     return Cast(
-        EngineContext(clock=clock),
+        EngineContext(clock=clock, vault=vault),  # the crèche exports to the back-office
         FamilyActor(family, foyer.id),
         AgentActor(agent, frozenset({service.id})),
         documents,
@@ -187,7 +199,8 @@ def run_through_services(session: Session, cast: Cast) -> None:
         raise SystemExit(f"the service run ended {demande.status.value}, not acceptee")
 
 
-def service_rate(url: str, runs: int, workdir: Path) -> float:
+def service_rate(url: str, runs: int, workdir: Path) -> tuple[float, float]:
+    """Demandes per second, and the mean stored size of their `workflow_state` in bytes."""
     db = make_engine(url)
     schema.upgrade(db)
     with make_session_factory(db)() as session:
@@ -197,8 +210,9 @@ def service_rate(url: str, runs: int, workdir: Path) -> float:
         for _ in range(runs):
             run_through_services(session, cast)
         elapsed = time.perf_counter() - started
+        size = session.scalar(select(func.avg(func.length(Demande.workflow_state))))
     db.dispose()
-    return runs / elapsed
+    return runs / elapsed, float(size or 0)
 
 
 # (c) the inbox among many open demandes -------------------------------------------------
@@ -389,10 +403,11 @@ def run_backend(backend: str, args: argparse.Namespace, memory: float) -> None:
         workdir = Path(directory)
         with databases(backend, args, workdir) as (service_url, inbox_url):
             print(f"\n== {backend} ==")
-            service = service_rate(service_url, args.service_runs, workdir)
+            service, size = service_rate(service_url, args.service_runs, workdir)
             print(f"(b) service layer, persisted: {service:8.1f} demandes/s "
                   f"({args.service_runs} runs); b/a = {service / memory:.3f} "
-                  f"(1 : {memory / service:.0f})")  # fmt: skip
+                  f"(1 : {memory / service:.0f}); workflow_state {size / 1024:.1f} KiB "
+                  "(mean, finished demandes)")  # fmt: skip
             db = make_engine(inbox_url)
             schema.upgrade(db)
             sizes = Sizes(args.open_demandes, args.procedures, args.services)
@@ -438,8 +453,11 @@ def main(argv: list[str] | None = None) -> None:
         f"python {platform.python_version()}, SpiffWorkflow {SpiffWorkflow.__version__}, "
         f"SQLAlchemy {sqlalchemy.__version__}, {platform.machine()}, {os.cpu_count()} CPUs"
     )
-    memory = in_memory_rate(args.memory_runs)
+    memory, _ = in_memory_rate(args.memory_runs)
     print(f"(a) SpiffWorkflow in memory:  {memory:8.1f} demandes/s ({args.memory_runs} runs)")
+    saved, size = in_memory_rate(args.memory_runs, saved=True)
+    print(f"    saved and restored before each task: {saved:8.1f} demandes/s; "
+          f"saved state at the first task {size / 1024:.1f} KiB")  # fmt: skip
     for backend in args.backends:
         run_backend(backend, args, memory)
 

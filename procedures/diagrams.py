@@ -10,6 +10,7 @@ unsafe expressions or other tools' expression languages, duplicate ids, broken f
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -83,6 +84,8 @@ class Diagram:
     subprocess_specs: dict[str, Any] = field(repr=False)
     lanes: list[str]
     human_tasks: list[HumanTask]
+    # The SHA-256 of the BPMN source: a saved workflow names the diagram it runs on by it.
+    source_sha256: str
 
 
 class _NothingResolver(etree.Resolver):
@@ -151,6 +154,7 @@ def load_diagram(
         subprocess_specs=subprocesses,
         lanes=[lane.get("name", "") for lane in process.iter(f"{{{BPMN}}}lane")],
         human_tasks=list(_human_tasks(process)),
+        source_sha256=hashlib.sha256(content).hexdigest(),
     )
 
 

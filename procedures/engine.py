@@ -3,17 +3,27 @@
 Every expression and script of a diagram goes through the restricted evaluator
 (`procedures.expressions.RestrictedScriptEngine`), never through Python's eval. Service
 tasks call named operations from a registry in code: the diagram only names them.
+
+A saved workflow holds its own state only (tasks, data, events) and names its diagram by
+the SHA-256 of the BPMN source; the process spec is the one parsed once per published
+version (`catalogue.diagram_of`), never copied into each demande nor rebuilt at each step.
+States saved whole by earlier releases (the spec inside) are still read.
 """
 
 from __future__ import annotations
 
 import json
+import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
 from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
+from SpiffWorkflow.bpmn.serializer.default.workflow import (
+    BpmnWorkflowConverter,
+    WorkflowConverter,
+)
 from SpiffWorkflow.bpmn.specs.defaults import EndEvent
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
@@ -24,11 +34,41 @@ from procedures.expressions import RestrictedScriptEngine
 
 # An operation's dispatcher: (operation name, evaluated parameters, SpiffWorkflow task) -> result.
 Dispatch = Callable[[str, Mapping[str, Any], Any], Mapping[str, Any]]
-_SERIALIZER = BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(SPIFF_CONFIG))
+# The key of a saved state naming its diagram; a state without it has its spec inside.
+SPEC_KEY = "spec_sha256"
+
+# The diagrams this process has started or restored workflows on, by source digest, and the
+# digest of each of their specs: weak, so they live as long as the catalogue's cache or a
+# workflow holds them.
+_DIAGRAMS: weakref.WeakValueDictionary[str, Diagram] = weakref.WeakValueDictionary()
+_DIGESTS: weakref.WeakKeyDictionary[Any, str] = weakref.WeakKeyDictionary()
 
 
 class EngineError(Exception):
     """The workflow cannot do what was asked (no such ready task, broken state)."""
+
+
+class _StateConverter(BpmnWorkflowConverter):
+    """A top workflow saved without its specs, which its diagram's digest stands for.
+
+    Restoring is SpiffWorkflow's own: given spec objects instead of dictionaries in the
+    `spec` and `subprocess_specs` entries, the registry passes them through unchanged.
+    """
+
+    def to_dict(self, workflow: BpmnWorkflow) -> dict[str, Any]:
+        digest = _DIGESTS.get(workflow.spec)
+        if digest is None:
+            raise EngineError("the workflow's diagram is unknown: start or restore it on one")
+        dct: dict[str, Any] = WorkflowConverter.to_dict(self, workflow)
+        dct["subprocesses"] = self.mapping_to_dict(workflow.subprocesses)
+        dct["bpmn_events"] = self.registry.convert(workflow.bpmn_events)
+        dct[SPEC_KEY] = digest
+        return dct
+
+
+_SERIALIZER = BpmnWorkflowSerializer(
+    BpmnWorkflowSerializer.configure(SPIFF_CONFIG | {BpmnWorkflow: _StateConverter})
+)
 
 
 class OperationScriptEngine(RestrictedScriptEngine):
@@ -57,6 +97,7 @@ def start(
     diagram: Diagram, data: Mapping[str, Any], engine: RestrictedScriptEngine
 ) -> BpmnWorkflow:
     """A new workflow with the demande's data, run up to its first waiting point."""
+    _remember(diagram)
     workflow = BpmnWorkflow(diagram.spec, diagram.subprocess_specs, script_engine=engine)
     workflow.data.update(data)
     start_task = workflow.get_next_task(state=SpiffState.READY)
@@ -67,15 +108,67 @@ def start(
 
 
 def dump(workflow: BpmnWorkflow) -> str:
-    """The workflow's whole state (spec included) as JSON."""
+    """The workflow's own state as JSON, naming its diagram (the spec is not copied)."""
     return str(_SERIALIZER.serialize_json(workflow))
 
 
-def restore(state: str, engine: RestrictedScriptEngine) -> BpmnWorkflow:
-    """A workflow from `dump`, with our script engine."""
-    workflow = _SERIALIZER.deserialize_json(state)
+def restore(
+    state: str, engine: RestrictedScriptEngine, diagram: Diagram | None = None
+) -> BpmnWorkflow:
+    """A workflow from `dump` on `diagram`, with our script engine.
+
+    Without `diagram`, the one the state names, if this process has run it. A state saved
+    whole by earlier releases is read too: on `diagram`'s spec when given (it must have the
+    same tasks), else on the spec inside it.
+    """
+    if not isinstance(engine, RestrictedScriptEngine):
+        raise TypeError("a workflow runs only under the restricted script engine")
+    dct = json.loads(state)
+    if SPEC_KEY in dct:
+        _on_named_diagram(dct, diagram)
+    else:
+        _SERIALIZER.migrate(dct)
+        if diagram is not None:
+            _on_given_diagram(dct, diagram)
+    workflow = _SERIALIZER.from_dict(dct)
     workflow.script_engine = engine
     return workflow
+
+
+def _remember(diagram: Diagram) -> None:
+    _DIAGRAMS[diagram.source_sha256] = diagram
+    _DIGESTS[diagram.spec] = diagram.source_sha256
+
+
+def _on_named_diagram(dct: dict[str, Any], diagram: Diagram | None) -> None:
+    """Put the spec of the diagram a state names in place of its digest."""
+    digest = dct.pop(SPEC_KEY)
+    version = dct.pop(_SERIALIZER.VERSION_KEY, None)
+    if version != _SERIALIZER.VERSION:
+        # SpiffWorkflow's migrations rewrite specs too: a state without one is not migrated.
+        raise EngineError(f"workflow saved by serializer {version}, not {_SERIALIZER.VERSION}")
+    if diagram is None:
+        diagram = _DIAGRAMS.get(digest)
+        if diagram is None:
+            raise EngineError("the workflow's diagram is not loaded: restore it on its diagram")
+    elif diagram.source_sha256 != digest:
+        raise EngineError("the workflow was saved on another diagram")
+    _place_spec(dct, diagram)
+
+
+def _on_given_diagram(dct: dict[str, Any], diagram: Diagram) -> None:
+    """Put the diagram's spec in place of the copy a state saved whole carries."""
+    copied = dct["spec"]
+    same_tasks = set(copied["task_specs"]) == set(diagram.spec.task_specs)
+    if copied["name"] != diagram.spec.name or not same_tasks:
+        raise EngineError("the workflow was saved on another diagram")
+    _place_spec(dct, diagram)
+
+
+def _place_spec(dct: dict[str, Any], diagram: Diagram) -> None:
+    _remember(diagram)
+    dct["spec"] = diagram.spec
+    dct["subprocess_specs"] = diagram.subprocess_specs
 
 
 def ready_tasks(workflow: BpmnWorkflow) -> list[ReadyTask]:

@@ -1,9 +1,10 @@
 """Moving a demande through its diagram: run a step, persist the state, sync the inbox.
 
-After every step the whole SpiffWorkflow state is saved on the demande (with the version it
-runs on), the ready human tasks are mirrored into the `tasks` table, the services that now
-hold a task are given access to the documents granted to the demande, and a finished
-diagram closes the demande with the status its end event maps to.
+After every step the workflow's state is saved on the demande (the version it runs on holds
+the diagram, parsed once per process and never copied into the state), the ready human
+tasks are mirrored into the `tasks` table, the services that now hold a task are given
+access to the documents granted to the demande, and a finished diagram closes the demande
+with the status its end event maps to.
 """
 
 from __future__ import annotations
@@ -95,12 +96,11 @@ def step(
     demande: Demande,
     action: Callable[[BpmnWorkflow], None],
 ) -> None:
-    """Restore the demande's workflow, apply one action to it, then persist and sync."""
+    """Restore the demande's workflow on its version's diagram, apply one action, persist, sync."""
     version = version_of(session, demande)
     assert demande.workflow_state is not None
-    workflow = engine.restore(
-        demande.workflow_state, _script_engine(session, ctx, demande, version)
-    )
+    script_engine = _script_engine(session, ctx, demande, version)
+    workflow = engine.restore(demande.workflow_state, script_engine, diagram_of(version))
     action(workflow)
     _after_step(session, ctx, demande, version, workflow)
 
