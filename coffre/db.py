@@ -68,7 +68,10 @@ def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
 
 
 def _begin_sqlite(connection: Any) -> None:
-    connection.exec_driver_sql("BEGIN")
+    # IMMEDIATE: take the write lock at the start. A plain BEGIN that reads then writes fails
+    # at once (busy timeout or not) when another process wrote in between: with several
+    # gunicorn workers, concurrent submissions failed. Now they wait their turn instead.
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from coffre import consent
@@ -188,10 +188,15 @@ def _missing_message(required: RequiredDocument, until: date | None) -> str:
 
 
 def _number(session: Session, ctx: EngineContext, demande: Demande) -> str:
-    year = local_today(ctx.clock).year
-    prefix = f"{year}-"
-    count = session.scalar(select(func.count()).where(Demande.number.like(f"{prefix}%")))
-    return f"{prefix}{(count or 0) + 1:06d}"
+    """The year of submission and the demande's own id: unique without a lock or a count.
+
+    Counting the year's demandes gave two simultaneous submissions the same number (and
+    scanned the table). Numbers now skip the ids of drafts never submitted; they stay
+    unique, short and readable over the phone. Older numbers, from a count, are all below
+    any new id, so the two schemes never meet.
+    """
+    session.flush()  # the id
+    return f"{local_today(ctx.clock).year}-{demande.id:06d}"
 
 
 def cancel(session: Session, ctx: EngineContext, actor: FamilyActor, demande_id: int) -> Demande:
