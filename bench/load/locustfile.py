@@ -1,0 +1,219 @@
+"""The back-to-school load: families deposit and submit, agents work their inboxes.
+
+Run by `bench/load/run.sh` against gunicorn + the worker on a town filled by `generate.py`:
+
+    locust -f bench/load/locustfile.py --headless --host http://127.0.0.1:8000 ...
+
+Each step has its own name ("famille: déposer", "agent: boîte de réception"...) so Locust's
+statistics give its latency. Families log in with the demo password; each agent user takes
+its own account (the TOTP replay protection accepts one code per 30 s step per account) and
+computes its codes from $VAR_DIR/bench-agents.json, written by the generator.
+"""
+
+from __future__ import annotations
+
+import html
+import io
+import itertools
+import json
+import os
+import random
+import re
+import sys
+import threading
+import time
+from datetime import date, timedelta
+from pathlib import Path
+
+import pyotp
+from locust import HttpUser, between, task
+from locust.exception import StopUser
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from papers import photo_jpeg
+from town import family_email
+
+from procedures.demo import DEMO_PASSWORD, demo_pdf
+
+VAR_DIR = Path(os.environ.get("VAR_DIR", "var")).resolve()
+FOYERS = int(os.environ.get("BENCH_FOYERS", "1000"))
+CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
+TASK_FORM = re.compile(
+    r'action="(/agent/demandes/\d+/taches/\d+/(?:prendre|terminer))">\s*'
+    r'<input type="hidden" name="version" value="(\d+)">'
+)
+RADIO = re.compile(r'type="radio" id="[^"]+" name="([^"]+)" value="([^"]+)"')
+
+# What the steps' free fields need to go on (amount of a certificate, a validated quotient).
+FIGURES = {"montant": "1450", "quotient": "640", "valide_jusqu_au": "2027-12-31"}
+
+_lock = threading.Lock()
+_families = itertools.count(1)
+_agents: list[str] = []
+
+
+def _next_family() -> int:
+    with _lock:
+        return (next(_families) - 1) % FOYERS + 1
+
+
+def _next_agent() -> tuple[str, str]:
+    with _lock:
+        if not _agents:
+            secrets = json.loads((VAR_DIR / "bench-agents.json").read_text(encoding="utf-8"))
+            # Only the services that own procedure lanes have tasks to work.
+            busy = ("petite-enfance", "scolaire", "accueil-mq")
+            _agents.extend(e for e in secrets if any(f".{code}." in e for code in busy))
+            random.shuffle(_agents)
+        email = _agents.pop()
+        secret = json.loads((VAR_DIR / "bench-agents.json").read_text(encoding="utf-8"))[email]
+        return email, secret
+
+
+def csrf(page: str) -> str:
+    found = CSRF.search(page)
+    return html.unescape(found.group(1)) if found else ""
+
+
+class Famille(HttpUser):
+    """A parent: logs in, deposits a tax notice, asks for its family quotient."""
+
+    weight = 3
+    wait_time = between(1, 3)
+
+    def on_start(self) -> None:
+        self.number = _next_family()
+        for _attempt in range(3):  # a 503 (SQLite busy) is counted, then tried again
+            page = self.client.get("/connexion", name="famille: page de connexion").text
+            answer = self.client.post(
+                "/connexion",
+                data={"email": family_email(self.number), "password": DEMO_PASSWORD,
+                      "csrf_token": csrf(page)},
+                name="famille: connexion",
+            )  # fmt: skip
+            if answer.ok:
+                return
+        raise StopUser()  # not logged in: its requests would only measure redirects
+
+    @task
+    def deposit_and_submit(self) -> None:
+        document_id = self.deposit()
+        if document_id is not None:
+            self.submit(document_id)
+
+    def deposit(self) -> int | None:
+        page = self.client.get("/famille/coffre/ajouter", name="famille: formulaire de dépôt").text
+        issued = (date.today() - timedelta(days=30)).isoformat()
+        content, name = (
+            (photo_jpeg("avis"), "avis.jpg") if random.random() < 0.5
+            else (demo_pdf(f"Avis d'imposition {self.number}"), "avis.pdf")
+        )  # fmt: skip
+        with self.client.post(
+            "/famille/coffre/ajouter",
+            data={"type_code": "avis_imposition", "member_id": "", "issued_on": issued,
+                  "csrf_token": csrf(page)},
+            files={"fichier": (name, io.BytesIO(content))},
+            name="famille: déposer un document",
+            allow_redirects=False,
+            catch_response=True,
+        ) as response:  # fmt: skip
+            if response.status_code != 303:
+                response.failure(f"deposit answered {response.status_code}")
+                return None
+        vault = self.client.get("/famille/coffre", name="famille: coffre").text
+        ids = [int(i) for i in re.findall(r"/famille/coffre/(\d+)/", vault)]
+        return max(ids) if ids else None
+
+    def submit(self, document_id: int) -> None:
+        page = self.client.get("/famille/demarches", name="famille: démarches").text
+        token = csrf(page)
+        started = self.client.post(
+            "/famille/demarches/quotient_familial/commencer",
+            data={"csrf_token": token},
+            name="famille: commencer une demande",
+        )
+        found = re.search(r"/famille/demandes/(\d+)/formulaire", started.url)
+        if found is None:
+            return
+        base = f"/famille/demandes/{found.group(1)}"
+        self.client.post(
+            f"{base}/formulaire",
+            data={"nombre_parts": "2", "revenu_fiscal_reference": "28000",
+                  "action": "continuer", "csrf_token": token},
+            name="famille: formulaire de la demande",
+        )  # fmt: skip
+        self.client.post(
+            f"{base}/justificatifs",
+            data={"partage": str(document_id), "csrf_token": token},
+            name="famille: partager les justificatifs",
+        )
+        with self.client.post(
+            f"{base}/deposer",
+            data={"csrf_token": token},
+            name="famille: soumettre la demande",
+            allow_redirects=False,
+            catch_response=True,
+        ) as response:
+            if response.status_code != 303:
+                response.failure(f"submit answered {response.status_code}")
+
+
+class Agent(HttpUser):
+    """An agent of a busy service: inbox, a request, one of its documents, complete its step."""
+
+    weight = 1
+    wait_time = between(1, 3)
+
+    def on_start(self) -> None:
+        email, secret = _next_agent()
+        for _attempt in range(3):
+            page = self.client.get("/connexion", name="agent: page de connexion").text
+            second = self.client.post(
+                "/connexion",
+                data={"email": email, "password": DEMO_PASSWORD, "csrf_token": csrf(page)},
+                name="agent: connexion (mot de passe)",
+            )
+            if not second.ok:
+                continue
+            answer = self.client.post(
+                "/connexion/second-facteur",
+                data={"code": pyotp.TOTP(secret).now(), "csrf_token": csrf(second.text)},
+                name="agent: connexion (code TOTP)",
+            )
+            if answer.ok:
+                return
+            time.sleep(31)  # a refused code: the next one comes with the next 30 s step
+        raise StopUser()
+
+    @task
+    def work_one(self) -> None:
+        inbox = self.client.get("/agent/taches", name="agent: boîte de réception").text
+        ids = re.findall(r'href="/agent/demandes/(\d+)"', inbox)
+        if not ids:
+            return
+        demande_id = random.choice(ids)
+        url = f"/agent/demandes/{demande_id}"
+        page = self.client.get(url, name="agent: ouvrir une demande").text
+        documents = re.findall(rf"{url}/documents/(\d+)", page)
+        if documents:
+            document = random.choice(documents)
+            self.client.get(f"{url}/documents/{document}", name="agent: page du document")
+            self.client.get(f"{url}/documents/{document}/contenu", name="agent: lire le document")
+        self.complete_step(page)
+
+    def complete_step(self, page: str) -> None:
+        form = TASK_FORM.search(page)
+        if form and form.group(1).endswith("/prendre"):
+            claimed = self.client.post(
+                form.group(1),
+                data={"version": form.group(2), "csrf_token": csrf(page)},
+                name="agent: prendre une étape",
+            )
+            page = claimed.text
+            form = TASK_FORM.search(page)
+        if not form or not form.group(1).endswith("/terminer"):
+            return
+        data = {"version": form.group(2), "csrf_token": csrf(page), "commentaire": "", **FIGURES}
+        for field, value in RADIO.findall(page):
+            data.setdefault(field, value)  # the first choice: deliver, validate, offer
+        self.client.post(form.group(1), data=data, name="agent: terminer une étape")
