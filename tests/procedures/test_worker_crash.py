@@ -8,8 +8,10 @@ in flight, and that resend carries the same Message-ID, so the receiver can drop
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -26,7 +28,7 @@ from sqlalchemy import func, select
 from coffre.clock import FrozenClock, SystemClock
 from coffre.db import make_engine, make_session_factory
 from procedures import demandes, notifications
-from procedures.demande_models import Demande, DemandeEvent, DemandeStatus
+from procedures.demande_models import Demande, DemandeStatus
 from procedures.models import OutboxMessage
 from procedures.progress import EngineContext
 from tests.coffre.conftest import deposit, make_foyer, pdf_of
@@ -189,12 +191,13 @@ def test_a_worker_killed_while_firing_timers_fires_each_exactly_once_after_resta
             work(session, ctx, agent, demande, {"decision": "place", "motif": ""})
 
     def timeouts() -> list[int]:
-        with rt.sessions() as session:
-            return list(
-                session.scalars(
-                    select(DemandeEvent.demande_id).where(DemandeEvent.kind == "timeout")
-                )
-            )
+        # A plain WAL reader, which never waits for the worker's write lock (the app's
+        # sessions begin IMMEDIATE and would only see the worker between two timers).
+        with contextlib.closing(
+            sqlite3.connect(f"file:{tmp_path / 'portail.db'}?mode=ro", uri=True)
+        ) as db:
+            rows = db.execute("SELECT demande_id FROM demande_events WHERE kind = 'timeout'")
+            return [row[0] for row in rows]
 
     first = subprocess.Popen([*flask, "worker", "--tick", "0.1"], env=env, **QUIET)
     try:
