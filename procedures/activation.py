@@ -30,6 +30,7 @@ from coffre.models import Foyer, FoyerMember, MemberRole
 from procedures.accounts import (
     EmailTaken,
     check_new_password,
+    create_account,
     find_account,
     hash_password,
     normalize_email,
@@ -387,15 +388,9 @@ def accept_invitation(
     foyer = session.get(Foyer, foyer_id)
     assert foyer is not None  # checked by check_invitation
     foyer.members.append(FoyerMember(role=MemberRole.ADULTE, first_name=first, last_name=last))
-    account = Account(
-        email=email,
-        password_hash=hash_password(password),
-        role=Role.FAMILLE,
-        display_name=name.strip(),
-        foyer_id=foyer_id,
-        is_active=True,
-        created_at=clock.now(),
-    )
-    session.add(account)
+    account = create_account(
+        session, clock, email=email, password=password, role=Role.FAMILLE,
+        display_name=name.strip(), foyer_id=foyer_id,
+    )  # fmt: skip
     session.commit()
     return account

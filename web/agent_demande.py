@@ -19,7 +19,6 @@ from procedures.demande_models import DemandeStatus
 from procedures.errors import Incomplete, TaskConflict
 from procedures.forms import choice_label
 from procedures.models import Role
-from procedures.progress import EngineContext
 from web.agent import agent_actor, bp
 from web.auth import role_required
 from web.runtime import db, runtime
@@ -31,11 +30,6 @@ Typed = Mapping[str, Mapping[str, str | Sequence[str]]]
 
 # The family's pages show the procedures' choices through it too.
 bp.add_app_template_global(choice_label, "choice_label")
-
-
-def engine_context() -> EngineContext:
-    rt = runtime()
-    return EngineContext(clock=rt.clock, base_url=rt.settings.base_url, vault=rt.vault)
 
 
 def status_labels() -> dict[str, str]:
@@ -177,7 +171,7 @@ def demande_prendre(demande_id: int, task_id: int) -> Page | BaseResponse:
         demande_id,
         task_id,
         _("You now hold this step."),
-        lambda shown: agent_actions.claim(db(), engine_context(), agent_actor(), shown),
+        lambda shown: agent_actions.claim(db(), runtime().engine_context, agent_actor(), shown),
     )
 
 
@@ -188,7 +182,7 @@ def demande_liberer(demande_id: int, task_id: int) -> Page | BaseResponse:
         demande_id,
         task_id,
         _("The step is back in the service's queue."),
-        lambda shown: agent_actions.release(db(), engine_context(), agent_actor(), shown),
+        lambda shown: agent_actions.release(db(), runtime().engine_context, agent_actor(), shown),
     )
 
 
@@ -203,7 +197,7 @@ def demande_terminer(demande_id: int, task_id: int) -> Page | BaseResponse:
         task_id,
         _("The step is completed."),
         lambda shown: agent_actions.complete(
-            db(), engine_context(), agent_actor(), shown, form, note
+            db(), runtime().engine_context, agent_actor(), shown, form, note
         ),
         typed={f"terminer-{task_id}": {**form, "commentaire": note}},
     )
@@ -219,7 +213,7 @@ def demande_demander(demande_id: int, task_id: int) -> Page | BaseResponse:
         task_id,
         _("The family has been asked; the request waits for its answer."),
         lambda shown: agent_actions.ask_family(
-            db(), engine_context(), agent_actor(), shown, message, types
+            db(), runtime().engine_context, agent_actor(), shown, message, types
         ),
         typed={f"demander-{task_id}": {"message": message, "justificatif": types}},
     )
@@ -234,7 +228,7 @@ def demande_commenter(demande_id: int) -> Page | BaseResponse:
     return acted(
         _("Your internal note is recorded.") if internal else _("Your message has been sent."),
         lambda: agent_actions.comment(
-            db(), engine_context(), agent_actor(), shown, text, internal=internal
+            db(), runtime().engine_context, agent_actor(), shown, text, internal=internal
         ),
         lambda **kw: render_demande(demande_id, **kw),
         url_for("agent.demande", demande_id=demande_id),

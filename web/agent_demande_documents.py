@@ -20,7 +20,7 @@ from procedures.agent_actions import DemandeAsShown
 from procedures.errors import Incomplete
 from procedures.models import Role
 from web.agent import agent_actor, bp
-from web.agent_demande import Page, acted, engine_context, posted_version, status_labels
+from web.agent_demande import Page, acted, posted_version, status_labels
 from web.auth import role_required
 from web.famille_fichiers import FILE_POLICIES, PREVIEWS, attachment_headers, checked_chunks
 from web.runtime import db, runtime
@@ -105,7 +105,7 @@ def demande_document_valider(demande_id: int, document_id: int) -> Page | BaseRe
             local_today(runtime().clock),
         )
         return agent_actions.validate_document(
-            db(), engine_context(), agent_actor(), shown, document_id, fact
+            db(), runtime().engine_context, agent_actor(), shown, document_id, fact
         )
 
     return _verdict(demande_id, document_id, _("The document is marked valid."), validate)
@@ -122,7 +122,7 @@ def demande_document_refuser(demande_id: int, document_id: int) -> Page | BaseRe
             raise Incomplete([_("Choose the reason why the document is not valid.")])
         return agent_actions.refuse_document(
             db(),
-            engine_context(),
+            runtime().engine_context,
             agent_actor(),
             shown,
             document_id,

@@ -17,7 +17,6 @@ from procedures.errors import NotAllowed, TaskConflict
 from procedures.inbox import inbox as inbox_page
 from procedures.inbox_choices import procedure_choices, service_choices
 from procedures.models import Role
-from procedures.progress import EngineContext
 from procedures.tasks import AgentActor
 from procedures.working_hours import SlaColor
 from web.agent import agent_actor, bp, supervised_service_ids
@@ -34,11 +33,6 @@ from web.errors import render_error
 from web.runtime import db, runtime
 
 PER_PAGE = 50
-
-
-def engine_context() -> EngineContext:
-    rt = runtime()
-    return EngineContext(clock=rt.clock, base_url=rt.settings.base_url, vault=rt.vault)
 
 
 def _choices(agent: AgentActor) -> Choices:
@@ -75,7 +69,7 @@ def inbox() -> ResponseReturnValue:
 @role_required(Role.AGENT)
 def claim(task_id: int) -> BaseResponse:
     try:
-        tasks.claim(db(), engine_context(), agent_actor(), task_id)
+        tasks.claim(db(), runtime().engine_context, agent_actor(), task_id)
     except TaskConflict:
         flash(_("This task has just been taken by a colleague."), "error")
     else:
@@ -98,7 +92,7 @@ def assign() -> BaseResponse:
         abort(400)
     try:
         done = supervision.assign(
-            db(), engine_context(), agent_actor(), [i for i in task_ids if i], target
+            db(), runtime().engine_context, agent_actor(), [i for i in task_ids if i], target
         )
     except NotAllowed:
         abort(403)

@@ -21,7 +21,7 @@ from procedures.demande_models import OPEN_STATUSES, Demande, DemandeStatus
 from procedures.demandes import FamilyActor
 from procedures.errors import DemandeNotFound, Incomplete, InvalidTransition
 from procedures.models import Role
-from procedures.progress import EngineContext, version_of
+from procedures.progress import version_of
 from procedures.vault_views import foyer_members
 from web.auth import role_required
 from web.famille import bp, family_reader
@@ -33,11 +33,6 @@ def _actor() -> FamilyActor:
     reader = family_reader()
     assert reader.account_id is not None
     return FamilyActor(reader.account_id, reader.foyer_id)
-
-
-def _ctx() -> EngineContext:
-    rt = runtime()
-    return EngineContext(clock=rt.clock, base_url=rt.settings.base_url, vault=rt.vault)
 
 
 def status_labels() -> dict[DemandeStatus, str]:
@@ -93,7 +88,7 @@ def demarches() -> str:
 @bp.post("/demarches/<code>/commencer")
 @role_required(Role.FAMILLE)
 def commencer(code: str) -> BaseResponse:
-    demande = demandes.create_draft(db(), _ctx(), _actor(), code)
+    demande = demandes.create_draft(db(), runtime().engine_context, _actor(), code)
     return redirect(url_for("famille.demande_formulaire", demande_id=demande.id), 303)
 
 
@@ -104,7 +99,9 @@ def demande_formulaire(demande_id: int) -> str | BaseResponse:
     if request.method == "POST":
         form = {f.name: request.form.get(f.name, "") for f in definition.fields}
         chosen = json.loads(demande.form_data or "{}").get("_documents", "")
-        demandes.save_draft(db(), _ctx(), _actor(), demande_id, {**form, "_documents": chosen})
+        demandes.save_draft(
+            db(), runtime().engine_context, _actor(), demande_id, {**form, "_documents": chosen}
+        )
         if request.form.get("action") == "continuer":
             return redirect(url_for("famille.demande_justificatifs", demande_id=demande_id), 303)
         flash(_("Your draft has been saved."), "info")
@@ -125,7 +122,7 @@ def demande_justificatifs(demande_id: int) -> str | BaseResponse:
     if request.method == "POST":
         ids = sorted({int(v) for v in request.form.getlist("partage") if v.isdigit()})
         values = {**_form_values(demande), "_documents": ",".join(map(str, ids))}
-        demandes.save_draft(db(), _ctx(), _actor(), demande_id, values)
+        demandes.save_draft(db(), runtime().engine_context, _actor(), demande_id, values)
         return redirect(url_for("famille.demande_recapitulatif", demande_id=demande_id), 303)
     today = local_today(runtime().clock)
     requirements = family_views.requirements_of(
@@ -170,7 +167,7 @@ def demande_deposer(demande_id: int) -> str | tuple[str, int] | BaseResponse:
     demande, definition = _draft(demande_id)
     form, ids = _form_values(demande), _chosen_ids(demande)
     try:
-        demandes.submit(db(), _ctx(), _actor(), demande_id, form, ids)
+        demandes.submit(db(), runtime().engine_context, _actor(), demande_id, form, ids)
     except Incomplete as exc:
         db().rollback()
         demande, definition = _draft(demande_id)
@@ -229,7 +226,7 @@ def demande(demande_id: int) -> str:
 def demande_repondre(demande_id: int) -> BaseResponse:
     ids = [int(v) for v in request.form.getlist("partage") if v.isdigit()]
     message = request.form.get("message", "")
-    demandes.answer(db(), _ctx(), _actor(), demande_id, message, ids)
+    demandes.answer(db(), runtime().engine_context, _actor(), demande_id, message, ids)
     flash(_("Your answer has been sent."), "info")
     return redirect(url_for("famille.demande", demande_id=demande_id), 303)
 
@@ -243,7 +240,7 @@ def demande_etape(demande_id: int, task_id: int) -> BaseResponse:
     if task is None or task.id != task_id:
         raise DemandeNotFound(f"task {task_id} is not a family task of demande {demande_id}")
     form = {key: value for key, value in request.form.items() if key != "csrf_token"}
-    tasks.complete_for_family(db(), _ctx(), actor, task_id, form)
+    tasks.complete_for_family(db(), runtime().engine_context, actor, task_id, form)
     flash(_("Your answer has been recorded."), "info")
     return redirect(url_for("famille.demande", demande_id=demande_id), 303)
 
@@ -251,7 +248,7 @@ def demande_etape(demande_id: int, task_id: int) -> BaseResponse:
 @bp.post("/demandes/<int:demande_id>/annuler")
 @role_required(Role.FAMILLE)
 def demande_annuler(demande_id: int) -> BaseResponse:
-    demandes.cancel(db(), _ctx(), _actor(), demande_id)
+    demandes.cancel(db(), runtime().engine_context, _actor(), demande_id)
     flash(_("Your request has been cancelled."), "info")
     return redirect(url_for("famille.demande", demande_id=demande_id), 303)
 

@@ -12,6 +12,7 @@ from coffre.clock import Clock, SystemClock
 from coffre.db import make_engine, make_session_factory
 from coffre.keyring import Keyring, load_keyring_file, parse_keyring
 from coffre.vault import MIB, Limits, Vault
+from procedures.progress import EngineContext
 from stockage import ObjectStore, open_store
 from web.settings import Settings
 
@@ -35,6 +36,11 @@ class Runtime:
             foyer_bytes=self.settings.foyer_quota_mb * MIB,
         )
         return Vault(store=self.store, keyring=self.keyring, clock=self.clock, limits=limits)
+
+    @property
+    def engine_context(self) -> EngineContext:
+        """What the procedures' services need: the clock, the links' base and the vault."""
+        return EngineContext(clock=self.clock, base_url=self.settings.base_url, vault=self.vault)
 
 
 def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:

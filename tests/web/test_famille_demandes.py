@@ -21,6 +21,7 @@ from procedures.models import Account, Role, Service
 from procedures.progress import EngineContext, record_event
 from procedures.tasks import AgentActor
 from tests.factories import make_account, make_service, page_text
+from tests.procedures.flows import work
 from tests.web.conftest import deposit
 from tests.web.test_auth import csrf_token, log_in
 from tests.web.test_famille_coffre import upload
@@ -209,6 +210,18 @@ def ask_family(
     tasks.ask_family(db_session, ctx, actor, task.id, "Merci d'envoyer un RIB.", [])
 
 
+def offer_a_place(
+    db_session: Session, clock: FrozenClock, app: Flask, service: Service, demande_id: int
+) -> None:
+    """The service checks the file, then offers a place, as its agent would."""
+    actor = AgentActor(make_account(db_session, clock, Role.AGENT).id, frozenset({service.id}))
+    ctx = EngineContext(clock=clock, vault=runtime(app).vault)
+    demande = db_session.get(Demande, demande_id)
+    assert demande is not None
+    for data in ({}, {"decision": "place", "motif": ""}):
+        demande = work(db_session, ctx, actor, demande, data)
+
+
 def test_answering_the_agent_resumes_the_demande(
     family_client: FlaskClient,
     published: None,
@@ -299,15 +312,7 @@ def test_the_family_accepts_the_offered_place_from_the_detail_page(
     petite_enfance: Service,
 ) -> None:
     demande_id = submitted(family_client, child, papers)
-    agent = make_account(db_session, clock, Role.AGENT)
-    actor = AgentActor(agent.id, frozenset({petite_enfance.id}))
-    ctx = EngineContext(clock=clock, vault=runtime(app).vault)
-    for data in ({}, {"decision": "place", "motif": ""}):
-        task = db_session.scalars(
-            select(Task).where(Task.demande_id == demande_id, Task.state == TaskState.OPEN)
-        ).one()
-        tasks.claim(db_session, ctx, actor, task.id)
-        tasks.complete(db_session, ctx, actor, task.id, data)
+    offer_a_place(db_session, clock, app, petite_enfance, demande_id)
     offer = db_session.scalars(
         select(Task).where(Task.demande_id == demande_id, Task.for_family.is_(True))
     ).one()
@@ -392,16 +397,7 @@ def test_the_familys_answer_buttons_show_the_declared_labels(
     petite_enfance: Service,
 ) -> None:
     demande_id = submitted(family_client, child, papers)
-    actor = AgentActor(
-        make_account(db_session, clock, Role.AGENT).id, frozenset({petite_enfance.id})
-    )
-    ctx = EngineContext(clock=clock, vault=runtime(app).vault)
-    for data in ({}, {"decision": "place", "motif": ""}):
-        task = db_session.scalars(
-            select(Task).where(Task.demande_id == demande_id, Task.state == TaskState.OPEN)
-        ).one()
-        tasks.claim(db_session, ctx, actor, task.id)
-        tasks.complete(db_session, ctx, actor, task.id, data)
+    offer_a_place(db_session, clock, app, petite_enfance, demande_id)
 
     detail = page_text(family_client.get(f"/famille/demandes/{demande_id}"))
 
