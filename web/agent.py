@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, redirect, url_for
+from flask import Blueprint, g, redirect, url_for
 from flask_login import current_user
 from sqlalchemy import select
 from werkzeug.wrappers import Response as BaseResponse
@@ -17,11 +17,17 @@ bp = Blueprint("agent", __name__, url_prefix="/agent")
 
 
 def agent_actor() -> AgentActor:
-    """The logged-in agent as the engine knows them: an account and its services."""
-    service_ids = db().scalars(
-        select(AgentService.service_id).where(AgentService.account_id == current_user.id)
-    )
-    return AgentActor(account_id=current_user.id, service_ids=frozenset(service_ids))
+    """The logged-in agent as the engine knows them: an account and its services.
+
+    Read once per request (the access check and the view both ask for it).
+    """
+    if "agent_actor" not in g:
+        service_ids = db().scalars(
+            select(AgentService.service_id).where(AgentService.account_id == current_user.id)
+        )
+        g.agent_actor = AgentActor(account_id=current_user.id, service_ids=frozenset(service_ids))
+    actor: AgentActor = g.agent_actor
+    return actor
 
 
 def agent_reader() -> AgentReader:
