@@ -7,7 +7,7 @@ import logging
 from flask import Flask, Response, jsonify, render_template, request
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from werkzeug.exceptions import HTTPException
 
 from coffre.errors import (
@@ -71,6 +71,15 @@ def init_app(app: Flask) -> None:
     def _database(exc: DBAPIError) -> tuple[Response | str, int]:
         log.error("database unavailable: %s", type(exc.orig).__name__)
         return render_error(503)
+
+    @app.errorhandler(IntegrityError)
+    def _conflict(exc: IntegrityError) -> tuple[Response | str, int]:
+        # Two requests wrote the same thing at once: the database kept one, nothing is
+        # half-written (the unit of work rolled back), and the database is not down.
+        log.warning("write conflict: %s", type(exc.orig).__name__)
+        return render_error(
+            409, _("Someone changed this at the same moment. Please reload the page and retry.")
+        )
 
     @app.errorhandler(StorageError)
     def _storage(exc: StorageError) -> tuple[Response | str, int]:

@@ -19,16 +19,16 @@ from sqlalchemy.orm import Session, sessionmaker
 from coffre.clock import FrozenClock
 from coffre.models import Document
 from procedures.demo import demo_pdf
-from procedures.models import Account, Role, WorkerHeartbeat
+from procedures.models import Account, Role, Service, WorkerHeartbeat
 from tests.conftest import PostgresServer, require
-from tests.factories import make_account, page_text
+from tests.factories import make_account, make_service, page_text
 from tests.procedures.test_worker_crash import wait_until
 from tests.proxy import TcpProxy
 from tests.stockage.conftest import ACCESS_KEY, SECRET_KEY, MotoServer
 from tests.web.test_auth import csrf_token, log_in
 from tests.web.test_famille_coffre import upload
 from web import create_app
-from web.runtime import runtime
+from web.runtime import db, runtime
 from web.settings import load_settings
 
 
@@ -164,3 +164,25 @@ def test_database_cut_then_back_pages_answer_503_then_work_and_the_worker_resume
     output = (tmp_path / "worker.log").read_text()
     assert "database unavailable" in output and "retry in" in output
     assert worker.returncode == 0
+
+
+def test_two_writes_of_the_same_thing_at_once_answer_409_not_database_down(
+    app: Flask, db_session: Session, ville: Service
+) -> None:
+    # A unique index refusing the second of two simultaneous writes is a conflict the user
+    # can retry, not an outage: 409 with a French message, and the next request works.
+    def write_twice() -> str:
+        make_service(db(), code=ville.code)
+        return "written"
+
+    app.add_url_rule("/essai/conflit", view_func=write_twice)
+    app.add_url_rule("/api/essai/conflit", endpoint="api_conflict", view_func=write_twice)
+    client = app.test_client()
+
+    page = client.get("/essai/conflit")
+    assert page.status_code == 409
+    assert "au même moment" in page_text(page)
+    answer = client.get("/api/essai/conflit")
+    assert answer.status_code == 409 and "au même moment" in answer.get_json()["error"]
+    assert client.get("/healthz").status_code == 200
+    assert db_session.scalar(select(func.count(Service.id)).where(Service.code == ville.code)) == 1
