@@ -156,8 +156,14 @@ def sla_text(left: timedelta | None, color: SlaColor | None) -> dict[str, str]:
         time = _("%(hours)s late", hours=hours)
     else:
         time = _("%(hours)s left", hours=hours)
-    labels = {"vert": _("On time"), "orange": _("Soon late"), "rouge": _("Late")}
-    return {"label": labels[color], "badge": SLA_BADGES[color], "time": time}
+    # Only the label shown is translated: this runs for every row of the page.
+    if color == "rouge":
+        label = _("Late")
+    elif color == "orange":
+        label = _("Soon late")
+    else:
+        label = _("On time")
+    return {"label": label, "badge": SLA_BADGES[color], "time": time}
 
 
 @bp.app_template_global()
