@@ -35,6 +35,7 @@ from procedures.working_hours import SlaColor, WorkingCalendar
 Tab = Literal["mes_taches", "a_traiter", "attente_famille", "terminees"]
 TABS: tuple[Tab, ...] = get_args(Tab)
 MAX_PER_PAGE = 200
+COUNT_CAP = 1000  # a tab's counter above this shows "1 000+"
 
 
 @dataclass(frozen=True)
@@ -124,28 +125,42 @@ def inbox(
 
 
 def tab_counts(session: Session, agent: AgentActor) -> dict[Tab, int]:
-    """How many tasks each tab of the agent's services holds, in one grouped query."""
-    counts: dict[Tab, int] = dict.fromkeys(TABS, 0)
+    """How many tasks each tab of the agent's services holds, counted up to a cap.
+
+    A tab holding more than COUNT_CAP tasks counts COUNT_CAP + 1 ("1 000+" on the page):
+    the completed tasks grow with the town for ever, and no agent needs their exact number
+    on every page. Each count reads at most COUNT_CAP + 1 entries of the inbox index,
+    whatever the size of the town; the four go in one statement.
+    """
     if not agent.service_ids:
-        return counts
-    query = (
-        select(Task.state, Task.assignee_id, func.count(Task.id))
-        .where(Task.service_id.in_(agent.service_ids), Task.state != TaskState.CANCELLED)
-        .group_by(Task.state, Task.assignee_id)
+        return dict.fromkeys(TABS, 0)
+    counts = [_capped_count(_tab_condition(tab, agent.account_id), agent.service_ids)
+              for tab in TABS]  # fmt: skip
+    row = session.execute(select(*counts)).one()
+    return dict(zip(TABS, (int(count) for count in row), strict=True))
+
+
+def _capped_count(condition: ColumnElement[bool], services: frozenset[int]) -> Any:
+    bounded = (
+        select(Task.id)
+        .where(Task.service_id.in_(services), condition)
+        .limit(COUNT_CAP + 1)
+        .subquery()
     )
-    for state, assignee_id, count in session.execute(query):
-        counts[_tab_of(state, assignee_id, agent.account_id)] += count
-    return counts
+    return select(func.count()).select_from(bounded).scalar_subquery()
 
 
-def _tab_of(state: TaskState, assignee_id: int | None, account_id: int) -> Tab:
-    if state is TaskState.CLAIMED and assignee_id == account_id:
-        return "mes_taches"
-    if state in (TaskState.OPEN, TaskState.CLAIMED):
-        return "a_traiter"
-    if state is TaskState.WAITING_FAMILY:
-        return "attente_famille"
-    return "terminees"
+def _tab_condition(tab: Tab, account_id: int) -> ColumnElement[bool]:
+    if tab == "mes_taches":
+        return and_(Task.state == TaskState.CLAIMED, Task.assignee_id == account_id)
+    if tab == "a_traiter":
+        return and_(
+            Task.state.in_((TaskState.OPEN, TaskState.CLAIMED)),
+            or_(Task.assignee_id.is_(None), Task.assignee_id != account_id),
+        )
+    if tab == "attente_famille":
+        return Task.state == TaskState.WAITING_FAMILY
+    return Task.state == TaskState.DONE
 
 
 def _services(agent: AgentActor, filters: InboxFilters) -> frozenset[int]:
@@ -210,16 +225,7 @@ class _Scope:
         )
 
     def _tab(self) -> ColumnElement[bool]:
-        if self.tab == "mes_taches":
-            return and_(Task.state == TaskState.CLAIMED, Task.assignee_id == self.account_id)
-        if self.tab == "a_traiter":
-            return and_(
-                Task.state.in_((TaskState.OPEN, TaskState.CLAIMED)),
-                or_(Task.assignee_id.is_(None), Task.assignee_id != self.account_id),
-            )
-        if self.tab == "attente_famille":
-            return Task.state == TaskState.WAITING_FAMILY
-        return Task.state == TaskState.DONE
+        return _tab_condition(self.tab, self.account_id)
 
 
 def _sorted(query: Select[Any]) -> Select[Any]:

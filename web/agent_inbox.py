@@ -7,13 +7,14 @@ from urllib.parse import parse_qsl, urlencode
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
+from flask_babel import format_decimal, ngettext
 from flask_babel import gettext as _
-from flask_babel import ngettext
 from flask_login import current_user
 from werkzeug.wrappers import Response as BaseResponse
 
 from procedures import saved_filters, supervision, tasks
 from procedures.errors import NotAllowed, TaskConflict
+from procedures.inbox import COUNT_CAP
 from procedures.inbox import inbox as inbox_page
 from procedures.inbox_choices import procedure_choices, service_choices
 from procedures.models import Role
@@ -164,6 +165,14 @@ def sla_text(left: timedelta | None, color: SlaColor | None) -> dict[str, str]:
     else:
         label = _("On time")
     return {"label": label, "badge": SLA_BADGES[color], "time": time}
+
+
+@bp.app_template_global()
+def tab_count(count: int) -> str:
+    """A tab's counter: "1 000+" once the inbox stopped counting (`COUNT_CAP`)."""
+    if count > COUNT_CAP:
+        return _("%(count)s+", count=format_decimal(COUNT_CAP))
+    return str(format_decimal(count))
 
 
 @bp.app_template_global()

@@ -122,6 +122,20 @@ def ensure_agents(
     return agents
 
 
+def agents_by_service(session: Session) -> dict[int, list[int]]:
+    """The bench agents' account ids by service id (after `ensure_agents`)."""
+    rows = session.execute(
+        select(AgentService.service_id, Account.id)
+        .join(Account, Account.id == AgentService.account_id)
+        .where(Account.email.like(f"agent.%@{DOMAIN}"))
+        .order_by(Account.id)
+    )
+    by_service: dict[int, list[int]] = {}
+    for service_id, account_id in rows:
+        by_service.setdefault(service_id, []).append(account_id)
+    return by_service
+
+
 def _new_agent(
     session: Session, clock: Clock, email: str, password_hash: str, service_id: int
 ) -> Account:

@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import pytest
 from flask.testing import FlaskClient
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
@@ -16,6 +16,7 @@ from coffre.clock import FrozenClock
 from coffre.models import Foyer
 from procedures import catalogue, tasks
 from procedures.demande_models import Demande, ProcedureVersion, Task, TaskState
+from procedures.inbox import COUNT_CAP
 from procedures.models import Account, Role, SavedFilter, Service
 from procedures.progress import EngineContext
 from procedures.tasks import AgentActor
@@ -178,6 +179,25 @@ def test_an_agent_sees_only_its_services_tasks_with_counts(
     assert re.search(r"À traiter\s*(&nbsp;|\xa0)?\s*<span[^>]*>1</span>", page)
     assert re.search(r"Terminées\s*(&nbsp;|\xa0)?\s*<span[^>]*>1</span>", page)
     assert "Dans les délais" in page and "restantes" in page  # text beside the colour
+
+
+def test_a_tab_stops_counting_past_a_thousand(
+    agent_client: FlaskClient, db_session: Session, new_task: NewTask, clock: FrozenClock
+) -> None:
+    done = new_task(None, state=TaskState.DONE)
+    row = {column: getattr(done, column) for column in
+           ("demande_id", "spiff_task_id", "spec_id", "title", "service_id", "for_family",
+            "state", "created_at")}  # fmt: skip
+    db_session.execute(insert(Task), [row] * COUNT_CAP)  # 1,001 completed tasks in all
+    for _ in range(3):
+        new_task(timedelta(1))
+
+    page = page_text(agent_client.get(INBOX))
+    finished = page_text(agent_client.get(INBOX + "?onglet=terminees"))
+
+    assert re.search(r"Terminées\s*(&nbsp;|\xa0)?\s*<span[^>]*>1\u202f000\+</span>", page)
+    assert re.search(r"À traiter\s*(&nbsp;|\xa0)?\s*<span[^>]*>3</span>", page)
+    assert "1001 tâches" in finished  # the shown tab counts exactly: its pages need it
 
 
 def shown_in_order(page: str, numbers: list[str]) -> list[str]:
