@@ -96,7 +96,9 @@ class Task(Base):
     """A human step of a demande, as the inbox sees it."""
 
     __tablename__ = "tasks"
-    __table_args__ = (Index("ix_tasks_inbox", "service_id", "state", "due_at"),)
+    __table_args__ = (
+        Index("ix_tasks_inbox", "service_id", "state", "due_at", "id", "assignee_id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     demande_id: Mapped[int] = mapped_column(ForeignKey("demandes.id"), index=True)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal, get_args
 
-from sqlalchemy import ColumnElement, Select, and_, func, literal, not_, or_, select
+from sqlalchemy import ColumnElement, Select, and_, func, literal, not_, or_, select, union_all
 from sqlalchemy.orm import Session
 
 from coffre.models import Foyer
@@ -119,7 +119,7 @@ def inbox(
         ids, total = found[offset : offset + per_page], len(found)
     else:
         total = session.scalar(scope.select(func.count(Task.id))) or 0
-        ids = list(session.scalars(_sorted(scope.select(Task.id)).offset(offset).limit(per_page)))
+        ids = _page_ids(session, scope, offset, per_page)
     rows = _rows(session, ids, now, calendar)
     return InboxPage(rows, total, counts, page, per_page)
 
@@ -230,6 +230,44 @@ class _Scope:
 
 def _sorted(query: Select[Any]) -> Select[Any]:
     return query.order_by(Task.due_at.asc().nulls_last(), Task.id)
+
+
+TAB_STATES: dict[Tab, tuple[TaskState, ...]] = {
+    "mes_taches": (TaskState.CLAIMED,),
+    "a_traiter": (TaskState.OPEN, TaskState.CLAIMED),
+    "attente_famille": (TaskState.WAITING_FAMILY,),
+    "terminees": (TaskState.DONE,),
+}
+
+
+def _page_ids(session: Session, scope: _Scope, offset: int, limit: int) -> list[int]:
+    """The page's task ids, in deadline order, reading no more of the tab than it needs.
+
+    Sorting the whole tab for one page grows with the town (tens of thousands of open tasks
+    in a busy service). Each (service, state) of the tab is instead one range of the
+    `ix_tasks_inbox` index, already in (due_at, id) order: the first offset + limit of each
+    are read, then merged. The page is the same as sorting everything.
+    """
+    branches = [
+        _sorted(
+            scope.select(Task.id, Task.due_at).where(
+                Task.service_id == service_id, Task.state == state
+            )
+        )
+        .limit(offset + limit)
+        .subquery()
+        for service_id in sorted(scope.services)
+        for state in TAB_STATES[scope.tab]
+    ]
+    parts = [select(branch.c.id, branch.c.due_at) for branch in branches]
+    merged = (parts[0] if len(parts) == 1 else union_all(*parts)).subquery()
+    query = (
+        select(merged.c.id)
+        .order_by(merged.c.due_at.asc().nulls_last(), merged.c.id)
+        .offset(offset)
+        .limit(limit)
+    )
+    return list(session.scalars(query))
 
 
 def _by_measured_color(

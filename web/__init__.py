@@ -33,6 +33,9 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     errors.init_app(app)
     cli.init_app(app)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    # SpiffWorkflow logs every task's change of state at INFO: lines nobody reads, and CPU
+    # spent on each submission and step. Its warnings and errors still come through.
+    logging.getLogger("spiff").setLevel(logging.WARNING)
     return app
 
 

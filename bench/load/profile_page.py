@@ -1,16 +1,22 @@
-"""Profile one agent page of a generated town with pyinstrument, in-process (Flask test client).
+"""Profile an agent page, or a family's submission, of a generated town with pyinstrument.
 
     VAR_DIR=/tmp/bench-sqlite .venv/bin/python bench/load/profile_page.py \
         [--agent agent.scolaire.12@bench.example] [--path /agent/taches] [--repeat 20]
+    VAR_DIR=/tmp/bench-sqlite .venv/bin/python bench/load/profile_page.py --submission \
+        [--family 7] [--repeat 20]
 
-Logs the agent in through the real password + TOTP pages (the secret comes from
-$VAR_DIR/bench-agents.json; pick an agent the load test is not using at the same time), warms
-the page once, then prints pyinstrument's text profile of --repeat requests.
+In-process (Flask test client), so that what is measured is the server's own work. An agent
+logs in through the real password + TOTP pages (the secret comes from
+$VAR_DIR/bench-agents.json; pick an agent the load test is not using at the same time); the
+page is warmed once, then --repeat requests are profiled. With --submission, family number
+--family logs in and --repeat times deposits a tax notice, then starts, fills, shares and
+submits a quotient familial: the requests of the load test's family, timed one by one.
 """
 
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import os
 import re
@@ -19,9 +25,13 @@ import time
 from pathlib import Path
 
 import pyotp
+from flask.testing import FlaskClient
 from pyinstrument import Profiler
 
-from procedures.demo import DEMO_PASSWORD
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from town import family_email
+
+from procedures.demo import DEMO_PASSWORD, demo_pdf
 from web import create_app
 
 CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
@@ -32,7 +42,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--agent", default="agent.scolaire.12@bench.example")
     parser.add_argument("--path", default="/agent/taches")
     parser.add_argument("--repeat", type=int, default=20)
+    parser.add_argument("--submission", action="store_true", help="a family's submission")
+    parser.add_argument("--family", type=int, default=7, help="the bench family's number")
     args = parser.parse_args(argv)
+    if args.submission:
+        return _profile_submission(args.family, args.repeat)
     var_dir = Path(os.environ.get("VAR_DIR", "var")).resolve()
     secret = json.loads((var_dir / "bench-agents.json").read_text(encoding="utf-8"))[args.agent]
     client = create_app().test_client()
@@ -53,6 +67,60 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{args.path}: {mean:.1f} ms a request (mean of {args.repeat}, profiled)")
     print(profiler.output_text(unicode=True, color=False, show_all=False))
     return 0
+
+
+def _profile_submission(number: int, repeat: int) -> int:
+    client = create_app().test_client()
+    page = client.get("/connexion").get_data(as_text=True)
+    login = {"email": family_email(number), "password": DEMO_PASSWORD, "csrf_token": _csrf(page)}
+    if client.post("/connexion", data=login).status_code != 302:
+        print(f"family {number} could not log in", file=sys.stderr)
+        return 1
+    timings: dict[str, float] = {}
+    _submit_once(client, number, {})  # warm
+    profiler = Profiler()
+    began = time.perf_counter()
+    with profiler:
+        for _ in range(repeat):
+            _submit_once(client, number, timings)
+    mean = (time.perf_counter() - began) / repeat * 1000
+    print(f"submission (deposit + 8 requests): {mean:.1f} ms (mean of {repeat}, profiled)")
+    for step, seconds in timings.items():
+        print(f"  {step:<28} {seconds / repeat * 1000:7.1f} ms")
+    print(profiler.output_text(unicode=True, color=False, show_all=False))
+    return 0
+
+
+def _submit_once(client: FlaskClient, number: int, timings: dict[str, float]) -> None:
+    """The load test's family task: deposit a notice, then ask for a quotient familial."""
+
+    def timed(step: str, method: str, path: str, expect: int, **kwargs: object) -> str:
+        began = time.perf_counter()
+        answer = client.open(path, method=method, **kwargs)  # type: ignore[arg-type]
+        timings[step] = timings.get(step, 0.0) + time.perf_counter() - began
+        if answer.status_code != expect:
+            raise SystemExit(f"{step}: {method} {path} answered {answer.status_code}")
+        return answer.headers.get("Location", "") or answer.get_data(as_text=True)
+
+    form = timed("GET formulaire de dépôt", "GET", "/famille/coffre/ajouter", 200)
+    token = _csrf(form)
+    notice = (io.BytesIO(demo_pdf(f"Avis {number}")), "avis.pdf")
+    upload = {"type_code": "avis_imposition", "member_id": "", "issued_on": "2026-10-01",
+              "csrf_token": token, "fichier": notice}  # fmt: skip
+    timed("POST déposer", "POST", "/famille/coffre/ajouter", 303, data=upload)
+    vault = timed("GET coffre", "GET", "/famille/coffre", 200)
+    document = max(int(i) for i in re.findall(r"/famille/coffre/(\d+)/", vault))
+    timed("GET démarches", "GET", "/famille/demarches", 200)
+    start = "/famille/demarches/quotient_familial/commencer"
+    draft = timed("POST commencer", "POST", start, 303, data={"csrf_token": token})
+    base = draft.rsplit("/", 1)[0]
+    fields = {"nombre_parts": "2", "revenu_fiscal_reference": "28000", "action": "continuer"}
+    timed(
+        "POST formulaire", "POST", f"{base}/formulaire", 303, data={**fields, "csrf_token": token}
+    )
+    share = {"partage": str(document), "csrf_token": token}
+    timed("POST partager", "POST", f"{base}/justificatifs", 303, data=share)
+    timed("POST soumettre", "POST", f"{base}/deposer", 303, data={"csrf_token": token})
 
 
 def _csrf(page: str) -> str:

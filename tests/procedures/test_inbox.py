@@ -203,6 +203,41 @@ def test_pages_split_the_sorted_tasks_and_count_them_all(
         page_of(db_session, agent, clock, page=0)
 
 
+def test_pages_across_services_and_states_are_those_of_one_full_sort(
+    db_session: Session,
+    clock: FrozenClock,
+    creche: ProcedureVersion,
+    petite_enfance: Service,
+    foyer: Foyer,
+) -> None:
+    """A page is merged from one index range per (service, state): the same as sorting all."""
+    scolaire = make_service(db_session)
+    me = make_account(db_session, clock, Role.AGENT)
+    colleague = make_account(db_session, clock, Role.AGENT)
+    agent = AgentActor(me.id, frozenset({petite_enfance.id, scolaire.id}))
+    now = clock.now()
+    kinds = [(TaskState.OPEN, None), (TaskState.CLAIMED, colleague.id),
+             (TaskState.CLAIMED, me.id)]  # fmt: skip
+    made = []
+    for n in range(23):
+        state, assignee = kinds[n % 3]
+        due = None if n % 5 == 0 else now + timedelta(hours=(n * 7) % 4)  # ties and no deadline
+        service = petite_enfance if n % 2 else scolaire
+        task = add_task(db_session, creche, foyer, service, now, due_at=due, state=state,
+                        assignee_id=assignee)  # fmt: skip
+        made.append(task)
+    a_traiter = [task for task in made if task.assignee_id != me.id]
+    expected = [task.id for task in sorted(a_traiter, key=lambda t: (t.due_at is None,
+                t.due_at or now, t.id))]  # fmt: skip
+
+    for per_page in (1, 4, 50):
+        shown: list[int] = []
+        for number in range(1, -(-len(expected) // per_page) + 2):
+            shown += ids(page_of(db_session, agent, clock, "a_traiter", page=number,
+                                 per_page=per_page))  # fmt: skip
+        assert shown == expected, per_page
+
+
 def test_counts_give_each_tab_of_the_agents_services_whatever_the_filters(
     db_session: Session,
     clock: FrozenClock,
