@@ -21,7 +21,7 @@ from procedures.supervision import (
     supervised_services,
 )
 from web.agent import bp
-from web.agent_inbox import sla_text
+from web.agent_inbox import SlaText
 from web.agent_inbox_query import as_number
 from web.auth import role_required
 from web.runtime import db, runtime
@@ -54,7 +54,7 @@ def supervision() -> str:
         board=board,
         values=values,
         all_services=supervised_services(db(), current_user.id),
-        sla=sla_text,
+        sla=SlaText(),
         hours=hours_text,
     )
 
