@@ -24,6 +24,7 @@ import threading
 import time
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
 import pyotp
 from locust import HttpUser, between, task
@@ -42,6 +43,7 @@ TASK_FORM = re.compile(
     r'action="(/agent/demandes/\d+/taches/\d+/(?:prendre|terminer))">\s*'
     r'<input type="hidden" name="version" value="(\d+)">'
 )
+SHARE = re.compile(r'name="partage"[^>]*value="(\d+)"')
 RADIO = re.compile(r'type="radio" id="[^"]+" name="([^"]+)" value="([^"]+)"')
 
 # What the steps' free fields need to go on (amount of a certificate, a validated quotient).
@@ -75,6 +77,21 @@ def csrf(page: str) -> str:
     return html.unescape(found.group(1)) if found else ""
 
 
+def log_in_family(client: Any, number: int) -> str:
+    """Log family `number` in; the page it lands on. Stops the user after 3 refusals."""
+    for _attempt in range(3):  # a 503 (SQLite busy) is counted, then tried again
+        page = client.get("/connexion", name="famille: page de connexion").text
+        answer = client.post(
+            "/connexion",
+            data={"email": family_email(number), "password": DEMO_PASSWORD,
+                  "csrf_token": csrf(page)},
+            name="famille: connexion",
+        )  # fmt: skip
+        if answer.ok:
+            return str(answer.text)
+    raise StopUser()  # not logged in: its requests would only measure redirects
+
+
 class Famille(HttpUser):
     """A parent: logs in, deposits a tax notice, asks for its family quotient."""
 
@@ -83,17 +100,7 @@ class Famille(HttpUser):
 
     def on_start(self) -> None:
         self.number = _next_family()
-        for _attempt in range(3):  # a 503 (SQLite busy) is counted, then tried again
-            page = self.client.get("/connexion", name="famille: page de connexion").text
-            answer = self.client.post(
-                "/connexion",
-                data={"email": family_email(self.number), "password": DEMO_PASSWORD,
-                      "csrf_token": csrf(page)},
-                name="famille: connexion",
-            )  # fmt: skip
-            if answer.ok:
-                return
-        raise StopUser()  # not logged in: its requests would only measure redirects
+        log_in_family(self.client, self.number)
 
     @task
     def deposit_and_submit(self) -> None:
@@ -126,36 +133,66 @@ class Famille(HttpUser):
 
     def submit(self, document_id: int) -> None:
         page = self.client.get("/famille/demarches", name="famille: démarches").text
-        token = csrf(page)
-        started = self.client.post(
-            "/famille/demarches/quotient_familial/commencer",
-            data={"csrf_token": token},
-            name="famille: commencer une demande",
-        )
-        found = re.search(r"/famille/demandes/(\d+)/formulaire", started.url)
-        if found is None:
+        submit_quotient(self.client, csrf(page), document_id)
+
+
+def submit_quotient(client: Any, token: str, document_id: int | None) -> None:
+    """Start, fill, share and submit a quotient familial; the shared document is the one
+    given, else the first the share page offers (the foyer's tax notice)."""
+    started = client.post(
+        "/famille/demarches/quotient_familial/commencer",
+        data={"csrf_token": token},
+        name="famille: commencer une demande",
+    )
+    found = re.search(r"/famille/demandes/(\d+)/formulaire", started.url)
+    if found is None:
+        return
+    base = f"/famille/demandes/{found.group(1)}"
+    share_page = client.post(
+        f"{base}/formulaire",
+        data={"nombre_parts": "2", "revenu_fiscal_reference": "28000",
+              "action": "continuer", "csrf_token": token},
+        name="famille: formulaire de la demande",
+    ).text  # fmt: skip
+    if document_id is None:
+        offered = SHARE.search(share_page)
+        if offered is None:
             return
-        base = f"/famille/demandes/{found.group(1)}"
-        self.client.post(
-            f"{base}/formulaire",
-            data={"nombre_parts": "2", "revenu_fiscal_reference": "28000",
-                  "action": "continuer", "csrf_token": token},
-            name="famille: formulaire de la demande",
-        )  # fmt: skip
-        self.client.post(
-            f"{base}/justificatifs",
-            data={"partage": str(document_id), "csrf_token": token},
-            name="famille: partager les justificatifs",
-        )
-        with self.client.post(
-            f"{base}/deposer",
-            data={"csrf_token": token},
-            name="famille: soumettre la demande",
-            allow_redirects=False,
-            catch_response=True,
-        ) as response:
-            if response.status_code != 303:
-                response.failure(f"submit answered {response.status_code}")
+        document_id = int(offered.group(1))
+    client.post(
+        f"{base}/justificatifs",
+        data={"partage": str(document_id), "csrf_token": token},
+        name="famille: partager les justificatifs",
+    )
+    with client.post(
+        f"{base}/deposer",
+        data={"csrf_token": token},
+        name="famille: soumettre la demande",
+        allow_redirects=False,
+        catch_response=True,
+    ) as response:
+        if response.status_code != 303:
+            response.failure(f"submit answered {response.status_code}")
+
+
+class Rentree(HttpUser):
+    """The back-to-school peak: a parent whose papers are already in the vault (the point of
+    the vault) logs in once, then starts, fills, shares and submits, again and again.
+
+    Not in the default mix: `CLASSES=Rentree bench/load/run.sh`. Only foyers of kind 0 hold a
+    tax notice (`papers.PAPERS`), so these users take those.
+    """
+
+    weight = 1
+    wait_time = between(0.5, 1.5)
+
+    def on_start(self) -> None:
+        self.number = 4 * ((_next_family() - 1) // 4 + 1)  # a foyer with a tax notice
+        self.token = csrf(log_in_family(self.client, self.number))
+
+    @task
+    def submit(self) -> None:
+        submit_quotient(self.client, self.token, None)
 
 
 class Agent(HttpUser):

@@ -6,7 +6,9 @@
 #     BENCH_S3=1 bench/load/run.sh
 #
 # Knobs (environment): SCALE (0.03; 1.0 = 100,000 foyers), USERS (40), SPAWN_RATE (5),
-# DURATION (3m), WORKERS (4 gunicorn workers), PORT (8800), OUT ($VAR_DIR/results).
+# DURATION (3m), WORKERS (4 gunicorn workers), PORT (8800), OUT ($VAR_DIR/results),
+# CLASSES (the Locust users: "Famille Agent"; "Rentree" for the submission peak), JOBS (2,
+# generator processes).
 # BENCH_S3=1 starts moto's S3 server for the run and points STORAGE_URL at it (the store
 # then lives as long as the run: generate and measure in the same call).
 # Only the processes this script started are stopped, by their pid.
@@ -21,6 +23,8 @@ SPAWN_RATE=${SPAWN_RATE:-5}
 DURATION=${DURATION:-3m}
 WORKERS=${WORKERS:-4}
 PORT=${PORT:-8800}
+CLASSES=${CLASSES:-Famille Agent}
+JOBS=${JOBS:-2}
 OUT=${OUT:-$VAR_DIR/results}
 export VAR_DIR FLASK_APP=web:create_app
 mkdir -p "$VAR_DIR" "$OUT"
@@ -50,7 +54,7 @@ if [[ ${BENCH_S3:-0} == 1 ]]; then
     export STORAGE_URL="s3://bench-access:bench-secret@127.0.0.1:$S3_PORT/justificatifs?secure=false"
 fi
 
-"$BIN/python" bench/load/generate.py --scale "$SCALE" | tee "$OUT/generate.log"
+"$BIN/python" bench/load/generate.py --scale "$SCALE" --jobs "$JOBS" | tee "$OUT/generate.log"
 FOYERS=$(awk -v s="$SCALE" 'BEGIN { f = int(100000 * s + 0.5); print (f < 1 ? 1 : f) }')
 
 "$BIN/gunicorn" --workers "$WORKERS" --bind "127.0.0.1:$PORT" --access-logfile /dev/null \
@@ -60,7 +64,8 @@ pids+=($!)
 pids+=($!)
 wait_for "http://127.0.0.1:$PORT/healthz" 60
 
+# shellcheck disable=SC2086  # CLASSES is a list of words
 BENCH_FOYERS=$FOYERS "$BIN/locust" -f bench/load/locustfile.py --headless \
     --host "http://127.0.0.1:$PORT" --users "$USERS" --spawn-rate "$SPAWN_RATE" \
-    --run-time "$DURATION" --csv "$OUT/stats" --only-summary 2>&1 | tee "$OUT/locust.log" || true
+    --run-time "$DURATION" --csv "$OUT/stats" --only-summary $CLASSES 2>&1 | tee "$OUT/locust.log" || true
 echo "Stats: $OUT/stats_stats.csv"
