@@ -17,10 +17,11 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, func, or_, select
+from sqlalchemy.orm import Session, load_only
 from sqlalchemy.orm.exc import StaleDataError
 
+from procedures.catalogue import definition_of
 from procedures.demande_models import (
     Demande,
     DemandeEvent,
@@ -276,6 +277,9 @@ def _watched(
         .outerjoin(Account, Account.id == Task.assignee_id)
         .where(Task.service_id.in_(service_ids), Task.state.in_(ACTIVE), Task.due_at.is_not(None))
     )
+    near = _near_deadline(session, now, calendar)
+    if near is not None:
+        query = query.where(near)
     rows = session.execute(query).all()
     states = measure_all(session, rows, now, calendar)
     watched = [
@@ -284,6 +288,36 @@ def _watched(
         if (state := states[row.id]) is not None and state.color != "vert"
     ]
     return sorted(watched, key=lambda task: (task.left, task.task_id))
+
+
+def _near_deadline(
+    session: Session, now: datetime, calendar: WorkingCalendar
+) -> ColumnElement[bool] | None:
+    """A condition every task that may be orange or red meets, so that the thousands of green
+    ones in a big town are neither read nor measured; None when no step promises a time.
+
+    A step promising P working hours is green while more than P / 4 is left. Past the
+    horizon (now + the longest promise / 4, plus a microsecond, in working time) more than
+    that is left, whatever the step. Steps with a deadline in calendar days only
+    (`timeout_days`) are measured against their own span: they are always read.
+    """
+    versions = session.scalars(
+        select(ProcedureVersion).options(
+            load_only(ProcedureVersion.id, ProcedureVersion.metadata_json)
+        )
+    )
+    promises, spans = [], set()
+    for version in versions:
+        for spec_id, settings in definition_of(version).tasks.items():
+            if settings.sla_hours:
+                promises.append(settings.sla_hours)
+            elif settings.timeout_days:
+                spans.add(spec_id)
+    if not promises:
+        return None
+    reach = timedelta(hours=max(promises)) / 4 + timedelta(microseconds=1)
+    near = Task.due_at <= calendar.add(now, reach)
+    return or_(near, Task.spec_id.in_(spans)) if spans else near
 
 
 def _watched_task(row: Any, sla: SlaState) -> WatchedTask:

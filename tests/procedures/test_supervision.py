@@ -19,6 +19,7 @@ from procedures.errors import NotAllowed, TaskConflict
 from procedures.models import AgentService, Role, Service
 from procedures.progress import EngineContext
 from procedures.tasks import AgentActor
+from procedures.working_hours import WorkingCalendar
 from tests.factories import make_account, make_service
 from tests.procedures.flows import agent_of, open_task, publish, submitted_creche
 
@@ -249,6 +250,30 @@ def test_the_dashboard_lists_soon_late_then_late_tasks(
     ]
     assert board.late[0].demande_number == scenario[2].number
     assert board.late[0].step_title == CHECK
+
+
+def test_the_dashboard_reads_no_task_far_from_its_deadline_and_misses_none_near_it(
+    db_session: Session,
+    clock: FrozenClock,
+    supervisor: AgentActor,
+    scenario: list[Demande],
+) -> None:
+    """The check promises 48 working hours: orange from 12 h left, green above."""
+    still_open = open_task(db_session, scenario[2])
+    assert still_open.due_at is not None
+    calendar = WorkingCalendar()
+    twelve_left = paris(2026, 9, 7, 10)
+    assert calendar.working_time_between(twelve_left, still_open.due_at) == timedelta(hours=12)
+
+    clock.current = twelve_left
+    board = supervision.dashboard(db_session, supervisor.account_id, clock.now())
+    assert [(t.task_id, t.left, t.color) for t in board.soon_late] == [
+        (still_open.id, timedelta(hours=12), "orange")
+    ]
+
+    clock.current = twelve_left - timedelta(seconds=1)
+    board = supervision.dashboard(db_session, supervisor.account_id, clock.now())
+    assert board.soon_late == [] and board.late == []
 
 
 def test_the_dashboard_covers_only_the_supervised_services(
