@@ -36,6 +36,13 @@ Tab = Literal["mes_taches", "a_traiter", "attente_famille", "terminees"]
 TABS: tuple[Tab, ...] = get_args(Tab)
 MAX_PER_PAGE = 200
 COUNT_CAP = 1000  # a tab's counter above this shows "1 000+"
+# The task states of each tab; "mes_taches" and "a_traiter" also split CLAIMED by assignee.
+TAB_STATES: dict[Tab, tuple[TaskState, ...]] = {
+    "mes_taches": (TaskState.CLAIMED,),
+    "a_traiter": (TaskState.OPEN, TaskState.CLAIMED),
+    "attente_famille": (TaskState.WAITING_FAMILY,),
+    "terminees": (TaskState.DONE,),
+}
 
 
 @dataclass(frozen=True)
@@ -151,16 +158,12 @@ def _capped_count(condition: ColumnElement[bool], services: frozenset[int]) -> A
 
 
 def _tab_condition(tab: Tab, account_id: int) -> ColumnElement[bool]:
+    in_tab = Task.state.in_(TAB_STATES[tab])
     if tab == "mes_taches":
-        return and_(Task.state == TaskState.CLAIMED, Task.assignee_id == account_id)
+        return and_(in_tab, Task.assignee_id == account_id)
     if tab == "a_traiter":
-        return and_(
-            Task.state.in_((TaskState.OPEN, TaskState.CLAIMED)),
-            or_(Task.assignee_id.is_(None), Task.assignee_id != account_id),
-        )
-    if tab == "attente_famille":
-        return Task.state == TaskState.WAITING_FAMILY
-    return Task.state == TaskState.DONE
+        return and_(in_tab, or_(Task.assignee_id.is_(None), Task.assignee_id != account_id))
+    return in_tab
 
 
 def _services(agent: AgentActor, filters: InboxFilters) -> frozenset[int]:
@@ -230,14 +233,6 @@ class _Scope:
 
 def _sorted(query: Select[Any]) -> Select[Any]:
     return query.order_by(Task.due_at.asc().nulls_last(), Task.id)
-
-
-TAB_STATES: dict[Tab, tuple[TaskState, ...]] = {
-    "mes_taches": (TaskState.CLAIMED,),
-    "a_traiter": (TaskState.OPEN, TaskState.CLAIMED),
-    "attente_famille": (TaskState.WAITING_FAMILY,),
-    "terminees": (TaskState.DONE,),
-}
 
 
 def _page_ids(session: Session, scope: _Scope, offset: int, limit: int) -> list[int]:

@@ -10,7 +10,8 @@ logs in through the real password + TOTP pages (the secret comes from
 $VAR_DIR/bench-agents.json; pick an agent the load test is not using at the same time); the
 page is warmed once, then --repeat requests are profiled. With --submission, family number
 --family logs in and --repeat times deposits a tax notice, then starts, fills, shares and
-submits a quotient familial: the requests of the load test's family, timed one by one.
+submits a quotient familial: the requests of the load test's family (and the pages its
+POSTs lead to, which a browser and Locust follow), timed one by one.
 """
 
 from __future__ import annotations
@@ -84,7 +85,7 @@ def _profile_submission(number: int, repeat: int) -> int:
         for _ in range(repeat):
             _submit_once(client, number, timings)
     mean = (time.perf_counter() - began) / repeat * 1000
-    print(f"submission (deposit + 8 requests): {mean:.1f} ms (mean of {repeat}, profiled)")
+    print(f"submission (deposit + 11 requests): {mean:.1f} ms (mean of {repeat}, profiled)")
     for step, seconds in timings.items():
         print(f"  {step:<28} {seconds / repeat * 1000:7.1f} ms")
     print(profiler.output_text(unicode=True, color=False, show_all=False))
@@ -113,13 +114,15 @@ def _submit_once(client: FlaskClient, number: int, timings: dict[str, float]) ->
     timed("GET démarches", "GET", "/famille/demarches", 200)
     start = "/famille/demarches/quotient_familial/commencer"
     draft = timed("POST commencer", "POST", start, 303, data={"csrf_token": token})
+    timed("  GET formulaire", "GET", draft, 200)
     base = draft.rsplit("/", 1)[0]
-    fields = {"nombre_parts": "2", "revenu_fiscal_reference": "28000", "action": "continuer"}
-    timed(
-        "POST formulaire", "POST", f"{base}/formulaire", 303, data={**fields, "csrf_token": token}
-    )
+    fields = {"nombre_parts": "2", "revenu_fiscal_reference": "28000", "action": "continuer",
+              "csrf_token": token}  # fmt: skip
+    shares = timed("POST formulaire", "POST", f"{base}/formulaire", 303, data=fields)
+    timed("  GET justificatifs", "GET", shares, 200)
     share = {"partage": str(document), "csrf_token": token}
-    timed("POST partager", "POST", f"{base}/justificatifs", 303, data=share)
+    summary = timed("POST partager", "POST", f"{base}/justificatifs", 303, data=share)
+    timed("  GET récapitulatif", "GET", summary, 200)
     timed("POST soumettre", "POST", f"{base}/deposer", 303, data={"csrf_token": token})
 
 

@@ -226,6 +226,17 @@ def test_the_dashboard_counts_live_tasks_per_step_and_measures_processing_time(
     ]
 
 
+def board_at(
+    session: Session, clock: FrozenClock, supervisor: AgentActor, when: datetime
+) -> supervision.Dashboard:
+    clock.current = when
+    return supervision.dashboard(session, supervisor.account_id, clock.now())
+
+
+def watched(tasks: list[supervision.WatchedTask]) -> list[tuple[int, timedelta, str]]:
+    return [(task.task_id, task.left, task.color) for task in tasks]
+
+
 def test_the_dashboard_lists_soon_late_then_late_tasks(
     db_session: Session,
     clock: FrozenClock,
@@ -235,19 +246,13 @@ def test_the_dashboard_lists_soon_late_then_late_tasks(
     still_open = open_task(db_session, scenario[2])
 
     # Monday 12:00: 38 of its 48 working hours used, past 75 %.
-    clock.current = paris(2026, 9, 7, 12)
-    board = supervision.dashboard(db_session, supervisor.account_id, clock.now())
+    board = board_at(db_session, clock, supervisor, paris(2026, 9, 7, 12))
     assert board.late == []
-    assert [(t.task_id, t.left, t.color) for t in board.soon_late] == [
-        (still_open.id, timedelta(hours=10), "orange")
-    ]
+    assert watched(board.soon_late) == [(still_open.id, timedelta(hours=10), "orange")]
 
     # Tuesday 14:00: due at 13:00.
-    clock.current = paris(2026, 9, 8, 14)
-    board = supervision.dashboard(db_session, supervisor.account_id, clock.now())
-    assert [(t.task_id, t.left, t.color) for t in board.late] == [
-        (still_open.id, timedelta(hours=-1), "rouge")
-    ]
+    board = board_at(db_session, clock, supervisor, paris(2026, 9, 8, 14))
+    assert watched(board.late) == [(still_open.id, timedelta(hours=-1), "rouge")]
     assert board.late[0].demande_number == scenario[2].number
     assert board.late[0].step_title == CHECK
 
@@ -265,14 +270,10 @@ def test_the_dashboard_reads_no_task_far_from_its_deadline_and_misses_none_near_
     twelve_left = paris(2026, 9, 7, 10)
     assert calendar.working_time_between(twelve_left, still_open.due_at) == timedelta(hours=12)
 
-    clock.current = twelve_left
-    board = supervision.dashboard(db_session, supervisor.account_id, clock.now())
-    assert [(t.task_id, t.left, t.color) for t in board.soon_late] == [
-        (still_open.id, timedelta(hours=12), "orange")
-    ]
+    board = board_at(db_session, clock, supervisor, twelve_left)
+    assert watched(board.soon_late) == [(still_open.id, timedelta(hours=12), "orange")]
 
-    clock.current = twelve_left - timedelta(seconds=1)
-    board = supervision.dashboard(db_session, supervisor.account_id, clock.now())
+    board = board_at(db_session, clock, supervisor, twelve_left - timedelta(seconds=1))
     assert board.soon_late == [] and board.late == []
 
 
