@@ -98,6 +98,18 @@ def browser() -> Iterator[Any]:
         yield launched
 
 
+def click_below_a_frame(page: Any, target: Any) -> None:
+    """Click `target` where it has to be scrolled to past a PDF preview frame.
+
+    Headless Chromium routes a click sent right after a scroll by where things were before it:
+    a button scrolled into the place the frame held got no event at all (the frame's PDF
+    viewer took it). Scroll, let two frames be drawn, then click.
+    """
+    target.scroll_into_view_if_needed()
+    page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
+    target.click()
+
+
 def axe_context(browser: Any, width: int = DESKTOP, **options: Any) -> Any:
     """A French browser context where axe can run: the portal's CSP forbids injected scripts."""
     if not AXE.exists():

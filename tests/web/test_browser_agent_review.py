@@ -29,7 +29,13 @@ from procedures.demo import DEMO_PASSWORD, demo_pdf
 from procedures.models import Account
 from procedures.progress import EngineContext
 from tests.web.agents import sign_in_agent_in_browser
-from tests.web.browser import Portal, axe_context, page_problems, serve_portal
+from tests.web.browser import (
+    Portal,
+    axe_context,
+    click_below_a_frame,
+    page_problems,
+    serve_portal,
+)
 from web.runtime import runtime
 
 AGENT = "agent.creche@bellerive.example"  # Petite enfance, the service handling the crèche
@@ -235,7 +241,7 @@ def validate_and_accept(
     # Its link says which of the two address documents it opens.
     assert text_of(fresh.get_by_role("link")).endswith(f"(Émis le {issued:%d/%m/%Y})")
     fresh.get_by_role("link").click()
-    page.get_by_role("button", name="Marquer valide").click()
+    click_below_a_frame(page, page.get_by_role("button", name="Marquer valide"))
     page.wait_for_url(f"{case.portal.url}/agent/demandes/{case.demande_id}")
     assert "Le justificatif est marqué valide." in flash_text(page)
     assert document_row(page, ADDRESS, "Valide").count() == 1
