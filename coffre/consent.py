@@ -220,9 +220,14 @@ def _active_grant(session: Session, document_id: int, demande_id: int) -> Grant 
     )
 
 
-def open_access(session: Session, clock: Clock, demande_id: int, service_id: int) -> None:
-    """Record that a service handles a task of the demande (called by the engine)."""
-    if session.get(DemandeAccess, (demande_id, service_id)) is None:
+def open_access(
+    session: Session, clock: Clock, demande_id: int, service_id: int, *, first: bool = False
+) -> None:
+    """Record that a service handles a task of the demande (called by the engine).
+
+    `first`: the demande's first tasks, so it has no access yet to look for.
+    """
+    if first or session.get(DemandeAccess, (demande_id, service_id)) is None:
         session.add(
             DemandeAccess(demande_id=demande_id, service_id=service_id, opened_at=clock.now())
         )

@@ -6,7 +6,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from coffre.db import Base
 from coffre.models import str_enum
@@ -88,6 +88,9 @@ class Demande(Base):
     submitted_at: Mapped[datetime | None]
     closed_at: Mapped[datetime | None]
     row_version: Mapped[int] = mapped_column(Integer, default=1)
+    # Held by the demande once read: a version only the session's weak identity map held was
+    # read again at each use (three times in one submission).
+    version: Mapped[ProcedureVersion] = relationship(viewonly=True)
 
     __mapper_args__ = {"version_id_col": row_version}  # noqa: RUF012  (SQLAlchemy reads it)
 

@@ -111,11 +111,12 @@ def submit(
     if problems:
         raise Incomplete(problems)
     with all_or_nothing(session):
-        demande.form_data = json.dumps(values)
         ref = DemandeRef(demande.id, actor.foyer_id, is_open=True)
         for document in documents:
             consent.grant(session, ctx.clock, actor.account_id, document, ref)
-        demande.number = _number(session, ctx, demande)
+        # Changed after the grants' reads, so that the demande is written once, not twice.
+        demande.form_data = json.dumps(values)
+        demande.number = _number(ctx, demande)
         demande.submitted_at = ctx.clock.now()
         set_status(session, ctx, demande, DemandeStatus.DEPOSEE, actor.account_id, "submitted")
         start_workflow(session, ctx, demande)
@@ -187,15 +188,14 @@ def _missing_message(required: RequiredDocument, until: date | None) -> str:
     return f"Justificatif manquant, périmé ou non partagé : {label}."
 
 
-def _number(session: Session, ctx: EngineContext, demande: Demande) -> str:
-    """The year of submission and the demande's own id: unique without a lock or a count.
+def _number(ctx: EngineContext, demande: Demande) -> str:
+    """The year of submission and the draft's own id: unique without a lock or a count.
 
     Counting the year's demandes gave two simultaneous submissions the same number (and
     scanned the table). Numbers now skip the ids of drafts never submitted; they stay
     unique, short and readable over the phone. Older numbers, from a count, are all below
     any new id, so the two schemes never meet.
     """
-    session.flush()  # the id
     return f"{local_today(ctx.clock).year}-{demande.id:06d}"
 
 

@@ -21,7 +21,7 @@ from string import Template
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from coffre.catalogue import DOCUMENT_TYPES
@@ -245,34 +245,26 @@ def enqueue(
     The context must give exactly the template's fields (InvalidNotification otherwise).
     """
     render(template, context)
-    if _queued(session, key):
-        return False
     now = clock.now()
-    message = OutboxMessage(
-        idempotency_key=key,
-        recipient=recipient,
-        template=template,
-        context=json.dumps(dict(context), ensure_ascii=False, sort_keys=True),
-        created_at=now,
-        send_after=now,
-        attempts=0,
-    )
-    savepoint = session.begin_nested()  # flushes the caller's pending changes first
-    try:
-        session.add(message)
-        savepoint.commit()
-    except IntegrityError:
-        savepoint.rollback()
-        # Another transaction queued the same key between our SELECT and our INSERT.
-        if _queued(session, key):
-            return False
-        raise
-    return True
-
-
-def _queued(session: Session, key: str) -> bool:
-    query = select(OutboxMessage.id).where(OutboxMessage.idempotency_key == key)
-    return session.scalar(query) is not None
+    row = {
+        "idempotency_key": key,
+        "recipient": recipient,
+        "template": template,
+        "context": json.dumps(dict(context), ensure_ascii=False, sort_keys=True),
+        "created_at": now,
+        "send_after": now,
+        "attempts": 0,
+    }
+    # One statement: a key queued before, or by a transaction committing meanwhile (which
+    # PostgreSQL waits for), inserts nothing; no savepoint, no look-up first.
+    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    added = session.execute(
+        insert(OutboxMessage)
+        .values(row)
+        .on_conflict_do_nothing(index_elements=[OutboxMessage.idempotency_key])
+        .returning(OutboxMessage.id)
+    ).first()
+    return added is not None
 
 
 def send_due(session: Session, clock: Clock, mail: MailSettings, batch: int = 50) -> int:

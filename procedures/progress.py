@@ -10,7 +10,7 @@ with the status its end event maps to.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -63,9 +63,9 @@ def all_or_nothing(session: Session) -> Iterator[None]:
 
 
 def version_of(session: Session, demande: Demande) -> ProcedureVersion:
-    version = session.get(ProcedureVersion, demande.procedure_version_id)
-    assert version is not None  # a foreign key guarantees it
-    return version
+    """The published version the demande runs on, read once per demande object."""
+    assert demande in session
+    return demande.version
 
 
 def _script_engine(
@@ -87,7 +87,7 @@ def start_workflow(session: Session, ctx: EngineContext, demande: Demande) -> No
     script_engine = _script_engine(session, ctx, demande, version)
     data = json.loads(demande.form_data) | {"demande_id": demande.id}
     workflow = engine.start(diagram_of(version), data, script_engine)
-    _after_step(session, ctx, demande, version, workflow)
+    _after_step(session, ctx, demande, version, workflow, started=True)
 
 
 def step(
@@ -111,11 +111,12 @@ def _after_step(
     demande: Demande,
     version: ProcedureVersion,
     workflow: BpmnWorkflow,
+    started: bool = False,
 ) -> None:
     demande.workflow_state = engine.dump(workflow)
     demande.updated_at = ctx.clock.now()
     definition = definition_of(version)
-    sync_tasks(session, ctx, demande, definition, engine.ready_tasks(workflow))
+    sync_tasks(session, ctx, demande, definition, engine.ready_tasks(workflow), started=started)
     end = engine.end_reached(workflow)
     if end is not None:
         status = DemandeStatus(definition.ends.get(end, DemandeStatus.CLASSEE.value))
@@ -129,19 +130,31 @@ def sync_tasks(
     demande: Demande,
     definition: Definition,
     ready: list[engine.ReadyTask],
+    *,
+    started: bool = False,
 ) -> None:
-    """Mirror the workflow's ready human tasks into the inbox table."""
-    live = session.scalars(
-        select(Task).where(Task.demande_id == demande.id, Task.state.in_(LIVE_TASKS))
-    ).all()
+    """Mirror the workflow's ready human tasks into the inbox table.
+
+    `started`: the diagram has just started, so the demande has no task nor access yet to
+    look for.
+    """
+    live: Sequence[Task] = []
+    if not started:
+        live = session.scalars(
+            select(Task).where(Task.demande_id == demande.id, Task.state.in_(LIVE_TASKS))
+        ).all()
     ready_ids = {task.id for task in ready}
     for row in live:
         if row.spiff_task_id not in ready_ids:
             row.state = TaskState.CANCELLED
     known = {row.spiff_task_id for row in live}
+    opened: set[int] = set()
     for task in ready:
         if task.id not in known:
-            _open_task(session, ctx, demande, definition, task)
+            service_id = _open_task(session, ctx, demande, definition, task)
+            if service_id is not None and service_id not in opened:
+                consent.open_access(session, ctx.clock, demande.id, service_id, first=started)
+                opened.add(service_id)
 
 
 def _open_task(
@@ -150,7 +163,8 @@ def _open_task(
     demande: Demande,
     definition: Definition,
     task: engine.ReadyTask,
-) -> None:
+) -> int | None:
+    """Add the task to the inbox; the service that holds it (None: the family's)."""
     now = ctx.clock.now()
     lane_target = definition.lanes.get(task.lane or "", "")
     for_family = lane_target == FAMILY_LANE
@@ -175,8 +189,7 @@ def _open_task(
             due_at=due,
         )
     )
-    if service_id is not None:
-        consent.open_access(session, ctx.clock, demande.id, service_id)
+    return service_id
 
 
 def _service_id(session: Session, code: str) -> int | None:

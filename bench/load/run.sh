@@ -64,8 +64,31 @@ pids+=($!)
 pids+=($!)
 wait_for "http://127.0.0.1:$PORT/healthz" 60
 
+cpu_ticks() {  # CPU time used so far by the given pids and their children, in clock ticks
+    local ticks=0 pid
+    for pid in "$@" $(pgrep -P "$(echo "$@" | tr ' ' ',')" || true); do
+        [[ -r /proc/$pid/stat ]] || continue
+        ticks=$((ticks + $(awk '{ print $14 + $15 }' "/proc/$pid/stat")))
+    done
+    echo "$ticks"
+}
+machine_ticks() { awk '/^cpu / { print $2 + $3 + $4 + $5 + $6 + $7 + $8, $5 + $6 }' /proc/stat; }
+
+read -r total_before idle_before < <(machine_ticks)
+app_before=$(cpu_ticks "${pids[@]}")
 # shellcheck disable=SC2086  # CLASSES is a list of words
-BENCH_FOYERS=$FOYERS "$BIN/locust" -f bench/load/locustfile.py --headless \
+BENCH_FOYERS=$FOYERS /usr/bin/time -f "%U %S" -o "$OUT/locust.cpu" "$BIN/locust" \
+    -f bench/load/locustfile.py --headless \
     --host "http://127.0.0.1:$PORT" --users "$USERS" --spawn-rate "$SPAWN_RATE" \
     --run-time "$DURATION" --csv "$OUT/stats" --only-summary $CLASSES 2>&1 | tee "$OUT/locust.log" || true
+app_after=$(cpu_ticks "${pids[@]}")
+read -r total_after idle_after < <(machine_ticks)
+# Where the machine's CPU went during the run: the app (gunicorn's workers and the worker;
+# moto too with BENCH_S3), Locust itself, and the rest (PostgreSQL, the kernel).
+awk -v app="$((app_after - app_before))" -v tck="$(getconf CLK_TCK)" \
+    -v total="$((total_after - total_before))" -v idle="$((idle_after - idle_before))" \
+    '{ locust = $1 + $2; busy = (total - idle) / tck
+       printf "CPU during the run: %.0f %% busy; app %.0f s, Locust %.0f s, the rest %.0f s\n",
+              100 * (total - idle) / total, app / tck, locust, busy - app / tck - locust }' \
+    "$OUT/locust.cpu" | tee "$OUT/cpu.txt"
 echo "Stats: $OUT/stats_stats.csv"

@@ -5,13 +5,16 @@ from __future__ import annotations
 from collections.abc import Iterator
 from email import message_from_bytes, policy
 from email.message import EmailMessage
+from pathlib import Path
 from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from coffre.clock import FrozenClock
+from coffre.db import make_engine
 from coffre.models import Foyer
 from coffre.vault import Vault
 from procedures.demandes import FamilyActor
@@ -19,11 +22,31 @@ from procedures.models import Service
 from procedures.notifications import MailSettings
 from procedures.progress import EngineContext
 from tests.coffre.conftest import foyer, keyring, other_foyer, store, vault
+from tests.conftest import PostgresServer, require
 from tests.factories import make_service
 from tests.procedures.flows import family_of
 from tests.stockage.conftest import free_port
+from web import schema
 
 __all__ = ["foyer", "keyring", "mail", "mailbox", "other_foyer", "smtp_server", "store", "vault"]
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def own_database(
+    request: pytest.FixtureRequest, postgres: PostgresServer | None, tmp_path: Path
+) -> Iterator[Engine]:
+    """A database of the test's own, for real commits of overlapping transactions: a file
+    SQLite database (several writers, as with gunicorn's workers), or PostgreSQL."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'own.db'}"
+    elif postgres is None:
+        require("PostgreSQL is needed for overlapping transactions")
+    else:
+        url = postgres.create_database()
+    engine = make_engine(url)
+    schema.upgrade(engine)
+    yield engine
+    engine.dispose()
 
 
 @pytest.fixture

@@ -7,42 +7,19 @@ because the point is two transactions that overlap.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
-import pytest
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from coffre.clock import FrozenClock
-from coffre.db import make_engine, make_session_factory
+from coffre.db import make_session_factory
 from procedures import demandes
 from procedures.demandes import FamilyActor
 from procedures.progress import EngineContext
 from tests.coffre.conftest import make_foyer
-from tests.conftest import PostgresServer, require
 from tests.factories import make_service
 from tests.procedures.flows import child_of, family_of, publish
-from web import schema
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def own_database(
-    request: pytest.FixtureRequest, postgres: PostgresServer | None, tmp_path: Path
-) -> Iterator[Engine]:
-    """A file SQLite database (several writers, as with gunicorn's workers), or PostgreSQL."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'numbers.db'}"
-    elif postgres is None:
-        require("PostgreSQL is needed for overlapping transactions")
-    else:
-        url = postgres.create_database()
-    engine = make_engine(url)
-    schema.upgrade(engine)
-    yield engine
-    engine.dispose()
-
 
 FAMILIES = 4
 ROUNDS = 3

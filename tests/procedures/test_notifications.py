@@ -1,13 +1,15 @@
 from __future__ import annotations
 
+import threading
 from dataclasses import replace
 from datetime import date, timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from coffre.clock import FrozenClock
+from coffre.db import make_session_factory
 from coffre.models import Foyer
 from coffre.vault import Vault
 from procedures.models import OutboxMessage, Role
@@ -92,6 +94,37 @@ def test_the_same_key_queues_one_message(db_session: Session, clock: FrozenClock
 
     assert queued == [True, False]
     assert db_session.scalar(select(func.count()).select_from(OutboxMessage)) == 1
+
+
+@pytest.mark.parametrize("first_ends", ["commit", "rollback"])
+def test_two_transactions_queueing_one_event_at_once_queue_it_once(
+    own_database: Engine, first_ends: str
+) -> None:
+    """The second waits for the first (its row, or SQLite's write lock), then queues only if
+    the first did not commit."""
+    sessions = make_session_factory(own_database)
+    clock = FrozenClock()
+    context = {**RECEIVED, "lien": "https://mairie.example/"}
+    queue = {"key": "demande-recue:42", "recipient": FAMILY, "template": "demande_recue"}
+    queued_by_second: list[bool] = []
+
+    def second() -> None:
+        with sessions() as session:
+            queued_by_second.append(enqueue(session, clock, context=context, **queue))
+            session.commit()
+
+    with sessions() as first:
+        assert enqueue(first, clock, context=context, **queue)
+        other = threading.Thread(target=second)
+        other.start()
+        other.join(timeout=0.5)  # it cannot finish while the first holds the row
+        assert queued_by_second == []
+        getattr(first, first_ends)()
+    other.join(timeout=30)
+
+    assert queued_by_second == [first_ends == "rollback"]
+    with sessions() as session:
+        assert session.scalar(select(func.count()).select_from(OutboxMessage)) == 1
 
 
 def test_a_context_must_give_exactly_the_template_fields(
