@@ -24,7 +24,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from coffre.clock import Clock
-from procedures import second_factor
+from procedures import second_factor, tasks
 from procedures.accounts import check_new_password, find_account, hash_password, normalize_email
 from procedures.activation import InvalidToken, LinkBuilder, _dump, _fingerprint, _load
 from procedures.administration import (
@@ -305,15 +305,22 @@ def reset_agent_second_factor(session: Session, clock: Clock, actor_id: int, age
 def set_agent_active(
     session: Session, clock: Clock, actor_id: int, agent_id: int, *, active: bool
 ) -> None:
-    """Deactivate an active agent (it can no longer sign in) or reactivate it; commits."""
+    """Deactivate an active agent (it can no longer sign in; the tasks it held go back to its
+    services' queues) or reactivate it; commits."""
     actor = administrator(session, actor_id)
     agent = _agent(session, actor, agent_id)
     expected = AgentStatus.DEACTIVATED if active else AgentStatus.ACTIVE
     if status_of(agent) is not expected:
         raise InvalidAgentState()
     agent.is_active = active
-    action = "agent.reactivated" if active else "agent.deactivated"
-    _change(session, clock, actor, agent, action, ({"active": not active}, {"active": active}))
+    if active:
+        _change(
+            session, clock, actor, agent, "agent.reactivated", ({"active": False}, {"active": True})
+        )
+    else:
+        released = tasks.release_all_of(session, agent.id)
+        after = {"active": False, "released_tasks": released}
+        _change(session, clock, actor, agent, "agent.deactivated", ({"active": True}, after))
     session.commit()
 
 

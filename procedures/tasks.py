@@ -76,6 +76,25 @@ def release(session: Session, ctx: EngineContext, agent: AgentActor, task_id: in
     return task
 
 
+def release_all_of(session: Session, account_id: int) -> int:
+    """Give back to their services every task an agent holds (it was deactivated): a taken
+    task is open again, one waiting on the family comes back open when the family answers.
+
+    Returns how many; the caller commits.
+    """
+    held = session.scalars(
+        select(Task).where(
+            Task.assignee_id == account_id,
+            Task.state.in_((TaskState.CLAIMED, TaskState.WAITING_FAMILY)),
+        )
+    ).all()
+    for task in held:
+        if task.state is TaskState.CLAIMED:
+            task.state = TaskState.OPEN
+        task.assignee_id = None
+    return len(held)
+
+
 def complete(
     session: Session,
     ctx: EngineContext,

@@ -44,6 +44,7 @@ def _field_labels() -> dict[str, str]:
         "services": _("services"),
         "second_factor": _("second factor enrolled"),
         "active": _("active"),
+        "released_tasks": _("tasks given back to the queue"),
         "validity": _("validity"),
         "months": _("months"),
         "reusable": _("reusable"),

@@ -15,18 +15,30 @@ from coffre.clock import FrozenClock
 from coffre.inspection import UploadRefused
 from coffre.models import Foyer
 from coffre.vault import Vault
-from procedures import admin_agents, admin_document_types, administration, second_factor
+from procedures import (
+    admin_agents,
+    admin_document_types,
+    administration,
+    demandes,
+    second_factor,
+    tasks,
+)
 from procedures.accounts import InvalidCredentials, WeakPassword, authenticate
 from procedures.activation import InvalidToken
 from procedures.admin_agents import AgentStatus, Invitation
 from procedures.admin_document_types import DocumentTypeRules
 from procedures.admin_models import AdminJournalEntry
 from procedures.administration import InvalidValue, NotAnAdministrator, NotFound, OutsideScope
+from procedures.demande_models import TaskState
+from procedures.demandes import FamilyActor
 from procedures.models import Account, AgentService, OutboxMessage, Role, Service
 from procedures.notifications import MailSettings, send_due
+from procedures.progress import EngineContext
+from procedures.tasks import AgentActor
 from tests.coffre.conftest import deposit, tiny_png
 from tests.factories import PASSWORD, make_account, make_agent
 from tests.procedures.conftest import Mailbox
+from tests.procedures.flows import open_task, publish, submitted_creche
 
 SECRET = "a-test-secret-that-is-long-enough-to-sign"
 NEW_PASSWORD = "une phrase de passe toute neuve"
@@ -288,6 +300,40 @@ def test_a_deactivated_agent_cannot_sign_in_until_reactivated(
     admin_agents.set_agent_active(db_session, clock, ville_admin.id, agent.id, active=True)
     assert authenticate(db_session, clock, agent.email, PASSWORD).id == agent.id
     assert [e.action for e in entries(db_session)] == ["agent.deactivated", "agent.reactivated"]
+
+
+def test_a_deactivated_agents_tasks_go_back_to_its_services_queue(
+    db_session: Session,
+    clock: FrozenClock,
+    ctx: EngineContext,
+    family: FamilyActor,
+    vault: Vault,
+    foyer: Foyer,
+    petite_enfance: Service,
+) -> None:
+    publish(db_session, clock, "creche")
+    admin = make_account(db_session, clock, Role.ADMIN, entity_id=petite_enfance.entity_id)
+    leaving, colleague = (make_agent(db_session, clock, petite_enfance) for _ in range(2))
+    on_it, other = (AgentActor(a.id, frozenset({petite_enfance.id})) for a in (leaving, colleague))
+    taken, asked, kept = (
+        open_task(db_session, submitted_creche(db_session, ctx, family, vault, foyer))
+        for _ in range(3)
+    )
+    tasks.claim(db_session, ctx, on_it, taken.id)
+    tasks.claim(db_session, ctx, on_it, asked.id)
+    tasks.ask_family(db_session, ctx, on_it, asked.id, "Une facture plus récente", [])
+    tasks.claim(db_session, ctx, other, kept.id)
+
+    admin_agents.set_agent_active(db_session, clock, admin.id, leaving.id, active=False)
+
+    assert (taken.state, taken.assignee_id) == (TaskState.OPEN, None)
+    assert (asked.state, asked.assignee_id) == (TaskState.WAITING_FAMILY, None)
+    assert (kept.state, kept.assignee_id) == (TaskState.CLAIMED, colleague.id)
+    [journaled] = entries(db_session)
+    assert json.loads(journaled.after or "{}") == {"active": False, "released_tasks": 2}
+    # The family's answer brings the step back to the queue, not to the agent who left.
+    demandes.answer(db_session, ctx, family, asked.demande_id, "La voici", [])
+    assert (asked.state, asked.assignee_id) == (TaskState.OPEN, None)
 
 
 def test_a_cancelled_invitation_removes_the_account_and_its_link(
