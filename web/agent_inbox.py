@@ -171,10 +171,9 @@ class SlaText:
 
 
 @bp.app_template_global()
-def tab_count(count: int, capped: bool = True) -> str:
-    """A count with its thousands apart; a tab's counter says "1 000+" once the inbox stopped
-    counting (`COUNT_CAP`), the shown tab's total (`capped=False`) is exact."""
-    if capped and count > COUNT_CAP:
+def tab_count(count: int) -> str:
+    """A tab's counter: "1 000+" once the inbox stopped counting (`COUNT_CAP`)."""
+    if count > COUNT_CAP:
         return _("%(count)s+", count=format_decimal(COUNT_CAP))
     return str(format_decimal(count))
 

@@ -154,11 +154,12 @@ def submit_quotient(client: Any, token: str, document_id: int | None) -> None:
     shares = post_form(client, form, fields, "formulaire de la demande")
     if shares is None:
         return
-    offered = SHARE.search(client.get(shares, name="famille: page justificatifs").text or "")
-    if document_id is None and offered is not None:
-        document_id = int(offered.group(1))
+    page = client.get(shares, name="famille: page justificatifs").text or ""
     if document_id is None:
-        return
+        offered = SHARE.search(page)
+        if offered is None:
+            return
+        document_id = int(offered.group(1))
     share = {"partage": str(document_id), "csrf_token": token}
     summary = post_form(client, shares, share, "partager les justificatifs")
     if summary is None:
