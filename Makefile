@@ -56,10 +56,12 @@ install: $(VENV)/.installed $(VENDOR)/.copied $(CATALOGUE_MO)
 install-dev: install $(VENV)/.installed-dev
 assets: $(VENDOR)/.copied
 
-# Debian packages the suite needs: libmagic for python-magic, Chromium for the browser tests.
+# Debian packages the suite needs: libmagic for python-magic, Chromium for the browser tests,
+# openssl for the test timestamping authority (`openssl ts -reply`).
 system-deps:
 	missing=()
 	ldconfig -p | grep -q 'libmagic.so.1' || missing+=(libmagic1)
+	command -v openssl >/dev/null || missing+=(openssl)
 	command -v chromium >/dev/null || missing+=(chromium chromium-driver)
 	if (( $${#missing[@]} )); then
 	  if [[ $$(id -u) == 0 ]]; then
@@ -71,13 +73,14 @@ system-deps:
 	fi
 
 run: system-deps install
-	mkdir -p var
+	install -d -m 700 var  # keys and database: the portal narrows a wider mode too
 	$(BIN)/flask db upgrade
 	$(BIN)/flask seed-demo
 	$(BIN)/flask worker & worker=$$!
 	trap 'kill $$worker 2>/dev/null; wait $$worker 2>/dev/null || true' EXIT INT TERM
 	echo "Portail : http://$(HOST):$(PORT)  (Ctrl-C pour arrêter ; worker pid $$worker)"
-	$(BIN)/gunicorn --bind $(HOST):$(PORT) --workers 2 --threads 4 --access-logfile - 'web:create_app()'
+	$(BIN)/gunicorn --bind $(HOST):$(PORT) --workers 2 --threads 4 --access-logfile - \
+	  --logger-class web.access_log.MaskingLogger 'web:create_app()'
 
 lint: install-dev
 	$(BIN)/ruff check .

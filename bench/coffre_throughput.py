@@ -1,7 +1,7 @@
 """Throughput of the encrypted vault against the plain object store it is built on.
 
-For each size, a generated PDF (header, then padding comment lines, made chunk by chunk and
-never held whole in memory) is deposited through `coffre.vault.Vault.deposit` and read back
+For each size, a generated JPEG (header, then padding lines in its scan, made chunk by chunk
+and never held whole in memory) is deposited through `coffre.vault.Vault.deposit` and read back
 through `Vault.plaintext`, then stored and read back on the same backend with a plain
 `store.put` / `store.open`. The best of --repeat runs of each is kept. Prints MiB/s, the
 vault/plain ratios and the process peak RSS; it is a benchmark, not a test.
@@ -48,15 +48,17 @@ DEFAULT_SIZES = (1, 50, 500)
 MOTO_ACCESS_KEY = "moto-access"
 MOTO_SECRET_KEY = "moto-secret-not-real"  # noqa: S105  (moto accepts any credentials)
 
-MINIMAL_PDF = (
-    b"%PDF-1.4\n1 0 obj\n<< /Type /Catalog /Pages 2 0 R >>\nendobj\n"
-    b"2 0 obj\n<< /Type /Pages /Kids [] /Count 0 >>\nendobj\n"
-    b"trailer\n<< /Root 1 0 R >>\n%%EOF\n"
+# A 1x1 JPEG up to its scan: an image streams through the inspection in bounded memory,
+# where a PDF is held whole for its parser (within the document limit).
+JPEG_HEAD = (
+    b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00"
+    b"\xff\xc0\x00\x0b\x08\x00\x01\x00\x01\x01\x01\x11\x00"
+    b"\xff\xda\x00\x08\x01\x01\x00\x00\x3f\x00"
 )
 
 
-class PdfStream:
-    """A PDF of exactly `size` bytes: a minimal PDF, then padding comment lines.
+class ScanStream:
+    """A JPEG of exactly `size` bytes: its header, then padding lines (no 0xFF: no marker).
 
     Each `read(n)` slices the next n bytes out of one precomputed block of lines, so the
     stream costs about one copy per byte and never holds more than the block and one read.
@@ -67,7 +69,7 @@ class PdfStream:
 
     def __init__(self, size: int) -> None:
         self.remaining = size
-        self._head = MINIMAL_PDF[:size]
+        self._head = JPEG_HEAD[:size]
         self._phase = 0  # offset inside LINE of the next padding byte
 
     def read(self, size: int = -1, /) -> bytes:
@@ -144,7 +146,7 @@ def measure_size(
     best = Best()
     for run in range(repeat):
         upload = Upload(
-            foyer_id, "justificatif_domicile", "bench.pdf", PdfStream(size), date.today()
+            foyer_id, "justificatif_domicile", "bench.jpg", ScanStream(size), date.today()
         )
         started = time.perf_counter()
         document = vault.deposit(session, upload)
@@ -152,7 +154,7 @@ def measure_size(
 
         plain_key = f"bench/plain/{size_mib}-{run}-{uuid.uuid4().hex[:8]}"
         started = time.perf_counter()
-        stored = store.put(plain_key, PdfStream(size))
+        stored = store.put(plain_key, ScanStream(size))
         best.plain_put = min(best.plain_put, time.perf_counter() - started)
 
         started = time.perf_counter()

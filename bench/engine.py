@@ -54,6 +54,7 @@ from procedures.accounts import create_account
 from procedures.definitions import FAMILY_LANE
 from procedures.demande_models import Demande, DemandeStatus, Task, TaskState
 from procedures.demandes import FamilyActor
+from procedures.demo import demo_pdf
 from procedures.diagrams import Diagram
 from procedures.inbox import InboxFilters, Tab, inbox
 from procedures.models import AgentService, Entity, Role, Service
@@ -62,11 +63,7 @@ from procedures.tasks import AgentActor
 from stockage import FilesystemStore
 from web import schema
 
-PDF = (
-    b"%PDF-1.4\n1 0 obj\n<< /Type /Catalog /Pages 2 0 R >>\nendobj\n"
-    b"2 0 obj\n<< /Type /Pages /Kids [] /Count 0 >>\nendobj\n"
-    b"trailer\n<< /Root 1 0 R >>\n%%EOF\n"
-)
+PDF = demo_pdf("Piece justificative (banc d'essai)")  # a PDF the inspection parses
 # The crèche's human tasks in order, with what the agents and the family answer.
 ANSWERS: tuple[dict[str, str], ...] = (
     {},

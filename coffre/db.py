@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import logging
+import os
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
@@ -18,6 +21,8 @@ NAMING_CONVENTION = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+
+log = logging.getLogger(__name__)
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -51,6 +56,8 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     if url.startswith("sqlite"):
         kwargs.setdefault("connect_args", {"timeout": 30})
     engine = create_engine(url, **kwargs)
+    if engine.dialect.name == "sqlite" and engine.url.database not in (None, "", ":memory:"):
+        keep_private(Path(engine.url.database))
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _configure_sqlite)
         event.listen(engine, "begin", _begin_sqlite)
@@ -77,3 +84,22 @@ def _begin_sqlite(connection: Any) -> None:
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     """A session factory whose objects stay readable after commit."""
     return sessionmaker(bind=engine, expire_on_commit=False)
+
+
+def keep_private(database: Path) -> None:
+    """Create the SQLite file 0600, or narrow a wider one (and its WAL files) to 0600.
+
+    The file holds every family's names, addresses and journal in clear: readable by the
+    machine's other users, it would undo the vault's encryption of everything around it.
+    """
+    if not database.exists():
+        database.parent.mkdir(parents=True, exist_ok=True)
+        os.close(os.open(database, os.O_WRONLY | os.O_CREAT, 0o600))
+    for path in (
+        database,
+        database.with_name(database.name + "-wal"),
+        database.with_name(database.name + "-shm"),
+    ):
+        if path.exists() and path.stat().st_mode & 0o077:
+            log.warning("%s was readable by others: narrowed to 0600", path.name)
+            path.chmod(0o600)

@@ -10,12 +10,14 @@ from __future__ import annotations
 import json
 import zipfile
 from collections.abc import Iterator
+from contextlib import closing
+from dataclasses import dataclass, field
 from typing import IO, Any, cast
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from coffre import consent, journal
+from coffre import consent, journal, keys
 from coffre.catalogue import DOCUMENT_TYPES
 from coffre.consent import FamilyReader
 from coffre.errors import DocumentNotFound
@@ -46,16 +48,48 @@ class _Spool:
         return data
 
 
+@dataclass(frozen=True)
+class _File:
+    """A document of the ZIP: its row, its name in the ZIP and its foyer's data key."""
+
+    document: Document
+    name: str
+    key: keys.DataKey = field(repr=False)
+
+
+@dataclass(frozen=True)
+class _Contents:
+    """Everything the ZIP holds that comes from the database, read before the first byte."""
+
+    files: list[_File]
+    manifest: list[dict[str, Any]]
+    journal: list[dict[str, Any]]
+
+
 def export_chunks(session: Session, vault: Vault, reader: FamilyReader) -> Iterator[bytes]:
-    """Journal the export, then yield the ZIP of the reader's foyer piece by piece."""
+    """Check, read and journal everything the export needs (committed), then yield the ZIP.
+
+    The chunks read the object store only: the session holds no transaction while the
+    ZIP is sent, however slow the client or wherever it goes (on SQLite, a transaction is
+    the database's write lock, so a download left open stopped every other write).
+    """
+    contents = _read_contents(session, vault, reader)
+    session.commit()
+    return _zip_stream(vault, contents)
+
+
+def _read_contents(session: Session, vault: Vault, reader: FamilyReader) -> _Contents:
     foyer = session.get(Foyer, reader.foyer_id)
     if foyer is None or foyer.shredded_at is not None:
         raise DocumentNotFound(f"foyer {reader.foyer_id} does not exist")
-    documents = list(
-        session.scalars(
-            select(Document).where(Document.foyer_id == reader.foyer_id).order_by(Document.id)
-        )
-    )
+    query = select(Document).where(Document.foyer_id == reader.foyer_id).order_by(Document.id)
+    documents = list(session.scalars(query))
+    for document in documents:
+        consent.check_access(session, reader, document.id)  # the one check, even here
+    files = []
+    if documents:  # a foyer gets its data key with its first document
+        key = keys.data_key(session, vault.keyring, reader.foyer_id)
+        files = [_File(d, f"documents/{d.id}-{d.original_name}", key) for d in documents]
     journal.record(
         session,
         vault.clock,
@@ -64,27 +98,30 @@ def export_chunks(session: Session, vault: Vault, reader: FamilyReader) -> Itera
         actor_id=reader.account_id,
         details={"documents": len(documents)},
     )
-    session.commit()
-    return _zip_stream(session, vault, reader, documents)
+    return _Contents(  # the journal is read after the entry above: the export is in it
+        files=files,
+        manifest=[_manifest_entry(file.document, file.name) for file in files],
+        journal=_journal(session, reader.foyer_id),
+    )
 
 
-def _zip_stream(
-    session: Session, vault: Vault, reader: FamilyReader, documents: list[Document]
-) -> Iterator[bytes]:
+def _zip_stream(vault: Vault, contents: _Contents) -> Iterator[bytes]:
     spool = _Spool()
     with zipfile.ZipFile(cast(IO[bytes], spool), "w", compression=zipfile.ZIP_STORED) as archive:
-        manifest = []
-        for document in documents:
-            consent.check_access(session, reader, document.id)  # the one check, even here
-            name = f"documents/{document.id}-{document.original_name}"
-            info = zipfile.ZipInfo(name, date_time=document.deposited_at.timetuple()[:6])
-            with archive.open(info, "w", force_zip64=True) as entry:
-                for chunk in vault.plaintext(session, document):
+        for file in contents.files:
+            deposited = file.document.deposited_at.timetuple()[:6]
+            info = zipfile.ZipInfo(file.name, date_time=deposited)
+            # closing(): a client gone mid-file releases the blob now, not at collection.
+            with (
+                archive.open(info, "w", force_zip64=True) as entry,
+                closing(vault.decrypted(file.document, file.key)) as chunks,
+            ):
+                for chunk in chunks:
                     entry.write(chunk)
                     yield spool.take()
-            manifest.append(_manifest_entry(document, name))
-        archive.writestr("manifest.json", json.dumps(manifest, ensure_ascii=False, indent=2))
-        archive.writestr("journal.json", json.dumps(_journal(session, reader.foyer_id), indent=1))
+        manifest = json.dumps(contents.manifest, ensure_ascii=False, indent=2)
+        archive.writestr("manifest.json", manifest)
+        archive.writestr("journal.json", json.dumps(contents.journal, indent=1))
         yield spool.take()
     yield spool.take()
 

@@ -2,12 +2,14 @@
 
 Neither the declared MIME type nor the extension is trusted: the type is sniffed with
 libmagic from the first bytes, executables and markup are refused outright, PDFs are
-scanned whole for active content or encryption, and image dimensions are read from the
-header only. The upload is fed chunk by chunk; memory stays bounded by the sniffing head.
+parsed whole by qpdf (`coffre.pdf`) for active content, encryption or damage, and image
+dimensions are read from the header only. The upload is fed chunk by chunk; an image or
+a refused type holds only the sniffing head, a PDF is held in memory up to the size limit.
 """
 
 from __future__ import annotations
 
+import io
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -15,6 +17,7 @@ from dataclasses import dataclass
 import magic
 
 from coffre.catalogue import JPEG, PDF, PNG
+from coffre.pdf import PdfProblem, pdf_problem
 
 SNIFF_BYTES = 64 * 1024
 POLYGLOT_WINDOW = 1024
@@ -57,9 +60,10 @@ class UploadRefused(Exception):
     """An upload the vault refuses.
 
     `code` is stable for programs ("empty", "too_large", "type_not_allowed",
-    "dangerous_content", "extension_mismatch", "pdf_javascript", "pdf_encrypted",
-    "image_bomb", "bad_name", and "quota" from the vault); `message` is a French sentence
-    a parent understands, without personal data.
+    "dangerous_content", "extension_mismatch", "pdf_javascript" (any active content),
+    "pdf_encrypted", "pdf_unreadable", "pdf_too_complex", "image_bomb", "bad_name", and
+    "quota" from the vault); `message` is a French sentence a parent understands, without
+    personal data.
     """
 
     def __init__(self, code: str, message: str) -> None:
@@ -105,7 +109,7 @@ class UploadInspector:
         self._size = 0
         self._head = bytearray()
         self._mime: str | None = None
-        self._pdf: _PdfScanner | None = None
+        self._pdf: io.BytesIO | None = None  # the whole PDF, for qpdf
         self._jpeg: _JpegFrameReader | None = None
         self._tail = bytearray()
 
@@ -137,8 +141,7 @@ class UploadInspector:
         self._check_type(mime)
         self._check_extension(mime)
         if self._pdf is not None:
-            self._pdf.finish()
-            self._pdf.check()
+            _check_pdf(self._pdf)
         if mime == PNG:
             _check_dimensions(_png_dimensions(self._head), self._allowed)
         if self._jpeg is not None:
@@ -148,14 +151,14 @@ class UploadInspector:
     def _sniff(self) -> None:
         self._mime = str(magic.from_buffer(bytes(self._head), mime=True))
         if self._mime == PDF:
-            self._pdf = _PdfScanner()
+            self._pdf = io.BytesIO()
         elif self._mime == JPEG:
             self._jpeg = _JpegFrameReader()
         self._scan(bytes(self._head))
 
     def _scan(self, chunk: bytes) -> None:
         if self._pdf is not None:
-            self._pdf.feed(chunk)
+            self._pdf.write(chunk)
         if self._jpeg is not None:
             self._jpeg.feed(chunk)
 
@@ -308,67 +311,22 @@ class _JpegFrameReader:
             self.dimensions = (width, height)
 
 
-_PDF_DELIMITER = rb"[\x00\t\n\x0c\r ()<>\[\]{}/%]"
-_PDF_TAIL = re.compile(rb"/[^\x00\t\n\x0c\r ()<>\[\]{}/%]{0,48}\Z")
+_PDF_REFUSALS = {
+    PdfProblem.UNREADABLE: "Ce PDF est endommagé ou incomplet et ne peut pas être lu. Ouvrez-le "
+    "puis enregistrez-le de nouveau en PDF, par exemple avec « Imprimer en PDF », et déposez-le "
+    "à nouveau.",
+    PdfProblem.ENCRYPTED: "Ce PDF est protégé par un mot de passe. "
+    "Enregistrez-le sans protection puis déposez-le à nouveau.",
+    PdfProblem.ACTIVE_CONTENT: "Ce PDF contient du contenu actif (script, lancement de "
+    "programme, envoi de formulaire, fichier joint ou multimédia) et ne peut pas être accepté. "
+    "Enregistrez-le de nouveau en PDF simple, par exemple avec « Imprimer en PDF ».",
+    PdfProblem.TOO_COMPLEX: "Ce PDF est trop complexe pour être vérifié. Enregistrez-le de "
+    "nouveau en PDF simple, par exemple avec « Imprimer en PDF », puis déposez-le à nouveau.",
+}
 
 
-def _pdf_name(name: str) -> str:
-    """A regex for a PDF name whose every character may also be written as a #xx escape."""
-
-    def hexdigits(c: str) -> str:
-        return "".join(f"[{d.lower()}{d.upper()}]" if d.isalpha() else d for d in f"{ord(c):02x}")
-
-    return "".join(f"(?:{c}|#{hexdigits(c)})" for c in name)
-
-
-_PDF_TOKENS = re.compile(
-    b"/(?:(?P<active>"
-    + "|".join(
-        map(_pdf_name, ["JavaScript", "JS", "Launch", "EmbeddedFiles", "EmbeddedFile"])
-    ).encode()
-    + b")|(?P<encrypted>"
-    + _pdf_name("Encrypt").encode()
-    + b"))(?="
-    + _PDF_DELIMITER
-    + b")"
-)
-
-
-class _PdfScanner:
-    """Scans a whole PDF stream for active-content and encryption names.
-
-    A name cut by a chunk boundary is carried over to the next chunk, so it is matched
-    whole; a name only counts once a delimiter follows it (so "/JS" is not "/JSFoo").
-    Names inside compressed object streams are not seen.
-    """
-
-    def __init__(self) -> None:
-        self._carry = b""
-        self.active = False
-        self.encrypted = False
-
-    def feed(self, chunk: bytes) -> None:
-        data = self._carry + chunk
-        for match in _PDF_TOKENS.finditer(data):
-            self.active = self.active or match.group("active") is not None
-            self.encrypted = self.encrypted or match.group("encrypted") is not None
-        tail = _PDF_TAIL.search(data, max(0, len(data) - 49))
-        self._carry = tail.group() if tail else b""
-
-    def finish(self) -> None:
-        self.feed(b"\n")
-
-    def check(self) -> None:
-        if self.active:
-            raise UploadRefused(
-                "pdf_javascript",
-                "Ce PDF contient du contenu actif (script, lancement de programme ou fichier "
-                "joint) et ne peut pas être accepté. Enregistrez-le de nouveau en PDF simple, "
-                "par exemple avec « Imprimer en PDF ».",
-            )
-        if self.encrypted:
-            raise UploadRefused(
-                "pdf_encrypted",
-                "Ce PDF est protégé par un mot de passe. "
-                "Merci de déposer une copie non protégée du document.",
-            )
+def _check_pdf(content: io.BytesIO) -> None:
+    content.seek(0)
+    problem = pdf_problem(content)
+    if problem is not None:
+        raise UploadRefused(problem.value, _PDF_REFUSALS[problem])

@@ -205,3 +205,21 @@ class JournalEntry(Base):
     details: Mapped[str] = mapped_column(Text, default="{}")
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+
+
+class JournalCheckpoint(Base):
+    """A signed snapshot of every chain's head; its copy in the object store is authoritative.
+
+    The database copy lists what was written (verify compares it with the store's), but is
+    never trusted on its own: whoever can write here could delete or forge rows.
+    """
+
+    __tablename__ = "journal_checkpoints"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    at: Mapped[datetime] = mapped_column(index=True)
+    store_key: Mapped[str] = mapped_column(String(255), unique=True)
+    digest: Mapped[str] = mapped_column(String(64))
+    payload: Mapped[str] = mapped_column(Text)
+    signature: Mapped[str] = mapped_column(String(100))
+    timestamp_token: Mapped[bytes | None] = mapped_column(LargeBinary)

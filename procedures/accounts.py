@@ -128,22 +128,47 @@ def close_foyer_accounts(session: Session, foyer_id: int) -> int:
     stored that nobody can log in to delete.
     """
     result = session.execute(
-        update(Account).where(Account.foyer_id == foyer_id).values(is_active=False)
+        update(Account)
+        .where(Account.foyer_id == foyer_id)
+        .values(is_active=False, session_version=Account.session_version + 1)
     )
     session.commit()
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
+def end_sessions(account: Account) -> None:
+    """End every session of the account, on every device (not committed).
+
+    Each session carries the version it was opened under; the web layer refuses one whose
+    version is no longer the account's.
+    """
+    account.session_version += 1
+
+
+def sign_out(session: Session, account_id: int) -> None:
+    """Log an account out of every device; commits."""
+    account = session.get(Account, account_id)
+    if account is not None:
+        end_sessions(account)
+        session.commit()
+
+
 def change_password(
     session: Session, clock: Clock, account_id: int, current: str, new: str
-) -> None:
-    """Replace a logged-in account's password after checking the current one; commits."""
+) -> Account:
+    """Replace a logged-in account's password after checking the current one; commits.
+
+    Every session of the account ends; the caller re-issues its own under the returned
+    account's new session version (the device where the password changed stays logged in).
+    """
     account = session.get(Account, account_id)
     if account is None or not _verify(account.password_hash, current):
         raise InvalidCredentials()
     check_new_password(new, account.email)
     account.password_hash = hash_password(new)
+    end_sessions(account)
     session.commit()
+    return account
 
 
 @dataclass(frozen=True)

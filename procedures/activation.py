@@ -31,10 +31,12 @@ from procedures.accounts import (
     EmailTaken,
     check_new_password,
     create_account,
+    end_sessions,
     find_account,
     hash_password,
     normalize_email,
 )
+from procedures.join_requests import join_with_code
 from procedures.models import Account, FamilyCode, Role
 from procedures.notifications import enqueue
 
@@ -214,10 +216,13 @@ def _random_code(length: int) -> str:
     return "".join(secrets.choice(_CODE_ALPHABET) for _ in range(length))
 
 
-def issue_family_code(session: Session, clock: Clock, foyer_id: int) -> tuple[str, str]:
+def issue_family_code(
+    session: Session, clock: Clock, foyer_id: int, *, issued_by: int | None = None
+) -> tuple[str, str]:
     """A new family code and one-time code for a foyer; only the latter's hash is kept.
 
-    Returns (code, one_time_code) to hand to the family; commits.
+    `issued_by` is the agent who hands it out. Returns (code, one_time_code) to hand to
+    the family; commits.
     """
     if not _foyer_is_open(session, foyer_id):
         raise InvalidFamilyCode()
@@ -234,6 +239,7 @@ def issue_family_code(session: Session, clock: Clock, foyer_id: int) -> tuple[st
             one_time_hash=_hasher.hash(one_time_code),
             created_at=now,
             expires_at=now + FAMILY_CODE_VALIDITY,
+            issued_by=issued_by,
         )
     )
     session.commit()
@@ -259,9 +265,13 @@ def activate_with_code(
     one_time_code: str,
     email: str,
     password: str,
+    link: str,
 ) -> Account:
-    """Create an active family account on the foyer of a valid family code; commits.
+    """Create an active family account with a valid family code; commits.
 
+    The account is in the code's foyer at once if the foyer has no family account yet;
+    otherwise it is in none (`foyer_id` None) until an adult of the foyer accepts it, and
+    the adults are e-mailed (`link`: the family space's address; procedures.join_requests).
     Raises InvalidFamilyCode whatever was wrong with the codes, EmailTaken when the
     address already has an account (the family is signed in there, it can learn it).
     """
@@ -282,12 +292,12 @@ def activate_with_code(
         password_hash=hash_password(password),
         role=Role.FAMILLE,
         display_name=foyer.label,
-        foyer_id=foyer.id,
         is_active=True,
         created_at=now,
     )
     row.used_at = now
     session.add(account)
+    join_with_code(session, clock, account, row, link=link)
     session.commit()
     return account
 
@@ -326,10 +336,12 @@ def check_reset_token(session: Session, clock: Clock, *, secret: str, token: str
 def reset_password(
     session: Session, clock: Clock, *, secret: str, token: str, password: str
 ) -> Account:
-    """Set a new password through a reset link (which then stops working); commits."""
+    """Set a new password through a reset link (which then stops working) and end every
+    session of the account; commits."""
     account = check_reset_token(session, clock, secret=secret, token=token)
     check_new_password(password, account.email)
     account.password_hash = hash_password(password)
+    end_sessions(account)
     session.commit()
     return account
 

@@ -25,7 +25,13 @@ from sqlalchemy.orm import Session
 
 from coffre.clock import Clock
 from procedures import second_factor, tasks
-from procedures.accounts import check_new_password, find_account, hash_password, normalize_email
+from procedures.accounts import (
+    check_new_password,
+    end_sessions,
+    find_account,
+    hash_password,
+    normalize_email,
+)
 from procedures.activation import InvalidToken, LinkBuilder, _dump, _fingerprint, _load
 from procedures.administration import (
     AdminError,
@@ -318,6 +324,7 @@ def set_agent_active(
             session, clock, actor, agent, "agent.reactivated", ({"active": False}, {"active": True})
         )
     else:
+        end_sessions(agent)
         released = tasks.release_all_of(session, agent.id)
         after = {"active": False, "released_tasks": released}
         _change(session, clock, actor, agent, "agent.deactivated", ({"active": True}, after))

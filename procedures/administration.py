@@ -240,6 +240,35 @@ def rename_service(
         _journal(session, clock, actor, service, "renamed", before)
 
 
+def set_runs_counter(
+    session: Session, clock: Clock, actor_id: int, service_id: int, runs_counter: bool
+) -> None:
+    """Say whether a service runs the town's counter (global administrators only); commits.
+
+    Its agents then issue family codes and may open any foyer's space at the counter
+    (procedures.guichet_droits): a right for the town's own reception, not for partners.
+    """
+    actor = global_administrator(session, actor_id)
+    service = session.get(Service, service_id)
+    if service is None:
+        raise NotFound()
+    if service.runs_counter == runs_counter:
+        return
+    before = {"runs_counter": service.runs_counter}
+    service.runs_counter = runs_counter
+    record(
+        session,
+        clock,
+        actor,
+        action="service.counter_changed",
+        target=("service", service.id),
+        entity_id=service.entity_id,
+        before=before,
+        after={"runs_counter": runs_counter},
+    )
+    session.commit()
+
+
 # --- what an administrator sees -----------------------------------------------------------
 
 
@@ -249,6 +278,7 @@ class ServiceView:
     code: str
     name: str
     entity_id: int
+    runs_counter: bool
 
 
 @dataclass(frozen=True)
@@ -270,7 +300,10 @@ def entities(session: Session, actor_id: int) -> list[EntityView]:
             entity.id,
             entity.slug,
             entity.name,
-            tuple(ServiceView(s.id, s.code, s.name, s.entity_id) for s in entity.services),
+            tuple(
+                ServiceView(s.id, s.code, s.name, s.entity_id, s.runs_counter)
+                for s in entity.services
+            ),
         )
         for entity in session.scalars(query)
     ]

@@ -30,6 +30,8 @@ SERVICES = {
     "scolaire": ("ville", "Affaires scolaires et périscolaires"),
     "accueil-mq": ("maisons-quartier", "Accueil des maisons de quartier"),
 }
+# The town's own services run its counter (procedures.guichet_droits); the partner's does not.
+COUNTER_SERVICES = frozenset({"petite-enfance", "scolaire"})
 # e-mail local part, name, services, supervisor
 AGENTS = [
     ("agent.creche", "Claire Dubois", ["petite-enfance"], False),
@@ -116,7 +118,9 @@ def _entity(session: Session, slug: str, name: str) -> Entity:
 def _service(session: Session, entity: Entity, code: str, name: str) -> Service:
     service = session.scalar(select(Service).where(Service.code == code))
     if service is None:
-        service = Service(entity_id=entity.id, code=code, name=name)
+        service = Service(
+            entity_id=entity.id, code=code, name=name, runs_counter=code in COUNTER_SERVICES
+        )
         session.add(service)
         session.flush()
     return service

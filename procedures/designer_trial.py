@@ -47,7 +47,8 @@ class TrialRun:
 def trial_run(session: Session, code: str, answers: Mapping[str, str]) -> TrialRun:
     """Run the procedure's draft (or current version) with sample data, in memory only.
 
-    `answers` picks the value of choice fields by name (first choice otherwise).
+    `answers` picks the value of choice fields by name (first choice otherwise). The whole
+    run has one run's budget: a draft that spends more raises ScriptBudgetExceeded.
     """
     draft = open_draft(session, code)
     if draft.problems:

@@ -1,8 +1,9 @@
 """SpiffWorkflow, wrapped: start a diagram, persist and restore it, run its human tasks.
 
 Every expression and script of a diagram goes through the restricted evaluator
-(`procedures.expressions.RestrictedScriptEngine`), never through Python's eval. Service
-tasks call named operations from a registry in code: the diagram only names them.
+(`procedures.expressions.RestrictedScriptEngine`), never through Python's eval, within the
+budget of the run (one script engine per run). Service tasks call named operations from a
+registry in code: the diagram only names them.
 
 A saved workflow holds its own state only (tasks, data, events) and names its diagram by
 the SHA-256 of the BPMN source; the process spec is the one parsed once per published
@@ -103,7 +104,7 @@ def start(
     start_task = workflow.get_next_task(state=SpiffState.READY)
     if start_task is not None:
         start_task.data.update(data)
-    workflow.do_engine_steps()
+    _run_engine_tasks(workflow)
     return workflow
 
 
@@ -194,7 +195,14 @@ def complete(workflow: BpmnWorkflow, task_id: str, data: Mapping[str, Any]) -> N
         raise EngineError(f"task {task_id} is not a ready human task")
     task.data.update(data)
     task.run()
-    workflow.do_engine_steps()
+    _run_engine_tasks(workflow)
+
+
+def _run_engine_tasks(workflow: BpmnWorkflow) -> None:
+    """Run the gateways, scripts and events up to the next wait, each paid from the run's
+    budget: a diagram that loops on itself (or forks without end) stops there."""
+    script_engine: RestrictedScriptEngine = workflow.script_engine
+    workflow.do_engine_steps(will_complete_task=script_engine.run_task)
 
 
 def end_reached(workflow: BpmnWorkflow) -> str | None:

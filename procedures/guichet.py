@@ -1,12 +1,15 @@
 """Counter mode (guichet): an agent finds a family, opens its space and acts on its behalf.
 
-Who may act for whom: any agent (an account of role agent, member of at least one service)
-may act for any live foyer, because the family is standing at the counter and asks for it.
-The agent confirms that the family was told (the page asks for it), and everything is on
-record in the foyer's own journal chain, which the family exports with its vault: the
-opening and the closing of the counter session, each act (`guichet.act`), and the vault's
-own entries, which carry the agent's account id. What was done is e-mailed to the family
-(`procedures.guichet_actes`).
+Who may act for whom is `procedures.guichet_droits`: an agent opens only the foyers its
+entities deal with (a demande their services handle) unless it works in a service that runs
+the town's counter, and only those services issue family codes. The agent confirms that the
+family is there and agrees (the page asks for it), and everything is on record in the
+foyer's own journal chain, which the family exports with its vault: the opening and the
+closing of the counter session, each family code issued, each act (`guichet.act`), and the
+vault's own entries, which carry the agent's account id. Every adult of the foyer is
+e-mailed when its space is opened, when a family code is issued for it, and what each act
+changed (`procedures.guichet_actes`). A code used for a foyer that already has an account
+waits for an adult's confirmation (`procedures.join_requests`).
 """
 
 from __future__ import annotations
@@ -24,7 +27,20 @@ from coffre.models import Foyer, FoyerMember, JournalEntry, MemberRole
 from procedures.accounts import FoyerNotFound
 from procedures.activation import issue_family_code
 from procedures.demande_models import DemandeEvent
-from procedures.models import Account, AgentService, FamilyCode, Role
+from procedures.guichet_droits import (
+    CounterAgent,
+    check_may_issue_codes,
+    check_may_open,
+    counter_agent,
+    dealt_with,
+)
+from procedures.models import Account, Entity, FamilyCode, Role
+from procedures.notifications import (
+    COUNTER_OPENED_TEMPLATE,
+    FAMILY_CODE_TEMPLATE,
+    enqueue,
+    family_accounts,
+)
 
 SEARCH_LIMIT = 20
 # Foyers read at most per search: a word of a letter or two matches nearly everyone.
@@ -33,10 +49,6 @@ _LIGATURES = str.maketrans({"œ": "oe", "æ": "ae"})
 # Letters that French names also write with an accent, a cedilla or as a ligature.
 _VARIABLE = re.compile(r"(?:oe|ae|[aceinouy])+")
 _FAMILY_CODE = re.compile(r"^F-?([A-Z0-9]{8})$")
-
-
-class CounterNotAllowed(Exception):
-    """The account is not an agent of any service: it may not act for a family."""
 
 
 @dataclass(frozen=True)
@@ -106,11 +118,16 @@ def _matches(foyer: Foyer, words: tuple[str, ...]) -> bool:
     return all(word in folded for word in words)
 
 
-def search_foyers(session: Session, text: str, limit: int = SEARCH_LIMIT) -> list[FoyerMatch]:
-    """Live foyers matching every word (label, an adult's or child's name) or the family code.
+def search_foyers(
+    session: Session, agent_id: int, text: str, limit: int = SEARCH_LIMIT
+) -> list[FoyerMatch]:
+    """Live foyers the agent may open matching every word (label, an adult's or child's
+    name) or the family code.
 
     Case and accents do not count ("lea" finds Léa); the first `limit` by label are given.
+    CounterNotAllowed when the account is not an agent of a service.
     """
+    agent = counter_agent(session, agent_id)
     words, code = search_words(text), _family_code(text)
     coded = select(FamilyCode.foyer_id).where(FamilyCode.code == code)
     conditions: list[ColumnElement[bool]] = [Foyer.id.in_(coded)] if code else []
@@ -120,7 +137,7 @@ def search_foyers(session: Session, text: str, limit: int = SEARCH_LIMIT) -> lis
         return []
     candidates = session.scalars(
         select(Foyer)
-        .where(Foyer.shredded_at.is_(None), or_(*conditions))
+        .where(Foyer.shredded_at.is_(None), or_(*conditions), dealt_with(agent))
         .order_by(Foyer.label, Foyer.id)
         .limit(SCAN_LIMIT)
         .options(selectinload(Foyer.members))
@@ -160,15 +177,6 @@ def _match(foyer: Foyer, has_account: bool) -> FoyerMatch:
 # --- opening and closing ------------------------------------------------------------------
 
 
-def _check_agent(session: Session, agent_id: int) -> None:
-    account = session.get(Account, agent_id)
-    member = session.scalar(
-        select(AgentService.service_id).where(AgentService.account_id == agent_id).limit(1)
-    )
-    if account is None or account.role is not Role.AGENT or not account.is_active or not member:
-        raise CounterNotAllowed(f"account {agent_id} is not an agent of a service")
-
-
 def live_foyer(session: Session, foyer_id: int) -> Foyer:
     """The foyer, unless it does not exist or was deleted (FoyerNotFound)."""
     foyer = session.get(Foyer, foyer_id)
@@ -184,15 +192,58 @@ def marks(session: Session) -> tuple[int, int]:
     return int(journal_mark), int(event_mark)
 
 
-def open_counter(session: Session, clock: Clock, agent_id: int, foyer_id: int) -> CounterSession:
-    """Start acting for a foyer whose family is at the counter; journaled, commits."""
-    _check_agent(session, agent_id)
+def open_counter(
+    session: Session, clock: Clock, agent_id: int, foyer_id: int, *, link: str
+) -> CounterSession:
+    """Start acting for a foyer whose family is at the counter; journaled, commits.
+
+    Every adult of the foyer is e-mailed (`link`: the family space's address).
+    FoyerNotFound when the foyer is gone or none of the agent's entities deals with it;
+    CounterNotAllowed when the account is not an agent of a service.
+    """
+    agent = counter_agent(session, agent_id)
     live_foyer(session, foyer_id)
-    journal.record(session, clock, "guichet.opened", foyer_id=foyer_id, actor_id=agent_id)
+    check_may_open(session, agent, foyer_id)
+    entry = journal.record(session, clock, "guichet.opened", foyer_id=foyer_id, actor_id=agent_id)
     session.flush()
+    _tell_adults(
+        session,
+        clock,
+        agent,
+        foyer_id,
+        f"guichet-ouverture:{entry.id}",
+        COUNTER_OPENED_TEMPLATE,
+        link,
+    )
     counter = CounterSession(agent_id, foyer_id, *marks(session))
     session.commit()
     return counter
+
+
+def _tell_adults(
+    session: Session,
+    clock: Clock,
+    agent: CounterAgent,
+    foyer_id: int,
+    key: str,
+    template: str,
+    link: str,
+) -> None:
+    """Queue the notice to every adult with an account in the foyer (none yet: nobody)."""
+    account = session.get_one(Account, agent.id)
+    entities = session.scalars(
+        select(Entity.name).where(Entity.id.in_(agent.entity_ids)).order_by(Entity.name)
+    )
+    context = {"agent": account.display_name, "entite": ", ".join(entities), "lien": link}
+    for adult in family_accounts(session, foyer_id):
+        enqueue(
+            session,
+            clock,
+            key=f"{key}:{adult.id}",
+            recipient=adult.email,
+            template=template,
+            context=context,
+        )
 
 
 def close_counter(session: Session, clock: Clock, counter: CounterSession) -> None:
@@ -217,23 +268,41 @@ def create_foyer(
     """Create a foyer with its first adult, and the family code the parent activates with.
 
     The parent then creates the account with the codes (`activation.activate_with_code`),
-    choosing the e-mail address and password alone. Journaled; commits.
+    choosing the e-mail address and password alone. Journaled; commits. CounterNotAllowed
+    unless the agent works in a service that runs the counter.
     """
-    _check_agent(session, agent_id)
+    check_may_issue_codes(counter_agent(session, agent_id))
     first, last = first_name.strip(), last_name.strip()
     foyer = Foyer(label=f"Foyer {first} {last}", created_at=clock.now())
     foyer.members = [FoyerMember(role=MemberRole.ADULTE, first_name=first, last_name=last)]
     session.add(foyer)
     session.flush()
     journal.record(session, clock, "guichet.foyer_created", foyer_id=foyer.id, actor_id=agent_id)
-    code, one_time_code = issue_family_code(session, clock, foyer.id)  # commits both
-    return NewFoyer(foyer.id, code, one_time_code)
+    journal.record(session, clock, "guichet.code_issued", foyer_id=foyer.id, actor_id=agent_id)
+    code, one_time_code = issue_family_code(session, clock, foyer.id, issued_by=agent_id)
+    return NewFoyer(foyer.id, code, one_time_code)  # issue_family_code committed it all
 
 
-def new_family_code(session: Session, clock: Clock, agent_id: int, foyer_id: int) -> NewFoyer:
-    """Issue a new family code for a foyer (lost paper, second adult); journaled, commits."""
-    _check_agent(session, agent_id)
+def new_family_code(
+    session: Session, clock: Clock, agent_id: int, foyer_id: int, *, link: str
+) -> NewFoyer:
+    """Issue a new family code for a foyer (lost paper, second adult); journaled, commits.
+
+    Every adult of the foyer is e-mailed (`link`: the family space's address); an adult
+    who uses the code joins a foyer that has accounts only once one of them accepts.
+    FoyerNotFound as for opening the foyer; CounterNotAllowed unless the agent works in a
+    service that runs the counter.
+    """
+    agent = counter_agent(session, agent_id)
     live_foyer(session, foyer_id)
-    journal.record(session, clock, "guichet.code_issued", foyer_id=foyer_id, actor_id=agent_id)
-    code, one_time_code = issue_family_code(session, clock, foyer_id)
+    check_may_open(session, agent, foyer_id)
+    check_may_issue_codes(agent)
+    entry = journal.record(
+        session, clock, "guichet.code_issued", foyer_id=foyer_id, actor_id=agent_id
+    )
+    session.flush()
+    _tell_adults(
+        session, clock, agent, foyer_id, f"guichet-code:{entry.id}", FAMILY_CODE_TEMPLATE, link
+    )
+    code, one_time_code = issue_family_code(session, clock, foyer_id, issued_by=agent_id)
     return NewFoyer(foyer_id, code, one_time_code)

@@ -1,10 +1,11 @@
-"""The worker's periodic jobs: outbox, timers, vault upkeep."""
+"""The worker's periodic jobs: outbox, timers, vault upkeep, journal checkpoints."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
 from coffre import maintenance
+from coffre.anchoring import Anchoring, write_checkpoint
 from coffre.clock import Clock
 from coffre.vault import Vault
 from procedures import drafts, escalation, notifications, tasks
@@ -14,9 +15,14 @@ from procedures.worker import Worker
 
 
 def register_standard_jobs(
-    worker: Worker, vault: Vault, mail: MailSettings | None, base_url: str
+    worker: Worker,
+    vault: Vault,
+    mail: MailSettings | None,
+    base_url: str,
+    anchoring: Anchoring | None = None,
 ) -> None:
-    """Send e-mail, fire task time limits, expire documents and drafts and remind, sweep blobs."""
+    """Send e-mail, fire task time limits, expire documents and drafts and remind, sweep blobs,
+    and (given the journal key) checkpoint the journal's chains every hour they moved."""
     if mail is not None:
         worker.register(
             "outbox", timedelta(seconds=15), lambda s, c: notifications.send_due(s, c, mail)
@@ -38,3 +44,9 @@ def register_standard_jobs(
     )
     worker.register("drafts", timedelta(hours=1), lambda s, c: drafts.expire_drafts(s, context(c)))
     worker.register("sweep", timedelta(hours=1), lambda s, c: maintenance.sweep_orphans(s, vault))
+    if anchoring is not None:
+        worker.register(
+            "journal-checkpoint",
+            timedelta(hours=1),
+            lambda s, c: write_checkpoint(s, c, anchoring, skip_unchanged=True),
+        )

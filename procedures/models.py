@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, String, Text
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String, Text, false, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from coffre.db import Base
@@ -39,6 +39,9 @@ class Service(Base):
     entity_id: Mapped[int] = mapped_column(ForeignKey("entities.id"), index=True)
     code: Mapped[str] = mapped_column(String(60), unique=True)
     name: Mapped[str] = mapped_column(String(200))
+    # Its agents serve families at the town's counter: they issue family codes and may open
+    # any foyer's space there (procedures.guichet_droits). Set by a global administrator.
+    runs_counter: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     entity: Mapped[Entity] = relationship(back_populates="services")
 
@@ -64,6 +67,9 @@ class Account(Base):
     totp_secret_encrypted: Mapped[str | None] = mapped_column(String(200))
     totp_confirmed_at: Mapped[datetime | None]
     totp_last_counter: Mapped[int | None] = mapped_column(BigInteger)
+    # Written into every session of the account at login and checked on each request:
+    # raising it ends them all (procedures.accounts.end_sessions).
+    session_version: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
 
     foyer: Mapped[Foyer | None] = relationship()
     memberships: Mapped[list[AgentService]] = relationship(
@@ -136,6 +142,32 @@ class FamilyCode(Base):
     created_at: Mapped[datetime]
     expires_at: Mapped[datetime]
     used_at: Mapped[datetime | None]
+    # The agent who handed it out at the counter, named to the adults asked to confirm.
+    issued_by: Mapped[int | None] = mapped_column(ForeignKey("accounts.id", ondelete="SET NULL"))
+
+
+class JoinRequest(Base):
+    """An adult who used a family code of a foyer that already has an account.
+
+    Until an adult of the foyer accepts, the new account belongs to no foyer
+    (`Account.foyer_id` is None) and so reaches nothing of it; refused, it is closed.
+    The row stays once decided: who decided, when, and how (procedures.join_requests).
+    """
+
+    __tablename__ = "join_requests"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), unique=True
+    )
+    foyer_id: Mapped[int] = mapped_column(ForeignKey("foyers.id", ondelete="CASCADE"), index=True)
+    family_code_id: Mapped[int | None] = mapped_column(
+        ForeignKey("family_codes.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[datetime]
+    decided_at: Mapped[datetime | None]
+    decided_by: Mapped[int | None] = mapped_column(ForeignKey("accounts.id", ondelete="SET NULL"))
+    accepted: Mapped[bool | None]
 
 
 class SavedFilter(Base):
@@ -150,3 +182,17 @@ class SavedFilter(Base):
     name: Mapped[str] = mapped_column(String(80))
     query: Mapped[str] = mapped_column(String(2000))
     created_at: Mapped[datetime]
+
+
+class LoginFailures(Base):
+    """Recent failed logins of one account or one client address (procedures.login_throttle).
+
+    The key is a keyed hash of the e-mail address or the IP address: neither is stored.
+    """
+
+    __tablename__ = "login_throttle"
+
+    key: Mapped[str] = mapped_column(String(80), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer)
+    # Rows are forgotten some time after their last failure: the purge reads this index.
+    last_failure_at: Mapped[datetime] = mapped_column(index=True)

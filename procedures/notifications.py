@@ -470,3 +470,74 @@ Vous pouvez le lire dans votre espace famille :
 $lien"""
     + _SIGNATURE,
 )
+
+# Who came into a foyer: its space opened at the counter, a family code issued for it, an
+# adult asking to join it (procedures.guichet, procedures.join_requests). Every adult of
+# the foyer is told, so that nobody gets in unseen.
+COUNTER_OPENED_TEMPLATE = "guichet_ouverture"
+FAMILY_CODE_TEMPLATE = "guichet_code_famille"
+JOIN_REQUEST_TEMPLATE = "foyer_demande_rejoindre"
+JOIN_ACCEPTED_TEMPLATE = "foyer_rejoint"
+JOIN_REFUSED_TEMPLATE = "foyer_rejoindre_refuse"
+TEMPLATES[COUNTER_OPENED_TEMPLATE] = MessageTemplate(
+    subject="L'espace de votre foyer a été ouvert au guichet",
+    body="""Bonjour,
+
+Au guichet, $agent ($entite) a ouvert l'espace de votre foyer sur le portail famille
+pour faire des démarches avec vous. Chaque démarche faite pour vous au guichet vous sera
+signalée par courriel.
+
+Votre espace famille :
+$lien
+
+Si personne de votre foyer n'est venu au guichet, contactez votre mairie."""
+    + _SIGNATURE,
+)
+TEMPLATES[FAMILY_CODE_TEMPLATE] = MessageTemplate(
+    subject="Un code famille a été remis pour votre foyer",
+    body="""Bonjour,
+
+Au guichet, $agent ($entite) a remis un nouveau code famille pour votre foyer. Ce code
+permet à un adulte de créer son compte sur le portail famille et de demander à rejoindre
+votre foyer : il ne verra rien de votre foyer tant qu'un adulte du foyer n'aura pas
+accepté sa demande depuis l'espace famille :
+$lien
+
+Si personne de votre foyer n'a demandé ce code, contactez votre mairie."""
+    + _SIGNATURE,
+)
+TEMPLATES[JOIN_REQUEST_TEMPLATE] = MessageTemplate(
+    subject="Une personne demande à rejoindre votre foyer",
+    body="""Bonjour,
+
+La personne qui utilise l'adresse $personne a créé un compte sur le portail famille
+avec un code famille de votre foyer et demande à le rejoindre. Elle ne voit rien de
+votre foyer (justificatifs, demandes) tant qu'un adulte du foyer n'a pas accepté.
+
+Pour accepter ou refuser, ouvrez votre espace famille :
+$lien
+
+Si vous ne connaissez pas cette personne, refusez et contactez votre mairie."""
+    + _SIGNATURE,
+)
+TEMPLATES[JOIN_ACCEPTED_TEMPLATE] = MessageTemplate(
+    subject="Vous avez rejoint votre foyer sur le portail famille",
+    body="""Bonjour,
+
+Un adulte de votre foyer a accepté votre demande : votre compte a maintenant accès à
+l'espace de votre foyer.
+
+Votre espace famille :
+$lien"""
+    + _SIGNATURE,
+)
+TEMPLATES[JOIN_REFUSED_TEMPLATE] = MessageTemplate(
+    subject="Votre demande pour rejoindre un foyer n'a pas été acceptée",
+    body="""Bonjour,
+
+Un adulte du foyer que vous avez demandé à rejoindre a refusé votre demande. Le compte
+créé avec le code famille a été fermé.
+
+S'il s'agit d'une erreur, adressez-vous au guichet de votre mairie."""
+    + _SIGNATURE,
+)

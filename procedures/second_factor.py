@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 
 from coffre.clock import Clock
 from coffre.keyring import Keyring
+from procedures.accounts import end_sessions
 from procedures.models import Account, Role
 
 ISSUER = "Portail Famille"
@@ -119,13 +120,16 @@ def verify_code(
 
 
 def reset_second_factor(session: Session, account_id: int) -> None:
-    """Forget an account's second factor: it enrols again at its next login; commits."""
+    """Forget an account's second factor and end its sessions: it enrols again at its next
+    login; commits."""
     account = session.get(Account, account_id)
     if account is None:
         raise UnknownAccount()
     account.totp_secret_encrypted = None
     account.totp_confirmed_at = None
     account.totp_last_counter = None
+    # A session opened with the forgotten factor (a lost or stolen phone) must not outlive it.
+    end_sessions(account)
     session.commit()
 
 

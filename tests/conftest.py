@@ -166,3 +166,26 @@ def global_admin(db_session: Session, clock: FrozenClock) -> Account:
 def ville_admin(db_session: Session, clock: FrozenClock, ville: Service) -> Account:
     """An administrator of the entity of `ville` only."""
     return make_account(db_session, clock, Role.ADMIN, entity_id=ville.entity_id)
+
+
+# --- Redis: the shared counters of several web processes ----------------------------------
+
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
+@pytest.fixture
+def redis_prefix() -> Iterator[str]:
+    """A key prefix of the test's own on the local Redis server; its keys go after the test."""
+    import redis
+
+    client = redis.Redis.from_url(REDIS_URL)
+    try:
+        client.ping()
+    except redis.ConnectionError:
+        client.close()
+        require(f"Redis is unreachable at {REDIS_URL}")
+    prefix = f"test-{uuid.uuid4().hex[:12]}"
+    yield prefix
+    for key in client.scan_iter(match=f"{prefix}*"):
+        client.delete(key)
+    client.close()

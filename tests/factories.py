@@ -40,10 +40,18 @@ def make_account(session: Session, clock: Clock, role: Role, **fields: object) -
     return account
 
 
-def make_service(session: Session, code: str | None = None) -> Service:
+def make_service(
+    session: Session, code: str | None = None, *, runs_counter: bool = False
+) -> Service:
+    """A service of a new entity of its own; `runs_counter` as for the town's reception."""
     number = next(_counter)
     entity = Entity(slug=f"entite-{number}", name=f"Entité {number}")
-    service = Service(entity=entity, code=code or f"service-{number}", name=f"Service {number}")
+    service = Service(
+        entity=entity,
+        code=code or f"service-{number}",
+        name=f"Service {number}",
+        runs_counter=runs_counter,
+    )
     session.add(service)
     session.flush()
     return service

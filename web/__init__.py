@@ -9,16 +9,19 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from coffre.clock import Clock
-from web import admin, agent, api, auth, cli, errors, famille, public, security
+from web import admin, agent, api, auth, auth_throttle, cli, errors, famille, public, security
 from web.extensions import babel, csrf, limiter, login_manager
+from web.hosts import ServedHostsOnly
 from web.runtime import EXTENSION_KEY, build_runtime, close_db
 from web.settings import Settings, load_settings
+from web.uploads import PortalRequest, body_limit
 
 
 def create_app(settings: Settings | None = None, clock: Clock | None = None) -> Flask:
     """Build the portal: configuration, extensions, blueprints and CLI commands."""
     settings = settings or load_settings()
     app = Flask(__name__)
+    app.request_class = PortalRequest
     _configure(app, settings)
     app.extensions[EXTENSION_KEY] = build_runtime(settings, clock)
     app.teardown_appcontext(close_db)
@@ -26,6 +29,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
             app.wsgi_app, x_for=settings.trusted_proxies, x_proto=settings.trusted_proxies
         )
+    app.wsgi_app = ServedHostsOnly(app, app.wsgi_app)  # type: ignore[method-assign]
     _init_extensions(app)
     for module in (public, auth, famille, agent, admin, api):
         app.register_blueprint(module.bp)
@@ -43,8 +47,10 @@ def _configure(app: Flask, settings: Settings) -> None:
     cookie_prefix = "__Host-" if settings.secure_cookies else ""
     app.config.update(
         SECRET_KEY=settings.secret_key,
+        # A request naming another host gets a 400: no page, and no link, follows a forged Host.
+        TRUSTED_HOSTS=settings.served_hosts,
         TESTING=settings.env == "test",
-        MAX_CONTENT_LENGTH=110 * 1024 * 1024,
+        MAX_CONTENT_LENGTH=body_limit(settings.max_document_mb),
         SESSION_COOKIE_NAME=f"{cookie_prefix}portail_session",
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
@@ -54,6 +60,7 @@ def _configure(app: Flask, settings: Settings) -> None:
         REMEMBER_COOKIE_SAMESITE="Lax",
         REMEMBER_COOKIE_SECURE=settings.secure_cookies,
         RATELIMIT_STORAGE_URI=settings.ratelimit_storage_uri,
+        RATELIMIT_KEY_PREFIX=settings.ratelimit_key_prefix,
         RATELIMIT_HEADERS_ENABLED=True,
         BABEL_DEFAULT_LOCALE="fr",
         BABEL_DEFAULT_TIMEZONE="Europe/Paris",
@@ -65,4 +72,5 @@ def _init_extensions(app: Flask) -> None:
     babel.init_app(app, locale_selector=lambda: "fr")
     csrf.init_app(app)
     limiter.init_app(app)
+    auth_throttle.init_app(app)
     login_manager.init_app(app)

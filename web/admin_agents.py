@@ -19,29 +19,26 @@ from wtforms.validators import DataRequired, Length
 
 from procedures import admin_agents, administration
 from procedures.accounts import MIN_PASSWORD_LENGTH, PasswordContainsEmail, WeakPassword
-from procedures.activation import InvalidToken, LinkBuilder
+from procedures.activation import InvalidToken
 from procedures.admin_agents import Invitation
 from procedures.administration import InvalidValue
 from procedures.models import Role
+from web import link_tokens
 from web.admin import bp, invalid_message
 from web.auth import role_required
 from web.auth_compte import NewPasswordForm
 from web.extensions import limiter
+from web.links import token_link
 from web.runtime import db, runtime
 
 Page = str | BaseResponse | tuple[str, int]
 ROLES = ("agent", "supervisor")
+INVITATION = "invitation_agent"  # what the e-mailed link's token is kept for (web.link_tokens)
+_LINK = token_link("admin.invitation")
 
 
 def _secret() -> str:
     return str(current_app.config["SECRET_KEY"])
-
-
-def _link() -> LinkBuilder:
-    def build(token: str) -> str:
-        return url_for("admin.invitation", token=token, _external=True)
-
-    return build
 
 
 def _memberships(form: Mapping[str, str]) -> dict[int, bool]:
@@ -84,7 +81,7 @@ def agent_invite() -> Page:
     )
     try:
         agent_id = admin_agents.invite_agent(
-            db(), runtime().clock, current_user.id, invitation, secret=_secret(), link=_link()
+            db(), runtime().clock, current_user.id, invitation, secret=_secret(), link=_LINK
         )
     except InvalidValue as error:
         if error.field == "services":
@@ -156,7 +153,7 @@ def agent_reactivate(agent_id: int) -> BaseResponse:
 @role_required(Role.ADMIN)
 def agent_resend_invitation(agent_id: int) -> BaseResponse:
     admin_agents.resend_invitation(
-        db(), runtime().clock, current_user.id, agent_id, secret=_secret(), link=_link()
+        db(), runtime().clock, current_user.id, agent_id, secret=_secret(), link=_LINK
     )
     message = _("A new invitation has been sent; the previous link no longer works.")
     return _back_to_agent(agent_id, message)
@@ -190,11 +187,21 @@ def _password_page(form: NewPasswordForm, email: str) -> tuple[str, int]:
     return page, 400 if request.method == "POST" else 200
 
 
-@bp.route("/invitation/<token>", methods=["GET", "POST"])
-@limiter.limit("10 per hour", methods=["POST"])
+@bp.get("/invitation/<token>")
 def invitation(token: str) -> Page:
-    # Mail scanners open links: the GET only checks the link, the POST consumes it.
-    session, clock = db(), runtime().clock
+    # The token leaves the address at once (web.link_tokens). Mail scanners open links:
+    # the GETs only check the link, the POST consumes it.
+    try:
+        admin_agents.check_invitation(db(), runtime().clock, secret=_secret(), token=token)
+    except InvalidToken:
+        return _invalid_link()
+    return link_tokens.exchange(INVITATION, token, "admin.invitation_mot_de_passe")
+
+
+@bp.route("/invitation/mot-de-passe", methods=["GET", "POST"])
+@limiter.limit("10 per hour", methods=["POST"])
+def invitation_mot_de_passe() -> Page:
+    session, clock, token = db(), runtime().clock, link_tokens.kept(INVITATION)
     try:
         invited = admin_agents.check_invitation(session, clock, secret=_secret(), token=token)
     except InvalidToken:
@@ -209,6 +216,7 @@ def invitation(token: str) -> Page:
     except WeakPassword as error:
         form.password.errors = [*form.password.errors, _weak_password(error)]
         return _password_page(form, invited.email)
+    link_tokens.spend(INVITATION)
     flash(
         _(
             "Your password is saved. Sign in: you will then add the portal to your "

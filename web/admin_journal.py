@@ -21,6 +21,7 @@ def _action_labels() -> dict[str, str]:
         "entity.renamed": _("Entity renamed"),
         "service.created": _("Service created"),
         "service.renamed": _("Service renamed"),
+        "service.counter_changed": _("Counter right changed"),
         "agent.invited": _("Agent invited"),
         "agent.invitation_resent": _("Invitation sent again"),
         "agent.invitation_cancelled": _("Invitation cancelled"),
@@ -49,6 +50,7 @@ def _field_labels() -> dict[str, str]:
         "months": _("months"),
         "reusable": _("reusable"),
         "formats": _("formats"),
+        "runs_counter": _("runs the counter"),
     }
 
 

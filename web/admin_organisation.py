@@ -1,4 +1,4 @@
-"""Administration of entities and their services: create and rename."""
+"""Administration of entities and their services: create, rename, mark the counter's."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response as BaseResponse
-from wtforms import StringField
+from wtforms import BooleanField, StringField
 from wtforms.validators import DataRequired, Length
 
 from procedures import administration
@@ -145,3 +145,25 @@ def service_rename(service_id: int) -> Page:
 
     title, submit = _("Rename the service %(name)s", name=service.name), _("Save")
     return _saved_or_page(form, title, submit, save, _("The service has been renamed."))
+
+
+class CounterForm(FlaskForm):
+    """Whether the service runs the town's counter (a hidden field the button sets)."""
+
+    runs_counter = BooleanField()
+
+
+@bp.post("/services/<int:service_id>/guichet")
+@role_required(Role.ADMIN)
+def service_counter(service_id: int) -> BaseResponse:
+    form = CounterForm()
+    form.validate_on_submit()  # the CSRF token was checked before; the box may be unticked
+    runs_counter = bool(form.runs_counter.data)
+    administration.set_runs_counter(
+        db(), runtime().clock, current_user.id, service_id, runs_counter
+    )
+    if runs_counter:
+        flash(_("The service now runs the counter."), "success")
+    else:
+        flash(_("The service no longer runs the counter."), "success")
+    return redirect(url_for("admin.index"))

@@ -11,14 +11,21 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
-from procedures.designer import DraftInvalid, ProcedureUnknown, import_into_draft, republish
+from procedures.designer import (
+    DraftInvalid,
+    DraftProblem,
+    ProcedureUnknown,
+    import_into_draft,
+    republish,
+)
 from procedures.designer_trial import trial_run
 from procedures.designer_versions import diff_versions, procedures_overview, versions_of
+from procedures.expressions import ScriptBudgetExceeded
 from procedures.importing import MAX_IMPORT_BYTES
 from procedures.models import Role
 from web.admin import bp
 from web.auth import role_required
-from web.errors import render_error
+from web.errors import over_budget_message, render_error
 from web.runtime import db, runtime
 
 CODE_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-_")
@@ -101,6 +108,11 @@ def procedure_trial(code: str) -> str | tuple[str, int]:
     except DraftInvalid as exc:
         return render_template(
             "admin/procedure_trial.html", code=code, run=None, problems=exc.problems
+        ), 422
+    except ScriptBudgetExceeded as exc:
+        problem = DraftProblem(over_budget_message(exc))
+        return render_template(
+            "admin/procedure_trial.html", code=code, run=None, problems=[problem]
         ), 422
     return render_template(
         "admin/procedure_trial.html", code=code, run=run, answers=answers, problems=[]

@@ -1,10 +1,13 @@
 """Counter mode (guichet): find a family, act on its behalf through its own pages, on record.
 
-The agent searches (name, child's name, family code), confirms the family was told, and
-opens counter mode: the foyer's id goes into the agent's session (web.agent_guichet_session)
-and the family pages let the agent in, with a banner on every page. Each successful change
-made there is an act: journaled under the agent and e-mailed to the family
-(procedures.guichet_actes). Leaving counter mode, or logging out, ends it.
+The agent searches (name, child's name, family code) among the foyers its entities deal
+with, confirms the family is there and agrees, and opens counter mode: the foyer's id goes
+into the agent's session (web.agent_guichet_session) and the family pages let the agent in,
+with a banner on every page. Opening is e-mailed to the foyer's adults; a foyer the agent
+may not open answers 404 (procedures.guichet_droits). Each successful change made there is
+an act: journaled under the agent and e-mailed to the family (procedures.guichet_actes).
+Leaving counter mode, or logging out, ends it. Only agents of a service that runs the
+counter create households and print family codes.
 """
 
 from __future__ import annotations
@@ -25,10 +28,18 @@ from coffre.models import Foyer
 from procedures import guichet, guichet_actes
 from procedures.accounts import FoyerNotFound
 from procedures.activation import FAMILY_CODE_VALIDITY
+from procedures.guichet_droits import (
+    CounterNotAllowed,
+    check_may_issue_codes,
+    check_may_open,
+    counter_agent,
+)
 from procedures.models import Role
+from procedures.notifications import family_accounts
 from web.agent import bp
 from web.agent_guichet_session import counter_of, current_counter, forget, remember
 from web.auth import role_required
+from web.links import absolute_url
 from web.runtime import db, runtime
 
 Page = str | tuple[str, int] | BaseResponse
@@ -50,9 +61,18 @@ class NewFoyerForm(FlaskForm):
 
 def _search_page(form: OpenForm, status: int = 200) -> tuple[str, int]:
     text = request.values.get("q", "").strip()[:200]
-    matches = guichet.search_foyers(db(), text) if text else []
+    try:
+        agent = counter_agent(db(), current_user.id)
+        matches = guichet.search_foyers(db(), current_user.id, text) if text else []
+    except CounterNotAllowed:
+        abort(403)
     page = render_template(
-        "agent/guichet.html", text=text, matches=matches, form=form, limit=guichet.SEARCH_LIMIT
+        "agent/guichet.html",
+        text=text,
+        matches=matches,
+        form=form,
+        limit=guichet.SEARCH_LIMIT,
+        issues_codes=agent.runs_counter,
     )
     return page, status
 
@@ -66,18 +86,31 @@ def guichet_recherche() -> Page:
 @bp.post("/guichet/<int:foyer_id>/ouvrir")
 @role_required(Role.AGENT)
 def guichet_ouvrir(foyer_id: int) -> Page:
+    _check_may_open(foyer_id)
     form = OpenForm()
     if not form.validate_on_submit():
         return _search_page(form, 400)
     _close_current()
     try:
-        counter = guichet.open_counter(db(), runtime().clock, current_user.id, foyer_id)
-    except guichet.CounterNotAllowed:
+        counter = guichet.open_counter(
+            db(), runtime().clock, current_user.id, foyer_id, link=absolute_url("famille.index")
+        )
+    except CounterNotAllowed:
         abort(403)
     except FoyerNotFound:
         abort(404)
     remember(counter)
     return redirect(url_for("famille.index"), 303)
+
+
+def _check_may_open(foyer_id: int) -> None:
+    """404 for a foyer out of the agent's reach, before anything else: it does not exist."""
+    try:
+        check_may_open(db(), counter_agent(db(), current_user.id), foyer_id)
+    except CounterNotAllowed:
+        abort(403)
+    except FoyerNotFound:
+        abort(404)
 
 
 @bp.post("/guichet/quitter")
@@ -100,6 +133,10 @@ def _close_current(counter: guichet.CounterSession | None = None) -> bool:
 @bp.route("/guichet/nouveau-foyer", methods=["GET", "POST"])
 @role_required(Role.AGENT)
 def guichet_nouveau_foyer() -> Page:
+    try:
+        check_may_issue_codes(counter_agent(db(), current_user.id))
+    except CounterNotAllowed:
+        abort(403)
     form = NewFoyerForm()
     if not form.validate_on_submit():
         page = render_template("agent/guichet_nouveau_foyer.html", form=form)
@@ -112,7 +149,7 @@ def guichet_nouveau_foyer() -> Page:
             first_name=form.first_name.data,
             last_name=form.last_name.data,
         )
-    except guichet.CounterNotAllowed:
+    except CounterNotAllowed:
         abort(403)
     return _codes_page(created, new=True)
 
@@ -121,11 +158,13 @@ def guichet_nouveau_foyer() -> Page:
 @role_required(Role.AGENT)
 def guichet_code_famille(foyer_id: int) -> Page:
     try:
-        issued = guichet.new_family_code(db(), runtime().clock, current_user.id, foyer_id)
-    except guichet.CounterNotAllowed:
-        abort(403)
-    except FoyerNotFound:
+        issued = guichet.new_family_code(
+            db(), runtime().clock, current_user.id, foyer_id, link=absolute_url("famille.index")
+        )
+    except FoyerNotFound:  # checked first: a foyer the agent may not open does not exist
         abort(404)
+    except CounterNotAllowed:
+        abort(403)
     return _codes_page(issued, new=False)
 
 
@@ -138,7 +177,8 @@ def _codes_page(issued: guichet.NewFoyer, new: bool) -> BaseResponse:
         label=foyer.label if foyer else "",
         new=new,
         valid_days=FAMILY_CODE_VALIDITY.days,
-        activation_url=runtime().settings.base_url.rstrip("/") + url_for("auth.activer_code"),
+        activation_url=absolute_url("auth.activer_code"),
+        needs_confirmation=bool(family_accounts(db(), issued.foyer_id)),
         form=OpenForm(formdata=None),
     )
     return Response(page, 201 if new else 200, headers={"Cache-Control": "no-store"})
@@ -157,7 +197,7 @@ def _record_counter_act(response: Response) -> Response:
     counter = current_counter()
     if counter is None:
         return response
-    link = runtime().settings.base_url.rstrip("/") + url_for("famille.index")
+    link = absolute_url("famille.index")
     counter = guichet_actes.record_act(
         db(),
         runtime().clock,

@@ -18,9 +18,16 @@ from procedures.guichet import CounterSession
 from procedures.models import Role
 
 SESSION_KEY = "guichet"
-# Family pages an agent never uses for a family: they act on the family's own login.
+# Family pages an agent never uses for a family: they act on the family's own login, or
+# let someone into the foyer, which only its adults decide.
 FORBIDDEN_ENDPOINTS = frozenset(
-    {"auth.changer_mot_de_passe", "auth.inviter", "famille.supprimer_compte"}
+    {
+        "auth.changer_mot_de_passe",
+        "auth.inviter",
+        "famille.supprimer_compte",
+        "famille.rejoindre_accepter",
+        "famille.rejoindre_refuser",
+    }
 )
 
 

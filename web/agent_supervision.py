@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from datetime import timedelta
+from decimal import Decimal
 
 from flask import Response, abort, render_template, request
 from flask_babel import format_date
@@ -13,6 +12,7 @@ from flask_login import current_user
 
 from procedures.errors import NotAllowed
 from procedures.models import Role
+from procedures.spreadsheet import Cell, csv_text
 from procedures.supervision import (
     MAX_WEEKS,
     Dashboard,
@@ -63,23 +63,21 @@ def supervision() -> str:
 @role_required(Role.AGENT)
 def supervision_csv() -> Response:
     board, _values = _dashboard()
-    buffer = io.StringIO()
-    # Excel opens a UTF-8 file as such only with a byte order mark; French Excel splits on ";".
-    buffer.write("\ufeff")
-    writer = csv.writer(buffer, delimiter=";", lineterminator="\r\n")
-    writer.writerow([_("Section"), _("Procedure"), _("Step"), _("Detail"), _("Value")])
-    writer.writerows(csv_rows(board))
+    header = [_("Section"), _("Procedure"), _("Step"), _("Detail"), _("Value")]
     day = runtime().clock.now().date().isoformat()
     return Response(
-        buffer.getvalue(),
+        csv_text(header, csv_rows(board)),
         mimetype="text/csv",
         headers={"Content-Disposition": f'attachment; filename="supervision-{day}.csv"'},
     )
 
 
-def csv_rows(board: Dashboard) -> list[list[str]]:
-    """The dashboard's figures, one per line; numbers written the French way."""
-    rows = [[_("Services"), "", "", "", ", ".join(s.name for s in board.services)]]
+def csv_rows(board: Dashboard) -> list[list[Cell]]:
+    """The dashboard's figures, one per line: counts as ints, hours as Decimals (the CSV
+    writes them as numbers); names, chosen by administrators and diagrams, as text."""
+    rows: list[list[Cell]] = [
+        [_("Services"), "", "", "", ", ".join(s.name for s in board.services)]
+    ]
     section = _("Open tasks per step")
     for step in board.steps:
         for detail, value in (
@@ -87,23 +85,23 @@ def csv_rows(board: Dashboard) -> list[list[str]]:
             (_("Taken by an agent"), step.claimed),
             (_("Waiting for the family"), step.waiting_family),
         ):
-            rows.append([section, step.procedure_title, step.step_title, detail, str(value)])
-    rows.append([_("Late tasks"), "", "", "", str(len(board.late))])
-    rows.append([_("Soon late tasks"), "", "", "", str(len(board.soon_late))])
+            rows.append([section, step.procedure_title, step.step_title, detail, value])
+    rows.append([_("Late tasks"), "", "", "", len(board.late)])
+    rows.append([_("Soon late tasks"), "", "", "", len(board.soon_late)])
     rows += _watched_rows(_("Late task"), board.late)
     rows += _watched_rows(_("Soon late task"), board.soon_late)
     since = _("since %(date)s", date=format_date(board.weeks[0].monday, "d MMMM yyyy"))
-    rows.append([_("Tasks completed"), "", "", since, str(board.processed)])
+    rows.append([_("Tasks completed"), "", "", since, board.processed])
     median = board.median_processing
-    median_text = hours_text(median) if median is not None else ""
-    rows.append([_("Median processing time (working hours)"), "", "", "", median_text])
+    median_hours: Cell = hours(median) if median is not None else ""
+    rows.append([_("Median processing time (working hours)"), "", "", "", median_hours])
     for week in board.weeks:
         monday = _("week of %(date)s", date=format_date(week.monday, "d MMMM yyyy"))
-        rows.append([_("Requests per week"), "", "", monday, str(week.demandes)])
+        rows.append([_("Requests per week"), "", "", monday, week.demandes])
     return rows
 
 
-def _watched_rows(label: str, watched: list[WatchedTask]) -> list[list[str]]:
+def _watched_rows(label: str, watched: list[WatchedTask]) -> list[list[Cell]]:
     """One line per late or soon-late task: its request and its working hours left."""
     return [
         [
@@ -111,13 +109,17 @@ def _watched_rows(label: str, watched: list[WatchedTask]) -> list[list[str]]:
             task.procedure_title,
             task.step_title,
             str(task.demande_number or task.demande_id),
-            hours_text(task.left),
+            hours(task.left),
         ]
         for task in watched
     ]
 
 
+def hours(duration: timedelta) -> Decimal:
+    """Hours to a tenth: 12.5, or -1.0 for an hour past the deadline."""
+    return round(Decimal(duration.total_seconds()) / 3600, 1)
+
+
 def hours_text(duration: timedelta) -> str:
-    """Hours with a decimal comma, as French spreadsheets read them: « 12,5 »."""
-    hours = round(duration.total_seconds() / 3600, 1)
-    return f"{hours:.1f}".replace(".", ",")
+    """Hours with a decimal comma, as French readers write them: « 12,5 »."""
+    return f"{hours(duration):.1f}".replace(".", ",")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import wraps
@@ -9,6 +10,7 @@ from typing import ParamSpec, TypeVar
 from urllib.parse import urlsplit
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask_babel import format_time
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_user, logout_user
@@ -17,11 +19,13 @@ from werkzeug.wrappers import Response as BaseResponse
 from wtforms import EmailField, PasswordField
 from wtforms.validators import DataRequired, Length
 
-from procedures.accounts import InvalidCredentials, authenticate, normalize_email
+from procedures.accounts import InvalidCredentials, sign_out
+from procedures.login_throttle import LoginBlocked
 from procedures.models import Account, Role
 from procedures.second_factor import requires_second_factor
 from web.agent_guichet_session import acting_for_family
-from web.extensions import limiter, login_manager
+from web.auth_throttle import client_address, login_throttle
+from web.extensions import login_manager
 from web.runtime import db, runtime
 
 bp = Blueprint("auth", __name__)
@@ -39,24 +43,38 @@ class CurrentUser:
     role: Role
     display_name: str
     foyer_id: int | None
+    session_version: int
     is_active: bool = True
     is_authenticated: bool = True
     is_anonymous: bool = False
 
     def get_id(self) -> str:
-        return str(self.id)
+        # What the session (and a remember cookie) keeps: the version makes it revocable.
+        return f"{self.id}:{self.session_version}"
 
 
 def _as_user(account: Account) -> CurrentUser:
-    return CurrentUser(account.id, account.role, account.display_name, account.foyer_id)
+    return CurrentUser(
+        account.id, account.role, account.display_name, account.foyer_id, account.session_version
+    )
 
 
 @login_manager.user_loader
 def _load_user(user_id: str) -> CurrentUser | None:
-    account = db().get(Account, int(user_id)) if user_id.isdigit() else None
-    if account is None or not account.is_active:
+    # A session opened under an older version was ended (logout, new password, second
+    # factor reset, deactivation: procedures.accounts.end_sessions), whatever its cookie says.
+    account_id, separator, version = user_id.partition(":")
+    if not (account_id.isdigit() and separator and version.isdigit()):
+        return None
+    account = db().get(Account, int(account_id))
+    if account is None or not account.is_active or account.session_version != int(version):
         return None
     return _as_user(account)
+
+
+def reissue_session(account: Account) -> None:
+    """Keep this device logged in under the account's new session version."""
+    login_user(_as_user(account))
 
 
 login_manager.login_view = "auth.login"
@@ -70,27 +88,19 @@ class LoginForm(FlaskForm):
     password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=200)])
 
 
-def _login_failed(response: BaseResponse) -> bool:
-    return response.status_code != 302
-
-
-def _account_key() -> str:
-    return "login:" + normalize_email(request.form.get("email", ""))[:254]
-
-
 @bp.route("/connexion", methods=["GET", "POST"])
-@limiter.limit("20 per 15 minutes", methods=["POST"], deduct_when=_login_failed)
-@limiter.limit(
-    "5 per 15 minutes", key_func=_account_key, methods=["POST"], deduct_when=_login_failed
-)
-def login() -> str | BaseResponse | tuple[str, int]:
+def login() -> str | BaseResponse | tuple[str, int] | tuple[str, int, dict[str, str]]:
     form = LoginForm()
     if not form.validate_on_submit():
         return render_template(
             "auth/login.html", form=form
         ), 400 if request.method == "POST" else 200
     try:
-        account = authenticate(db(), runtime().clock, form.email.data, form.password.data)
+        account = login_throttle().authenticate(
+            db(), form.email.data, form.password.data, client_address()
+        )
+    except LoginBlocked as blocked:
+        return _blocked_page(form, blocked)
     except InvalidCredentials:
         form.password.errors.append(_("Incorrect e-mail address or password."))
         return render_template("auth/login.html", form=form), 401
@@ -100,8 +110,19 @@ def login() -> str | BaseResponse | tuple[str, int]:
     return redirect(_next_url() or url_for(HOME_BY_ROLE[account.role]))
 
 
+def _blocked_page(form: LoginForm, blocked: LoginBlocked) -> tuple[str, int, dict[str, str]]:
+    wait = max(1, math.ceil((blocked.until - runtime().clock.now()).total_seconds()))
+    page = render_template(
+        "auth/login.html", form=form, blocked_until=format_time(blocked.until, "HH:mm")
+    )
+    return page, 429, {"Retry-After": str(wait)}
+
+
 @bp.post("/deconnexion")
 def logout() -> BaseResponse:
+    # Every session of the account ends, on every device: a copied cookie dies with them.
+    if current_user.is_authenticated:
+        sign_out(db(), current_user.id)
     logout_user()
     flash(_("You are signed out."), "info")
     return redirect(url_for("public.home"))
@@ -128,6 +149,11 @@ def role_required(*roles: Role) -> Callable[[Callable[P, R]], Callable[P, R | Re
             # An agent in counter mode passes where the family would (web.agent_guichet).
             counter_mode = Role.FAMILLE in roles and acting_for_family()
             if current_user.role not in roles and not counter_mode:
+                abort(403)
+            # A family account in no foyer waits for its foyer's adults to accept it
+            # (procedures.join_requests): it sees its waiting page and nothing else.
+            waiting = current_user.role is Role.FAMILLE and current_user.foyer_id is None
+            if waiting and request.endpoint != "famille.index":
                 abort(403)
             return view(*args, **kwargs)
 

@@ -25,22 +25,20 @@ from procedures.accounts import (
     change_password,
 )
 from procedures.models import Role
-from web.auth import bp, role_required
+from web import link_tokens
+from web.auth import bp, reissue_session, role_required
+from web.auth_throttle import login_throttle
 from web.extensions import limiter
+from web.links import absolute_url, token_link
 from web.runtime import db, runtime
 
 Page = str | BaseResponse | tuple[str, int]
+# What each e-mailed link's token is kept for in the session (web.link_tokens).
+ACTIVATION, RESET, INVITATION = "activation", "reinitialisation", "invitation_foyer"
 
 
 def _secret() -> str:
     return str(current_app.config["SECRET_KEY"])
-
-
-def _link(endpoint: str) -> activation.LinkBuilder:
-    def build(token: str) -> str:
-        return url_for(endpoint, token=token, _external=True)
-
-    return build
 
 
 def _password_error(field: Field, error: WeakPassword) -> None:
@@ -114,7 +112,7 @@ def inscription() -> Page:
             db(),
             runtime().clock,
             secret=_secret(),
-            link=_link("auth.activer"),
+            link=token_link("auth.activer"),
             email=form.email.data,
             name=form.name.data,
             password=form.password.data,
@@ -137,25 +135,33 @@ class ConfirmForm(FlaskForm):
 
 @bp.get("/activation/<token>")
 def activer(token: str) -> Page:
-    # Mail scanners open every link of an e-mail: the GET only checks the link and asks
-    # for a click, the POST below activates.
+    # The token leaves the address at once (web.link_tokens). Mail scanners open every link
+    # of an e-mail: the GETs only check the link and ask for a click, the POST activates.
     try:
         activation.check_activation(db(), runtime().clock, secret=_secret(), token=token)
     except activation.InvalidToken:
         return _invalid_link()
-    return render_template("auth/activer.html", form=ConfirmForm(), token=token)
+    return link_tokens.exchange(ACTIVATION, token, "auth.activer_confirmer")
 
 
-@bp.post("/activation/<token>")
-@limiter.limit("10 per hour")
-def activer_confirmer(token: str) -> Page:
+@bp.route("/activation/confirmer", methods=["GET", "POST"])
+@limiter.limit("10 per hour", methods=["POST"])
+def activer_confirmer() -> Page:
+    session, clock, token = db(), runtime().clock, link_tokens.kept(ACTIVATION)
+    try:
+        activation.check_activation(session, clock, secret=_secret(), token=token)
+    except activation.InvalidToken:
+        return _invalid_link()
     form = ConfirmForm()
+    if request.method == "GET":
+        return render_template("auth/activer.html", form=form)
     if not form.validate_on_submit():
         return _invalid_link()
     try:
-        activation.activate(db(), runtime().clock, secret=_secret(), token=token)
+        activation.activate(session, clock, secret=_secret(), token=token)
     except activation.InvalidToken:
         return _invalid_link()
+    link_tokens.spend(ACTIVATION)
     flash(_("Your account is active. You can sign in."), "success")
     return redirect(url_for("auth.login"))
 
@@ -184,13 +190,14 @@ def activer_code() -> Page:
     if not form.validate_on_submit():
         return _form_page(form, title, submit, intro)
     try:
-        activation.activate_with_code(
+        account = activation.activate_with_code(
             db(),
             runtime().clock,
             family_code=form.family_code.data,
             one_time_code=form.one_time_code.data,
             email=form.email.data,
             password=form.password.data,
+            link=absolute_url("famille.index"),
         )
     except WeakPassword as error:
         _password_error(form.password, error)
@@ -201,7 +208,16 @@ def activer_code() -> Page:
     except EmailTaken:
         form.email.errors.append(_("This address cannot be used. Sign in or choose another."))
         return _form_page(form, title, submit, intro)
-    flash(_("Your account is active. You can sign in."), "success")
+    if account.foyer_id is None:  # the foyer has accounts: its adults confirm first
+        flash(
+            _(
+                "Your account is created. An adult of the household must now accept it: "
+                "they have been told by e-mail."
+            ),
+            "info",
+        )
+    else:
+        flash(_("Your account is active. You can sign in."), "success")
     return redirect(url_for("auth.login"))
 
 
@@ -223,7 +239,7 @@ def mot_de_passe_oublie() -> Page:
         db(),
         runtime().clock,
         secret=_secret(),
-        link=_link("auth.nouveau_mot_de_passe"),
+        link=token_link("auth.nouveau_mot_de_passe"),
         email=form.email.data,
     )
     return _message_page(
@@ -240,9 +256,18 @@ class NewPasswordForm(FlaskForm):
     confirm = _confirm_field()
 
 
-@bp.route("/mot-de-passe/<token>", methods=["GET", "POST"])
+@bp.get("/mot-de-passe/<token>")
 def nouveau_mot_de_passe(token: str) -> Page:
-    session, clock = db(), runtime().clock
+    try:
+        activation.check_reset_token(db(), runtime().clock, secret=_secret(), token=token)
+    except activation.InvalidToken:
+        return _invalid_link()
+    return link_tokens.exchange(RESET, token, "auth.choisir_mot_de_passe")
+
+
+@bp.route("/mot-de-passe/nouveau", methods=["GET", "POST"])
+def choisir_mot_de_passe() -> Page:
+    session, clock, token = db(), runtime().clock, link_tokens.kept(RESET)
     try:
         activation.check_reset_token(session, clock, secret=_secret(), token=token)
     except activation.InvalidToken:
@@ -252,7 +277,7 @@ def nouveau_mot_de_passe(token: str) -> Page:
     if not form.validate_on_submit():
         return _form_page(form, title, submit)
     try:
-        activation.reset_password(
+        account = activation.reset_password(
             session, clock, secret=_secret(), token=token, password=form.password.data
         )
     except WeakPassword as error:
@@ -260,6 +285,8 @@ def nouveau_mot_de_passe(token: str) -> Page:
         return _form_page(form, title, submit)
     except activation.InvalidToken:
         return _invalid_link()
+    link_tokens.spend(RESET)
+    login_throttle().forget_account(account.email)  # the way through a login block
     flash(_("Your password has been changed. You can sign in."), "success")
     return redirect(url_for("auth.login"))
 
@@ -278,7 +305,7 @@ def changer_mot_de_passe() -> Page:
     if not form.validate_on_submit():
         return _form_page(form, title, submit)
     try:
-        change_password(
+        account = change_password(
             db(), runtime().clock, current_user.id, form.current.data, form.password.data
         )
     except InvalidCredentials:
@@ -287,6 +314,7 @@ def changer_mot_de_passe() -> Page:
     except WeakPassword as error:
         _password_error(form.password, error)
         return _form_page(form, title, submit)
+    reissue_session(account)  # the other devices' sessions ended, this one goes on
     flash(_("Your password has been changed."), "success")
     return redirect(url_for("famille.index"))
 
@@ -311,7 +339,7 @@ def inviter() -> Page:
         db(),
         runtime().clock,
         secret=_secret(),
-        link=_link("auth.invitation"),
+        link=token_link("auth.invitation"),
         account_id=current_user.id,
         email=form.email.data,
     )
@@ -325,9 +353,18 @@ class InvitationForm(FlaskForm):
     confirm = _confirm_field()
 
 
-@bp.route("/invitation/<token>", methods=["GET", "POST"])
+@bp.get("/invitation/<token>")
 def invitation(token: str) -> Page:
-    session, clock = db(), runtime().clock
+    try:
+        activation.check_invitation(db(), runtime().clock, secret=_secret(), token=token)
+    except activation.InvalidToken:
+        return _invalid_link()
+    return link_tokens.exchange(INVITATION, token, "auth.rejoindre_foyer")
+
+
+@bp.route("/invitation/foyer", methods=["GET", "POST"])
+def rejoindre_foyer() -> Page:
+    session, clock, token = db(), runtime().clock, link_tokens.kept(INVITATION)
     try:
         email = activation.check_invitation(session, clock, secret=_secret(), token=token)
     except activation.InvalidToken:
@@ -351,5 +388,6 @@ def invitation(token: str) -> Page:
         return _form_page(form, title, submit, intro)
     except activation.InvalidToken:
         return _invalid_link()
+    link_tokens.spend(INVITATION)
     flash(_("Your account is active. You can sign in."), "success")
     return redirect(url_for("auth.login"))

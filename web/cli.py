@@ -22,6 +22,7 @@ from procedures.jobs import register_standard_jobs
 from procedures.notifications import MailSettings
 from procedures.worker import Worker
 from web import schema
+from web.checkpointing import anchoring_from
 from web.cli_coffre import coffre_cli
 from web.runtime import runtime
 
@@ -90,7 +91,10 @@ def worker_command(tick: float) -> None:
     mail = MailSettings(**dataclasses.asdict(smtp)) if smtp.host else None
     if mail is None:
         click.echo("SMTP_HOST is empty: e-mails stay queued in the outbox.")
-    register_standard_jobs(worker, rt.vault, mail, rt.settings.base_url)
+    anchoring = anchoring_from(rt.settings, rt.store)
+    if anchoring is None:
+        click.echo("JOURNAL_KEY_FILE is not set: the journal is not checkpointed.")
+    register_standard_jobs(worker, rt.vault, mail, rt.settings.base_url, anchoring)
 
     def _stop(signum: int, _frame: FrameType | None) -> None:
         worker.stop()

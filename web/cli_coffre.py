@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import click
 from flask.cli import AppGroup
 
-from coffre import journal, keys, maintenance
+from coffre import anchoring, journal_audit, keys, maintenance
 from coffre.consent import FamilyReader
 from coffre.errors import DocumentNotFound
 from coffre.export import export_chunks
+from coffre.journal_key import JournalKeyError, public_key_pem
 from coffre.keyring import add_key_version
+from coffre.timestamping import TimestampError
 from procedures import notifications
+from web.checkpointing import anchoring_from, auditor_from
 from web.runtime import load_keyring, runtime
+
+T = TypeVar("T")
 
 coffre_cli = AppGroup("coffre", help="The families' vault: integrity, keys, journal, export.")
 journal_cli = AppGroup("journal", help="The tamper-evident journal.")
@@ -90,14 +97,78 @@ def _print_versions(in_use: dict[int, int], live: dict[int, bytes]) -> None:
 
 @journal_cli.command("verify")
 def journal_verify() -> None:
-    """Check every hash chain; name the first broken entry of each."""
-    with runtime().sessions() as session:
-        problems = journal.verify(session)
-    for problem in problems:
-        click.echo(f"broken: {problem}")
-    if problems:
+    """Check every hash chain and compare it with the last signed checkpoint; exit 1 if altered."""
+    rt = runtime()
+    auditor = _journal_part(lambda: auditor_from(rt.settings, rt.store))
+    with rt.sessions() as session:
+        report = journal_audit.audit(session, auditor)
+    for broken in report.broken:
+        click.echo(f"broken: {broken}")
+    for problem in report.problems:
+        click.echo(str(problem))
+    _print_anchoring(report)
+    if not report.intact:
         raise SystemExit(1)
     click.echo("journal intact.")
+
+
+def _print_anchoring(report: journal_audit.AuditReport) -> None:
+    last = report.checkpoint
+    if last is None:
+        if report.unanchored:
+            click.echo(f"not yet anchored: {report.unanchored} entries (no checkpoint yet).")
+        return
+    stamp = (
+        f"timestamped {journal_audit.when(report.timestamped_at)}"
+        if report.timestamped_at
+        else "not timestamped"
+    )
+    click.echo(
+        f"last checkpoint: {journal_audit.when(last.at)}, {len(last.heads)} chains, {stamp} "
+        f"({last.key})."
+    )
+    if report.unanchored:
+        click.echo(
+            f"not yet anchored: {report.unanchored} entries since {journal_audit.when(last.at)}."
+        )
+
+
+@journal_cli.command("checkpoint")
+def journal_checkpoint() -> None:
+    """Sign every chain's head now and write it to the object store (the worker does it hourly)."""
+    rt = runtime()
+    signing = _journal_part(lambda: anchoring_from(rt.settings, rt.store))
+    if signing is None:
+        raise click.ClickException("JOURNAL_KEY_FILE is not set: this copy cannot sign checkpoints")
+    try:
+        with rt.sessions() as session:
+            written = anchoring.write_checkpoint(session, rt.clock, signing)
+    except anchoring.JournalTampered as exc:
+        for problem in exc.problems:
+            click.echo(str(problem))
+        raise click.ClickException("the journal no longer matches its last checkpoint") from None
+    assert written is not None  # only skip_unchanged skips
+    checkpoint = written.checkpoint
+    stamp = ", timestamped" if checkpoint.timestamp else ""
+    click.echo(f"Checkpoint {checkpoint.key}: {len(checkpoint.heads)} chains{stamp}.")
+    if written.timestamp_error:
+        raise click.ClickException(f"written without a timestamp: {written.timestamp_error}")
+
+
+@journal_cli.command("public-key")
+def journal_public_key() -> None:
+    """Print the checkpoints' public key (PEM), for an auditor's JOURNAL_PUBLIC_KEY_FILE."""
+    rt = runtime()
+    auditor = _journal_part(lambda: auditor_from(rt.settings, rt.store))
+    click.echo(public_key_pem(auditor.public_key), nl=False)
+
+
+def _journal_part(build: Callable[[], T]) -> T:
+    """Build from the settings, turning an unusable key or TSA file into a clean CLI error."""
+    try:
+        return build()
+    except (JournalKeyError, TimestampError) as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 @coffre_cli.command("export")

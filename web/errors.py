@@ -27,7 +27,9 @@ from procedures.errors import (
     ProcedureClosed,
     TaskConflict,
 )
+from procedures.expressions import ScriptBudgetExceeded
 from stockage import StorageError
+from web.runtime import runtime
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +63,12 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException) -> tuple[Response | str, int]:
+        if exc.code == 413:
+            # Refused from its size alone, before it was read: say what the limit is.
+            limit = runtime().settings.max_document_mb
+            return render_error(
+                413, _("The file exceeds the maximum size of %(size)s MB.", size=limit)
+            )
         return render_error(exc.code or 500)
 
     @app.errorhandler(CSRFError)
@@ -153,3 +161,24 @@ def init_procedure_errors(app: Flask) -> None:
     @app.errorhandler(Incomplete)
     def _incomplete(exc: Incomplete) -> tuple[Response | str, int]:
         return render_error(422, " ".join(exc.problems))
+
+    @app.errorhandler(ScriptBudgetExceeded)
+    def _over_budget(exc: ScriptBudgetExceeded) -> tuple[Response | str, int]:
+        # The diagram is at fault, not the visitor: the step was rolled back, nothing saved.
+        log.error("diagram over its run budget: %s", exc)  # names the element, never data
+        return render_error(
+            500,
+            _(
+                "This step could not be carried out: the procedure exceeds its computing "
+                "limit. Nothing was saved and the town has been told."
+            ),
+        )
+
+
+def over_budget_message(exc: ScriptBudgetExceeded) -> str:
+    """For the designer's test run: which step of the draft to simplify."""
+    return _(
+        "The script of step « %(step)s » exceeds the allowed computing limit: simplify it "
+        "(fewer operations, smaller values) or make sure it does not loop without end.",
+        step=exc.task_name,
+    )

@@ -30,7 +30,9 @@ def family_reader() -> FamilyReader:
 @bp.get("/")
 @role_required(Role.FAMILLE)
 def index() -> str:
-    return render_template("famille/index.html")
+    if acted_foyer_id() is None and current_user.foyer_id is None:
+        return render_template("famille/en_attente.html")  # web.famille_rejoindre
+    return render_template("famille/index.html", joins=web.famille_rejoindre.pending())
 
 
 # The vault's pages, one module per concept, register their routes on `bp` when imported.
@@ -39,4 +41,5 @@ import web.famille_compte  # noqa: E402
 import web.famille_demandes  # noqa: E402
 import web.famille_depot  # noqa: E402
 import web.famille_fichiers  # noqa: E402
-import web.famille_foyer  # noqa: E402, F401
+import web.famille_foyer  # noqa: E402
+import web.famille_rejoindre  # noqa: E402

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Response, flash, redirect, render_template, stream_with_context, url_for
+from flask import Response, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response as BaseResponse
 
@@ -71,9 +71,10 @@ def supprimer(document_id: int) -> BaseResponse:
 def export() -> Response:
     chunks = export_chunks(db(), runtime().vault, family_reader())
     filename = f"coffre-famille-{local_today(runtime().clock).isoformat()}.zip"
-    # The ZIP is read from the request's session as it is sent: keep the context alive.
+    # No stream_with_context: the ZIP needs neither the request nor its session once
+    # export_chunks has committed, and the session is closed before the first byte is sent.
     return Response(
-        stream_with_context(chunks),
+        chunks,
         mimetype="application/zip",
         headers=attachment_headers(filename, "attachment"),
     )

@@ -72,15 +72,23 @@ def runtime(app: Flask | None = None) -> Runtime:
 
 
 def db() -> Session:
-    """The session of the current request or command, opened on first use."""
+    """The session of the current request or command, opened on first use.
+
+    Once `close_db` has closed it, it refuses any further use: a streamed response that kept
+    it would otherwise open a transaction nobody closes (on SQLite, the write lock).
+    """
     if "db_session" not in g:
-        g.db_session = runtime().sessions()
+        g.db_session = runtime().sessions(close_resets_only=False)
     session: Session = g.db_session
     return session
 
 
 def close_db(_exc: BaseException | None = None) -> None:
-    """Close the request's session; an uncommitted transaction is rolled back."""
+    """Close the request's session; an uncommitted transaction is rolled back.
+
+    Flask calls it when the view has returned, before a streamed body is sent: what a
+    stream sends must have been read and committed by then.
+    """
     session = g.pop("db_session", None)
     if session is not None:
         session.close()

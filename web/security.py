@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from flask import Flask, Response, session
+from flask import Flask, Response, has_request_context, request, session
+from flask.sessions import SecureCookieSessionInterface, SessionMixin
 
 CONTENT_SECURITY_POLICY = "; ".join(
     [
@@ -20,8 +21,25 @@ CONTENT_SECURITY_POLICY = "; ".join(
 )
 
 
+class PageSessionInterface(SecureCookieSessionInterface):
+    """Signed-cookie sessions that static files never write back.
+
+    A permanent session is re-issued with every response. A stylesheet or an icon requested
+    by the previous page, answered after a link's redirect, would then write back the cookie
+    as it was before it: the e-mailed link's token that the redirect kept in the session
+    (web.link_tokens) was lost, one activation in a few under load. Static files need no
+    session, and now never send one.
+    """
+
+    def should_set_cookie(self, app: Flask, session: SessionMixin) -> bool:
+        if has_request_context() and request.endpoint == "static" and not session.modified:
+            return False
+        return super().should_set_cookie(app, session)
+
+
 def init_app(app: Flask) -> None:
     """Attach the security headers and the session refresh to every response."""
+    app.session_interface = PageSessionInterface()
     hsts = app.config["SESSION_COOKIE_SECURE"]
 
     @app.after_request
@@ -35,6 +53,10 @@ def init_app(app: Flask) -> None:
         response.headers["Cross-Origin-Opener-Policy"] = "same-origin"
         if hsts:
             response.headers["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
+        if request.endpoint != "static":
+            # Pages, documents and exports carry personal data: no browser cache, no shared
+            # proxy and no back button on a shared computer may keep a copy of them.
+            response.headers["Cache-Control"] = "no-store"
         if response.status_code == 304:
             # A static file answered "not modified" is opened but never sent, and werkzeug's
             # empty 304 body never closes it: close it now rather than at garbage collection.
@@ -44,4 +66,5 @@ def init_app(app: Flask) -> None:
     @app.before_request
     def _idle_expiry() -> None:
         # A permanent session is re-issued on each request, so it expires after idle time.
-        session.permanent = True
+        if not session.permanent:  # setting it again would mark every session modified
+            session.permanent = True

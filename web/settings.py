@@ -6,15 +6,20 @@ Every variable has a safe embedded default for a demo machine (SQLite and files 
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
+from coffre.journal_key import create_signing_key_file
 from coffre.keyring import create_keyring_file, create_private_file
 
 ENVIRONMENTS = ("development", "test", "production")
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost")
+log = logging.getLogger(__name__)
 
 
 class ConfigError(Exception):
@@ -47,8 +52,18 @@ class Settings:
     trusted_proxies: int
     max_document_mb: int = 20
     foyer_quota_mb: int = 500
+    # Names the shared counters in Redis (rate limits, login failures): one per portal.
+    ratelimit_key_prefix: str = "portail"
     # Back-office sessions (agents, administrators) end after this much inactivity.
     agent_idle_minutes: int = 30
+    # Host names served besides BASE_URL's (TRUSTED_HOSTS); any other Host is refused.
+    trusted_hosts: tuple[str, ...] = ()
+    # The journal's checkpoint signing key (private, 0600) and, for an auditor, its public key.
+    journal_key_file: Path | None = None
+    journal_public_key_file: Path | None = None
+    # An RFC 3161 timestamping authority for the checkpoints, and its trusted certificates.
+    tsa_url: str = field(default="", repr=False)  # may carry credentials
+    tsa_ca_file: Path | None = None
 
     @property
     def is_production(self) -> bool:
@@ -57,6 +72,14 @@ class Settings:
     @property
     def secure_cookies(self) -> bool:
         return self.base_url.startswith("https://")
+
+    @property
+    def served_hosts(self) -> list[str]:
+        """The Host names the portal answers: BASE_URL's, every loopback name for a
+        loopback BASE_URL (the demo opened as localhost), and TRUSTED_HOSTS."""
+        host = urlsplit(self.base_url).hostname or ""
+        names = list(LOOPBACK_HOSTS) if host in LOOPBACK_HOSTS else [host]
+        return names + [name for name in self.trusted_hosts if name not in names]
 
 
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
@@ -67,6 +90,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         raise ConfigError(f"ENV must be one of {', '.join(ENVIRONMENTS)}")
     var_dir = Path(env.get("VAR_DIR", "var")).resolve()
     production = mode == "production"
+    if not production or var_dir.exists():
+        keep_private_dir(var_dir)
     master_file, master_keys = _master_key_source(env, var_dir, production)
     return Settings(
         env=mode,
@@ -77,14 +102,28 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         master_keys=master_keys,
         secret_key=_secret_key(env, var_dir, production),
         smtp=_smtp(env),
-        base_url=env.get("BASE_URL", "http://127.0.0.1:5000").rstrip("/"),
+        base_url=_base_url(env),
         ratelimit_storage_uri=env.get("RATELIMIT_STORAGE_URI", "memory://"),
+        ratelimit_key_prefix=env.get("RATELIMIT_KEY_PREFIX") or "portail",
         session_idle_minutes=_integer(env, "SESSION_IDLE_MINUTES", 30),
         trusted_proxies=_integer(env, "TRUSTED_PROXIES", 0),
         max_document_mb=_integer(env, "MAX_DOCUMENT_MB", 20),
         foyer_quota_mb=_integer(env, "FOYER_QUOTA_MB", 500),
         agent_idle_minutes=_integer(env, "AGENT_IDLE_MINUTES", 30),
+        trusted_hosts=_names(env, "TRUSTED_HOSTS"),
+        journal_key_file=_journal_key_file(env, var_dir, production),
+        journal_public_key_file=_path(env, "JOURNAL_PUBLIC_KEY_FILE"),
+        tsa_url=env.get("TSA_URL", ""),
+        tsa_ca_file=_path(env, "TSA_CA_FILE"),
     )
+
+
+def keep_private_dir(var_dir: Path) -> None:
+    """Create VAR_DIR 0700, or narrow a wider one: it holds the keys and the database."""
+    var_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if var_dir.stat().st_mode & 0o077:
+        log.warning("VAR_DIR %s was open to other users: narrowed to 0700", var_dir)
+        var_dir.chmod(0o700)
 
 
 def _secret_key(env: Mapping[str, str], var_dir: Path, production: bool) -> str:
@@ -116,6 +155,25 @@ def _master_key_source(
     return path, None
 
 
+def _journal_key_file(env: Mapping[str, str], var_dir: Path, production: bool) -> Path | None:
+    if value := env.get("JOURNAL_KEY_FILE"):
+        return Path(value).resolve()
+    if production:
+        if env.get("JOURNAL_PUBLIC_KEY_FILE"):
+            return None  # an auditor's copy: it verifies checkpoints, it cannot write them
+        raise ConfigError(
+            "JOURNAL_KEY_FILE must be set in production (the generated demo key is refused)"
+        )
+    path = var_dir / "journal.key"
+    create_signing_key_file(path)
+    return path
+
+
+def _path(env: Mapping[str, str], name: str) -> Path | None:
+    value = env.get(name)
+    return Path(value).resolve() if value else None
+
+
 def _smtp(env: Mapping[str, str]) -> SmtpSettings:
     return SmtpSettings(
         host=env.get("SMTP_HOST", ""),
@@ -125,6 +183,19 @@ def _smtp(env: Mapping[str, str]) -> SmtpSettings:
         starttls=env.get("SMTP_STARTTLS", "false").lower() in ("1", "true", "yes"),
         sender=env.get("SMTP_FROM", "Portail famille <ne-pas-repondre@localhost>"),
     )
+
+
+def _base_url(env: Mapping[str, str]) -> str:
+    # Every e-mailed link starts with it, and its host is the one the portal answers.
+    value = env.get("BASE_URL", "http://127.0.0.1:5000").rstrip("/")
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError("BASE_URL must be an absolute address: https://host[:port][/path]")
+    return value
+
+
+def _names(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    return tuple(part.strip().lower() for part in env.get(name, "").split(",") if part.strip())
 
 
 def _integer(env: Mapping[str, str], name: str, default: int) -> int:

@@ -9,21 +9,25 @@ our own evaluator over plain data (`evaluate`). Script tasks may only assign nam
 Choices: no comprehensions or lambdas (a condition needs neither, and they bring scopes
 and unbounded loops); f-strings without format specifications; no `**`; no `%` on
 strings; methods and attributes only from a per-type whitelist, called through the base
-type so a subclass cannot widen them.
+type so a subclass cannot widen them. Every run (one step of a demande, one test run)
+shares a `Budget` of steps and size across all it evaluates (`budget.py`).
 """
 
 from __future__ import annotations
 
+from procedures.expressions.budget import Budget
 from procedures.expressions.checks import _checked_expression as _checked_expression
 from procedures.expressions.checks import check_expression, check_script
 from procedures.expressions.evaluator import evaluate, evaluate_assignments
 from procedures.expressions.helpers import age_in_months
-from procedures.expressions.limits import ExpressionError, UnsafeExpression
+from procedures.expressions.limits import ExpressionError, ScriptBudgetExceeded, UnsafeExpression
 from procedures.expressions.spiff import RestrictedScriptEngine
 
 __all__ = [
+    "Budget",
     "ExpressionError",
     "RestrictedScriptEngine",
+    "ScriptBudgetExceeded",
     "UnsafeExpression",
     "age_in_months",
     "check_expression",

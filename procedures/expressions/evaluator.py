@@ -1,4 +1,5 @@
-"""The evaluator: walks a checked tree over plain data, within run-time size limits."""
+"""The evaluator: walks a checked tree over plain data, within run-time size limits, and pays
+every node it evaluates, every value it reads and builds from the run's `Budget`."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
+from procedures.expressions.budget import Budget, size_of
 from procedures.expressions.checks import (
     _BINOPS,
     _COMPARISONS,
@@ -52,12 +54,30 @@ class _Layers(Mapping[str, object]):
 
 
 class _Evaluator:
-    def __init__(self, source: str, context: Mapping[str, object]) -> None:
+    def __init__(self, source: str, context: Mapping[str, object], budget: Budget) -> None:
         self.source = source
         self.context = context
+        self.budget = budget
 
     def run(self, node: ast.AST) -> Any:
+        self.budget.spend(1)
         return _EVALUATORS[type(node)](self, node)
+
+    def read(self, *values: object) -> int:
+        """Pay for an operation that walks its operands (compares, calls, hashes them)."""
+        return sum(self.budget.read(value) for value in values)
+
+    def built(self, value: Any) -> Any:
+        """Every value the evaluator builds stays small, so every later operation on it is
+        cheap (`[[0] * 9999] * 9999` is refused here, before str() could expand it), and
+        counts towards the run's budget."""
+        size = size_of(value, MAX_SIZE)
+        if size > MAX_SIZE:
+            raise UnsafeExpression(f"a value larger than {MAX_SIZE} items is not allowed")
+        if type(value) is int and value.bit_length() > MAX_INT_BITS:
+            raise UnsafeExpression(f"an integer result over {MAX_INT_BITS} bits is not allowed")
+        self.budget.build(size)
+        return value
 
     def where(self, node: ast.AST) -> str:
         segment = ast.get_source_segment(self.source, node) or ""
@@ -88,32 +108,7 @@ class _Evaluator:
         raise ExpressionError(f"{problem} in '{self.where(node)}'") from None
 
 
-def _size(value: object) -> int:
-    """Items and characters reachable from `value`, shared parts counted each time they are
-    reached (what str() or a comparison would walk); stops counting past MAX_SIZE."""
-    total, stack = 0, [value]
-    while stack and total <= MAX_SIZE:
-        item = stack.pop()
-        total += max(len(item), 1) if isinstance(item, str) else 1
-        if isinstance(item, dict):
-            stack.extend(item.keys())
-            stack.extend(item.values())
-        elif isinstance(item, list | tuple | set | frozenset):
-            stack.extend(item)
-    return total
-
-
-def _checked_size(value: Any) -> Any:
-    """Every value the evaluator builds stays small, so every later operation on it is cheap:
-    `[[0] * 9999] * 9999` is refused here, before str() could expand it."""
-    if _size(value) > MAX_SIZE:
-        raise UnsafeExpression(f"a value larger than {MAX_SIZE} items is not allowed")
-    if type(value) is int and value.bit_length() > MAX_INT_BITS:
-        raise UnsafeExpression(f"an integer result over {MAX_INT_BITS} bits is not allowed")
-    return value
-
-
-def _check_operands(op: ast.operator, left: Any, right: Any) -> None:
+def _check_operands(ev: _Evaluator, op: ast.operator, left: Any, right: Any) -> None:
     """Refuse before computing what would exhaust memory ('a' * 10**12) or format strings."""
     if isinstance(op, ast.Mod) and isinstance(left, str):
         raise UnsafeExpression("%-formatting of strings is not allowed")
@@ -121,7 +116,7 @@ def _check_operands(op: ast.operator, left: Any, right: Any) -> None:
         return  # '+' at most doubles sizes that were checked: the result check suffices
     for sequence, times in ((left, right), (right, left)):
         repeats = isinstance(sequence, _SEQUENCES) and isinstance(times, int)
-        if repeats and _size(sequence) * times > MAX_SIZE:
+        if repeats and ev.read(sequence) * times > MAX_SIZE:
             raise UnsafeExpression(f"repetition beyond {MAX_SIZE} items is not allowed")
     integers = isinstance(left, int) and isinstance(right, int)
     if integers and left.bit_length() + right.bit_length() > 2 * MAX_INT_BITS:
@@ -155,16 +150,17 @@ def _eval_unaryop(ev: _Evaluator, node: ast.UnaryOp) -> Any:
 
 def _eval_binop(ev: _Evaluator, node: ast.BinOp) -> Any:
     left, right = ev.run(node.left), ev.run(node.right)
-    _check_operands(node.op, left, right)
+    _check_operands(ev, node.op, left, right)
     with ev.guard(node, left, right):
         result = _BINOPS[type(node.op)](left, right)
-    return _checked_size(result)
+    return ev.built(result)
 
 
 def _eval_compare(ev: _Evaluator, node: ast.Compare) -> bool:
     left = ev.run(node.left)
     for op, comparator in zip(node.ops, node.comparators, strict=True):
         right = ev.run(comparator)
+        ev.read(left, right)
         with ev.guard(node, left, right):
             holds = bool(_COMPARISONS[type(op)](left, right))
         if not holds:
@@ -178,8 +174,10 @@ def _eval_subscript(ev: _Evaluator, node: ast.Subscript) -> Any:
     if not isinstance(container, dict | list | tuple | str):
         kind = type(container).__name__
         raise ExpressionError(f"a value of type {kind} cannot be indexed in '{ev.where(node)}'")
+    ev.read(index)  # a tuple key is hashed whole, at each lookup
     with ev.guard(node, container, index):
-        return container[index]
+        value = container[index]
+    return ev.built(value) if isinstance(index, slice) else value
 
 
 def _eval_slice(ev: _Evaluator, node: ast.Slice) -> slice:
@@ -194,8 +192,9 @@ def _eval_call(ev: _Evaluator, node: ast.Call) -> Any:
     assert isinstance(node.func, ast.Name)
     args = [ev.run(arg) for arg in node.args]
     kwargs = {str(keyword.arg): ev.run(keyword.value) for keyword in node.keywords}
+    ev.read(*args)
     with ev.guard(node, *args):
-        return _checked_size(HELPERS[node.func.id](*args, **kwargs))
+        return ev.built(HELPERS[node.func.id](*args, **kwargs))
 
 
 def _call_method(ev: _Evaluator, node: ast.Call, subject: Any, name: str, args: list[Any]) -> Any:
@@ -205,8 +204,9 @@ def _call_method(ev: _Evaluator, node: ast.Call, subject: Any, name: str, args: 
         raise ExpressionError(f"'{name}' cannot be called on a {kind_name} value in '{where}'")
     # Looked up on the base type: a subclass in the data cannot swap the implementation.
     method = _METHOD_OVERRIDES.get((kind, name)) or getattr(kind, name)
+    ev.read(subject, *args)
     with ev.guard(node, subject, *args):
-        return _checked_size(method(subject, *args))
+        return ev.built(method(subject, *args))
 
 
 def _eval_attribute(ev: _Evaluator, node: ast.Attribute) -> Any:
@@ -220,6 +220,7 @@ def _eval_attribute(ev: _Evaluator, node: ast.Attribute) -> Any:
 
 def _eval_formatted(ev: _Evaluator, node: ast.FormattedValue) -> str:
     value = ev.run(node.value)
+    ev.read(value)
     convert: Callable[[object], str] = {114: repr, 97: ascii}.get(node.conversion, str)
     with ev.guard(node, value):
         return convert(value)
@@ -229,13 +230,13 @@ def _eval_dict(ev: _Evaluator, node: ast.Dict) -> dict[Any, Any]:
     keys = [ev.run(key) for key in node.keys if key is not None]  # '**' refused by the check
     pairs = list(zip(keys, [ev.run(value) for value in node.values], strict=True))
     with ev.guard(node):
-        return _checked_size(dict(pairs))
+        return ev.built(dict(pairs))
 
 
 def _eval_set(ev: _Evaluator, node: ast.Set) -> set[Any]:
     items = [ev.run(element) for element in node.elts]
     with ev.guard(node):
-        return _checked_size(set(items))
+        return ev.built(set(items))
 
 
 _EVALUATORS: dict[type, Callable[[_Evaluator, Any], Any]] = {
@@ -250,26 +251,35 @@ _EVALUATORS: dict[type, Callable[[_Evaluator, Any], Any]] = {
     ast.Slice: _eval_slice,
     ast.Call: _eval_call,
     ast.Attribute: _eval_attribute,
-    ast.JoinedStr: lambda ev, node: _checked_size("".join(ev.run(v) for v in node.values)),
+    ast.JoinedStr: lambda ev, node: ev.built("".join(ev.run(v) for v in node.values)),
     ast.FormattedValue: _eval_formatted,
-    ast.Tuple: lambda ev, node: _checked_size(tuple(ev.run(item) for item in node.elts)),
-    ast.List: lambda ev, node: _checked_size([ev.run(item) for item in node.elts]),
+    ast.Tuple: lambda ev, node: ev.built(tuple(ev.run(item) for item in node.elts)),
+    ast.List: lambda ev, node: ev.built([ev.run(item) for item in node.elts]),
     ast.Dict: _eval_dict,
     ast.Set: _eval_set,
 }
 
 
-def evaluate(source: str, context: Mapping[str, object]) -> object:
-    """The value of expression `source` over the names in `context` (plain data)."""
+def _or_new(budget: Budget | None) -> Budget:
+    return budget if budget is not None else Budget()
+
+
+def evaluate(source: str, context: Mapping[str, object], budget: Budget | None = None) -> object:
+    """The value of expression `source` over the names in `context` (plain data).
+
+    `budget`: the run's, shared with its other expressions; a budget of its own by default.
+    """
     text = _expression_text(source)
-    return _Evaluator(text, context).run(_checked_expression(text))
+    return _Evaluator(text, context, _or_new(budget)).run(_checked_expression(text))
 
 
-def evaluate_assignments(source: str, context: Mapping[str, object]) -> dict[str, object]:
+def evaluate_assignments(
+    source: str, context: Mapping[str, object], budget: Budget | None = None
+) -> dict[str, object]:
     """Run a script of `name = <expression>` lines; return the names it assigned."""
     text = _script_text(source)
     assigned: dict[str, object] = {}
-    evaluator = _Evaluator(text, _Layers(assigned, context))
+    evaluator = _Evaluator(text, _Layers(assigned, context), _or_new(budget))
     for name, value in _checked_script(text):
         assigned[name] = evaluator.run(value)
     return assigned

@@ -16,40 +16,104 @@ from coffre.models import Document, Foyer, FoyerMember, MemberRole
 from coffre.vault import Limits, Upload, Vault
 from stockage import FilesystemStore
 
-MINIMAL_PDF = (
-    b"%PDF-1.4\n1 0 obj\n<< /Type /Catalog /Pages 2 0 R >>\nendobj\n"
-    b"2 0 obj\n<< /Type /Pages /Kids [] /Count 0 >>\nendobj\n"
-    b"trailer\n<< /Root 1 0 R >>\n%%EOF\n"
+PDF_OBJECTS = (
+    b"<< /Type /Catalog /Pages 2 0 R >>",
+    b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+    b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] >>",
 )
+PADDING_LINE = b"%" + b"0123456789abcdef" * 4 + b"\n"
+
+
+def _pdf_around(padding: int) -> tuple[bytes, bytes]:
+    """The bytes before and after `padding` bytes of comment lines, in a valid one-page PDF.
+
+    The padding sits between the header and the objects, so the cross-reference table at
+    the end, which readers look for in the last kilobyte, still points at them.
+    """
+    head = b"%PDF-1.4\n%"
+    body = bytearray(b"\n")
+    offsets = []
+    for number, content in enumerate(PDF_OBJECTS, start=1):
+        offsets.append(len(head) + padding + len(body))
+        body += f"{number} 0 obj\n".encode() + content + b"\nendobj\n"
+    xref = len(head) + padding + len(body)
+    body += f"xref\n0 {len(PDF_OBJECTS) + 1}\n0000000000 65535 f \n".encode()
+    body += b"".join(f"{offset:010d} 00000 n \n".encode() for offset in offsets)
+    body += f"trailer\n<< /Size {len(PDF_OBJECTS) + 1} /Root 1 0 R >>\n".encode()
+    body += f"startxref\n{xref}\n%%EOF\n".encode()
+    return head, bytes(body)
+
+
+def pdf_parts(size: int) -> tuple[bytes, int, bytes]:
+    """Head, padding length and tail of a valid PDF of `size` bytes (or the smallest one)."""
+    padding = 0
+    for _ in range(3):  # the tail grows by a digit at most once as the padding grows
+        head, tail = _pdf_around(padding)
+        padding = max(0, size - len(head) - len(tail))
+    head, tail = _pdf_around(padding)
+    return head, padding, tail
+
+
+def padding(length: int) -> bytes:
+    return (PADDING_LINE * (length // len(PADDING_LINE) + 1))[:length]
 
 
 def pdf_of(size: int) -> bytes:
-    """A PDF of exactly `size` bytes (a comment pads it), distinct for each size."""
-    padding = max(0, size - len(MINIMAL_PDF) - 2)
-    return MINIMAL_PDF + b"%" + (b"x" * padding) + b"\n"
+    """A valid PDF of exactly `size` bytes (comment lines pad it), distinct for each size."""
+    head, length, tail = pdf_parts(size)
+    return head + padding(length) + tail
 
 
-class PdfStream:
-    """A PDF of `size` bytes made line by line (never all in memory), failing after `fail_after`."""
+MINIMAL_PDF = pdf_of(0)
 
-    LINE = b"%" + b"0123456789abcdef" * 4 + b"\n"
 
-    def __init__(self, size: int, fail_after: int | None = None) -> None:
+class PaddedStream:
+    """`head`, padding lines, then `tail`: `size` bytes made line by line (never all in memory).
+
+    Reading fails with a dropped connection after `fail_after` bytes, when given.
+    """
+
+    def __init__(self, head: bytes, size: int, tail: bytes, fail_after: int | None = None) -> None:
         self.remaining = size
         self.fail_after = fail_after
         self.given = 0
-        self._pending = MINIMAL_PDF
+        self._pending = head
+        self._padding = max(0, size - len(head) - len(tail))
+        self._tail = tail
 
     def read(self, size: int = -1) -> bytes:
         if self.fail_after is not None and self.given >= self.fail_after:
             raise ConnectionResetError("client went away")
         size = self.remaining if size < 0 else min(size, self.remaining)
         while len(self._pending) < size:
-            self._pending += self.LINE * (size // len(self.LINE) + 1)
+            # Whole lines, so the pattern runs on as in `padding`; the tail once they are out.
+            lines = min(self._padding, (size // len(PADDING_LINE) + 1) * len(PADDING_LINE))
+            self._pending += padding(lines) if lines else self._tail
+            self._padding -= lines
+            if not lines:
+                self._tail = b""
         data, self._pending = self._pending[:size], self._pending[size:]
         self.remaining -= len(data)
         self.given += len(data)
         return data
+
+
+class PdfStream(PaddedStream):
+    """A valid PDF of `size` bytes, equal to `pdf_of(size)`, made line by line."""
+
+    def __init__(self, size: int, fail_after: int | None = None) -> None:
+        head, _, tail = pdf_parts(size)
+        super().__init__(head, size, tail, fail_after)
+
+
+class JpegStream(PaddedStream):
+    """A 1x1 JPEG of `size` bytes, its scan padded (no 0xFF byte: no marker), line by line."""
+
+    def __init__(self, size: int) -> None:
+        soi, app0 = b"\xff\xd8", b"\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00"
+        sof0 = b"\xff\xc0\x00\x0b\x08\x00\x01\x00\x01\x01\x01\x11\x00"
+        sos = b"\xff\xda\x00\x08\x01\x01\x00\x00\x3f\x00"
+        super().__init__(soi + app0 + sof0 + sos, size, b"\xff\xd9")
 
 
 def tiny_png() -> bytes:

@@ -11,7 +11,7 @@ from datetime import date, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from coffre import journal
 from coffre.clock import FrozenClock
@@ -78,6 +78,26 @@ def test_every_document_is_in_clear_and_byte_identical(
     }
     assert f"documents/{documents[0][0].id}-facture été.pdf" in stored
     assert sorted(set(names) - set(stored)) == ["journal.json", "manifest.json"]
+
+
+def test_the_zip_is_read_from_the_store_alone_once_the_export_is_committed(
+    vault: Vault,
+    sessions: sessionmaker[Session],
+    foyer: Foyer,
+    documents: list[tuple[Document, bytes]],
+) -> None:
+    # A session that refuses any use once closed: a stream still needing it would fail.
+    with sessions(close_resets_only=False) as session:
+        chunks = export_chunks(session, vault, FamilyReader(3, foyer.id))
+        # No transaction left: sent slowly, the ZIP would otherwise hold SQLite's write lock.
+        assert not session.in_transaction()
+
+    with zipfile.ZipFile(io.BytesIO(b"".join(chunks))) as archive:
+        assert archive.testzip() is None
+        exported = read_json(archive, "journal.json")
+        stored = [archive.read(entry["fichier"]) for entry in read_json(archive, "manifest.json")]
+    assert stored == [content for _, content in documents]
+    assert exported[-1]["event"] == "foyer.exported"
 
 
 def test_manifest_describes_each_document_and_its_digest_matches(

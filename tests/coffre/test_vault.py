@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from coffre import keys
 from coffre.clock import FrozenClock
@@ -19,7 +19,14 @@ from coffre.inspection import UploadRefused
 from coffre.models import Channel, Document, DocumentState, Foyer
 from coffre.vault import DocumentDamaged, Limits, Upload, Vault
 from stockage import FilesystemStore
-from tests.coffre.conftest import MINIMAL_PDF, PdfStream, deposit, pdf_of, tiny_png
+from tests.coffre.conftest import (
+    MINIMAL_PDF,
+    JpegStream,
+    PdfStream,
+    deposit,
+    pdf_of,
+    tiny_png,
+)
 from tests.stockage.streams import MIB
 
 pytestmark = pytest.mark.usefixtures("db_session")
@@ -44,6 +51,20 @@ def test_deposited_document_reads_back_identical(
     assert document.size == len(content)
     assert document.mime_type == "application/pdf"
     assert document.state is DocumentState.DEPOSE
+
+
+def test_an_opened_document_is_read_from_the_store_alone_once_the_read_is_committed(
+    vault: Vault, sessions: sessionmaker[Session], foyer: Foyer
+) -> None:
+    content = pdf_of(300_000)
+    # A session that refuses any use once closed: a stream still needing it would fail.
+    with sessions(close_resets_only=False) as session:
+        document = deposit(vault, session, foyer, content)
+        opened = vault.open(session, FamilyReader(None, foyer.id), document.id)
+        # No transaction left: sent slowly, the file would otherwise hold SQLite's write lock.
+        assert not session.in_transaction()
+
+    assert b"".join(opened.chunks) == content
 
 
 def test_blob_on_disk_holds_no_plaintext(
@@ -236,13 +257,14 @@ def test_shredded_foyer_blob_copied_aside_can_no_longer_be_decrypted(
 def test_200_mb_document_streams_in_bounded_memory(
     store: FilesystemStore, keyring: object, clock: FrozenClock, db_session: Session, foyer: Foyer
 ) -> None:
+    # An image: a PDF is held whole (within the document limit) for qpdf to parse it.
     big = Vault(store, keyring, clock, Limits(document_bytes=300 * MIB, foyer_bytes=300 * MIB))  # type: ignore[arg-type]
-    source = PdfStream(200 * MIB)
+    source = JpegStream(200 * MIB)
     tracemalloc.start()
     try:
         document = big.deposit(
             db_session,
-            Upload(foyer.id, "justificatif_domicile", "gros.pdf", source, date(2026, 9, 1)),
+            Upload(foyer.id, "justificatif_domicile", "scan.jpg", source, date(2026, 9, 1)),
         )
         _, deposit_peak = tracemalloc.get_traced_memory()
         tracemalloc.reset_peak()

@@ -174,7 +174,13 @@ def activate_with(
     session: Session, clock: FrozenClock, code: str, one_time: str, email: str = "paul@ex.org"
 ) -> Account:
     return activation.activate_with_code(
-        session, clock, family_code=code, one_time_code=one_time, email=email, password=PASSWORD
+        session,
+        clock,
+        family_code=code,
+        one_time_code=one_time,
+        email=email,
+        password=PASSWORD,
+        link="https://famille.ville.example/famille/",
     )
 
 

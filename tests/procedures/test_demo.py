@@ -77,3 +77,19 @@ def test_demo_children_go_to_school_and_one_has_a_pai(
     }
     with_pai = [(child.first_name, child.allergies) for child in children if child.has_pai]
     assert with_pai == [("Hugo", "Arachide et fruits à coque")]
+
+
+def test_only_the_towns_services_run_the_demo_counter(
+    db_session: Session, clock: FrozenClock
+) -> None:
+    seed_demo(db_session, clock)
+
+    running = db_session.execute(
+        select(Entity.slug, Service.code, Service.runs_counter).join(Service)
+    )
+
+    assert sorted(running) == [
+        ("maisons-quartier", "accueil-mq", False),
+        ("ville", "petite-enfance", True),
+        ("ville", "scolaire", True),
+    ]

@@ -19,6 +19,7 @@ from tests.factories import PASSWORD, make_account, page_text
 from tests.web.test_auth import csrf_token, log_in
 
 NEW_PASSWORD = "a brand new passphrase"
+BASE_URL = "http://127.0.0.1:5000"  # the tests' settings keep the default
 
 
 def post(client: FlaskClient, path: str, **data: str) -> TestResponse:
@@ -32,7 +33,18 @@ def link_in(session: Session, template: str, recipient: str) -> str:
         )
     )
     assert message is not None
-    return str(json.loads(message.context)["lien"]).removeprefix("http://localhost")
+    link = str(json.loads(message.context)["lien"])
+    assert link.startswith(BASE_URL + "/"), "e-mailed links are built from BASE_URL only"
+    return link.removeprefix(BASE_URL)
+
+
+def open_link(client: FlaskClient, link: str) -> str:
+    """Open an e-mailed link: its token goes into the session; returns the token-free page."""
+    opened = client.get(link)
+    assert opened.status_code == 303, page_text(opened)
+    page = opened.headers["Location"]
+    assert page.startswith("/") and link.rsplit("/", 1)[1] not in page
+    return page
 
 
 def sign_up(client: FlaskClient, email: str) -> TestResponse:
@@ -55,14 +67,15 @@ def test_sign_up_then_activate_then_log_in(client: FlaskClient, db_session: Sess
     link = link_in(db_session, "activation_compte", "jeanne@example.org")
     assert link.startswith("/activation/")
 
-    confirm = client.get(link)
+    page = open_link(client, link)
+    confirm = client.get(page)
     assert confirm.status_code == 200 and "Activer mon compte" in page_text(confirm)
-    assert client.get(link).status_code == 200  # opening the link again consumes nothing
+    assert open_link(client, link) == page  # opening the link again consumes nothing
     assert log_in(client, "jeanne@example.org").status_code == 401
 
-    assert post(client, link).headers["Location"].endswith("/connexion")
+    assert post(client, page).headers["Location"].endswith("/connexion")
     assert client.get(link).status_code == 400  # single use
-    assert client.post(link, data={"csrf_token": csrf_token(client)}).status_code == 400
+    assert client.post(page, data={"csrf_token": csrf_token(client)}).status_code == 400
     assert log_in(client, "jeanne@example.org").status_code == 302
 
 
@@ -72,8 +85,8 @@ def test_activation_link_opened_by_a_mail_scanner_does_not_activate(
     sign_up(client, "jeanne@example.org")
     link = link_in(db_session, "activation_compte", "jeanne@example.org")
 
-    scanned = client.get(link)
-    forged = client.post(link, data={})
+    scanned = client.get(link, follow_redirects=True)
+    forged = client.post("/activation/confirmer", data={})
 
     assert scanned.status_code == 200
     assert forged.status_code == 400
@@ -134,10 +147,12 @@ def test_expired_activation_link(
 ) -> None:
     sign_up(client, "jeanne@example.org")
     link = link_in(db_session, "activation_compte", "jeanne@example.org")
+    page = open_link(client, link)
+    token = csrf_token(client, page)
     clock.advance(timedelta(hours=49))
 
     response = client.get(link)
-    confirmed = client.post(link, data={"csrf_token": csrf_token(client)})
+    confirmed = client.post(page, data={"csrf_token": token})  # checked again when used
 
     assert response.status_code == confirmed.status_code == 400
     assert "n’est plus valable" in page_text(response)
@@ -200,10 +215,12 @@ def test_forgotten_password_end_to_end(
     link = link_in(db_session, "reinitialisation_mot_de_passe", account.email)
     assert link.startswith("/mot-de-passe/")
 
-    reset = post(client, link, password=NEW_PASSWORD, confirm=NEW_PASSWORD)
+    page = open_link(client, link)
+    reset = post(client, page, password=NEW_PASSWORD, confirm=NEW_PASSWORD)
 
     assert reset.status_code == 302
     assert client.get(link).status_code == 400  # single use
+    assert client.get(page).status_code == 400
     assert log_in(client, account.email).status_code == 401
     assert log_in(client, account.email, NEW_PASSWORD).status_code == 302
 
@@ -254,9 +271,9 @@ def test_invite_a_second_adult(
     assert link.startswith("/invitation/")
     family_client.post("/deconnexion", data={"csrf_token": csrf_token(family_client, "/")})
 
-    page = family_client.get(link)
-    assert "sam@example.org" in page_text(page)
-    joined = post(family_client, link, name="Sam Dupont", password=PASSWORD, confirm=PASSWORD)
+    page = open_link(family_client, link)
+    assert "sam@example.org" in page_text(family_client.get(page))
+    joined = post(family_client, page, name="Sam Dupont", password=PASSWORD, confirm=PASSWORD)
 
     assert joined.status_code == 302
     invitee = find_account(db_session, "sam@example.org")

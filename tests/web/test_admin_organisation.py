@@ -19,6 +19,7 @@ from procedures.models import Account, OutboxMessage, Role, Service
 from tests.factories import PASSWORD, make_account, make_agent, page_text
 from tests.web.agents import sign_in_agent, sign_in_agent_in_browser
 from tests.web.browser import axe_context, page_problems, serve_portal
+from tests.web.test_accounts import BASE_URL, open_link
 from tests.web.test_auth import csrf_token, log_in
 from web.runtime import runtime
 
@@ -142,15 +143,16 @@ def test_an_invited_agent_sets_its_password_through_the_e_mail_link_and_signs_in
         select(OutboxMessage).where(OutboxMessage.recipient == "nouvelle.agente@ville.example")
     )
     assert message is not None and message.template == "invitation_agent"
-    link = str(json.loads(message.context)["lien"]).removeprefix("http://localhost")
+    link = str(json.loads(message.context)["lien"]).removeprefix(BASE_URL)
+    assert link.startswith("/admin/invitation/")
     assert "Invitation envoyée" in page_text(client.get(invited.headers["Location"]))
 
     agent_browser = app.test_client()
-    page = agent_browser.get(link)
-    assert "Choisissez votre mot de passe" in page_text(page)
-    weak = post(agent_browser, link, password="court", confirm="court")
+    page = open_link(agent_browser, link)
+    assert "Choisissez votre mot de passe" in page_text(agent_browser.get(page))
+    weak = post(agent_browser, page, password="court", confirm="court")
     assert "au moins 12 caractères" in page_text(weak)
-    done = post(agent_browser, link, password=PASSWORD, confirm=PASSWORD)
+    done = post(agent_browser, page, password=PASSWORD, confirm=PASSWORD)
     assert done.headers["Location"] == "/connexion"
     assert agent_browser.get(link).status_code == 400  # used once
 
@@ -303,3 +305,27 @@ def test_the_administration_pages_are_accessible_and_fit_a_phone(
         context.close()
 
     assert problems == {name: [] for name in problems}
+
+
+def test_only_a_global_admin_says_which_services_run_the_counter(
+    app: Flask,
+    db_session: Session,
+    global_admin: Account,
+    ville_admin: Account,
+    ville: Service,
+) -> None:
+    path = f"/admin/services/{ville.id}/guichet"
+    entity_admin = signed_in(app, ville_admin)
+    assert post(entity_admin, path, page="/admin/", runs_counter="y").status_code == 403
+    client = signed_in(app, global_admin)
+
+    assert "Confier le guichet" in page_text(client.get("/admin/"))
+    assert post(client, path, page="/admin/", runs_counter="y").status_code == 302
+    db_session.expire_all()
+    assert db_session.get_one(Service, ville.id).runs_counter
+    assert "Retirer le guichet" in page_text(client.get("/admin/"))
+    assert post(client, path, page="/admin/").status_code == 302  # the box unticked
+    db_session.expire_all()
+    assert not db_session.get_one(Service, ville.id).runs_counter
+    journal = page_text(client.get("/admin/journal"))
+    assert "Droit de guichet modifié" in journal and "tient le guichet : oui" in journal

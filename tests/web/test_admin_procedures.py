@@ -15,6 +15,7 @@ from procedures import catalogue
 from procedures.models import Account, Role, Service
 from tests.factories import make_account, make_agent, make_service, page_text
 from tests.procedures.flows import publish
+from tests.procedures.test_budget import LOOPING, SCRIPT_NAME, with_script
 from tests.procedures.test_designer import INTERVIEW, with_interview
 from tests.web.agents import sign_in_agent
 
@@ -215,3 +216,18 @@ def test_the_test_run_shows_where_each_task_lands(
         ("decision_commission", "Commission petite enfance", petite_enfance.name),
     ]
     assert "End_refus" in page and "refusee" in page
+
+
+def test_a_test_run_past_the_budget_names_the_step_to_simplify(admin_client: FlaskClient) -> None:
+    bpmn, metadata = current_draft(admin_client)
+    looping = with_script(bpmn, LOOPING, loop=True)
+    assert save(admin_client, looping, metadata).get_json()["problems"] == []  # type: ignore[attr-defined]
+
+    response = admin_client.get(CRECHE + "/essai")
+
+    assert response.status_code == 422
+    assert re.search(
+        rf"Le script de l'étape « ({SCRIPT_NAME}|Encore \?) » dépasse la limite de calcul "
+        r"autorisée : simplifiez-le",
+        page_text(response).replace("&#39;", "'"),
+    )

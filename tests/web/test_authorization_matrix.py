@@ -22,14 +22,15 @@ from datetime import date
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.routing import Rule
 from werkzeug.test import TestResponse
 
 from coffre.clock import FrozenClock
 from coffre.models import Foyer, FoyerMember, MemberRole
-from procedures import demandes
-from procedures.models import Account, AgentService, Role, Service
+from procedures import activation, demandes
+from procedures.models import Account, AgentService, JoinRequest, Role, Service
 from procedures.progress import EngineContext
 from procedures.saved_filters import save_filter
 from tests.factories import make_account, make_service
@@ -61,8 +62,9 @@ class Scene:
 
 @pytest.fixture
 def scene(app: Flask, db_session: Session, clock: FrozenClock) -> Scene:
-    service = make_service(db_session, code="petite-enfance")
-    other_service = make_service(db_session)  # another entity's service
+    # The service runs the town's counter; the other entity's (a partner's) does not.
+    service = make_service(db_session, code="petite-enfance", runs_counter=True)
+    other_service = make_service(db_session)
     publish(db_session, clock, "creche")
     family_a = make_account(db_session, clock, Role.FAMILLE)
     family_b = make_account(db_session, clock, Role.FAMILLE)
@@ -89,6 +91,14 @@ def scene(app: Flask, db_session: Session, clock: FrozenClock) -> Scene:
     outsider = _agent(db_session, clock, other_service, supervisor=True)
     saved = save_filter(db_session, clock, agent.id, "Mes crèches", "procedure=creche")
     db_session.commit()
+    code, one_time = activation.issue_family_code(db_session, clock, foyer.id)
+    newcomer = activation.activate_with_code(
+        db_session, clock, family_code=code, one_time_code=one_time,
+        email="arrivant@test.example", password="un mot de passe solide 2026", link="/",
+    )  # fmt: skip
+    join_id = db_session.scalars(
+        select(JoinRequest.id).where(JoinRequest.account_id == newcomer.id)
+    ).one()
     return Scene(
         ids={
             "demande_id": str(demande.id),
@@ -103,6 +113,7 @@ def scene(app: Flask, db_session: Session, clock: FrozenClock) -> Scene:
             "service_id": str(service.id),
             "entity_id": str(service.entity_id),
             "number": "1",
+            "join_id": str(join_id),
         },
         accounts={
             "famille_a": family_a,
@@ -167,10 +178,14 @@ def own_filter(actor: str, rule: Rule) -> str | None:
     return expected
 
 
-def counter_for_any_foyer(actor: str, rule: Rule) -> str | None:
-    """Counter mode may be opened for any foyer: the family stands at the counter."""
+def counter_services_only(actor: str, rule: Rule) -> str | None:
+    """Creating a household (and its family code) is for the services that run the counter.
+
+    Opening a foyer's space or printing its code follows `agent_space`: another entity's
+    agent that never dealt with family A does not learn that its foyer exists.
+    """
     expected = agent_space(actor, rule)
-    return OK if expected == NOT_FOUND else expected
+    return FORBIDDEN if expected == OK and actor == "agent_autre_entite" else expected
 
 
 def admin_space(actor: str, rule: Rule) -> str | None:
@@ -198,15 +213,17 @@ RULES: dict[str, Expect] = {
     "auth.activer_code": public,
     "auth.mot_de_passe_oublie": public,
     "auth.nouveau_mot_de_passe": public,
+    "auth.choisir_mot_de_passe": public,
     "auth.invitation": public,
+    "auth.rejoindre_foyer": public,
     "auth.inviter": family_space,
     "auth.changer_mot_de_passe": family_space,
     "agent.supervision": supervisors_only,
     "agent.supervision_csv": supervisors_only,
     "agent.delete_filter": own_filter,
-    "agent.guichet_ouvrir": counter_for_any_foyer,
-    "agent.guichet_code_famille": counter_for_any_foyer,
+    "agent.guichet_nouveau_foyer": counter_services_only,
     "admin.invitation": public,
+    "admin.invitation_mot_de_passe": public,
 }
 # A URL parameter whose meaning depends on the route.
 OVERRIDES: dict[str, dict[str, str]] = {
@@ -227,7 +244,8 @@ def rule_for(endpoint: str) -> Expect | None:
 
 
 def _owned(rule: Rule) -> bool:
-    return bool(rule.arguments & {"demande_id", "document_id", "task_id", "child_id", "foyer_id"})
+    owned = {"demande_id", "document_id", "task_id", "child_id", "foyer_id", "join_id"}
+    return bool(rule.arguments & owned)
 
 
 def routes(app: Flask) -> list[tuple[Rule, str]]:

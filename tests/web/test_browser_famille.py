@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from procedures.demo import DEMO_PASSWORD, demo_pdf
+from tests.coffre.conftest import pdf_of
 from tests.web.browser import ARTIFACTS, axe_context, axe_violations
 
 FAMILY = "famille.martin@bellerive.example"
@@ -179,7 +180,7 @@ def test_a_slow_upload_shows_its_progress(
     tmp_path: Path,
 ) -> None:
     big = tmp_path / "attestation-caf.pdf"
-    big.write_bytes(demo_pdf("Gros fichier") + b"%" + b"x" * 1_000_000 + b"\n")
+    big.write_bytes(pdf_of(1_000_000))  # padded inside: a PDF must end as PDFs end
     page = browser.new_context(locale="fr-FR").new_page()
     log_in(page, live_server)
     page.goto(live_server + "/famille/coffre/ajouter")

@@ -12,7 +12,11 @@ from web.settings import load_settings
 
 def _fresh_app(tmp_path: Path, env: str = "development") -> Flask:
     extra = (
-        {"SECRET_KEY": "p" * 40, "MASTER_KEYS": "1:" + "A" * 43 + "="}
+        {
+            "SECRET_KEY": "p" * 40,
+            "MASTER_KEYS": "1:" + "A" * 43 + "=",
+            "JOURNAL_KEY_FILE": str(tmp_path / "journal.key"),
+        }
         if env == "production"
         else {}
     )

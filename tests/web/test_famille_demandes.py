@@ -22,6 +22,7 @@ from procedures.progress import EngineContext, record_event
 from procedures.tasks import AgentActor
 from tests.factories import make_account, make_service, page_text
 from tests.procedures.flows import work
+from tests.procedures.test_budget import COPYING, hostile_creche
 from tests.web.conftest import deposit
 from tests.web.test_auth import csrf_token, log_in
 from tests.web.test_famille_coffre import upload
@@ -432,3 +433,29 @@ def test_a_deposit_started_from_a_request_goes_back_to_it_and_nowhere_else(
     )
     assert response.status_code == 303
     assert response.headers["Location"] == lands_on.format(id=demande_id)
+
+
+def test_a_procedure_past_its_budget_fails_the_submit_cleanly_and_keeps_the_draft(
+    family_client: FlaskClient,
+    petite_enfance: Service,
+    child: FoyerMember,
+    papers: list[Document],
+    db_session: Session,
+    clock: FrozenClock,
+) -> None:
+    definition, _bpmn = catalogue.read_built_in("creche")
+    catalogue.publish(db_session, clock, definition, hostile_creche(COPYING), None)
+    db_session.commit()
+    demande_id = start(family_client)
+    fill(family_client, demande_id, child, [d.id for d in papers])
+
+    response = post(family_client, f"/famille/demandes/{demande_id}/deposer")
+
+    assert response.status_code == 500  # type: ignore[attr-defined]
+    assert "la démarche dépasse sa limite de calcul. Rien n'a été enregistré" in page_text(
+        response  # type: ignore[arg-type]
+    ).replace("&#39;", "'")
+    demande = db_session.get(Demande, demande_id)
+    assert demande is not None
+    db_session.refresh(demande)
+    assert demande.status is DemandeStatus.BROUILLON and demande.workflow_state is None

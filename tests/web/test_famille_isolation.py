@@ -33,11 +33,11 @@ from coffre.models import (
     MemberRole,
 )
 from coffre.vault import Upload
-from procedures import catalogue, demandes
+from procedures import activation, catalogue, demandes
 from procedures.demande_models import Demande, DemandeEvent, Task
 from procedures.demandes import FamilyActor
 from procedures.demo import demo_pdf
-from procedures.models import Account, Role
+from procedures.models import Account, JoinRequest, Role
 from procedures.progress import EngineContext
 from tests.factories import make_account, make_foyer, make_service, page_text
 from tests.web.conftest import deposit
@@ -45,7 +45,7 @@ from tests.web.test_auth import csrf_token, log_in
 from web.runtime import runtime
 
 # Parameters that name something a foyer owns: filled with the other foyer's ids.
-OWNED_PARAMETERS = ("document_id", "demande_id", "task_id", "child_id", "member_id")
+OWNED_PARAMETERS = ("document_id", "demande_id", "task_id", "child_id", "member_id", "join_id")
 # Parameters that name something shared by every family (a procedure of the catalogue).
 PUBLIC_PARAMETERS = {"code": "creche"}
 IGNORED_METHODS = {"HEAD", "OPTIONS"}
@@ -127,6 +127,8 @@ def household(
     task_ids = list(session.scalars(select(Task.id).where(Task.demande_id == sent.id)))
     assert task_ids, "the submitted demande has no task to point at"
     assert sent.number is not None
+    newcomer = f"arrivant-{name.lower()}@test.example"  # asks to join with a family code
+    join_id = _ask_to_join(session, clock, foyer.id, newcomer)
     return Household(
         account=account,
         foyer_id=foyer.id,
@@ -136,9 +138,21 @@ def household(
             "task_id": task_ids,
             "child_id": [child.id],
             "member_id": [member.id for member in foyer.members],
+            "join_id": [join_id],
         },
-        markers=[f"Famille {name}", home, child_name, sent.number],
+        markers=[f"Famille {name}", home, child_name, newcomer, sent.number],
     )
+
+
+def _ask_to_join(session: Session, clock: FrozenClock, foyer_id: int, email: str) -> int:
+    code, one_time = activation.issue_family_code(session, clock, foyer_id)
+    newcomer = activation.activate_with_code(
+        session, clock, family_code=code, one_time_code=one_time, email=email,
+        password="un mot de passe solide 2026", link="/",
+    )  # fmt: skip
+    return session.scalars(
+        select(JoinRequest.id).where(JoinRequest.account_id == newcomer.id)
+    ).one()
 
 
 @pytest.fixture
@@ -163,6 +177,7 @@ def snapshot(session: Session, family: Household) -> dict[str, list[tuple[Any, .
         (Foyer, Foyer.id == family.foyer_id),
         (FoyerMember, FoyerMember.foyer_id == family.foyer_id),
         (Account, Account.foyer_id == family.foyer_id),
+        (JoinRequest, JoinRequest.foyer_id == family.foyer_id),
         (Document, Document.foyer_id == family.foyer_id),
         (Grant, Grant.document_id.in_(document_ids)),
         (DocumentRead, DocumentRead.document_id.in_(document_ids)),

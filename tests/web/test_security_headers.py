@@ -3,10 +3,13 @@ from __future__ import annotations
 import gc
 from pathlib import Path
 
+from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session, sessionmaker
 
+from procedures.models import Account
 from tests.factories import page_text
+from tests.web.conftest import deposit
 from web import create_app
 from web.runtime import runtime
 from web.settings import load_settings
@@ -89,3 +92,38 @@ def test_a_static_file_not_modified_is_closed_not_left_to_the_garbage_collector(
     gc.collect()  # an unclosed file would be reported here, and warnings are errors
 
     assert again.status_code == 304
+
+
+def test_pages_and_files_with_personal_data_are_never_stored_by_a_cache(
+    app: Flask, family_client: FlaskClient, family: Account, db_session: Session
+) -> None:
+    document = deposit(app, db_session, family.foyer_id or 0)
+    personal = (
+        "/famille/",
+        "/famille/coffre",
+        f"/famille/coffre/{document.id}/voir",
+        f"/famille/coffre/{document.id}/fichier?disposition=attachment",
+        "/famille/coffre/export",
+        "/famille/foyer",
+    )
+    for path in personal:
+        response = family_client.get(path)
+        assert response.status_code == 200, path
+        assert response.headers["Cache-Control"] == "no-store", path
+        response.close()
+
+    static = family_client.get("/static/css/portail.css")
+    assert static.status_code == 200
+    assert "no-store" not in static.headers.get("Cache-Control", "")
+    static.close()
+
+
+def test_static_files_never_write_the_session_back(family_client: FlaskClient) -> None:
+    # Answered after a link's redirect, a stylesheet requested by the previous page would
+    # write back the session as it was before, losing the token the redirect kept in it.
+    page = family_client.get("/famille/")
+    static = family_client.get("/static/css/portail.css")
+
+    assert "Set-Cookie" in page.headers
+    assert "Set-Cookie" not in static.headers
+    static.close()

@@ -1,6 +1,9 @@
 from __future__ import annotations
 
+import os
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -75,9 +78,38 @@ def test_production_starts_with_explicit_secrets(tmp_path: Path) -> None:
             "VAR_DIR": str(tmp_path),
             "SECRET_KEY": "k" * 40,
             "MASTER_KEY_FILE": str(tmp_path / "prod.keys"),
+            "JOURNAL_KEY_FILE": str(tmp_path / "journal.key"),
         }
     )
     assert settings.is_production
+
+
+def test_production_refuses_the_generated_journal_key(tmp_path: Path) -> None:
+    secrets = {"ENV": "production", "SECRET_KEY": "k" * 40, "MASTER_KEYS": "x"}
+    with pytest.raises(ConfigError, match="JOURNAL_KEY_FILE must be set in production"):
+        load_settings({**secrets, "VAR_DIR": str(tmp_path)})
+    assert not (tmp_path / "journal.key").exists()
+
+    auditor = load_settings(
+        {**secrets, "VAR_DIR": str(tmp_path), "JOURNAL_PUBLIC_KEY_FILE": "/audit/journal.pub"}
+    )
+    assert (auditor.journal_key_file, auditor.journal_public_key_file) == (
+        None,
+        Path("/audit/journal.pub"),
+    )
+
+
+def test_the_demo_journal_key_is_generated_private_and_the_tsa_url_stays_out_of_repr(
+    tmp_path: Path,
+) -> None:
+    settings = load_settings(
+        {"VAR_DIR": str(tmp_path), "TSA_URL": "https://user:tsa-pass-value@tsa.example/"}
+    )
+
+    assert settings.journal_key_file == tmp_path / "journal.key"
+    assert stat.S_IMODE((tmp_path / "journal.key").stat().st_mode) == 0o600
+    assert settings.tsa_url.startswith("https://")
+    assert "tsa-pass-value" not in repr(settings)
 
 
 @pytest.mark.parametrize(
@@ -110,3 +142,41 @@ def test_repr_shows_no_secret(tmp_path: Path) -> None:
     text = repr(settings)
     for secret in ("topsecret", "s3cr3t-value", "smtp-pass-value", "db-pass-value"):
         assert secret not in text
+
+
+def _modes(var_dir: Path) -> tuple[int, int]:
+    database = var_dir / "portail.db"
+    return stat.S_IMODE(var_dir.stat().st_mode), stat.S_IMODE(database.stat().st_mode)
+
+
+def _upgrade(var_dir: Path) -> subprocess.CompletedProcess[str]:
+    """`flask db upgrade` on the embedded default, as `make run` starts it."""
+    env = dict(os.environ, ENV="development", VAR_DIR=str(var_dir), FLASK_APP="web:create_app")
+    env.pop("DATABASE_URL", None)
+    return subprocess.run(
+        [sys.executable, "-m", "flask", "db", "upgrade"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+
+
+def test_a_new_var_directory_is_0700_and_its_database_0600(tmp_path: Path) -> None:
+    var_dir = tmp_path / "var"
+
+    _upgrade(var_dir)
+
+    assert _modes(var_dir) == (0o700, 0o600)
+
+
+def test_wider_modes_on_var_and_the_database_are_narrowed_at_start(tmp_path: Path) -> None:
+    var_dir = tmp_path / "var"
+    _upgrade(var_dir)
+    var_dir.chmod(0o755)
+    (var_dir / "portail.db").chmod(0o644)
+
+    started = _upgrade(var_dir)
+
+    assert _modes(var_dir) == (0o700, 0o600)
+    assert "narrowed to 0700" in started.stderr and "narrowed to 0600" in started.stderr

@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import zipfile
 
+import pikepdf
 import pytest
 from flask.testing import FlaskClient
 from hypothesis import HealthCheck, given, settings
@@ -20,6 +21,7 @@ from werkzeug.test import encode_multipart
 
 from coffre.catalogue import DEFAULT_FORMATS
 from procedures.models import Account
+from tests.coffre.pdfs import built_pdf, javascript, open_action
 from tests.coffre.test_inspection import FRENCH, MINIMAL_PDF, a_zip, jpeg, png
 from tests.web.test_auth import csrf_token
 from tests.web.test_famille_coffre import documents_of
@@ -86,6 +88,24 @@ HOSTILE = {
     "png decompression bomb": (png(60_000, 60_000), "scan.png", "image/png", "image_bomb"),
     "jpeg decompression bomb": (jpeg(40_000, 40_000), "photo.jpg", "image/jpeg", "image_bomb"),
     "pdf named jpg": (MINIMAL_PDF, "photo.jpg", "image/jpeg", "extension_mismatch"),
+    "javascript pdf, its objects in a compressed stream": (
+        built_pdf(open_action(javascript())),
+        "avis.pdf",
+        "application/pdf",
+        "pdf_javascript",
+    ),
+    "password-protected pdf": (
+        built_pdf(encryption=pikepdf.Encryption(owner="proprietaire", user="motdepasse")),
+        "avis.pdf",
+        "application/pdf",
+        "pdf_encrypted",
+    ),
+    "only the header of a pdf": (
+        b"%PDF-1.7 garbage",
+        "avis.pdf",
+        "application/pdf",
+        "pdf_unreadable",
+    ),
     "empty file": (b"", "avis.pdf", "application/pdf", "empty"),
     "just over the size limit": (
         MINIMAL_PDF + b"%" * (20 * MIB + 1 - len(MINIMAL_PDF)),
