@@ -157,6 +157,12 @@ def guichet_nouveau_foyer() -> Page:
 @bp.post("/guichet/<int:foyer_id>/code-famille")
 @role_required(Role.AGENT)
 def guichet_code_famille(foyer_id: int) -> Page:
+    # A code is given to a parent standing at the counter, like opening the space: the same
+    # confirmation, never a code printed for a family that is not there.
+    _check_may_open(foyer_id)
+    form = OpenForm()
+    if not form.validate_on_submit():
+        return _search_page(form, 400)
     try:
         issued = guichet.new_family_code(
             db(), runtime().clock, current_user.id, foyer_id, link=absolute_url("famille.index")

@@ -223,6 +223,21 @@ def test_a_family_code_is_journaled_and_emailed_to_every_adult(
     assert db_session.scalars(select(FamilyCode.issued_by)).all() == [counter_agent.id]
 
 
+def test_a_family_code_is_printed_only_for_a_family_confirmed_present(
+    app: Flask, db_session: Session, counter_agent: Account, foyer: Foyer, parents: list[Account]
+) -> None:
+    client = signed_in(app, counter_agent)
+    token = csrf_token(client, "/agent/guichet")
+
+    response = client.post(f"/agent/guichet/{foyer.id}/code-famille", data={"csrf_token": token})
+
+    assert response.status_code == 400
+    assert "Confirmez que la famille est d'accord" in page_text(response)
+    assert db_session.scalars(select(FamilyCode)).all() == []
+    assert events(db_session, foyer.id) == []
+    assert mails(db_session, "guichet_code_famille") == []
+
+
 # --- a new adult of a foyer with an account waits for its adults ------------------------------
 
 

@@ -30,6 +30,7 @@ def print_code_for_martin(browser: Any, portal: Portal) -> tuple[str, str]:
     page.goto(portal.url + "/agent/guichet")
     page.get_by_label("Nom, nom d'un enfant ou code famille").first.fill("Martin")
     page.get_by_role("button", name="Rechercher").click()
+    page.locator("label", has_text="La famille est présente au guichet").first.click()
     page.get_by_role("button", name="Imprimer un nouveau code famille").click()
     codes = (
         page.locator("[data-code-famille]").inner_text(),
