@@ -8,26 +8,41 @@ going to a page. Hyperlinks a reader clicks (URI actions of links) are accepted:
 tax notices and certificates families receive carry them, and they run nothing.
 
 The walk follows every reference from the trailer, once each (a visited set breaks
-loops), and gives up past a budget of objects and of values, so a file costs bounded time.
+loops), and gives up past a budget of objects and of values. What qpdf itself parses and
+decodes to open the file and resolve what the walk asks for is bounded before qpdf reads a
+byte (`coffre.pdf_cost`, which counts the raw bytes: a cost, never a verdict on content), so
+a file costs bounded time and memory.
 """
 
 from __future__ import annotations
 
 import enum
 import io
+from collections.abc import Iterator
 from functools import cache
-from typing import TypeGuard
+from itertools import repeat
+from typing import Any, TypeGuard
 
 import pikepdf
 from pikepdf import ObjectType
 from pikepdf.settings import set_qpdf_limits
 
+from coffre.pdf_cost import (
+    MAX_OBJECTS,  # indirect objects walked
+    MAX_VALUES,  # values walked (dictionary entries and array items)
+    Encrypted,
+    TooCostly,
+    Unreadable,
+    check_cost,
+)
+
 MIB = 1024 * 1024
-MAX_OBJECTS = 200_000  # indirect objects walked: a 500-page tagged report holds ~60,000
-MAX_VALUES = 2_000_000  # values walked (dictionary entries and array items)
 DECODE_LIMIT = 8 * MIB  # the most qpdf decodes from one stream (cross-references, objects)
 
-_CONTAINERS = frozenset({ObjectType.dictionary, ObjectType.array, ObjectType.stream})
+_WARNINGS_EVERY = 4096  # values walked between two looks at qpdf's warnings
+_SLICE = 256  # array items held at a time, per level of nesting (qpdf allows 499 levels)
+# A tuple: `in` compares by identity, where a set would hash each enum member in Python.
+_CONTAINERS = (ObjectType.dictionary, ObjectType.array, ObjectType.stream)
 # Keys that only ever hold scripts, embedded files or XFA forms, wherever they appear.
 _ACTIVE_KEYS = frozenset(
     {"/JS", "/JavaScript", "/EmbeddedFiles", "/EF", "/XFA", "/RichMediaContent"}
@@ -81,19 +96,22 @@ def pdf_problem(content: io.BytesIO) -> PdfProblem | None:
     """What makes this PDF unfit for the vault, or None if it may be stored."""
     _limit_qpdf()
     try:
+        check_cost(content.getvalue())  # before qpdf reads a byte
         with pikepdf.open(content, attempt_recovery=False, inherit_page_attributes=False) as pdf:
             if pdf.is_encrypted:  # with an empty user password, it opens all the same
                 return PdfProblem.ENCRYPTED
-            _Walk().run(pdf.trailer)
+            _Walk(pdf).run(pdf.trailer)
             # qpdf warns where it guessed (an object not where the table says...): another
             # reader guesses otherwise, and may find what this walk did not see.
             if pdf.get_warnings():
                 return PdfProblem.UNREADABLE
-    except pikepdf.PasswordError:
+    except (pikepdf.PasswordError, Encrypted):
         return PdfProblem.ENCRYPTED
     except _Refused as refused:
         return refused.problem
-    except (pikepdf.PdfError, RuntimeError):  # qpdf could not read it, or hit one of its limits
+    except TooCostly:
+        return PdfProblem.TOO_COMPLEX
+    except (pikepdf.PdfError, RuntimeError, Unreadable):  # qpdf could not read it, or hit a limit
         return PdfProblem.UNREADABLE
     return None
 
@@ -129,42 +147,62 @@ class _Walk:
 
     Actions are checked where they are triggered (an action chain shared by many links is
     checked from each); every value looked at, walked or checked, counts in the budget.
+    qpdf's warnings are looked at on the way: it keeps every one (7 for an object it cannot
+    parse, 770 MB for 150,000 such objects), and one is enough to refuse the file.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, pdf: pikepdf.Pdf) -> None:
+        self._pdf = pdf
         self._seen: set[tuple[int, int]] = set()
         self._values = 0
-        self._stack: list[pikepdf.Object] = []
+        self._pending: list[pikepdf.Object] = []  # indirect containers, each once
 
     def run(self, trailer: pikepdf.Object) -> None:
-        self._push(trailer)
-        while self._stack:
-            node = self._stack.pop()
-            if node._type_code == ObjectType.array:
-                for item in node.as_list():
-                    self._push(item)
-            else:
-                entries = node.stream_dict if node._type_code == ObjectType.stream else node
-                for key, value in entries.items():
+        first = self._admit(trailer)
+        if first is not None:
+            self._walk(first)
+        while self._pending:
+            self._walk(self._pending.pop())
+
+    def _walk(self, node: pikepdf.Object) -> None:
+        """The values in `node`, one at a time, its direct containers depth first.
+
+        Direct containers nest at most as deep as qpdf parses (499): the walk holds at most a
+        slice of an array per level, never a whole one (2 M empty arrays made it hold 270 MB
+        of wrappers).
+        """
+        levels = [_entries(node)]
+        while levels:
+            for key, value in levels[-1]:
+                if key is not None:
                     self._check_entry(key, value)
-                    self._push(value)
+                inside = self._admit(value)
+                if inside is not None:
+                    levels.append(_entries(inside))
+                    break  # into `inside`; this level goes on where it stopped
+            else:
+                levels.pop()
 
     def _count(self) -> None:
         self._values += 1
         if self._values > MAX_VALUES:
             raise _Refused(PdfProblem.TOO_COMPLEX)
+        if self._values % _WARNINGS_EVERY == 0 and self._pdf.get_warnings():
+            raise _Refused(PdfProblem.UNREADABLE)
 
-    def _push(self, value: object) -> None:
+    def _admit(self, value: object) -> pikepdf.Object | None:
+        """Count `value`; a direct container to walk now, an indirect one is kept for later."""
         self._count()
         if not isinstance(value, pikepdf.Object) or value._type_code not in _CONTAINERS:
-            return
-        if value.is_indirect:
-            if value.objgen in self._seen:
-                return
+            return None
+        if not value.is_indirect:
+            return value
+        if value.objgen not in self._seen:
             self._seen.add(value.objgen)
             if len(self._seen) > MAX_OBJECTS:
                 raise _Refused(PdfProblem.TOO_COMPLEX)
-        self._stack.append(value)
+            self._pending.append(value)
+        return None
 
     def _check_entry(self, key: str, value: object) -> None:
         """Refuse an entry that is active content by itself, or the start of a refused action."""
@@ -210,6 +248,23 @@ class _Walk:
                 chain.extend(after.as_list())
             elif after is not None:
                 chain.append(after)
+
+
+def _entries(node: pikepdf.Object) -> Iterator[tuple[str | None, Any]]:
+    """The items of an array, or the entries of a dictionary or a stream's, one at a time."""
+    if node._type_code == ObjectType.array:
+        if len(node) <= _SLICE:
+            return zip(repeat(None), node.as_list(), strict=False)
+        return _slices(node)
+    entries = node.stream_dict if node._type_code == ObjectType.stream else node
+    return iter(entries.items())
+
+
+def _slices(array: pikepdf.Object) -> Iterator[tuple[None, Any]]:
+    """A long array's items a slice at a time (as one list, every item is a wrapper at once)."""
+    for start in range(0, len(array), _SLICE):
+        for item in array[start : start + _SLICE]:
+            yield None, item
 
 
 def _harmless_address(action: pikepdf.Object, kind: str) -> bool:

@@ -7,6 +7,9 @@ upload does.
 
 from __future__ import annotations
 
+import io
+import tracemalloc
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 
 import pikepdf
@@ -15,28 +18,42 @@ from fpdf import FPDF
 from pikepdf import Array, Dictionary, Name, String
 
 from coffre.catalogue import PDF
-from coffre.pdf import MAX_VALUES
+from coffre.pdf import MAX_VALUES, PdfProblem, pdf_problem
+from coffre.pdf_cost import MAX_OBJECTS, MAX_XREF_ENTRIES, TooCostly, check_cost, count_values
 from procedures.attestations import Certificate, render_pdf
 from procedures.demo import demo_pdf
 from tests.coffre.conftest import pdf_of
 from tests.coffre.pdfs import (
+    PAGES,
     Change,
+    HandMade,
     action,
     annotation,
     built_pdf,
     catalog,
+    chained_object_streams,
     chained_open_action,
+    content_length_in_object_stream,
+    deeply_nested,
     embedded_file,
     form_field,
     go_to,
+    hand_made,
     javascript,
     javascript_names,
+    lzw_literally,
+    object_stream_claiming,
+    object_stream_values,
     open_action,
     outline,
     page_actions,
     raw_pdf,
+    tiny_objects,
+    unparsable_objects,
     uri,
+    values_in_catalog,
     xfa_form,
+    xref_stream_length_in_object_stream,
 )
 from tests.coffre.test_inspection import inspect, refused
 
@@ -224,3 +241,126 @@ def test_a_pdf_beyond_the_walking_budget_is_refused_as_too_complex() -> None:
     content = raw_pdf(b"/Valeurs [" + b"0 " * (MAX_VALUES + 1) + b"]")
 
     refused(content, "pdf_too_complex", filename="avis.pdf")
+
+
+# What qpdf would spend to open and walk a file: refused before qpdf parses it
+
+
+def lzw_cross_references() -> bytes:
+    return hand_made().with_xref_stream(b"/Filter /LZWDecode", encode=lzw_literally)
+
+
+def index_by_reference() -> bytes:
+    pdf = hand_made()
+    pdf.raw(9, b"[0 11]")  # qpdf follows the reference to read the ranges
+    return pdf.with_xref_stream(b"/Index 9 0 R")
+
+
+COSTLY: dict[str, Callable[[], bytes]] = {
+    "names-parsed-to-open": lambda: values_in_catalog(MAX_VALUES + 1),
+    "dictionaries-parsed-to-open": lambda: values_in_catalog(MAX_VALUES // 2 + 1, b"<<>>"),
+    "object-stream-parsed-for-its-catalogue": lambda: object_stream_values(MAX_VALUES + 1),
+    "object-streams-chained-by-their-lengths": lambda: chained_object_streams(3),
+    "xref-stream-length-in-an-object-stream": xref_stream_length_in_object_stream,
+    "object-stream-claiming-objects": lambda: object_stream_claiming(MAX_OBJECTS + 1),
+    "xref-stream-size": lambda: hand_made().with_xref_stream(b"/Size %d" % (MAX_OBJECTS + 1)),
+    "xref-stream-entries": lambda: hand_made().with_xref_stream(padding=MAX_XREF_ENTRIES),
+    "xref-stream-index-ranges": lambda: hand_made().with_xref_stream(
+        b"/Index [0 5 10 %d]" % MAX_XREF_ENTRIES
+    ),
+    "xref-stream-index-by-reference": index_by_reference,
+    "xref-stream-in-lzw": lzw_cross_references,
+    "classic-table-entries": lambda: hand_made().with_table(padding=MAX_XREF_ENTRIES),
+    "trailer-size": lambda: hand_made().with_table().replace(b"/Size 4 ", b"/Size 2000000000 "),
+    "tiny-objects": lambda: tiny_objects(MAX_OBJECTS),
+}
+
+
+@pytest.mark.parametrize("make", COSTLY.values(), ids=COSTLY)
+def test_a_pdf_that_would_cost_qpdf_too_much_is_refused_before_qpdf_parses_it(
+    make: Callable[[], bytes],
+) -> None:
+    content = make()
+
+    with pytest.raises(TooCostly):  # from the raw bytes and the cross-references alone
+        check_cost(content)
+    refused(content, "pdf_too_complex", filename="avis.pdf")
+
+
+def test_values_nested_deeper_than_qpdf_allows_are_refused() -> None:
+    refused(deeply_nested(10_000), "pdf_unreadable")  # qpdf's own limit (499 levels)
+
+
+def lzw_page_with_a_table() -> bytes:
+    pdf = HandMade()
+    pdf.raw(1, b"<< /Type /Catalog /Pages 2 0 R >>")
+    pdf.raw(2, PAGES[2])
+    pdf.raw(3, PAGES[3].replace(b"/Resources", b"/Contents 5 0 R /Resources"))
+    pdf.stream(5, lzw_literally(b"0 0 m 10 10 l S"), b"/Filter /LZWDecode")
+    return pdf.with_table()  # qpdf never decodes a page to check it: LZW costs nothing here
+
+
+LOOKS_COSTLY: dict[str, Callable[[], bytes]] = {
+    "linearized-with-object-streams": lambda: built_pdf(linearize=True),
+    "catalogue-in-an-object-stream": lambda: hand_made(compressed=True).with_xref_stream(),
+    "uncompressed-object-streams": lambda: built_pdf(compress_streams=False),
+    "content-length-in-an-object-stream": content_length_in_object_stream,
+    "lzw-page-with-a-classic-table": lzw_page_with_a_table,
+    "objects-within-the-budget": lambda: tiny_objects(1000),
+}
+
+
+@pytest.mark.parametrize("make", LOOKS_COSTLY.values(), ids=LOOKS_COSTLY)
+def test_pdfs_that_only_look_costly_are_accepted(make: Callable[[], bytes]) -> None:
+    assert inspect(make(), "avis.pdf").mime_type == PDF
+
+
+def parsed_values(value: object) -> int:
+    if isinstance(value, pikepdf.Dictionary):
+        return 1 + sum(parsed_values(item) for item in value.values())
+    if isinstance(value, pikepdf.Array):
+        return 1 + sum(parsed_values(item) for item in value)
+    return 1
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        b"[1 2 3]",
+        b"[/a/b//c]",
+        b"[<<>><< /k 1 >>]",
+        b"[(a)(b)<00ff>()]",
+        b"[true false null]",
+        b"[+1 -2 .5 3. -.0]",
+        b"[1%commentaire\n2]",
+        b"[1\x002\t3\x0c4\r5]",
+        b"[[[]][]]",
+        b"<< /a [1 2] /b << /c (x) >> >>",
+    ],
+)
+def test_the_byte_count_is_never_below_the_values_qpdf_parses(text: bytes) -> None:
+    assert count_values(text) >= parsed_values(pikepdf.Object.parse(text))
+
+
+def python_peak(content: bytes) -> tuple[PdfProblem | None, int]:
+    """The verdict on `content`, and the most Python memory the check held (qpdf's is not seen)."""
+    tracemalloc.start()
+    try:
+        problem = pdf_problem(io.BytesIO(content))
+        return problem, tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def test_the_walk_holds_a_value_per_level_never_a_whole_array() -> None:
+    problem, peak = python_peak(values_in_catalog(100_000, b"[]"))  # 200 KB
+
+    assert problem is None
+    assert peak < 2 * 1024 * 1024  # it held 6 MB of wrappers, one per empty array
+
+
+def test_qpdf_warnings_stop_the_walk_before_they_pile_up() -> None:
+    problem, peak = python_peak(unparsable_objects(40_000))  # 2.4 MB, 7 warnings each
+
+    assert problem is PdfProblem.UNREADABLE
+    assert peak < 12 * 1024 * 1024  # the 280,000 warnings came back as 50 MB of text
