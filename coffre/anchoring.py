@@ -74,7 +74,8 @@ def write_checkpoint(
     heads = current_heads(session)
     if skip_unchanged and heads == _last_recorded_heads(session):
         return None
-    auditor = Auditor(store=anchoring.store, public_key=anchoring.signing_key.public_key())
+    public_key = anchoring.signing_key.public_key()
+    auditor = Auditor(store=anchoring.store, public_key=public_key)
     tampered = check_anchors(session, auditor).tampered
     if tampered:
         raise JournalTampered(tampered)
@@ -83,7 +84,7 @@ def write_checkpoint(
         {
             "version": FORMAT_VERSION,
             "at": now.isoformat(timespec="microseconds"),
-            "key": key_id(anchoring.signing_key.public_key()),
+            "key": key_id(public_key),
             "heads": {chain: {"seq": h.seq, "hash": h.hash} for chain, h in heads.items()},
         }
     )

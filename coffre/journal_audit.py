@@ -101,8 +101,8 @@ def check_anchors(session: Session, auditor: Auditor, keys: list[str] | None = N
     """Compare the chains with the newest validly signed checkpoint of the store."""
     checkpoints = _Checkpoints(auditor, stored_keys(auditor.store) if keys is None else keys)
     last = next(checkpoints.newest_first(), None)
-    positions = _positions(session, last.heads if last else {})
     anchored = last.heads if last else {}
+    positions = _positions(session, anchored)
     for chain, head in sorted(anchored.items()):
         position = positions.get(chain, _Position())
         if position.anchored_hash != head.hash:

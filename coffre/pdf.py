@@ -30,13 +30,13 @@ from pikepdf.settings import set_qpdf_limits
 from coffre.pdf_cost import (
     MAX_OBJECTS,  # indirect objects walked
     MAX_VALUES,  # values walked (dictionary entries and array items)
+    MIB,
     Encrypted,
     TooCostly,
     Unreadable,
     check_cost,
 )
 
-MIB = 1024 * 1024
 DECODE_LIMIT = 8 * MIB  # the most qpdf decodes from one stream (cross-references, objects)
 
 _WARNINGS_EVERY = 4096  # values walked between two looks at qpdf's warnings

@@ -255,7 +255,13 @@ def demo_pdf(text: str) -> bytes:
         b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
         b"<< /Length " + str(len(stream)).encode() + b" >>\nstream\n" + stream + b"\nendstream",
     ]
-    out = bytearray(b"%PDF-1.4\n")
+    return assemble_pdf(objects)
+
+
+def assemble_pdf(objects: list[bytes], version: str = "1.4") -> bytes:
+    """A PDF of `objects` (numbered from 1, the first the catalogue) with a correct
+    classic cross-reference table."""
+    out = bytearray(f"%PDF-{version}\n".encode())
     offsets = []
     for number, body in enumerate(objects, start=1):
         offsets.append(len(out))

@@ -24,7 +24,6 @@ from sqlalchemy.orm import Session, selectinload
 from coffre import journal
 from coffre.clock import Clock
 from coffre.models import Foyer, FoyerMember, JournalEntry, MemberRole
-from procedures.accounts import FoyerNotFound
 from procedures.activation import issue_family_code
 from procedures.demande_models import DemandeEvent
 from procedures.guichet_droits import (
@@ -177,14 +176,6 @@ def _match(foyer: Foyer, has_account: bool) -> FoyerMatch:
 # --- opening and closing ------------------------------------------------------------------
 
 
-def live_foyer(session: Session, foyer_id: int) -> Foyer:
-    """The foyer, unless it does not exist or was deleted (FoyerNotFound)."""
-    foyer = session.get(Foyer, foyer_id)
-    if foyer is None or foyer.shredded_at is not None:
-        raise FoyerNotFound()
-    return foyer
-
-
 def marks(session: Session) -> tuple[int, int]:
     """The newest journal entry and demande event ids: what is older was not done here."""
     journal_mark = session.scalar(select(func.max(JournalEntry.id))) or 0
@@ -202,8 +193,7 @@ def open_counter(
     CounterNotAllowed when the account is not an agent of a service.
     """
     agent = counter_agent(session, agent_id)
-    live_foyer(session, foyer_id)
-    check_may_open(session, agent, foyer_id)
+    check_may_open(session, agent, foyer_id)  # FoyerNotFound too when gone or deleted
     entry = journal.record(session, clock, "guichet.opened", foyer_id=foyer_id, actor_id=agent_id)
     session.flush()
     _tell_adults(
@@ -294,8 +284,7 @@ def new_family_code(
     service that runs the counter.
     """
     agent = counter_agent(session, agent_id)
-    live_foyer(session, foyer_id)
-    check_may_open(session, agent, foyer_id)
+    check_may_open(session, agent, foyer_id)  # FoyerNotFound too when gone or deleted
     check_may_issue_codes(agent)
     entry = journal.record(
         session, clock, "guichet.code_issued", foyer_id=foyer_id, actor_id=agent_id

@@ -56,7 +56,8 @@ def join_with_code(
     space's address). Journaled; the caller commits.
     """
     session.flush()  # the account's id, for the journal and the request
-    if not family_accounts(session, code.foyer_id):
+    adults = family_accounts(session, code.foyer_id)
+    if not adults:
         account.foyer_id = code.foyer_id
         journal.record(
             session,
@@ -84,7 +85,7 @@ def join_with_code(
         actor_id=account.id,
         details={"code": code.id, "request": request.id},
     )
-    for adult in family_accounts(session, code.foyer_id):
+    for adult in adults:
         enqueue(
             session,
             clock,

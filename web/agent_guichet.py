@@ -187,7 +187,7 @@ def _codes_page(issued: guichet.NewFoyer, new: bool) -> BaseResponse:
         needs_confirmation=bool(family_accounts(db(), issued.foyer_id)),
         form=OpenForm(formdata=None),
     )
-    return Response(page, 201 if new else 200, headers={"Cache-Control": "no-store"})
+    return Response(page, 201 if new else 200)  # no cache keeps the codes: web.security
 
 
 # --- every act done in counter mode, and the end of counter mode at logout ------------------

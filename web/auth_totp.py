@@ -141,7 +141,7 @@ def second_facteur() -> Page:
 @bp.route("/connexion/enrolement", methods=["GET", "POST"])
 @_address_limit
 @_account_limit
-def enrolement() -> Page | tuple[str, int, dict[str, str]]:
+def enrolement() -> Page:
     account_id = _pending_account_id()
     if account_id is None:
         return _back_to_password()
@@ -163,7 +163,8 @@ def enrolement() -> Page | tuple[str, int, dict[str, str]]:
             status = 401
         else:
             return _complete_login(account_id)
-    page, status = _code_page(
+    # The page shows the secret: web.security's no-store keeps it out of every cache.
+    return _code_page(
         form,
         "enrolement.html",
         status,
@@ -171,5 +172,3 @@ def enrolement() -> Page | tuple[str, int, dict[str, str]]:
         uri=enrolment.uri,
         qr_code=segno.make(enrolment.uri, error="m").svg_data_uri(scale=5, border=2),
     )
-    # The page shows the secret: no cache may keep it.
-    return page, status, {"Cache-Control": "no-store"}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from cryptography.x509 import Certificate
+
 from coffre.anchoring import Anchoring
 from coffre.journal_audit import Auditor
 from coffre.journal_key import load_public_key, load_signing_key
@@ -16,8 +18,7 @@ def anchoring_from(settings: Settings, store: ObjectStore) -> Anchoring | None:
         return None
     tsa = None
     if settings.tsa_url:
-        roots = load_roots(settings.tsa_ca_file) if settings.tsa_ca_file else ()
-        tsa = TimestampAuthority(url=settings.tsa_url, roots=roots)
+        tsa = TimestampAuthority(url=settings.tsa_url, roots=_tsa_roots(settings))
     return Anchoring(store=store, signing_key=load_signing_key(settings.journal_key_file), tsa=tsa)
 
 
@@ -28,5 +29,8 @@ def auditor_from(settings: Settings, store: ObjectStore) -> Auditor:
     else:
         assert settings.journal_key_file is not None  # load_settings guarantees one of them
         public_key = load_signing_key(settings.journal_key_file).public_key()
-    roots = load_roots(settings.tsa_ca_file) if settings.tsa_ca_file else ()
-    return Auditor(store=store, public_key=public_key, tsa_roots=roots)
+    return Auditor(store=store, public_key=public_key, tsa_roots=_tsa_roots(settings))
+
+
+def _tsa_roots(settings: Settings) -> tuple[Certificate, ...]:
+    return load_roots(settings.tsa_ca_file) if settings.tsa_ca_file else ()

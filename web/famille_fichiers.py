@@ -41,10 +41,9 @@ def content_disposition(filename: str, disposition: str) -> str:
 
 
 def attachment_headers(filename: str, disposition: str) -> dict[str, str]:
-    """Headers of a file that must be neither sniffed nor kept in any cache."""
+    """Headers of a file that must not be sniffed (no cache keeps it: web.security)."""
     return {
         "Content-Disposition": content_disposition(filename, disposition),
-        "Cache-Control": "no-store",
         "X-Content-Type-Options": "nosniff",
     }
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Flask, Response, has_request_context, request, session
+from flask import Flask, Response, request, session
 from flask.sessions import SecureCookieSessionInterface, SessionMixin
 
 CONTENT_SECURITY_POLICY = "; ".join(
@@ -32,7 +32,8 @@ class PageSessionInterface(SecureCookieSessionInterface):
     """
 
     def should_set_cookie(self, app: Flask, session: SessionMixin) -> bool:
-        if has_request_context() and request.endpoint == "static" and not session.modified:
+        # Called from process_response only, inside the request.
+        if request.endpoint == "static" and not session.modified:
             return False
         return super().should_set_cookie(app, session)
 

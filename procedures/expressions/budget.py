@@ -45,7 +45,6 @@ class Budget:
     max_data: int = MAX_TASK_DATA
     steps: int = 0  # nodes evaluated, items read, engine tasks run (weighted)
     size: int = 0  # items and characters of the values built
-    engine_tasks: int = 0  # tasks the engine ran or created by itself
     _tree_size: int = field(default=0, repr=False)
     task_name: str = ""  # the diagram element running now, named if the budget runs out
 
@@ -76,7 +75,6 @@ class Budget:
         created = max(tree_size - self._tree_size, 0) if self._tree_size else 0
         self._tree_size = tree_size
         self.task_name = name
-        self.engine_tasks += 1 + created
         self.spend(ENGINE_TASK_STEPS * (1 + created))
 
     def check_data(self, data: Mapping[str, object]) -> None:

@@ -11,6 +11,8 @@ from itertools import pairwise
 import pikepdf
 from pikepdf import Array, Dictionary, Name, String
 
+from procedures.demo import assemble_pdf
+
 Change = Callable[[pikepdf.Pdf], None]
 Encoder = Callable[[bytes], bytes]
 
@@ -41,16 +43,7 @@ def raw_pdf(catalog: bytes = b"", stream: bytes | None = None) -> bytes:
     if stream is not None:
         length = str(len(stream)).encode()
         objects.append(b"<< /Length " + length + b" >>\nstream\n" + stream + b"\nendstream")
-    out = bytearray(b"%PDF-1.7\n")
-    offsets = []
-    for number, body in enumerate(objects, start=1):
-        offsets.append(len(out))
-        out += f"{number} 0 obj\n".encode() + body + b"\nendobj\n"
-    xref = len(out)
-    out += f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n".encode()
-    out += b"".join(f"{offset:010d} 00000 n \n".encode() for offset in offsets)
-    out += f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R >>\n".encode()
-    return bytes(out + f"startxref\n{xref}\n%%EOF\n".encode())
+    return assemble_pdf(objects, version="1.7")
 
 
 def action(kind: str, **entries: object) -> Dictionary:

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from coffre.clock import FrozenClock
-from coffre.models import Document, Foyer, MemberRole
+from coffre.models import Document, Foyer, JournalEntry, MemberRole
 from coffre.vault import Vault
 from procedures import catalogue, demandes, engine, tasks
 from procedures.demande_models import Demande, Task, TaskState
@@ -108,3 +108,9 @@ def templates_sent(session: Session, family: FamilyActor) -> list[str]:
             .order_by(OutboxMessage.id)
         )
     )
+
+
+def journal_of(session: Session, foyer_id: int) -> list[JournalEntry]:
+    """The foyer's journal chain, oldest first."""
+    query = select(JournalEntry).where(JournalEntry.foyer_id == foyer_id)
+    return list(session.scalars(query.order_by(JournalEntry.seq)))

@@ -35,7 +35,7 @@ from procedures.expressions.limits import MAX_RUN_SIZE, MAX_RUN_STEPS, MAX_SIZE,
 from procedures.models import Account, OutboxMessage, Role, Service
 from procedures.progress import EngineContext
 from tests.factories import make_account
-from tests.procedures.flows import agent_of, open_task, submitted_creche, work
+from tests.procedures.flows import agent_of, open_task, publish, submitted_creche, work
 
 SCRIPT_ID, SCRIPT_NAME, GATEWAY_NAME = "calculer_bareme", "Calculer le barème", "Encore ?"
 # Walks a 50,000-item list fifteen times in one line: 12 s of CPU per 15 such lines before.
@@ -84,6 +84,22 @@ def _flow(process: etree._Element, flow_id: str, source: str, target: str, when:
 def hostile_creche(script: str, *, loop: bool = False, flow_id: str = "Flow_1") -> bytes:
     _definition, bpmn = catalogue.read_built_in("creche")
     return with_script(bpmn.decode("utf-8"), script, loop=loop, flow_id=flow_id).encode("utf-8")
+
+
+def publish_hostile(
+    session: Session,
+    clock: FrozenClock,
+    script: str,
+    *,
+    loop: bool = False,
+    flow_id: str = "Flow_1",
+) -> None:
+    """Publish `hostile_creche` as the crèche's current version."""
+    definition, _bpmn = catalogue.read_built_in("creche")
+    catalogue.publish(
+        session, clock, definition, hostile_creche(script, loop=loop, flow_id=flow_id), None
+    )
+    session.commit()
 
 
 def started(xml: str, data: dict[str, object]) -> engine.OperationScriptEngine:
@@ -187,9 +203,7 @@ def test_a_script_leaving_large_task_data_stops_before_anything_is_saved() -> No
 
 @pytest.fixture
 def admin(db_session: Session, clock: FrozenClock, petite_enfance: Service) -> Account:
-    definition, bpmn = catalogue.read_built_in("creche")
-    catalogue.publish(db_session, clock, definition, bpmn, None)
-    db_session.commit()
+    publish(db_session, clock, "creche")
     return make_account(db_session, clock, Role.ADMIN)
 
 
@@ -221,9 +235,7 @@ def test_a_demande_on_a_hostile_version_fails_at_submit_and_keeps_nothing(
     foyer: Foyer,
     petite_enfance: Service,
 ) -> None:
-    definition, _bpmn = catalogue.read_built_in("creche")
-    catalogue.publish(db_session, clock, definition, hostile_creche(COPYING), None)
-    db_session.commit()
+    publish_hostile(db_session, clock, COPYING)
 
     with pytest.raises(ScriptBudgetExceeded, match=DATA_LIMIT):
         submitted_creche(db_session, ctx, family, vault, foyer)
@@ -243,10 +255,7 @@ def test_a_step_of_a_demande_past_the_budget_is_rolled_back(
     foyer: Foyer,
     petite_enfance: Service,
 ) -> None:
-    definition, _bpmn = catalogue.read_built_in("creche")
-    looping_after_check = hostile_creche(LOOPING, loop=True, flow_id="Flow_3")
-    catalogue.publish(db_session, clock, definition, looping_after_check, None)
-    db_session.commit()
+    publish_hostile(db_session, clock, LOOPING, loop=True, flow_id="Flow_3")  # after the check
     demande = submitted_creche(db_session, ctx, family, vault, foyer)
     state = demande.workflow_state
     agent = agent_of(db_session, clock, petite_enfance)

@@ -22,7 +22,7 @@ from procedures.progress import EngineContext
 from tests.coffre.conftest import deposit, make_foyer
 from tests.factories import make_account, make_agent, make_service
 from tests.procedures.conftest import Mailbox
-from tests.procedures.flows import publish, submitted_creche
+from tests.procedures.flows import journal_of, publish, submitted_creche
 
 LINK = "https://famille.ville.example/famille/"
 
@@ -34,10 +34,7 @@ def agent(db_session: Session, clock: FrozenClock) -> Account:
 
 
 def acts(session: Session, foyer_id: int) -> list[JournalEntry]:
-    query = select(JournalEntry).where(
-        JournalEntry.foyer_id == foyer_id, JournalEntry.event == "guichet.act"
-    )
-    return list(session.scalars(query.order_by(JournalEntry.seq)))
+    return [entry for entry in journal_of(session, foyer_id) if entry.event == "guichet.act"]
 
 
 def test_only_an_agent_of_a_service_may_act_at_the_counter(
@@ -192,8 +189,3 @@ def test_opening_and_printing_a_code_are_emailed_to_the_adults_in_french(
         assert agent.display_name in body and LINK in body
     events = [entry.event for entry in journal_of(db_session, foyer.id)]
     assert events == ["guichet.opened", "guichet.code_issued"]
-
-
-def journal_of(session: Session, foyer_id: int) -> list[JournalEntry]:
-    query = select(JournalEntry).where(JournalEntry.foyer_id == foyer_id)
-    return list(session.scalars(query.order_by(JournalEntry.seq)))

@@ -7,7 +7,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from coffre.clock import FrozenClock
-from coffre.models import Foyer, JournalEntry
+from coffre.models import Foyer
 from procedures import activation, join_requests
 from procedures.accounts import InvalidCredentials, authenticate
 from procedures.join_requests import JoinRequestNotFound
@@ -15,6 +15,7 @@ from procedures.models import Account, JoinRequest, Role
 from procedures.notifications import MailSettings, send_due
 from tests.factories import PASSWORD, make_account, make_agent
 from tests.procedures.conftest import Mailbox
+from tests.procedures.flows import journal_of
 
 LINK = "https://famille.ville.example/famille/"
 NEWCOMER = "nouvel.adulte@ex.org"
@@ -40,8 +41,7 @@ def request_of(session: Session, account: Account) -> JoinRequest:
 
 
 def events(session: Session, foyer_id: int) -> list[tuple[str, int | None]]:
-    query = select(JournalEntry).where(JournalEntry.foyer_id == foyer_id)
-    return [(e.event, e.actor_id) for e in session.scalars(query.order_by(JournalEntry.seq))]
+    return [(entry.event, entry.actor_id) for entry in journal_of(session, foyer_id)]
 
 
 def test_a_code_for_a_foyer_without_an_account_lets_the_adult_in_at_once(

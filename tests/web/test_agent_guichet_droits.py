@@ -104,11 +104,14 @@ def print_code(client: FlaskClient, foyer_id: int) -> tuple[str, str]:
     )
 
 
-def sign_up_with(client: FlaskClient, codes: tuple[str, str]) -> TestResponse:
+def sign_up_with(
+    client: FlaskClient, codes: tuple[str, str], email: str = NEWCOMER
+) -> TestResponse:
+    """Create an account with a printed family code and its one-time code."""
     data = {
         "family_code": codes[0],
         "one_time_code": codes[1],
-        "email": NEWCOMER,
+        "email": email,
         "password": PASSWORD,
         "confirm": PASSWORD,
         "csrf_token": csrf_token(client, "/activation/code"),

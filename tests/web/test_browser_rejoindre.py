@@ -10,13 +10,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from flask.testing import FlaskClient
 
 from procedures.demo import DEMO_PASSWORD
 from tests.factories import PASSWORD
 from tests.web.agents import sign_in_agent_in_browser
 from tests.web.browser import Portal, axe_context, page_problems, serve_portal
-from tests.web.test_auth import csrf_token
+from tests.web.test_agent_guichet_droits import sign_up_with
 
 FAMILY = "famille.martin@bellerive.example"
 COUNTER_AGENT = "agent.creche@bellerive.example"  # Petite enfance, a service of the Ville
@@ -41,18 +40,6 @@ def print_code_for_martin(browser: Any, portal: Portal) -> tuple[str, str]:
     return codes
 
 
-def sign_up_with(client: FlaskClient, codes: tuple[str, str]) -> None:
-    data = {
-        "family_code": codes[0],
-        "one_time_code": codes[1],
-        "email": NEWCOMER,
-        "password": PASSWORD,
-        "confirm": PASSWORD,
-        "csrf_token": csrf_token(client, "/activation/code"),
-    }
-    assert client.post("/activation/code", data=data).status_code == 302
-
-
 def logged_in_page(browser: Any, portal: Portal, email: str, password: str) -> Any:
     page = axe_context(browser).new_page()
     page.goto(portal.url + "/connexion")
@@ -68,7 +55,8 @@ def test_a_parent_accepts_the_adult_who_used_a_code_printed_at_the_counter(
     tmp_path: Path, browser: Any
 ) -> None:
     with serve_portal(tmp_path / "var") as portal:
-        sign_up_with(portal.app.test_client(), print_code_for_martin(browser, portal))
+        codes = print_code_for_martin(browser, portal)
+        assert sign_up_with(portal.app.test_client(), codes, NEWCOMER).status_code == 302
 
         newcomer = logged_in_page(browser, portal, NEWCOMER, PASSWORD)
         waiting = newcomer.get_by_role("heading", level=1)
