@@ -9,7 +9,7 @@ Prints, for each database backend (SQLite file, PostgreSQL scratch database):
 (b) the same demande per second driven through the service layer with persistence
     (`demandes.submit`, `tasks.claim` / `complete`, `complete_for_family`), and b/a, with the
     mean stored size of a finished demande's `workflow_state`;
-(c) the agent's inbox (`procedures.inbox.inbox`, 50 rows a page, sorted by deadline) among
+(c) the agent's inbox (`procedures.inbox.listing.inbox`, 50 rows a page, sorted by deadline) among
     N open demandes over 20 procedures and 10 services, written by bulk inserts (not through
     the engine): median and p95 over the queries, for a few tabs and filters.
 
@@ -44,21 +44,22 @@ import sqlalchemy
 from sqlalchemy import Engine, create_engine, func, insert, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
+from accounts.credentials import create_account
+from accounts.models import AgentService, Entity, Role, Service
 from coffre.clock import SystemClock
 from coffre.db import make_engine, make_session_factory
 from coffre.keyring import new_key_text, parse_keyring
 from coffre.models import Foyer, FoyerMember, MemberRole
 from coffre.vault import Limits, Upload, Vault
-from procedures import catalogue, demandes, engine, tasks
-from procedures.accounts import create_account
+from demo.seed import demo_pdf
+from procedures import catalogue, demandes, tasks
+from procedures.bpmn import engine
+from procedures.bpmn.diagrams import Diagram
 from procedures.definitions import FAMILY_LANE
-from procedures.demande_models import Demande, DemandeStatus, Task, TaskState
 from procedures.demandes import FamilyActor
-from procedures.demo import demo_pdf
-from procedures.diagrams import Diagram
-from procedures.inbox import InboxFilters, Tab, inbox
-from procedures.models import AgentService, Entity, Role, Service
-from procedures.progress import EngineContext
+from procedures.history import EngineContext
+from procedures.inbox.listing import InboxFilters, Tab, inbox
+from procedures.models import Demande, DemandeStatus, Task, TaskState
 from procedures.tasks import AgentActor
 from stockage import FilesystemStore
 from web import schema

@@ -66,7 +66,7 @@ def fpdf_report() -> bytes:
 
 
 def certificate() -> bytes:
-    from procedures.attestations import Certificate, render_pdf
+    from procedures.operations.attestations import Certificate, render_pdf
 
     return render_pdf(
         Certificate(
@@ -81,7 +81,7 @@ def certificate() -> bytes:
 
 
 def demo_notice() -> bytes:
-    from procedures.demo import demo_pdf
+    from demo.seed import demo_pdf
 
     return demo_pdf("Avis d'imposition - Foyer Martin")
 
@@ -141,7 +141,7 @@ HOSTILE: dict[str, Case] = {
     ),
 }
 CLEAN: dict[str, Case] = {
-    "demo-notice": ("the demo tax notice (procedures.demo)", demo_notice),
+    "demo-notice": ("the demo tax notice (demo.seed)", demo_notice),
     "certificate": ("a certificate the town issues (fpdf2)", certificate),
     "fpdf-300-pages": ("300 pages of text with links (fpdf2)", fpdf_report),
     "linearized": (

@@ -1,0 +1,1 @@
+"""Running procedures: BPMN diagrams, definitions, demandes, tasks, the inbox, deadlines."""

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import flag_modified
 from sqlalchemy.orm.exc import StaleDataError
 
+from accounts.family import family_accounts
 from coffre import review
 from coffre.catalogue import DOCUMENT_TYPES, document_type
 from coffre.clock import local_today
@@ -26,13 +27,15 @@ from coffre.errors import AccessDenied, DocumentNotFound
 from coffre.models import Document, Foyer
 from coffre.review import RefusalReason
 from coffre.vault import OpenedDocument, Vault
+from notifications.outbox import enqueue
+from notifications.templates import AGENT_MESSAGE_TEMPLATE
 from procedures import tasks
 from procedures.agent_views import INCOME_TYPES, agent_demande
-from procedures.demande_models import OPEN_STATUSES, Demande, DemandeEvent, Task
 from procedures.errors import DemandeNotFound, Incomplete, InvalidTransition, TaskConflict
-from procedures.notifications import AGENT_MESSAGE_TEMPLATE, enqueue, family_accounts
-from procedures.progress import EngineContext, all_or_nothing, record_event, version_of
-from procedures.quotient import TRANCHES
+from procedures.history import EngineContext, record_event
+from procedures.models import OPEN_STATUSES, Demande, DemandeEvent, Task
+from procedures.operations.quotient import TRANCHES
+from procedures.progress import all_or_nothing, version_of
 from procedures.tasks import AgentActor
 
 MAX_NOTE = 4000

@@ -16,14 +16,19 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from accounts.models import Account, Service
 from coffre import consent
 from coffre.catalogue import DOCUMENT_TYPES, document_type
 from coffre.clock import PARIS
 from coffre.consent import AgentReader
 from coffre.models import DemandeAccess, Document, DocumentState, Foyer, FoyerMember
 from procedures.catalogue import definition_of
+from procedures.deadlines.escalation import SlaState, sla_state
+from procedures.deadlines.working_hours import WorkingCalendar
 from procedures.definitions import Definition, FormField, RequiredDocument
-from procedures.demande_models import (
+from procedures.errors import DemandeNotFound
+from procedures.forms import choice_label
+from procedures.models import (
     OPEN_STATUSES,
     Demande,
     DemandeEvent,
@@ -31,13 +36,8 @@ from procedures.demande_models import (
     Task,
     TaskState,
 )
-from procedures.errors import DemandeNotFound
-from procedures.escalation import SlaState, sla_state
-from procedures.forms import choice_label
-from procedures.models import Account, Service
 from procedures.progress import LIVE_TASKS, version_of
 from procedures.tasks import AgentActor
-from procedures.working_hours import WorkingCalendar
 
 # Documents from which an agent may record the family quotient it read on them.
 INCOME_TYPES = frozenset({"avis_imposition", "attestation_caf"})

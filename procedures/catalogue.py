@@ -10,7 +10,9 @@ from pathlib import Path
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from accounts.models import Service
 from coffre.clock import Clock
+from procedures.bpmn.diagrams import Diagram, DiagramRejected, load_diagram
 from procedures.definitions import (
     FAMILY_LANE,
     Definition,
@@ -18,11 +20,9 @@ from procedures.definitions import (
     definition_from_dict,
     load_definition,
 )
-from procedures.demande_models import ProcedureVersion
-from procedures.diagrams import Diagram, DiagramRejected, load_diagram
 from procedures.errors import ProcedureClosed
-from procedures.models import Service
-from procedures.registry import OPERATIONS
+from procedures.models import ProcedureVersion
+from procedures.operations.registry import OPERATIONS
 
 BUILT_IN = Path(__file__).resolve().parent.parent / "workflows_bpmn"
 

@@ -18,16 +18,11 @@ from coffre.consent import DemandeRef
 from coffre.models import Document, DocumentState, Foyer
 from procedures.catalogue import current_version, definition_of
 from procedures.definitions import Definition, RequiredDocument
-from procedures.demande_models import OPEN_STATUSES, Demande, DemandeStatus, Task, TaskState
 from procedures.errors import DemandeNotFound, Incomplete, InvalidTransition, ProcedureClosed
 from procedures.forms import clean_form
-from procedures.progress import (
-    EngineContext,
-    all_or_nothing,
-    set_status,
-    start_workflow,
-    version_of,
-)
+from procedures.history import EngineContext
+from procedures.models import OPEN_STATUSES, Demande, DemandeStatus, Task, TaskState
+from procedures.progress import all_or_nothing, set_status, start_workflow, version_of
 
 DECIDED = frozenset({DemandeStatus.ACCEPTEE, DemandeStatus.REFUSEE, DemandeStatus.CLASSEE})
 

@@ -8,18 +8,12 @@ from datetime import date
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from accounts.models import Service
 from coffre.catalogue import document_type
 from coffre.models import Document, DocumentState, Grant
 from procedures.catalogue import definition_of
 from procedures.definitions import FAMILY_LANE, Definition, RequiredDocument
-from procedures.demande_models import (
-    Demande,
-    DemandeEvent,
-    ProcedureVersion,
-    Task,
-    TaskState,
-)
-from procedures.models import Service
+from procedures.models import Demande, DemandeEvent, ProcedureVersion, Task, TaskState
 from procedures.progress import LIVE_TASKS
 
 TOWN_DOCUMENT = "attestation_mairie"

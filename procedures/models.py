@@ -1,173 +1,146 @@
-"""Who works here: entities, their services, accounts and agents' memberships."""
+"""The tables of procedures: published versions, demandes, tasks, history, saved filters."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String, Text, false, text
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from coffre.db import Base
-from coffre.models import Foyer, str_enum
+from coffre.models import str_enum
 
 
-class Role(StrEnum):
-    FAMILLE = "famille"
-    AGENT = "agent"
-    ADMIN = "admin"
+class DemandeStatus(StrEnum):
+    BROUILLON = "brouillon"
+    DEPOSEE = "deposee"
+    EN_INSTRUCTION = "en_instruction"
+    EN_ATTENTE_FAMILLE = "attente_famille"
+    ACCEPTEE = "acceptee"
+    REFUSEE = "refusee"
+    CLASSEE = "classee"
+    ANNULEE = "annulee"
 
 
-class Entity(Base):
-    """A body sharing the base: the town, the agglomeration, a partner association."""
-
-    __tablename__ = "entities"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    slug: Mapped[str] = mapped_column(String(60), unique=True)
-    name: Mapped[str] = mapped_column(String(200))
-
-    services: Mapped[list[Service]] = relationship(back_populates="entity", order_by="Service.id")
+OPEN_STATUSES = frozenset(
+    {
+        DemandeStatus.BROUILLON,
+        DemandeStatus.DEPOSEE,
+        DemandeStatus.EN_INSTRUCTION,
+        DemandeStatus.EN_ATTENTE_FAMILLE,
+    }
+)
 
 
-class Service(Base):
-    """A team of one entity that owns lanes of procedures."""
-
-    __tablename__ = "services"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    entity_id: Mapped[int] = mapped_column(ForeignKey("entities.id"), index=True)
-    code: Mapped[str] = mapped_column(String(60), unique=True)
-    name: Mapped[str] = mapped_column(String(200))
-    # Its agents serve families at the town's counter: they issue family codes and may open
-    # any foyer's space there (procedures.guichet_droits). Set by a global administrator.
-    runs_counter: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
-
-    entity: Mapped[Entity] = relationship(back_populates="services")
+class TaskState(StrEnum):
+    OPEN = "open"
+    CLAIMED = "claimed"
+    WAITING_FAMILY = "waiting_family"
+    DONE = "done"
+    CANCELLED = "cancelled"
 
 
-class Account(Base):
-    """A login: a family adult, an agent or an administrator."""
+class ProcedureVersion(Base):
+    """One immutable publication of a procedure: its diagram and its metadata."""
 
-    __tablename__ = "accounts"
+    __tablename__ = "procedure_versions"
+    __table_args__ = (UniqueConstraint("code", "version", name="uq_procedure_versions_code"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    email: Mapped[str] = mapped_column(String(254), unique=True)
-    password_hash: Mapped[str] = mapped_column(String(200))
-    role: Mapped[Role] = mapped_column(str_enum(Role))
-    display_name: Mapped[str] = mapped_column(String(200))
-    foyer_id: Mapped[int | None] = mapped_column(ForeignKey("foyers.id"), index=True)
-    # An administrator bound to one entity; None for a global administrator.
-    entity_id: Mapped[int | None] = mapped_column(ForeignKey("entities.id"))
-    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    code: Mapped[str] = mapped_column(String(60), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    title: Mapped[str] = mapped_column(String(200))
+    metadata_json: Mapped[str] = mapped_column(Text)
+    bpmn_xml: Mapped[str] = mapped_column(Text)
+    published_at: Mapped[datetime]
+    published_by: Mapped[int | None]
+    is_current: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class ProcedureDraft(Base):
+    """The unpublished edit of a procedure in the designer: one per procedure."""
+
+    __tablename__ = "procedure_drafts"
+
+    code: Mapped[str] = mapped_column(String(60), primary_key=True)
+    bpmn_xml: Mapped[str] = mapped_column(Text)
+    metadata_toml: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime]
+    updated_by: Mapped[int | None] = mapped_column(ForeignKey("accounts.id", ondelete="SET NULL"))
+
+
+class Demande(Base):
+    """One foyer's request on one version of a procedure."""
+
+    __tablename__ = "demandes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str | None] = mapped_column(String(20), unique=True)
+    foyer_id: Mapped[int] = mapped_column(ForeignKey("foyers.id"), index=True)
+    procedure_version_id: Mapped[int] = mapped_column(ForeignKey("procedure_versions.id"))
+    status: Mapped[DemandeStatus] = mapped_column(str_enum(DemandeStatus), index=True)
+    form_data: Mapped[str] = mapped_column(Text, default="{}")
+    workflow_state: Mapped[str | None] = mapped_column(Text)
+    created_by: Mapped[int | None]
     created_at: Mapped[datetime]
-    last_login_at: Mapped[datetime | None]
-    # Back-office second factor (procedures.second_factor): the TOTP secret sealed under the
-    # master keyring, when its enrolment was confirmed, and the last time step accepted.
-    totp_secret_encrypted: Mapped[str | None] = mapped_column(String(200))
-    totp_confirmed_at: Mapped[datetime | None]
-    totp_last_counter: Mapped[int | None] = mapped_column(BigInteger)
-    # Written into every session of the account at login and checked on each request:
-    # raising it ends them all (procedures.accounts.end_sessions).
-    session_version: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    updated_at: Mapped[datetime]
+    submitted_at: Mapped[datetime | None]
+    closed_at: Mapped[datetime | None]
+    row_version: Mapped[int] = mapped_column(Integer, default=1)
+    # Held by the demande once read: a version only the session's weak identity map held was
+    # read again at each use (three times in one submission).
+    version: Mapped[ProcedureVersion] = relationship(viewonly=True)
 
-    foyer: Mapped[Foyer | None] = relationship()
-    memberships: Mapped[list[AgentService]] = relationship(
-        back_populates="account", cascade="all, delete-orphan"
+    __mapper_args__ = {"version_id_col": row_version}  # noqa: RUF012  (SQLAlchemy reads it)
+
+
+class Task(Base):
+    """A human step of a demande, as the inbox sees it."""
+
+    __tablename__ = "tasks"
+    __table_args__ = (
+        Index("ix_tasks_inbox", "service_id", "state", "due_at", "id", "assignee_id"),
     )
 
+    id: Mapped[int] = mapped_column(primary_key=True)
+    demande_id: Mapped[int] = mapped_column(ForeignKey("demandes.id"), index=True)
+    spiff_task_id: Mapped[str] = mapped_column(String(40))
+    spec_id: Mapped[str] = mapped_column(String(120))
+    title: Mapped[str] = mapped_column(String(200))
+    lane: Mapped[str | None] = mapped_column(String(120))
+    service_id: Mapped[int | None] = mapped_column(ForeignKey("services.id"))
+    for_family: Mapped[bool] = mapped_column(Boolean, default=False)
+    state: Mapped[TaskState] = mapped_column(str_enum(TaskState))
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
+    created_at: Mapped[datetime]
+    due_at: Mapped[datetime | None]
+    # Working time left when the demande went to wait on the family (the clock is paused).
+    paused_remaining_seconds: Mapped[int | None]
+    completed_at: Mapped[datetime | None]
+    completed_by: Mapped[int | None]
+    escalated_at: Mapped[datetime | None]
+    row_version: Mapped[int] = mapped_column(Integer, default=1)
 
-class AgentService(Base):
-    """An agent's membership of a service, as agent or supervisor."""
-
-    __tablename__ = "agent_services"
-
-    account_id: Mapped[int] = mapped_column(
-        ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True
-    )
-    service_id: Mapped[int] = mapped_column(ForeignKey("services.id"), primary_key=True)
-    is_supervisor: Mapped[bool] = mapped_column(Boolean, default=False)
-
-    account: Mapped[Account] = relationship(back_populates="memberships")
-    service: Mapped[Service] = relationship()
-
-
-class WorkerHeartbeat(Base):
-    """The last sign of life of each worker process, for the health page and operators."""
-
-    __tablename__ = "worker_heartbeats"
-
-    name: Mapped[str] = mapped_column(String(200), primary_key=True)
-    started_at: Mapped[datetime]
-    beat_at: Mapped[datetime]
+    __mapper_args__ = {"version_id_col": row_version}  # noqa: RUF012  (SQLAlchemy reads it)
 
 
-class OutboxMessage(Base):
-    """An e-mail written in the same transaction as the event it tells of, sent later by the worker.
+class DemandeEvent(Base):
+    """One line of a demande's history: who did what, when, with which comment."""
 
-    The idempotency key names the event ("expiry:123:45"), so one event never yields two
-    messages; `context` holds, as JSON, only the fields the template needs.
-    """
-
-    __tablename__ = "outbox"
-    # The worker's query: unsent, not given up, due (send_after <= now).
-    __table_args__ = (Index("ix_outbox_due", "sent_at", "failed_at", "send_after"),)
+    __tablename__ = "demande_events"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
-    recipient: Mapped[str] = mapped_column(String(254))
-    template: Mapped[str] = mapped_column(String(60))
-    context: Mapped[str] = mapped_column(Text)
-    created_at: Mapped[datetime]
-    send_after: Mapped[datetime]
-    attempts: Mapped[int] = mapped_column(default=0)
-    # Exception class and SMTP code only: never an address or a server's free text.
-    last_error: Mapped[str | None] = mapped_column(String(300))
-    sent_at: Mapped[datetime | None]
-    failed_at: Mapped[datetime | None]
-
-
-class FamilyCode(Base):
-    """A family code and its one-time code, handed out by the town to activate an account.
-
-    Only an argon2 hash of the one-time code is stored; `used_at` makes the pair single use.
-    """
-
-    __tablename__ = "family_codes"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    foyer_id: Mapped[int] = mapped_column(ForeignKey("foyers.id", ondelete="CASCADE"), index=True)
-    code: Mapped[str] = mapped_column(String(20), unique=True)
-    one_time_hash: Mapped[str] = mapped_column(String(200))
-    created_at: Mapped[datetime]
-    expires_at: Mapped[datetime]
-    used_at: Mapped[datetime | None]
-    # The agent who handed it out at the counter, named to the adults asked to confirm.
-    issued_by: Mapped[int | None] = mapped_column(ForeignKey("accounts.id", ondelete="SET NULL"))
-
-
-class JoinRequest(Base):
-    """An adult who used a family code of a foyer that already has an account.
-
-    Until an adult of the foyer accepts, the new account belongs to no foyer
-    (`Account.foyer_id` is None) and so reaches nothing of it; refused, it is closed.
-    The row stays once decided: who decided, when, and how (procedures.join_requests).
-    """
-
-    __tablename__ = "join_requests"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    account_id: Mapped[int] = mapped_column(
-        ForeignKey("accounts.id", ondelete="CASCADE"), unique=True
-    )
-    foyer_id: Mapped[int] = mapped_column(ForeignKey("foyers.id", ondelete="CASCADE"), index=True)
-    family_code_id: Mapped[int | None] = mapped_column(
-        ForeignKey("family_codes.id", ondelete="SET NULL")
-    )
-    created_at: Mapped[datetime]
-    decided_at: Mapped[datetime | None]
-    decided_by: Mapped[int | None] = mapped_column(ForeignKey("accounts.id", ondelete="SET NULL"))
-    accepted: Mapped[bool | None]
+    demande_id: Mapped[int] = mapped_column(ForeignKey("demandes.id"), index=True)
+    at: Mapped[datetime]
+    actor_id: Mapped[int | None]
+    kind: Mapped[str] = mapped_column(String(40))
+    status_from: Mapped[str | None] = mapped_column(String(20))
+    status_to: Mapped[str | None] = mapped_column(String(20))
+    task_id: Mapped[int | None]
+    # For the family unless internal; agents' internal notes never reach the family's pages.
+    internal: Mapped[bool] = mapped_column(Boolean, default=False)
+    comment: Mapped[str] = mapped_column(Text, default="")
 
 
 class SavedFilter(Base):
@@ -182,17 +155,3 @@ class SavedFilter(Base):
     name: Mapped[str] = mapped_column(String(80))
     query: Mapped[str] = mapped_column(String(2000))
     created_at: Mapped[datetime]
-
-
-class LoginFailures(Base):
-    """Recent failed logins of one account or one client address (procedures.login_throttle).
-
-    The key is a keyed hash of the e-mail address or the IP address: neither is stored.
-    """
-
-    __tablename__ = "login_throttle"
-
-    key: Mapped[str] = mapped_column(String(80), primary_key=True)
-    failures: Mapped[int] = mapped_column(Integer)
-    # Rows are forgotten some time after their last failure: the purge reads this index.
-    last_failure_at: Mapped[datetime] = mapped_column(index=True)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
@@ -20,36 +19,17 @@ from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from accounts.models import Service
 from coffre import consent
-from coffre.clock import Clock
-from coffre.vault import Vault
-from procedures import engine
+from procedures.bpmn import engine
 from procedures.catalogue import definition_of, diagram_of
 from procedures.definitions import FAMILY_LANE, Definition
-from procedures.demande_models import (
-    Demande,
-    DemandeEvent,
-    DemandeStatus,
-    ProcedureVersion,
-    Task,
-    TaskState,
-)
-from procedures.models import Service
-from procedures.operations import OperationContext
-from procedures.registry import run_operation
-from procedures.working_hours import WorkingCalendar
+from procedures.history import EngineContext, record_event
+from procedures.models import Demande, DemandeStatus, ProcedureVersion, Task, TaskState
+from procedures.operations.context import OperationContext
+from procedures.operations.registry import run_operation
 
 LIVE_TASKS = (TaskState.OPEN, TaskState.CLAIMED, TaskState.WAITING_FAMILY)
-
-
-@dataclass(frozen=True)
-class EngineContext:
-    """What the demande services need besides a session."""
-
-    clock: Clock
-    calendar: WorkingCalendar = field(default_factory=WorkingCalendar)
-    base_url: str = "http://127.0.0.1:5000"
-    vault: Vault | None = None
 
 
 @contextmanager
@@ -211,31 +191,3 @@ def set_status(
     demande.status = status
     demande.updated_at = ctx.clock.now()
     record_event(session, ctx, demande, actor_id, kind, comment, previous, status, task_id)
-
-
-def record_event(
-    session: Session,
-    ctx: EngineContext,
-    demande: Demande,
-    actor_id: int | None,
-    kind: str,
-    comment: str = "",
-    status_from: DemandeStatus | None = None,
-    status_to: DemandeStatus | None = None,
-    task_id: int | None = None,
-    internal: bool = False,
-) -> None:
-    """Add one line to the demande's history."""
-    session.add(
-        DemandeEvent(
-            demande_id=demande.id,
-            at=ctx.clock.now(),
-            actor_id=actor_id,
-            kind=kind,
-            status_from=status_from.value if status_from else None,
-            status_to=status_to.value if status_to else None,
-            task_id=task_id,
-            internal=internal,
-            comment=comment,
-        )
-    )

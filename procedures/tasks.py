@@ -16,11 +16,13 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
+from accounts import agents
+from accounts.models import Account, Role
 from coffre.catalogue import document_type
 from coffre.models import Foyer
-from procedures import engine, notifications
+from notifications import outbox
+from procedures.bpmn import engine
 from procedures.catalogue import definition_of
-from procedures.demande_models import Demande, DemandeEvent, DemandeStatus, Task, TaskState
 from procedures.demandes import FamilyActor
 from procedures.errors import (
     DemandeNotFound,
@@ -28,15 +30,9 @@ from procedures.errors import (
     TaskConflict,
 )
 from procedures.forms import clean_form
-from procedures.models import Account, Role
-from procedures.progress import (
-    EngineContext,
-    all_or_nothing,
-    record_event,
-    set_status,
-    step,
-    version_of,
-)
+from procedures.history import EngineContext, record_event
+from procedures.models import Demande, DemandeEvent, DemandeStatus, Task, TaskState
+from procedures.progress import all_or_nothing, set_status, step, version_of
 
 ACTIVE = (TaskState.OPEN, TaskState.CLAIMED)
 
@@ -93,6 +89,11 @@ def release_all_of(session: Session, account_id: int) -> int:
             task.state = TaskState.OPEN
         task.assignee_id = None
     return len(held)
+
+
+@agents.on_deactivation
+def _release_on_deactivation(session: Session, account_id: int) -> Mapping[str, Any]:
+    return {"released_tasks": release_all_of(session, account_id)}
 
 
 def complete(
@@ -199,7 +200,7 @@ def _notify_document_request(
         )
     )
     for account in accounts:
-        notifications.enqueue(
+        outbox.enqueue(
             session,
             ctx.clock,
             key=f"ask:{demande.id}:{asked}:{account.id}",

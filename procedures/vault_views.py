@@ -13,13 +13,13 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from accounts.models import Account, Entity, Role, Service
 from coffre.catalogue import DOCUMENT_TYPES
 from coffre.consent import FamilyReader, check_access, reads_of
 from coffre.errors import DocumentNotFound
 from coffre.maintenance import REMINDER_DAYS
 from coffre.models import Document, DocumentRead, DocumentState, Foyer, FoyerMember
-from procedures.demande_models import Demande, ProcedureVersion
-from procedures.models import Account, Entity, Role, Service
+from procedures.models import Demande, ProcedureVersion
 
 # Issued by the town into the vault: a family may not replace them with its own file.
 NOT_DEPOSITED_BY_FAMILIES = frozenset({"attestation_mairie"})

@@ -19,9 +19,9 @@ from sqlalchemy import Connection, Engine, create_engine, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from accounts.models import Account, Role, Service
 from coffre.clock import FrozenClock
 from coffre.db import make_engine
-from procedures.models import Account, Role, Service
 from tests.factories import make_account, make_service
 from web import create_app, schema
 from web.runtime import runtime

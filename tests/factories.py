@@ -8,10 +8,10 @@ import itertools
 from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
+from accounts.credentials import create_account
+from accounts.models import Account, AgentService, Entity, Role, Service
 from coffre.clock import Clock
 from coffre.models import Foyer, FoyerMember, MemberRole
-from procedures.accounts import create_account
-from procedures.models import Account, AgentService, Entity, Role, Service
 
 PASSWORD = "correct horse battery staple"
 _counter = itertools.count(1)

@@ -6,16 +6,17 @@ from flask import Blueprint, Response, render_template
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from procedures import admin_agents, administration
-from procedures.admin_agents import InvalidAgentState
-from procedures.administration import (
+from accounts import agents as admin_agents
+from accounts import organisation
+from accounts.agents import InvalidAgentState
+from accounts.models import Role
+from accounts.organisation import (
     InvalidValue,
     NotAnAdministrator,
     NotFound,
     OutsideScope,
     administrator,
 )
-from procedures.models import Role
 from web.auth import role_required
 from web.errors import render_error
 from web.runtime import db
@@ -67,7 +68,7 @@ def index() -> str:
     return render_template(
         "admin/index.html",
         is_global=administrator(session, current_user.id).is_global,
-        entities=administration.entities(session, current_user.id),
+        entities=organisation.entities(session, current_user.id),
         agents=admin_agents.agents(session, current_user.id),
     )
 

@@ -17,12 +17,13 @@ from werkzeug.wrappers import Response as BaseResponse
 from wtforms import EmailField, StringField
 from wtforms.validators import DataRequired, Length
 
-from procedures import admin_agents, administration
-from procedures.accounts import MIN_PASSWORD_LENGTH, PasswordContainsEmail, WeakPassword
-from procedures.activation import InvalidToken
-from procedures.admin_agents import Invitation
-from procedures.administration import InvalidValue
-from procedures.models import Role
+from accounts import agents as admin_agents
+from accounts import organisation
+from accounts.activation import InvalidToken
+from accounts.agents import Invitation
+from accounts.credentials import MIN_PASSWORD_LENGTH, PasswordContainsEmail, WeakPassword
+from accounts.models import Role
+from accounts.organisation import InvalidValue
 from web import link_tokens
 from web.admin import bp, invalid_message
 from web.auth import role_required
@@ -62,7 +63,7 @@ def _invite_page(form: InviteForm, chosen: Mapping[int, bool], error: str = "") 
     page = render_template(
         "admin/agent_inviter.html",
         form=form,
-        entities=administration.entities(db(), current_user.id),
+        entities=organisation.entities(db(), current_user.id),
         chosen=chosen,
         services_error=error,
     )
@@ -103,7 +104,7 @@ def _agent_page(agent_id: int, services_error: str = "", status: int = 200) -> t
     page = render_template(
         "admin/agent.html",
         agent=admin_agents.agent(session, current_user.id, agent_id),
-        entities=administration.entities(session, current_user.id),
+        entities=organisation.entities(session, current_user.id),
         services_error=services_error,
     )
     return page, status

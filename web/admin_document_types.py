@@ -7,11 +7,11 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.wrappers import Response as BaseResponse
 
+from accounts import document_types as admin_document_types
+from accounts.document_types import FORMAT_NAMES, DocumentTypeRules
+from accounts.models import Role
+from accounts.organisation import InvalidValue, administrator, global_administrator
 from coffre.catalogue import KNOWN_FORMATS, Validity
-from procedures import admin_document_types
-from procedures.admin_document_types import FORMAT_NAMES, DocumentTypeRules
-from procedures.administration import InvalidValue, administrator, global_administrator
-from procedures.models import Role
 from web.admin import bp, invalid_message
 from web.auth import role_required
 from web.runtime import db, runtime

@@ -8,8 +8,8 @@ from flask import render_template
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from procedures import administration
-from procedures.models import Role
+from accounts import organisation
+from accounts.models import Role
 from web.admin import bp
 from web.auth import role_required
 from web.runtime import db
@@ -86,7 +86,7 @@ def describe(state: dict[str, Any] | None) -> list[str]:
 def journal() -> str:
     return render_template(
         "admin/journal.html",
-        lines=administration.journal(db(), current_user.id),
+        lines=organisation.journal(db(), current_user.id),
         actions=_action_labels(),
         describe=describe,
     )

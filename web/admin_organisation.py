@@ -13,9 +13,9 @@ from werkzeug.wrappers import Response as BaseResponse
 from wtforms import BooleanField, StringField
 from wtforms.validators import DataRequired, Length
 
-from procedures import administration
-from procedures.administration import InvalidValue
-from procedures.models import Role
+from accounts import organisation as administration
+from accounts.models import Role
+from accounts.organisation import InvalidValue
 from web.admin import bp, invalid_message
 from web.auth import role_required
 from web.runtime import db, runtime

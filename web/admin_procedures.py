@@ -11,18 +11,18 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
-from procedures.designer import (
+from accounts.models import Role
+from procedures.bpmn.expressions import ScriptBudgetExceeded
+from procedures.designer.importing import MAX_IMPORT_BYTES
+from procedures.designer.publication import (
     DraftInvalid,
     DraftProblem,
     ProcedureUnknown,
     import_into_draft,
     republish,
 )
-from procedures.designer_trial import trial_run
-from procedures.designer_versions import diff_versions, procedures_overview, versions_of
-from procedures.expressions import ScriptBudgetExceeded
-from procedures.importing import MAX_IMPORT_BYTES
-from procedures.models import Role
+from procedures.designer.trial import trial_run
+from procedures.designer.versions import diff_versions, procedures_overview, versions_of
 from web.admin import bp
 from web.auth import role_required
 from web.errors import over_budget_message, render_error

@@ -14,7 +14,8 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.wrappers import Response as BaseResponse
 
-from procedures.designer import (
+from accounts.models import Role
+from procedures.designer.publication import (
     Draft,
     DraftInvalid,
     delete_draft,
@@ -23,7 +24,6 @@ from procedures.designer import (
     save_draft,
     version_numbered,
 )
-from procedures.models import Role
 from web.admin import bp
 from web.auth import role_required
 from web.runtime import db, runtime

@@ -7,8 +7,8 @@ from flask_login import current_user
 from sqlalchemy import select
 from werkzeug.wrappers import Response as BaseResponse
 
+from accounts.models import AgentService, Role
 from coffre.consent import AgentReader
-from procedures.models import AgentService, Role
 from procedures.tasks import AgentActor
 from web.auth import role_required
 from web.runtime import db

@@ -13,12 +13,12 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.wrappers import Response as BaseResponse
 
+from accounts.models import Role
 from procedures import agent_actions, agent_views
 from procedures.agent_actions import DemandeAsShown, TaskAsShown
-from procedures.demande_models import DemandeStatus
 from procedures.errors import Incomplete, TaskConflict
 from procedures.forms import choice_label
-from procedures.models import Role
+from procedures.models import DemandeStatus
 from web.agent import agent_actor, bp
 from web.auth import role_required
 from web.runtime import db, runtime

@@ -13,12 +13,12 @@ from flask_babel import gettext as _
 from werkzeug.wrappers import Response as BaseResponse
 
 import web.famille  # noqa: F401  (first: web.famille_fichiers needs it loaded, not half-loaded)
+from accounts.models import Role
 from coffre.clock import local_today
 from coffre.review import RefusalReason
 from procedures import agent_actions, agent_views
 from procedures.agent_actions import DemandeAsShown
 from procedures.errors import Incomplete
-from procedures.models import Role
 from web.agent import agent_actor, bp
 from web.agent_demande import Page, acted, posted_version, status_labels
 from web.auth import role_required

@@ -4,8 +4,8 @@ The agent searches (name, child's name, family code) among the foyers its entiti
 with, confirms the family is there and agrees, and opens counter mode: the foyer's id goes
 into the agent's session (web.agent_guichet_session) and the family pages let the agent in,
 with a banner on every page. Opening is e-mailed to the foyer's adults; a foyer the agent
-may not open answers 404 (procedures.guichet_droits). Each successful change made there is
-an act: journaled under the agent and e-mailed to the family (procedures.guichet_actes).
+may not open answers 404 (guichet.rights). Each successful change made there is
+an act: journaled under the agent and e-mailed to the family (guichet.acts).
 Leaving counter mode, or logging out, ends it. Only agents of a service that runs the
 counter create households and print family codes.
 """
@@ -24,18 +24,13 @@ from werkzeug.wrappers import Response as BaseResponse
 from wtforms import BooleanField, StringField
 from wtforms.validators import DataRequired, Length
 
+from accounts.activation import FAMILY_CODE_VALIDITY
+from accounts.family import family_accounts
+from accounts.household import FoyerNotFound
+from accounts.models import Role
 from coffre.models import Foyer
-from procedures import guichet, guichet_actes
-from procedures.accounts import FoyerNotFound
-from procedures.activation import FAMILY_CODE_VALIDITY
-from procedures.guichet_droits import (
-    CounterNotAllowed,
-    check_may_issue_codes,
-    check_may_open,
-    counter_agent,
-)
-from procedures.models import Role
-from procedures.notifications import family_accounts
+from guichet import acts, sessions
+from guichet.rights import CounterNotAllowed, check_may_issue_codes, check_may_open, counter_agent
 from web.agent import bp
 from web.agent_guichet_session import counter_of, current_counter, forget, remember
 from web.auth import role_required
@@ -63,7 +58,7 @@ def _search_page(form: OpenForm, status: int = 200) -> tuple[str, int]:
     text = request.values.get("q", "").strip()[:200]
     try:
         agent = counter_agent(db(), current_user.id)
-        matches = guichet.search_foyers(db(), current_user.id, text) if text else []
+        matches = sessions.search_foyers(db(), current_user.id, text) if text else []
     except CounterNotAllowed:
         abort(403)
     page = render_template(
@@ -71,7 +66,7 @@ def _search_page(form: OpenForm, status: int = 200) -> tuple[str, int]:
         text=text,
         matches=matches,
         form=form,
-        limit=guichet.SEARCH_LIMIT,
+        limit=sessions.SEARCH_LIMIT,
         issues_codes=agent.runs_counter,
     )
     return page, status
@@ -92,7 +87,7 @@ def guichet_ouvrir(foyer_id: int) -> Page:
         return _search_page(form, 400)
     _close_current()
     try:
-        counter = guichet.open_counter(
+        counter = sessions.open_counter(
             db(), runtime().clock, current_user.id, foyer_id, link=absolute_url("famille.index")
         )
     except CounterNotAllowed:
@@ -121,12 +116,12 @@ def guichet_quitter() -> BaseResponse:
     return redirect(url_for("agent.guichet_recherche"), 303)
 
 
-def _close_current(counter: guichet.CounterSession | None = None) -> bool:
+def _close_current(counter: sessions.CounterSession | None = None) -> bool:
     counter = counter or current_counter()
     forget()
     if counter is None:
         return False
-    guichet.close_counter(db(), runtime().clock, counter)
+    sessions.close_counter(db(), runtime().clock, counter)
     return True
 
 
@@ -142,7 +137,7 @@ def guichet_nouveau_foyer() -> Page:
         page = render_template("agent/guichet_nouveau_foyer.html", form=form)
         return page, 400 if request.method == "POST" else 200
     try:
-        created = guichet.create_foyer(
+        created = sessions.create_foyer(
             db(),
             runtime().clock,
             current_user.id,
@@ -164,7 +159,7 @@ def guichet_code_famille(foyer_id: int) -> Page:
     if not form.validate_on_submit():
         return _search_page(form, 400)
     try:
-        issued = guichet.new_family_code(
+        issued = sessions.new_family_code(
             db(), runtime().clock, current_user.id, foyer_id, link=absolute_url("famille.index")
         )
     except FoyerNotFound:  # checked first: a foyer the agent may not open does not exist
@@ -174,7 +169,7 @@ def guichet_code_famille(foyer_id: int) -> Page:
     return _codes_page(issued, new=False)
 
 
-def _codes_page(issued: guichet.NewFoyer, new: bool) -> BaseResponse:
+def _codes_page(issued: sessions.NewFoyer, new: bool) -> BaseResponse:
     """The codes, shown once to be printed for the parent: never cached."""
     foyer = db().get(Foyer, issued.foyer_id)
     page = render_template(
@@ -204,7 +199,7 @@ def _record_counter_act(response: Response) -> Response:
     if counter is None:
         return response
     link = absolute_url("famille.index")
-    counter = guichet_actes.record_act(
+    counter = acts.record_act(
         db(),
         runtime().clock,
         counter,

@@ -13,9 +13,9 @@ from typing import Any
 from flask import request, session
 from flask_login import current_user
 
+from accounts.models import Role
 from coffre.models import Channel
-from procedures.guichet import CounterSession
-from procedures.models import Role
+from guichet.sessions import CounterSession
 
 SESSION_KEY = "guichet"
 # Family pages an agent never uses for a family: they act on the family's own login, or

@@ -12,14 +12,15 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.wrappers import Response as BaseResponse
 
-from procedures import saved_filters, supervision, tasks
+from accounts.models import Role
+from procedures import tasks
+from procedures.deadlines.working_hours import SlaColor
 from procedures.errors import NotAllowed, TaskConflict
-from procedures.inbox import COUNT_CAP
-from procedures.inbox import inbox as inbox_page
-from procedures.inbox_choices import procedure_choices, service_choices
-from procedures.models import Role
+from procedures.inbox import saved_filters, supervision
+from procedures.inbox.choices import procedure_choices, service_choices
+from procedures.inbox.listing import COUNT_CAP
+from procedures.inbox.listing import inbox as inbox_page
 from procedures.tasks import AgentActor
-from procedures.working_hours import SlaColor
 from web.agent import agent_actor, bp, supervised_service_ids
 from web.agent_inbox_query import (
     BadInboxQuery,

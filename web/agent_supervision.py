@@ -10,10 +10,10 @@ from flask_babel import format_date
 from flask_babel import gettext as _
 from flask_login import current_user
 
+from accounts.models import Role
 from procedures.errors import NotAllowed
-from procedures.models import Role
-from procedures.spreadsheet import Cell, csv_text
-from procedures.supervision import (
+from procedures.inbox.spreadsheet import Cell, csv_text
+from procedures.inbox.supervision import (
     MAX_WEEKS,
     Dashboard,
     WatchedTask,

@@ -19,10 +19,10 @@ from werkzeug.wrappers import Response as BaseResponse
 from wtforms import EmailField, PasswordField
 from wtforms.validators import DataRequired, Length
 
-from procedures.accounts import InvalidCredentials, sign_out
-from procedures.login_throttle import LoginBlocked
-from procedures.models import Account, Role
-from procedures.second_factor import requires_second_factor
+from accounts.credentials import InvalidCredentials, sign_out
+from accounts.models import Account, Role
+from accounts.second_factor import requires_second_factor
+from accounts.throttle import LoginBlocked
 from web.agent_guichet_session import acting_for_family
 from web.auth_throttle import client_address, login_throttle
 from web.extensions import login_manager
@@ -151,7 +151,7 @@ def role_required(*roles: Role) -> Callable[[Callable[P, R]], Callable[P, R | Re
             if current_user.role not in roles and not counter_mode:
                 abort(403)
             # A family account in no foyer waits for its foyer's adults to accept it
-            # (procedures.join_requests): it sees its waiting page and nothing else.
+            # (accounts.joining): it sees its waiting page and nothing else.
             waiting = current_user.role is Role.FAMILLE and current_user.foyer_id is None
             if waiting and request.endpoint != "famille.index":
                 abort(403)

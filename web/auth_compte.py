@@ -1,6 +1,6 @@
 """Getting an account: sign-up, activation (link or family code), password reset, invitation.
 
-Thin views over procedures.activation; each page that takes an e-mail address answers the
+Thin views over accounts.activation; each page that takes an e-mail address answers the
 same whether the address has an account or not.
 """
 
@@ -15,8 +15,8 @@ from werkzeug.wrappers import Response as BaseResponse
 from wtforms import EmailField, Field, PasswordField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length
 
-from procedures import activation
-from procedures.accounts import (
+from accounts import activation
+from accounts.credentials import (
     MIN_PASSWORD_LENGTH,
     EmailTaken,
     InvalidCredentials,
@@ -24,7 +24,7 @@ from procedures.accounts import (
     WeakPassword,
     change_password,
 )
-from procedures.models import Role
+from accounts.models import Role
 from web import link_tokens
 from web.auth import bp, reissue_session, role_required
 from web.auth_throttle import login_throttle

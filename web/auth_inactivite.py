@@ -12,7 +12,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, logout_user
 from werkzeug.wrappers import Response as BaseResponse
 
-from procedures.second_factor import requires_second_factor
+from accounts.second_factor import requires_second_factor
 from web.auth import bp
 from web.runtime import runtime
 

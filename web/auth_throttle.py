@@ -12,12 +12,7 @@ import logging
 
 from flask import Flask, current_app, request
 
-from procedures.login_throttle import (
-    DatabaseFailureStore,
-    LoginThrottle,
-    RedisFailureStore,
-    uses_redis,
-)
+from accounts.throttle import DatabaseFailureStore, LoginThrottle, RedisFailureStore, uses_redis
 from web.runtime import db, runtime
 
 EXTENSION_KEY = "login_throttle"

@@ -20,8 +20,8 @@ from werkzeug.wrappers import Response as BaseResponse
 from wtforms import StringField
 from wtforms.validators import DataRequired, Length
 
-from procedures import second_factor
-from procedures.models import Account
+from accounts import second_factor
+from accounts.models import Account
 from web.auth import HOME_BY_ROLE, _as_user, bp
 from web.auth_inactivite import mark_activity
 from web.extensions import limiter

@@ -15,16 +15,16 @@ from flask import Flask
 from flask.cli import AppGroup, with_appcontext
 from sqlalchemy.exc import SQLAlchemyError
 
+from demo.seed import DEMO_PASSWORD, seed_demo
+from notifications.outbox import MailSettings
 from procedures import catalogue
-from procedures.demo import DEMO_PASSWORD, seed_demo
-from procedures.importing import ImportResult, import_stream, service_codes
-from procedures.jobs import register_standard_jobs
-from procedures.notifications import MailSettings
-from procedures.worker import Worker
+from procedures.designer.importing import ImportResult, import_stream, service_codes
 from web import schema
 from web.checkpointing import anchoring_from
 from web.cli_coffre import coffre_cli
 from web.runtime import runtime
+from worker.jobs import register_standard_jobs
+from worker.loop import Worker
 
 db_cli = AppGroup("db", help="Database schema (Alembic migrations).")
 

@@ -9,6 +9,7 @@ from typing import TypeVar
 import click
 from flask.cli import AppGroup
 
+from accounts import family
 from coffre import anchoring, journal_audit, keys, maintenance
 from coffre.consent import FamilyReader
 from coffre.errors import DocumentNotFound
@@ -16,7 +17,6 @@ from coffre.export import export_chunks
 from coffre.journal_key import JournalKeyError, public_key_pem
 from coffre.keyring import add_key_version
 from coffre.timestamping import TimestampError
-from procedures import notifications
 from web.checkpointing import anchoring_from, auditor_from
 from web.runtime import load_keyring, runtime
 
@@ -57,7 +57,7 @@ def expire() -> None:
     """Expire documents past their validity and queue reminders now (the worker does it daily)."""
     rt = runtime()
     with rt.sessions() as session:
-        expired, queued = notifications.expiry_reminders(session, rt.clock, rt.settings.base_url)
+        expired, queued = family.expiry_reminders(session, rt.clock, rt.settings.base_url)
     click.echo(f"{expired} documents expired, {queued} reminders queued.")
 
 

@@ -20,6 +20,7 @@ from coffre.errors import (
 )
 from coffre.inspection import UploadRefused
 from coffre.vault import DocumentDamaged
+from procedures.bpmn.expressions import ScriptBudgetExceeded
 from procedures.errors import (
     DemandeNotFound,
     Incomplete,
@@ -27,7 +28,6 @@ from procedures.errors import (
     ProcedureClosed,
     TaskConflict,
 )
-from procedures.expressions import ScriptBudgetExceeded
 from stockage import StorageError
 from web.runtime import runtime
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from flask import Blueprint, abort, render_template
 from flask_login import current_user
 
+from accounts.models import Role
 from coffre.consent import FamilyReader
-from procedures.models import Role
 from web.agent_guichet_session import acted_foyer_id
 from web.auth import role_required
 

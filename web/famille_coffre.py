@@ -6,9 +6,9 @@ from flask import Response, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response as BaseResponse
 
+from accounts.models import Role
 from coffre.clock import local_today
 from coffre.export import export_chunks
-from procedures.models import Role
 from web.auth import role_required
 from web.famille import bp, family_reader
 from web.famille_documents import (

@@ -10,8 +10,8 @@ from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response as BaseResponse
 from wtforms import Field, StringField, ValidationError
 
-from procedures.accounts import close_foyer_accounts
-from procedures.models import Role
+from accounts.credentials import close_foyer_accounts
+from accounts.models import Role
 from web.auth import role_required
 from web.famille import bp, family_reader
 from web.runtime import db, runtime

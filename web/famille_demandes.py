@@ -9,6 +9,7 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response as BaseResponse
 
+from accounts.models import Role
 from coffre import consent
 from coffre.catalogue import document_type
 from coffre.clock import local_today
@@ -17,10 +18,9 @@ from coffre.models import Document, Foyer, MemberRole
 from procedures import demandes, family_views, tasks
 from procedures.agent_views import form_lines
 from procedures.catalogue import definition_of
-from procedures.demande_models import OPEN_STATUSES, Demande, DemandeStatus
 from procedures.demandes import FamilyActor
 from procedures.errors import DemandeNotFound, Incomplete, InvalidTransition
-from procedures.models import Role
+from procedures.models import OPEN_STATUSES, Demande, DemandeStatus
 from procedures.progress import version_of
 from procedures.vault_views import foyer_members
 from web.auth import role_required

@@ -20,13 +20,13 @@ from werkzeug.wrappers import Response as BaseResponse
 from wtforms import DateField, Field, SelectField, ValidationError
 from wtforms.validators import DataRequired, Optional
 
+from accounts.models import Role
 from coffre.catalogue import DOCUMENT_TYPES
 from coffre.clock import local_today
 from coffre.consent import FamilyReader
 from coffre.inspection import UploadRefused
 from coffre.models import Document
 from coffre.vault import Upload
-from procedures.models import Role
 from stockage import StorageError
 from web.agent_guichet_session import deposit_channel
 from web.auth import role_required

@@ -10,11 +10,11 @@ from urllib.parse import quote
 
 from flask import Response, abort, render_template, request
 
+from accounts.models import Role
 from coffre.catalogue import JPEG, PDF, PNG
 from coffre.clock import local_today
 from coffre.inspection import sanitize_filename
 from coffre.vault import DocumentDamaged, OpenedDocument
-from procedures.models import Role
 from web.auth import role_required
 from web.famille import bp, family_reader
 from web.famille_documents import current_document, document_line

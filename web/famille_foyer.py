@@ -10,7 +10,7 @@ from werkzeug.wrappers import Response as BaseResponse
 from wtforms import BooleanField, DateField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional, Regexp
 
-from procedures.accounts import (
+from accounts.household import (
     ALLERGIES_MAX,
     SCHOOL_MAX,
     ChildNotFound,
@@ -23,7 +23,7 @@ from procedures.accounts import (
     update_address,
     update_child,
 )
-from procedures.models import Role
+from accounts.models import Role
 from web.auth import role_required
 from web.famille import bp, family_reader
 from web.runtime import db, runtime

@@ -3,7 +3,7 @@
 The family's home page shows each undecided request with its two buttons; the account
 waiting for them sees only its waiting page (web.auth.role_required). Agents at the counter
 see neither: letting someone into a foyer is its adults' decision alone
-(web.agent_guichet_session.FORBIDDEN_ENDPOINTS). The rules are procedures.join_requests.
+(web.agent_guichet_session.FORBIDDEN_ENDPOINTS). The rules are accounts.joining.
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.wrappers import Response as BaseResponse
 
-from procedures import join_requests
-from procedures.join_requests import JoinRequestNotFound, PendingJoin
-from procedures.models import Role
+from accounts import joining
+from accounts.joining import JoinRequestNotFound, PendingJoin
+from accounts.models import Role
 from web.agent_guichet_session import acted_foyer_id
 from web.auth import role_required
 from web.famille import bp, family_reader
@@ -27,14 +27,14 @@ def pending() -> list[PendingJoin]:
     """Who waits to join the family's foyer, for its home page (nobody in counter mode)."""
     if acted_foyer_id() is not None:
         return []
-    return join_requests.pending_joins(db(), family_reader().foyer_id)
+    return joining.pending_joins(db(), family_reader().foyer_id)
 
 
 @bp.post("/foyer/rejoindre/<int:join_id>/accepter")
 @role_required(Role.FAMILLE)
 def rejoindre_accepter(join_id: int) -> BaseResponse:
     try:
-        join_requests.accept(
+        joining.accept(
             db(),
             runtime().clock,
             join_id,
@@ -51,7 +51,7 @@ def rejoindre_accepter(join_id: int) -> BaseResponse:
 @role_required(Role.FAMILLE)
 def rejoindre_refuser(join_id: int) -> BaseResponse:
     try:
-        join_requests.refuse(db(), runtime().clock, join_id, adult_id=current_user.id)
+        joining.refuse(db(), runtime().clock, join_id, adult_id=current_user.id)
     except JoinRequestNotFound:
         abort(404)
     flash(_("The request was refused and the account it created was closed."), "info")

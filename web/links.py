@@ -10,7 +10,7 @@ from typing import Any
 
 from flask import url_for
 
-from procedures.activation import LinkBuilder
+from accounts.activation import LinkBuilder
 from web.runtime import runtime
 
 

@@ -12,7 +12,7 @@ from coffre.clock import Clock, SystemClock
 from coffre.db import make_engine, make_session_factory
 from coffre.keyring import Keyring, load_keyring_file, parse_keyring
 from coffre.vault import MIB, Limits, Vault
-from procedures.progress import EngineContext
+from procedures.history import EngineContext
 from stockage import ObjectStore, open_store
 from web.settings import Settings
 

@@ -34,8 +34,8 @@ from sqlalchemy.orm import Session
 
 from coffre.models import Document
 from procedures import catalogue
-from procedures.demande_models import Demande
-from procedures.progress import EngineContext
+from procedures.history import EngineContext
+from procedures.models import Demande
 from web import schema
 from web.runtime import Runtime, build_runtime
 from web.settings import load_settings

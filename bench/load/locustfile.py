@@ -34,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from papers import photo_jpeg
 from town import family_email
 
-from procedures.demo import DEMO_PASSWORD, demo_pdf
+from demo.seed import DEMO_PASSWORD, demo_pdf
 
 VAR_DIR = Path(os.environ.get("VAR_DIR", "var")).resolve()
 FOYERS = int(os.environ.get("BENCH_FOYERS", "1000"))

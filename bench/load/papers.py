@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from coffre.clock import local_today
 from coffre.models import Document, FoyerMember, MemberRole
 from coffre.vault import Upload, Vault
-from procedures.demo import demo_pdf
+from demo.seed import demo_pdf
 
 # foyer kind (number % 4) -> the papers of its foyer; each paper (type, format, whose).
 PAPERS = {

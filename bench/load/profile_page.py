@@ -32,7 +32,7 @@ from pyinstrument import Profiler
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from town import family_email
 
-from procedures.demo import DEMO_PASSWORD, demo_pdf
+from demo.seed import DEMO_PASSWORD, demo_pdf
 from web import create_app
 
 CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')

@@ -14,12 +14,12 @@ from collections.abc import Mapping
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from accounts.models import Account
 from coffre.models import Document, FoyerMember, MemberRole
 from procedures import demandes, tasks
-from procedures.demande_models import Demande, DemandeStatus, ProcedureVersion, Task, TaskState
 from procedures.demandes import FamilyActor
-from procedures.models import Account
-from procedures.progress import EngineContext
+from procedures.history import EngineContext
+from procedures.models import Demande, DemandeStatus, ProcedureVersion, Task, TaskState
 from procedures.tasks import AgentActor
 
 # foyer kind (number % 4) -> its two procedures.

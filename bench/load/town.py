@@ -2,7 +2,7 @@
 
 The service path is not what is measured here, so rows go in with one INSERT per batch; the
 password is hashed once and the hash reused. Agents enrol their second factor through
-`procedures.second_factor`, and their TOTP secrets go to a 0600 file the load test reads.
+`accounts.second_factor`, and their TOTP secrets go to a 0600 file the load test reads.
 """
 
 from __future__ import annotations
@@ -16,13 +16,13 @@ import pyotp
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
+from accounts import second_factor
+from accounts.credentials import hash_password
+from accounts.models import Account, AgentService, Entity, Role, Service
 from coffre.clock import Clock
 from coffre.keyring import Keyring, create_private_file
 from coffre.models import Foyer, FoyerMember, MemberRole
-from procedures import second_factor
-from procedures.accounts import hash_password
-from procedures.demo import DEMO_PASSWORD
-from procedures.models import Account, AgentService, Entity, Role, Service
+from demo.seed import DEMO_PASSWORD
 
 DOMAIN = "bench.example"
 AGENT_SECRETS_FILE = "bench-agents.json"

@@ -11,7 +11,7 @@ from itertools import pairwise
 import pikepdf
 from pikepdf import Array, Dictionary, Name, String
 
-from procedures.demo import assemble_pdf
+from demo.seed import assemble_pdf
 
 Change = Callable[[pikepdf.Pdf], None]
 Encoder = Callable[[bytes], bytes]

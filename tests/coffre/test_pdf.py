@@ -20,8 +20,8 @@ from pikepdf import Array, Dictionary, Name, String
 from coffre.catalogue import PDF
 from coffre.pdf import MAX_VALUES, PdfProblem, pdf_problem
 from coffre.pdf_cost import MAX_OBJECTS, MAX_XREF_ENTRIES, TooCostly, check_cost, count_values
-from procedures.attestations import Certificate, render_pdf
-from procedures.demo import demo_pdf
+from demo.seed import demo_pdf
+from procedures.operations.attestations import Certificate, render_pdf
 from tests.coffre.conftest import pdf_of
 from tests.coffre.pdfs import (
     PAGES,

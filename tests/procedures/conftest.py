@@ -13,14 +13,14 @@ from aiosmtpd.controller import Controller
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
+from accounts.models import Service
 from coffre.clock import FrozenClock
 from coffre.db import make_engine
 from coffre.models import Foyer
 from coffre.vault import Vault
+from notifications.outbox import MailSettings
 from procedures.demandes import FamilyActor
-from procedures.models import Service
-from procedures.notifications import MailSettings
-from procedures.progress import EngineContext
+from procedures.history import EngineContext
 from tests.coffre.conftest import foyer, keyring, other_foyer, store, vault
 from tests.conftest import PostgresServer, require
 from tests.factories import make_service

@@ -10,15 +10,17 @@ from datetime import date
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from accounts.models import Account, Role, Service
 from coffre.clock import FrozenClock
 from coffre.models import Document, Foyer, JournalEntry, MemberRole
 from coffre.vault import Vault
-from procedures import catalogue, demandes, engine, tasks
-from procedures.demande_models import Demande, Task, TaskState
+from notifications.models import OutboxMessage
+from procedures import catalogue, demandes, tasks
+from procedures.bpmn import engine
+from procedures.bpmn.expressions import RestrictedScriptEngine
 from procedures.demandes import FamilyActor
-from procedures.expressions import RestrictedScriptEngine
-from procedures.models import Account, OutboxMessage, Role, Service
-from procedures.progress import EngineContext
+from procedures.history import EngineContext
+from procedures.models import Demande, Task, TaskState
 from procedures.tasks import AgentActor
 from tests.coffre.conftest import deposit, pdf_of
 from tests.factories import make_account

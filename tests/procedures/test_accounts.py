@@ -10,27 +10,30 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from coffre.clock import FrozenClock
-from coffre.models import Foyer, MemberRole
-from procedures import activation
-from procedures.accounts import (
-    ChildNotFound,
-    DetailTooLong,
+from accounts import activation
+from accounts.credentials import (
     EmailTaken,
     InvalidCredentials,
-    PaiWithoutAllergies,
     PasswordContainsEmail,
     WeakPassword,
-    add_child,
     authenticate,
     change_password,
     find_account,
+)
+from accounts.household import (
+    ChildNotFound,
+    DetailTooLong,
+    PaiWithoutAllergies,
+    add_child,
     household,
     household_child,
     update_address,
     update_child,
 )
-from procedures.models import Account, OutboxMessage, Role
+from accounts.models import Account, Role
+from coffre.clock import FrozenClock
+from coffre.models import Foyer, MemberRole
+from notifications.models import OutboxMessage
 from tests.factories import PASSWORD, make_account, make_foyer
 
 SECRET = "test-secret-key"

@@ -10,30 +10,26 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from accounts import agents as admin_agents
+from accounts import document_types as admin_document_types
+from accounts import organisation, second_factor
+from accounts.activation import InvalidToken
+from accounts.agents import AgentStatus, Invitation
+from accounts.credentials import InvalidCredentials, WeakPassword, authenticate
+from accounts.document_types import DocumentTypeRules
+from accounts.models import Account, AdminJournalEntry, AgentService, Role, Service
+from accounts.organisation import InvalidValue, NotAnAdministrator, NotFound, OutsideScope
 from coffre.catalogue import JPEG, PDF, PNG, Validity, configured_type
 from coffre.clock import FrozenClock
 from coffre.inspection import UploadRefused
 from coffre.models import Foyer
 from coffre.vault import Vault
-from procedures import (
-    admin_agents,
-    admin_document_types,
-    administration,
-    demandes,
-    second_factor,
-    tasks,
-)
-from procedures.accounts import InvalidCredentials, WeakPassword, authenticate
-from procedures.activation import InvalidToken
-from procedures.admin_agents import AgentStatus, Invitation
-from procedures.admin_document_types import DocumentTypeRules
-from procedures.admin_models import AdminJournalEntry
-from procedures.administration import InvalidValue, NotAnAdministrator, NotFound, OutsideScope
-from procedures.demande_models import TaskState
+from notifications.models import OutboxMessage
+from notifications.outbox import MailSettings, send_due
+from procedures import demandes, tasks
 from procedures.demandes import FamilyActor
-from procedures.models import Account, AgentService, OutboxMessage, Role, Service
-from procedures.notifications import MailSettings, send_due
-from procedures.progress import EngineContext
+from procedures.history import EngineContext
+from procedures.models import TaskState
 from procedures.tasks import AgentActor
 from tests.coffre.conftest import deposit, tiny_png
 from tests.factories import PASSWORD, make_account, make_agent
@@ -73,16 +69,16 @@ def invite(
 def test_global_admin_creates_an_entity_and_a_service_and_both_are_journaled(
     db_session: Session, clock: FrozenClock, global_admin: Account
 ) -> None:
-    entity_id = administration.create_entity(
+    entity_id = organisation.create_entity(
         db_session, clock, global_admin.id, slug="agglo", name="Agglomération"
     )
-    service_id = administration.create_service(
+    service_id = organisation.create_service(
         db_session, clock, global_admin.id, entity_id, code="piscines", name="Piscines"
     )
 
     names = {
         e.name: [s.code for s in e.services]
-        for e in administration.entities(db_session, global_admin.id)
+        for e in organisation.entities(db_session, global_admin.id)
     }
     assert names["Agglomération"] == ["piscines"]
     created_entity, created_service = entries(db_session)
@@ -96,9 +92,7 @@ def test_renaming_a_service_journals_its_name_before_and_after(
     db_session: Session, clock: FrozenClock, ville_admin: Account, ville: Service
 ) -> None:
     old_name = ville.name
-    administration.rename_service(
-        db_session, clock, ville_admin.id, ville.id, "  Petite   enfance "
-    )
+    organisation.rename_service(db_session, clock, ville_admin.id, ville.id, "  Petite   enfance ")
 
     (entry,) = entries(db_session)
     assert entry.action == "service.renamed"
@@ -111,21 +105,21 @@ def test_an_entity_admin_acts_only_within_its_entity(
     db_session: Session, clock: FrozenClock, ville_admin: Account, ville: Service, partner: Service
 ) -> None:
     with pytest.raises(OutsideScope):
-        administration.create_entity(db_session, clock, ville_admin.id, slug="autre", name="Autre")
+        organisation.create_entity(db_session, clock, ville_admin.id, slug="autre", name="Autre")
     with pytest.raises(OutsideScope):
-        administration.rename_entity(db_session, clock, ville_admin.id, ville.entity_id, "Ville")
+        organisation.rename_entity(db_session, clock, ville_admin.id, ville.entity_id, "Ville")
     with pytest.raises(NotFound):
-        administration.rename_service(db_session, clock, ville_admin.id, partner.id, "Pris")
+        organisation.rename_service(db_session, clock, ville_admin.id, partner.id, "Pris")
     with pytest.raises(NotFound):
-        administration.create_service(
+        organisation.create_service(
             db_session, clock, ville_admin.id, partner.entity_id, code="intrus", name="Intrus"
         )
 
-    created = administration.create_service(
+    created = organisation.create_service(
         db_session, clock, ville_admin.id, ville.entity_id, code="sports", name="Sports"
     )
 
-    assert [e.id for e in administration.entities(db_session, ville_admin.id)] == [ville.entity_id]
+    assert [e.id for e in organisation.entities(db_session, ville_admin.id)] == [ville.entity_id]
     assert db_session.get(Service, created) is not None
     assert db_session.get(Service, partner.id).name != "Pris"  # type: ignore[union-attr]
 
@@ -134,17 +128,17 @@ def test_codes_must_be_well_formed_and_unique(
     db_session: Session, clock: FrozenClock, global_admin: Account, ville: Service
 ) -> None:
     with pytest.raises(InvalidValue) as bad:
-        administration.create_service(
+        organisation.create_service(
             db_session, clock, global_admin.id, ville.entity_id, code="Pas un code!", name="X"
         )
     assert (bad.value.field, bad.value.reason) == ("code", "format")
     with pytest.raises(InvalidValue) as taken:
-        administration.create_service(
+        organisation.create_service(
             db_session, clock, global_admin.id, ville.entity_id, code=ville.code, name="X"
         )
     assert taken.value.reason == "taken"
     with pytest.raises(InvalidValue) as blank:
-        administration.create_entity(db_session, clock, global_admin.id, slug="ok", name="   ")
+        organisation.create_entity(db_session, clock, global_admin.id, slug="ok", name="   ")
     assert blank.value.reason == "blank"
 
 
@@ -155,9 +149,9 @@ def test_families_and_agents_are_not_administrators(
     agent = make_agent(db_session, clock, ville)
     for account in (family, agent):
         with pytest.raises(NotAnAdministrator):
-            administration.entities(db_session, account.id)
+            organisation.entities(db_session, account.id)
         with pytest.raises(NotAnAdministrator):
-            administration.rename_service(db_session, clock, account.id, ville.id, "Pris")
+            organisation.rename_service(db_session, clock, account.id, ville.id, "Pris")
 
 
 # --- agents -------------------------------------------------------------------------------
@@ -359,11 +353,11 @@ def test_an_entity_admin_reads_only_its_entitys_journal(
     ville: Service,
     partner: Service,
 ) -> None:
-    administration.rename_service(db_session, clock, global_admin.id, ville.id, "Écoles")
-    administration.rename_service(db_session, clock, global_admin.id, partner.id, "Quartiers")
+    organisation.rename_service(db_session, clock, global_admin.id, ville.id, "Écoles")
+    organisation.rename_service(db_session, clock, global_admin.id, partner.id, "Quartiers")
 
-    seen = administration.journal(db_session, ville_admin.id)
-    everything = administration.journal(db_session, global_admin.id)
+    seen = organisation.journal(db_session, ville_admin.id)
+    everything = organisation.journal(db_session, global_admin.id)
 
     assert [line.after for line in seen] == [
         {"code": ville.code, "name": "Écoles", "entity_id": ville.entity_id}

@@ -8,17 +8,17 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from accounts.models import Service
 from coffre.clock import FrozenClock
 from coffre.errors import DocumentNotFound
 from coffre.models import Document, DocumentRead, DocumentState, Foyer
 from coffre.vault import Vault
 from procedures import agent_actions, agent_views, demandes, family_views
 from procedures.agent_actions import DemandeAsShown, QuotientFact, TaskAsShown
-from procedures.demande_models import Demande, TaskState
 from procedures.demandes import FamilyActor
 from procedures.errors import DemandeNotFound, Incomplete, TaskConflict
-from procedures.models import Service
-from procedures.progress import EngineContext
+from procedures.history import EngineContext
+from procedures.models import Demande, TaskState
 from procedures.tasks import AgentActor
 from tests.coffre.conftest import deposit, pdf_of
 from tests.factories import make_service

@@ -10,16 +10,17 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from accounts.models import Service
 from coffre.clock import FrozenClock
 from coffre.models import Channel, Document, Foyer, FoyerMember
 from coffre.vault import Vault
-from procedures import demandes, engine
-from procedures.attestations import generate_certificate
-from procedures.demande_models import Demande, DemandeStatus, Task
+from procedures import demandes
+from procedures.bpmn import engine
 from procedures.demandes import FamilyActor
-from procedures.models import Service
-from procedures.operations import OperationContext
-from procedures.progress import EngineContext
+from procedures.history import EngineContext
+from procedures.models import Demande, DemandeStatus, Task
+from procedures.operations.attestations import generate_certificate
+from procedures.operations.context import OperationContext
 from procedures.tasks import AgentActor
 from tests.factories import make_service
 from tests.procedures.flows import agent_of, child_of, open_task, publish, work

@@ -15,25 +15,27 @@ from lxml import etree
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from accounts.models import Account, Role, Service
 from coffre.clock import FrozenClock
 from coffre.models import Foyer
 from coffre.vault import Vault
-from procedures import catalogue, engine
-from procedures.demande_models import Demande, DemandeStatus, Task, TaskState
-from procedures.demandes import FamilyActor
-from procedures.designer import open_draft, save_draft
-from procedures.designer_trial import trial_run
-from procedures.diagrams import BPMN, NS, load_diagram
-from procedures.expressions import (
+from notifications.models import OutboxMessage
+from procedures import catalogue
+from procedures.bpmn import engine
+from procedures.bpmn.diagrams import BPMN, NS, load_diagram
+from procedures.bpmn.expressions import (
     Budget,
     ScriptBudgetExceeded,
     UnsafeExpression,
     evaluate,
     evaluate_assignments,
 )
-from procedures.expressions.limits import MAX_RUN_SIZE, MAX_RUN_STEPS, MAX_SIZE, MAX_TASK_DATA
-from procedures.models import Account, OutboxMessage, Role, Service
-from procedures.progress import EngineContext
+from procedures.bpmn.expressions.limits import MAX_RUN_SIZE, MAX_RUN_STEPS, MAX_SIZE, MAX_TASK_DATA
+from procedures.demandes import FamilyActor
+from procedures.designer.publication import open_draft, save_draft
+from procedures.designer.trial import trial_run
+from procedures.history import EngineContext
+from procedures.models import Demande, DemandeStatus, Task, TaskState
 from tests.factories import make_account
 from tests.procedures.flows import agent_of, open_task, publish, submitted_creche, work
 

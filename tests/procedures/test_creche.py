@@ -9,16 +9,16 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from accounts.models import Role, Service
 from coffre.clock import FrozenClock
 from coffre.consent import AgentReader, granted_documents
 from coffre.models import Foyer
 from coffre.vault import Vault
 from procedures import catalogue, demandes, tasks
-from procedures.demande_models import Demande, DemandeEvent, DemandeStatus, TaskState
 from procedures.demandes import FamilyActor
 from procedures.errors import Incomplete, InvalidTransition, TaskConflict
-from procedures.models import Role, Service
-from procedures.progress import EngineContext
+from procedures.history import EngineContext
+from procedures.models import Demande, DemandeEvent, DemandeStatus, TaskState
 from procedures.tasks import AgentActor
 from tests.coffre.conftest import deposit, pdf_of
 from tests.factories import make_account

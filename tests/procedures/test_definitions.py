@@ -9,6 +9,7 @@ from datetime import date
 import pytest
 from sqlalchemy.orm import Session
 
+from accounts.models import Role
 from coffre.clock import FrozenClock
 from coffre.models import Foyer
 from procedures import catalogue, demandes
@@ -16,8 +17,7 @@ from procedures.definitions import DefinitionError, Window, definition_from_dict
 from procedures.demandes import FamilyActor
 from procedures.errors import ProcedureClosed
 from procedures.forms import choice_label
-from procedures.models import Role
-from procedures.progress import EngineContext
+from procedures.history import EngineContext
 from tests.factories import make_account, make_service
 
 

@@ -16,7 +16,7 @@ from coffre.clock import FrozenClock
 from coffre.db import make_session_factory
 from procedures import demandes
 from procedures.demandes import FamilyActor
-from procedures.progress import EngineContext
+from procedures.history import EngineContext
 from tests.coffre.conftest import make_foyer
 from tests.factories import make_service
 from tests.procedures.flows import child_of, family_of, publish

@@ -3,12 +3,12 @@ from __future__ import annotations
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from accounts.credentials import authenticate
+from accounts.models import Account, AgentService, Entity, Role, Service
 from coffre.clock import FrozenClock
 from coffre.models import Document, Foyer, FoyerMember, MemberRole
 from coffre.vault import Vault
-from procedures.accounts import authenticate
-from procedures.demo import DEMO_PASSWORD, seed_demo
-from procedures.models import Account, AgentService, Entity, Role, Service
+from demo.seed import DEMO_PASSWORD, seed_demo
 
 
 def _count(session: Session, model: type) -> int:

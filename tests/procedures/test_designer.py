@@ -7,16 +7,17 @@ from lxml import etree
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from accounts.models import Account, AdminJournalEntry, Role, Service
+from accounts.organisation import OutsideScope
 from coffre.clock import FrozenClock
 from coffre.models import Foyer
 from coffre.vault import Vault
 from procedures import catalogue
-from procedures.admin_models import AdminJournalEntry
-from procedures.administration import OutsideScope
+from procedures.bpmn.diagrams import BPMN, NS
 from procedures.definitions import load_definition
-from procedures.demande_models import Demande, ProcedureDraft, ProcedureVersion
 from procedures.demandes import FamilyActor
-from procedures.designer import (
+from procedures.designer.layout import BPMNDI, with_layout
+from procedures.designer.publication import (
     DraftInvalid,
     ProcedureUnknown,
     import_into_draft,
@@ -25,12 +26,10 @@ from procedures.designer import (
     republish,
     save_draft,
 )
-from procedures.designer_layout import BPMNDI, with_layout
-from procedures.designer_trial import trial_run
-from procedures.designer_versions import diff_versions, procedures_overview, versions_of
-from procedures.diagrams import BPMN, NS
-from procedures.models import Account, Role, Service
-from procedures.progress import EngineContext
+from procedures.designer.trial import trial_run
+from procedures.designer.versions import diff_versions, procedures_overview, versions_of
+from procedures.history import EngineContext
+from procedures.models import Demande, ProcedureDraft, ProcedureVersion
 from procedures.tasks import AgentActor
 from tests.factories import make_account
 from tests.procedures.flows import agent_of, open_task, publish, submitted_creche, work

@@ -14,18 +14,18 @@ from coffre.clock import FrozenClock
 from coffre.consent import DemandeRef
 from coffre.models import Document, Foyer, Grant, JournalEntry
 from coffre.vault import Vault
+from notifications.models import OutboxMessage
+from notifications.templates import render
 from procedures import demandes
-from procedures.demande_models import Demande, DemandeStatus
+from procedures.deadlines.drafts import expire_drafts
 from procedures.demandes import FamilyActor
-from procedures.drafts import expire_drafts
-from procedures.jobs import register_standard_jobs
-from procedures.models import OutboxMessage
-from procedures.notifications import render
-from procedures.progress import EngineContext
-from procedures.worker import Worker
+from procedures.history import EngineContext
+from procedures.models import Demande, DemandeStatus
 from tests.coffre.conftest import deposit
 from tests.factories import make_service
 from tests.procedures.flows import family_of, publish
+from worker.jobs import register_standard_jobs
+from worker.loop import Worker
 
 DAY = timedelta(days=1)
 

@@ -16,19 +16,20 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
+from accounts.models import Account, AgentService, Role, Service
 from coffre.clock import FrozenClock
 from coffre.db import make_engine, make_session_factory
 from coffre.models import Foyer
 from coffre.vault import Vault
+from notifications.models import OutboxMessage
 from procedures import catalogue, demandes, tasks
-from procedures.demande_models import Demande, DemandeEvent, DemandeStatus, Task, TaskState
+from procedures.deadlines.escalation import WorkingTimeline, fire_escalations, sla_state
+from procedures.deadlines.working_hours import WorkingCalendar
 from procedures.demandes import FamilyActor
 from procedures.errors import TaskConflict
-from procedures.escalation import WorkingTimeline, fire_escalations, sla_state
-from procedures.models import Account, AgentService, OutboxMessage, Role, Service
-from procedures.progress import EngineContext
+from procedures.history import EngineContext
+from procedures.models import Demande, DemandeEvent, DemandeStatus, Task, TaskState
 from procedures.tasks import AgentActor
-from procedures.working_hours import WorkingCalendar
 from tests.coffre.conftest import make_foyer
 from tests.conftest import PostgresServer, require
 from tests.factories import make_account, make_service

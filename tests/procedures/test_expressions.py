@@ -21,8 +21,8 @@ from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 from SpiffWorkflow.util.task import TaskState
 
-from procedures import expressions
-from procedures.expressions import (
+from procedures.bpmn import expressions
+from procedures.bpmn.expressions import (
     ExpressionError,
     RestrictedScriptEngine,
     UnsafeExpression,

@@ -8,17 +8,18 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from accounts.household import FoyerNotFound
+from accounts.models import Account, Role, Service
 from coffre.clock import FrozenClock
 from coffre.models import Channel, Foyer, JournalEntry
 from coffre.vault import Vault
-from procedures import guichet
-from procedures.accounts import FoyerNotFound
+from guichet import sessions
+from guichet.acts import record_act
+from guichet.rights import CounterNotAllowed
+from notifications.models import OutboxMessage
+from notifications.outbox import MailSettings, send_due
 from procedures.demandes import FamilyActor
-from procedures.guichet_actes import record_act
-from procedures.guichet_droits import CounterNotAllowed
-from procedures.models import Account, OutboxMessage, Role, Service
-from procedures.notifications import MailSettings, send_due
-from procedures.progress import EngineContext
+from procedures.history import EngineContext
 from tests.coffre.conftest import deposit, make_foyer
 from tests.factories import make_account, make_agent, make_service
 from tests.procedures.conftest import Mailbox
@@ -46,8 +47,8 @@ def test_only_an_agent_of_a_service_may_act_at_the_counter(
 
     for account in (family, admin, lone_agent):
         with pytest.raises(CounterNotAllowed):
-            guichet.open_counter(db_session, clock, account.id, foyer.id, link=LINK)
-    counter = guichet.open_counter(db_session, clock, agent.id, foyer.id, link=LINK)
+            sessions.open_counter(db_session, clock, account.id, foyer.id, link=LINK)
+    counter = sessions.open_counter(db_session, clock, agent.id, foyer.id, link=LINK)
 
     assert (counter.agent_id, counter.foyer_id) == (agent.id, foyer.id)
 
@@ -58,11 +59,11 @@ def test_search_gives_at_most_the_limit_in_label_order(
     for name in ("Durand C", "Durand A", "Durand B", "Dupont"):
         make_foyer(db_session, clock, name)
 
-    found = guichet.search_foyers(db_session, agent.id, "durand", limit=2)
+    found = sessions.search_foyers(db_session, agent.id, "durand", limit=2)
 
     assert [match.label for match in found] == ["Durand A", "Durand B"]
     assert found[0].adults == ("Alex Durand A",) and found[0].children == ("Lou Durand A",)
-    assert guichet.search_foyers(db_session, agent.id, "  ,;  ") == []
+    assert sessions.search_foyers(db_session, agent.id, "  ,;  ") == []
 
 
 def test_search_ignores_case_accents_and_ligatures(
@@ -74,9 +75,9 @@ def test_search_ignores_case_accents_and_ligatures(
     db_session.commit()
 
     for text in ("elodie", "Élodie LOEWY", "desire", "DÉSIRÉ lou"):
-        found = guichet.search_foyers(db_session, agent.id, text)
+        found = sessions.search_foyers(db_session, agent.id, text)
         assert [m.foyer_id for m in found] == [foyer.id], text
-    assert guichet.search_foyers(db_session, agent.id, "elodie dupont") == []
+    assert sessions.search_foyers(db_session, agent.id, "elodie dupont") == []
 
 
 def test_an_act_reaches_every_family_account_by_email_in_french(
@@ -89,7 +90,7 @@ def test_an_act_reaches_every_family_account_by_email_in_french(
     mailbox: Mailbox,
 ) -> None:
     parents = [make_account(db_session, clock, Role.FAMILLE, foyer_id=foyer.id) for _ in "ab"]
-    counter = guichet.open_counter(db_session, clock, agent.id, foyer.id, link=LINK)
+    counter = sessions.open_counter(db_session, clock, agent.id, foyer.id, link=LINK)
     deposit(vault, db_session, foyer, actor_id=agent.id, channel=Channel.GUICHET)
 
     counter = record_act(db_session, clock, counter, page="famille.ajouter", link=LINK)
@@ -116,10 +117,10 @@ def test_an_act_reaches_every_family_account_by_email_in_french(
 def test_a_household_created_at_the_counter_has_its_acts_journaled_before_any_account(
     db_session: Session, clock: FrozenClock, agent: Account
 ) -> None:
-    created = guichet.create_foyer(
+    created = sessions.create_foyer(
         db_session, clock, agent.id, first_name=" Inès ", last_name="Benoît"
     )
-    counter = guichet.open_counter(db_session, clock, agent.id, created.foyer_id, link=LINK)
+    counter = sessions.open_counter(db_session, clock, agent.id, created.foyer_id, link=LINK)
 
     record_act(db_session, clock, counter, page="famille.foyer_adresse", link=LINK, household=True)
 
@@ -130,7 +131,7 @@ def test_a_household_created_at_the_counter_has_its_acts_journaled_before_any_ac
     assert db_session.scalars(select(OutboxMessage)).all() == []
 
 
-# --- who may open which foyer, who prints codes (procedures.guichet_droits) ------------------
+# --- who may open which foyer, who prints codes (guichet.rights) ------------------
 
 
 def test_an_agent_opens_only_the_foyers_its_entity_deals_with(
@@ -153,18 +154,18 @@ def test_an_agent_opens_only_the_foyers_its_entity_deals_with(
     colleague = make_agent(db_session, clock, colleague_service)  # same entity, other service
 
     for account in (partner, colleague):
-        guichet.open_counter(db_session, clock, account.id, foyer.id, link=LINK)
+        sessions.open_counter(db_session, clock, account.id, foyer.id, link=LINK)
         with pytest.raises(FoyerNotFound):
-            guichet.open_counter(db_session, clock, account.id, other_foyer.id, link=LINK)
-        assert guichet.search_foyers(db_session, account.id, "nguyen") == []
+            sessions.open_counter(db_session, clock, account.id, other_foyer.id, link=LINK)
+        assert sessions.search_foyers(db_session, account.id, "nguyen") == []
         with pytest.raises(CounterNotAllowed):
-            guichet.new_family_code(db_session, clock, account.id, foyer.id, link=LINK)
+            sessions.new_family_code(db_session, clock, account.id, foyer.id, link=LINK)
         with pytest.raises(CounterNotAllowed):
-            guichet.create_foyer(db_session, clock, account.id, first_name="A", last_name="B")
+            sessions.create_foyer(db_session, clock, account.id, first_name="A", last_name="B")
     # The town's counter serves every family, whether it asked for anything yet or not.
-    assert [m.label for m in guichet.search_foyers(db_session, agent.id, "nguyen")] == ["Nguyen"]
-    guichet.open_counter(db_session, clock, agent.id, other_foyer.id, link=LINK)
-    guichet.new_family_code(db_session, clock, agent.id, other_foyer.id, link=LINK)
+    assert [m.label for m in sessions.search_foyers(db_session, agent.id, "nguyen")] == ["Nguyen"]
+    sessions.open_counter(db_session, clock, agent.id, other_foyer.id, link=LINK)
+    sessions.new_family_code(db_session, clock, agent.id, other_foyer.id, link=LINK)
 
 
 def test_opening_and_printing_a_code_are_emailed_to_the_adults_in_french(
@@ -177,8 +178,8 @@ def test_opening_and_printing_a_code_are_emailed_to_the_adults_in_french(
 ) -> None:
     parent = make_account(db_session, clock, Role.FAMILLE, foyer_id=foyer.id)
 
-    guichet.open_counter(db_session, clock, agent.id, foyer.id, link=LINK)
-    guichet.new_family_code(db_session, clock, agent.id, foyer.id, link=LINK)
+    sessions.open_counter(db_session, clock, agent.id, foyer.id, link=LINK)
+    sessions.new_family_code(db_session, clock, agent.id, foyer.id, link=LINK)
 
     assert send_due(db_session, clock, mail) == 2
     opened, coded = mailbox.to(parent.email)

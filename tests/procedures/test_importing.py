@@ -16,7 +16,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from procedures.catalogue import BUILT_IN, built_in_codes, read_built_in
-from procedures.importing import MAX_IMPORT_BYTES, ImportResult, import_diagram, import_stream
+from procedures.designer.importing import (
+    MAX_IMPORT_BYTES,
+    ImportResult,
+    import_diagram,
+    import_stream,
+)
 from tests.conftest import require
 
 REPO = Path(__file__).resolve().parents[2]

@@ -9,15 +9,15 @@ from datetime import datetime, timedelta
 import pytest
 from sqlalchemy.orm import Session
 
+from accounts.models import Role, Service
 from coffre.clock import FrozenClock
 from coffre.models import Foyer
 from coffre.vault import Vault
 from procedures import catalogue, demandes, tasks
-from procedures.demande_models import Demande, DemandeStatus, ProcedureVersion, Task, TaskState
 from procedures.demandes import FamilyActor
-from procedures.inbox import TABS, InboxFilters, InboxPage, Tab, inbox
-from procedures.models import Role, Service
-from procedures.progress import EngineContext
+from procedures.history import EngineContext
+from procedures.inbox.listing import TABS, InboxFilters, InboxPage, Tab, inbox
+from procedures.models import Demande, DemandeStatus, ProcedureVersion, Task, TaskState
 from procedures.tasks import AgentActor
 from tests.factories import make_account, make_service
 from tests.procedures.flows import open_task, submitted_creche

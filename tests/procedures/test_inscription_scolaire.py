@@ -13,14 +13,18 @@ from coffre.clock import FrozenClock
 from coffre.consent import AgentReader, granted_documents
 from coffre.models import Document, Foyer, Grant
 from coffre.vault import Vault
+from demo.seed import FAMILIES
 from procedures import demandes
-from procedures.demande_models import Demande, DemandeStatus
 from procedures.demandes import FamilyActor
-from procedures.demo import FAMILIES
 from procedures.errors import Incomplete
-from procedures.operations import OperationContext, OperationError
-from procedures.progress import EngineContext
-from procedures.sectorisation import assign_school, parse_sectorisation, read_sectorisation
+from procedures.history import EngineContext
+from procedures.models import Demande, DemandeStatus
+from procedures.operations.context import OperationContext, OperationError
+from procedures.operations.sectorisation import (
+    assign_school,
+    parse_sectorisation,
+    read_sectorisation,
+)
 from procedures.tasks import AgentActor
 from tests.coffre.conftest import deposit, pdf_of
 from tests.factories import make_service
@@ -296,7 +300,7 @@ def test_a_broken_sectorisation_stops_the_submission_whole(
 ) -> None:
     broken = tmp_path / "secteurs.toml"
     broken.write_text("[[ecoles]]\nnom = 'École A'\n", encoding="utf-8")
-    monkeypatch.setattr("procedures.sectorisation.SECTORISATION_FILE", broken)
+    monkeypatch.setattr("procedures.operations.sectorisation.SECTORISATION_FILE", broken)
 
     draft = demandes.create_draft(db_session, ctx, family, "inscription_scolaire")
     ids = [document.id for document in papers(vault, db_session, foyer)]

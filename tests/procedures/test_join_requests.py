@@ -6,13 +6,13 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from accounts import activation, joining
+from accounts.credentials import InvalidCredentials, authenticate
+from accounts.joining import JoinRequestNotFound
+from accounts.models import Account, JoinRequest, Role
 from coffre.clock import FrozenClock
 from coffre.models import Foyer
-from procedures import activation, join_requests
-from procedures.accounts import InvalidCredentials, authenticate
-from procedures.join_requests import JoinRequestNotFound
-from procedures.models import Account, JoinRequest, Role
-from procedures.notifications import MailSettings, send_due
+from notifications.outbox import MailSettings, send_due
 from tests.factories import PASSWORD, make_account, make_agent
 from tests.procedures.conftest import Mailbox
 from tests.procedures.flows import journal_of
@@ -67,9 +67,9 @@ def test_a_code_for_a_foyer_with_an_account_waits_and_every_adult_is_told(
     newcomer = join(db_session, clock, foyer, issued_by=agent.id)
 
     assert newcomer.foyer_id is None and newcomer.is_active
-    assert join_requests.is_waiting(db_session, newcomer.id)
+    assert joining.is_waiting(db_session, newcomer.id)
     assert events(db_session, foyer.id) == [("foyer.join_requested", newcomer.id)]
-    [pending] = join_requests.pending_joins(db_session, foyer.id)
+    [pending] = joining.pending_joins(db_session, foyer.id)
     assert (pending.email, pending.code_issued_by) == (NEWCOMER, agent.display_name)
     assert send_due(db_session, clock, mail) == 2
     for parent in parents:
@@ -86,12 +86,12 @@ def test_an_adult_accepts_and_the_newcomer_is_in(
     newcomer = join(db_session, clock, foyer)
     request = request_of(db_session, newcomer)
 
-    join_requests.accept(db_session, clock, request.id, adult_id=parent.id, link=LINK)
+    joining.accept(db_session, clock, request.id, adult_id=parent.id, link=LINK)
 
     assert newcomer.foyer_id == foyer.id
     assert (request.accepted, request.decided_by) == (True, parent.id)
     assert events(db_session, foyer.id)[-1] == ("foyer.join_accepted", parent.id)
-    assert join_requests.pending_joins(db_session, foyer.id) == []
+    assert joining.pending_joins(db_session, foyer.id) == []
 
 
 def test_an_adult_refuses_and_the_account_is_closed(
@@ -100,7 +100,7 @@ def test_an_adult_refuses_and_the_account_is_closed(
     parent = make_account(db_session, clock, Role.FAMILLE, foyer_id=foyer.id)
     newcomer = join(db_session, clock, foyer)
 
-    join_requests.refuse(db_session, clock, request_of(db_session, newcomer).id, adult_id=parent.id)
+    joining.refuse(db_session, clock, request_of(db_session, newcomer).id, adult_id=parent.id)
 
     assert not newcomer.is_active and newcomer.foyer_id is None
     with pytest.raises(InvalidCredentials):
@@ -119,9 +119,9 @@ def test_only_an_adult_of_the_foyer_decides_and_only_once(
 
     for someone in (stranger, agent, newcomer):
         with pytest.raises(JoinRequestNotFound):
-            join_requests.accept(db_session, clock, request_id, adult_id=someone.id, link=LINK)
-    join_requests.accept(db_session, clock, request_id, adult_id=parent.id, link=LINK)
+            joining.accept(db_session, clock, request_id, adult_id=someone.id, link=LINK)
+    joining.accept(db_session, clock, request_id, adult_id=parent.id, link=LINK)
 
     with pytest.raises(JoinRequestNotFound):
-        join_requests.refuse(db_session, clock, request_id, adult_id=parent.id)
+        joining.refuse(db_session, clock, request_id, adult_id=parent.id)
     assert newcomer.foyer_id == foyer.id and newcomer.is_active

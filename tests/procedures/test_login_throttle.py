@@ -12,16 +12,16 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from coffre.clock import FrozenClock
-from procedures.accounts import InvalidCredentials
-from procedures.login_throttle import (
+from accounts.credentials import InvalidCredentials
+from accounts.models import Account, LoginFailures, Role
+from accounts.throttle import (
     DatabaseFailureStore,
     FailureStore,
     LoginBlocked,
     LoginThrottle,
     RedisFailureStore,
 )
-from procedures.models import Account, LoginFailures, Role
+from coffre.clock import FrozenClock
 from tests.conftest import REDIS_URL
 from tests.factories import PASSWORD, make_account
 

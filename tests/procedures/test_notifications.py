@@ -8,21 +8,15 @@ import pytest
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
+from accounts.family import expiry_reminders
+from accounts.models import Role
 from coffre.clock import FrozenClock
 from coffre.db import make_session_factory
 from coffre.models import Foyer
 from coffre.vault import Vault
-from procedures.models import OutboxMessage, Role
-from procedures.notifications import (
-    BACKOFF,
-    MAX_ATTEMPTS,
-    InvalidNotification,
-    MailSettings,
-    enqueue,
-    expiry_reminders,
-    message_id,
-    send_due,
-)
+from notifications.models import OutboxMessage
+from notifications.outbox import BACKOFF, MAX_ATTEMPTS, MailSettings, enqueue, message_id, send_due
+from notifications.templates import InvalidNotification
 from tests.coffre.conftest import deposit
 from tests.factories import make_account
 from tests.procedures.conftest import REFUSED_RECIPIENT, Mailbox

@@ -9,16 +9,16 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from accounts.models import Service
 from coffre.clock import FrozenClock
 from coffre.consent import AgentReader, granted_documents
 from coffre.models import Document, Foyer, FoyerMember, MemberRole
 from coffre.vault import Vault
 from procedures import demandes
-from procedures.demande_models import Demande, DemandeStatus
 from procedures.demandes import FamilyActor
 from procedures.errors import Incomplete
-from procedures.models import Service
-from procedures.progress import EngineContext
+from procedures.history import EngineContext
+from procedures.models import Demande, DemandeStatus
 from procedures.tasks import AgentActor
 from tests.coffre.conftest import deposit, pdf_of
 from tests.factories import make_service

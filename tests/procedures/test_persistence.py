@@ -21,19 +21,20 @@ from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 from sqlalchemy.orm import Session
 
+from accounts.models import Service
 from coffre.clock import FrozenClock
 from coffre.models import Foyer
 from coffre.vault import Vault
-from procedures import catalogue, engine
+from procedures import catalogue
+from procedures.bpmn import engine
+from procedures.bpmn.diagrams import Diagram
+from procedures.bpmn.engine import EngineError
+from procedures.bpmn.expressions import RestrictedScriptEngine
 from procedures.definitions import Definition, FormField
-from procedures.demande_models import ProcedureVersion
 from procedures.demandes import FamilyActor
-from procedures.diagrams import Diagram
-from procedures.engine import EngineError
-from procedures.expressions import RestrictedScriptEngine
-from procedures.models import Service
-from procedures.progress import EngineContext
-from procedures.registry import OPERATIONS
+from procedures.history import EngineContext
+from procedures.models import ProcedureVersion
+from procedures.operations.registry import OPERATIONS
 from procedures.tasks import AgentActor
 from tests.procedures.flows import agent_of, open_task, publish, submitted_creche, work
 

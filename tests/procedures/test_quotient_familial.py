@@ -9,15 +9,15 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from accounts.models import Service
 from coffre.clock import FrozenClock
 from coffre.models import Foyer
 from coffre.vault import Vault
 from procedures import demandes, tasks
-from procedures.demande_models import Demande, DemandeEvent, DemandeStatus, TaskState
 from procedures.demandes import FamilyActor
 from procedures.errors import DemandeNotFound, Incomplete
-from procedures.models import Service
-from procedures.progress import EngineContext
+from procedures.history import EngineContext
+from procedures.models import Demande, DemandeEvent, DemandeStatus, TaskState
 from procedures.tasks import AgentActor
 from tests.coffre.conftest import deposit, pdf_of
 from tests.factories import make_service

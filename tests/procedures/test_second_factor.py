@@ -8,10 +8,10 @@ import pyotp
 import pytest
 from sqlalchemy.orm import Session
 
+from accounts import second_factor
+from accounts.models import Account, Role
 from coffre.clock import FrozenClock
 from coffre.keyring import KEY_BYTES, Keyring
-from procedures import second_factor
-from procedures.models import Account, Role
 from tests.factories import make_account
 
 STEP = timedelta(seconds=30)

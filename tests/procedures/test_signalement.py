@@ -7,14 +7,14 @@ import json
 import pytest
 from sqlalchemy.orm import Session
 
+from accounts.models import Service
 from coffre.clock import FrozenClock
 from coffre.models import Foyer
 from procedures import demandes, tasks
-from procedures.demande_models import Demande, DemandeStatus
 from procedures.demandes import FamilyActor
 from procedures.errors import DemandeNotFound, Incomplete
-from procedures.models import Service
-from procedures.progress import EngineContext
+from procedures.history import EngineContext
+from procedures.models import Demande, DemandeStatus
 from procedures.tasks import AgentActor
 from tests.factories import make_service
 from tests.procedures.flows import (

@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import pytest
 
-from procedures.spreadsheet import Cell, csv_text, safe_cell
+from procedures.inbox.spreadsheet import Cell, csv_text, safe_cell
 
 
 @pytest.mark.parametrize(

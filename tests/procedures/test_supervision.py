@@ -9,17 +9,18 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from accounts.models import AgentService, Role, Service
 from coffre.clock import FrozenClock
 from coffre.models import Foyer
 from coffre.vault import Vault
-from procedures import demandes, supervision, tasks
-from procedures.demande_models import Demande, DemandeEvent, DemandeStatus, TaskState
+from procedures import demandes, tasks
+from procedures.deadlines.working_hours import WorkingCalendar
 from procedures.demandes import FamilyActor
 from procedures.errors import NotAllowed, TaskConflict
-from procedures.models import AgentService, Role, Service
-from procedures.progress import EngineContext
+from procedures.history import EngineContext
+from procedures.inbox import supervision
+from procedures.models import Demande, DemandeEvent, DemandeStatus, TaskState
 from procedures.tasks import AgentActor
-from procedures.working_hours import WorkingCalendar
 from tests.factories import make_account, make_service
 from tests.procedures.flows import agent_of, open_task, publish, submitted_creche
 

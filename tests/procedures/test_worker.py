@@ -13,8 +13,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from coffre.clock import Clock, FrozenClock
-from procedures.models import WorkerHeartbeat
-from procedures.worker import Worker
+from worker.loop import Worker
+from worker.models import WorkerHeartbeat
 
 
 def test_due_jobs_run_and_a_failing_job_does_not_stop_the_others(

@@ -27,10 +27,11 @@ from sqlalchemy import func, select
 
 from coffre.clock import FrozenClock, SystemClock
 from coffre.db import make_engine, make_session_factory
-from procedures import demandes, notifications
-from procedures.demande_models import Demande, DemandeStatus
-from procedures.models import OutboxMessage
-from procedures.progress import EngineContext
+from notifications import outbox
+from notifications.models import OutboxMessage
+from procedures import demandes
+from procedures.history import EngineContext
+from procedures.models import Demande, DemandeStatus
 from tests.coffre.conftest import deposit, make_foyer, pdf_of
 from tests.factories import make_service
 from tests.procedures.flows import agent_of, child_of, family_of, publish, work
@@ -95,7 +96,7 @@ def test_a_worker_killed_while_sending_resends_only_the_message_in_flight(
     keys = [f"crash-test:{number}" for number in range(MESSAGES)]
     with sessions() as session:
         for key in keys:
-            notifications.enqueue(
+            outbox.enqueue(
                 session,
                 clock,
                 key=key,
@@ -145,7 +146,7 @@ def test_a_worker_killed_while_sending_resends_only_the_message_in_flight(
         if second.poll() is None:
             second.kill()
 
-    expected = {notifications.message_id(key, SENDER) for key in keys}
+    expected = {outbox.message_id(key, SENDER) for key in keys}
     received = mailbox.message_ids
     assert set(received) == expected  # every event's message arrived
     assert len(received) - len(expected) <= 1  # at most the one in flight, resent

@@ -12,11 +12,11 @@ from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
+from accounts import second_factor
+from accounts.credentials import find_account
+from accounts.models import Account
 from coffre.clock import FrozenClock
-from procedures import second_factor
-from procedures.accounts import find_account
-from procedures.demo import DEMO_PASSWORD
-from procedures.models import Account
+from demo.seed import DEMO_PASSWORD
 
 # A module import: test_auth imports this module back.
 from tests.web import test_auth

@@ -10,11 +10,11 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
+from accounts.models import Account, Role
 from coffre.clock import FrozenClock
 from coffre.models import Document
 from coffre.vault import Upload
-from procedures.demo import demo_pdf
-from procedures.models import Account, Role
+from demo.seed import demo_pdf
 from tests.factories import make_account
 from tests.web.browser import browser, live_server  # noqa: F401  (fixtures)
 from tests.web.test_auth import log_in

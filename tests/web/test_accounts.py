@@ -10,11 +10,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
+from accounts import activation
+from accounts.credentials import find_account
+from accounts.models import Account, Role
 from coffre.clock import FrozenClock
 from coffre.models import Foyer, MemberRole
-from procedures import activation
-from procedures.accounts import find_account
-from procedures.models import Account, OutboxMessage, Role
+from notifications.models import OutboxMessage
 from tests.factories import PASSWORD, make_account, page_text
 from tests.web.test_auth import csrf_token, log_in
 

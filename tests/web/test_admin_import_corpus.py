@@ -15,9 +15,9 @@ from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
+from accounts.models import Role
 from coffre.clock import FrozenClock
-from procedures.demande_models import ProcedureDraft
-from procedures.models import Role
+from procedures.models import ProcedureDraft
 from tests.factories import make_account, page_text
 from tests.procedures.test_importing import MIWG, MIWG_EXPECTED, miwg_file
 from tests.web.agents import sign_in_agent

@@ -12,10 +12,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
+from accounts import second_factor
+from accounts.credentials import find_account
+from accounts.models import Account, Role, Service
 from coffre.clock import FrozenClock
-from procedures import second_factor
-from procedures.accounts import find_account
-from procedures.models import Account, OutboxMessage, Role, Service
+from notifications.models import OutboxMessage
 from tests.factories import PASSWORD, make_account, make_agent, page_text
 from tests.web.agents import sign_in_agent, sign_in_agent_in_browser
 from tests.web.browser import axe_context, page_problems, serve_portal

@@ -10,9 +10,9 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
+from accounts.models import Account, Role, Service
 from coffre.clock import FrozenClock
 from procedures import catalogue
-from procedures.models import Account, Role, Service
 from tests.factories import make_account, make_agent, make_service, page_text
 from tests.procedures.flows import publish
 from tests.procedures.test_budget import LOOPING, SCRIPT_NAME, with_script

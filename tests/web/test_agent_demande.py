@@ -14,14 +14,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
+from accounts.models import Account, Role, Service
 from coffre.clock import FrozenClock
 from coffre.models import Document, DocumentRead, DocumentState, Foyer, FoyerMember, MemberRole
+from notifications.models import OutboxMessage
+from notifications.templates import AGENT_MESSAGE_TEMPLATE, render
 from procedures import demandes
-from procedures.demande_models import Demande, DemandeEvent, DemandeStatus, Task, TaskState
 from procedures.demandes import FamilyActor
-from procedures.models import Account, OutboxMessage, Role, Service
-from procedures.notifications import AGENT_MESSAGE_TEMPLATE, render
-from procedures.progress import EngineContext
+from procedures.history import EngineContext
+from procedures.models import Demande, DemandeEvent, DemandeStatus, Task, TaskState
 from tests.factories import make_account, make_agent, make_service, page_text
 from tests.procedures.flows import open_task, publish
 from tests.web.agents import sign_in_agent

@@ -13,12 +13,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
+from accounts import activation
+from accounts.models import Account, Role
 from coffre.clock import FrozenClock
 from coffre.models import Channel, Document, Foyer, FoyerMember, JournalEntry, MemberRole
-from procedures import activation
-from procedures.demande_models import Demande, DemandeEvent, DemandeStatus
-from procedures.demo import demo_pdf
-from procedures.models import Account, OutboxMessage, Role
+from demo.seed import demo_pdf
+from notifications.models import OutboxMessage
+from procedures.models import Demande, DemandeEvent, DemandeStatus
 from tests.factories import make_account, make_agent, make_service, page_text
 from tests.web.agents import sign_in_agent
 from tests.web.conftest import deposit

@@ -18,11 +18,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
+from accounts.models import Account, FamilyCode, JoinRequest, Role, Service
 from coffre.clock import FrozenClock
 from coffre.models import Document, Foyer, FoyerMember, JournalEntry, MemberRole
+from notifications.models import OutboxMessage
 from procedures import demandes
-from procedures.models import Account, FamilyCode, JoinRequest, OutboxMessage, Role, Service
-from procedures.progress import EngineContext
+from procedures.history import EngineContext
 from tests.factories import PASSWORD, make_account, make_agent, make_service, page_text
 from tests.procedures.flows import publish
 from tests.web.agents import sign_in_agent

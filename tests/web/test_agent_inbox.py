@@ -12,13 +12,13 @@ from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
+from accounts.models import Account, Role, Service
 from coffre.clock import FrozenClock
 from coffre.models import Foyer
 from procedures import catalogue, tasks
-from procedures.demande_models import Demande, ProcedureVersion, Task, TaskState
-from procedures.inbox import COUNT_CAP
-from procedures.models import Account, Role, SavedFilter, Service
-from procedures.progress import EngineContext
+from procedures.history import EngineContext
+from procedures.inbox.listing import COUNT_CAP
+from procedures.models import Demande, ProcedureVersion, SavedFilter, Task, TaskState
 from procedures.tasks import AgentActor
 from tests.factories import (
     make_account,

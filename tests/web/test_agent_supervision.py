@@ -11,11 +11,11 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
+from accounts.models import Account, Role, Service
 from coffre.clock import FrozenClock
 from procedures import catalogue
-from procedures.demande_models import Demande
-from procedures.models import Account, Role, Service
-from procedures.progress import EngineContext
+from procedures.history import EngineContext
+from procedures.models import Demande
 from procedures.tasks import AgentActor
 from tests.coffre.conftest import make_foyer
 from tests.factories import make_account, make_agent, make_service, make_supervisor, page_text

@@ -8,8 +8,8 @@ from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
+from accounts.models import Role
 from coffre.clock import FrozenClock
-from procedures.models import Role
 from tests.factories import PASSWORD, make_account, page_text
 from tests.web.agents import sign_in_agent
 

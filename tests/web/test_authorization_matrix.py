@@ -27,12 +27,13 @@ from sqlalchemy.orm import Session
 from werkzeug.routing import Rule
 from werkzeug.test import TestResponse
 
+from accounts import activation
+from accounts.models import Account, AgentService, JoinRequest, Role, Service
 from coffre.clock import FrozenClock
 from coffre.models import Foyer, FoyerMember, MemberRole
-from procedures import activation, demandes
-from procedures.models import Account, AgentService, JoinRequest, Role, Service
-from procedures.progress import EngineContext
-from procedures.saved_filters import save_filter
+from procedures import demandes
+from procedures.history import EngineContext
+from procedures.inbox.saved_filters import save_filter
 from tests.factories import make_account, make_service
 from tests.procedures.flows import open_task, publish
 from tests.web.agents import sign_in_agent

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from procedures.demo import DEMO_PASSWORD
+from demo.seed import DEMO_PASSWORD
 from tests.web.browser import ARTIFACTS
 
 

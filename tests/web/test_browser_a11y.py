@@ -18,10 +18,10 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
+from accounts.credentials import find_account
 from coffre.models import Document, FoyerMember
-from procedures.accounts import find_account
-from procedures.demo import DEMO_PASSWORD
-from procedures.models import OutboxMessage
+from demo.seed import DEMO_PASSWORD
+from notifications.models import OutboxMessage
 from tests.web.browser import Portal, axe_context, chromium, page_problems, serve_portal
 from tests.web.test_auth import csrf_token, log_in
 from web.runtime import runtime

@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from accounts.models import Account, Service
 from coffre.models import Foyer
-from procedures.demande_models import ProcedureVersion
-from procedures.demo import DEMO_PASSWORD
-from procedures.models import Account, Service
+from demo.seed import DEMO_PASSWORD
+from procedures.models import ProcedureVersion
 from tests.procedures.test_inbox import add_task
 from tests.web.agents import enrolled_secret, next_code
 from tests.web.browser import Portal, axe_context, page_problems, serve_portal

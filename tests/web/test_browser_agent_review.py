@@ -20,14 +20,14 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from accounts.models import Account
 from coffre.clock import local_today
 from coffre.models import Document, Foyer
+from demo.seed import DEMO_PASSWORD, demo_pdf
 from procedures import demandes
-from procedures.demande_models import Demande
 from procedures.demandes import FamilyActor
-from procedures.demo import DEMO_PASSWORD, demo_pdf
-from procedures.models import Account
-from procedures.progress import EngineContext
+from procedures.history import EngineContext
+from procedures.models import Demande
 from tests.web.agents import sign_in_agent_in_browser
 from tests.web.browser import (
     Portal,

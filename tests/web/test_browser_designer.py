@@ -12,15 +12,16 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from accounts.credentials import find_account
+from accounts.models import Service
 from coffre.clock import local_today
 from coffre.models import Foyer, MemberRole
-from procedures import catalogue, demandes, engine, tasks
-from procedures.accounts import find_account
-from procedures.demande_models import Demande, Task, TaskState
+from procedures import catalogue, demandes, tasks
+from procedures.bpmn import engine
+from procedures.bpmn.expressions import RestrictedScriptEngine
 from procedures.demandes import FamilyActor
-from procedures.expressions import RestrictedScriptEngine
-from procedures.models import Service
-from procedures.progress import EngineContext
+from procedures.history import EngineContext
+from procedures.models import Demande, Task, TaskState
 from procedures.tasks import AgentActor
 from tests.web.agents import sign_in_agent_in_browser
 from tests.web.browser import ARTIFACTS, Portal, serve_portal

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from procedures.demo import DEMO_PASSWORD, demo_pdf
+from demo.seed import DEMO_PASSWORD, demo_pdf
 from tests.coffre.conftest import pdf_of
 from tests.web.browser import ARTIFACTS, axe_context, axe_violations
 

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from lxml import etree
 
-from procedures.diagrams import BPMN, NS
+from procedures.bpmn.diagrams import BPMN, NS
 from tests.procedures.test_importing import MIWG_EXPECTED, miwg_file
 from tests.web.agents import sign_in_agent_in_browser
 from tests.web.browser import ARTIFACTS, Portal, serve_portal

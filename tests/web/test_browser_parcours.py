@@ -18,9 +18,9 @@ from urllib.parse import urlsplit
 import pytest
 from aiosmtpd.controller import Controller
 
-from procedures import notifications
-from procedures.demo import demo_pdf
-from procedures.notifications import MailSettings
+from demo.seed import demo_pdf
+from notifications import outbox
+from notifications.outbox import MailSettings
 from tests.procedures.conftest import Mailbox, mailbox, smtp_server  # noqa: F401  (fixtures)
 from tests.web.browser import DESKTOP, Portal, axe_context, page_problems, serve_portal
 from web.runtime import runtime
@@ -59,7 +59,7 @@ def deliver_mail(portal: Portal) -> int:
     rt = runtime(portal.app)
     mail = MailSettings(**dataclasses.asdict(rt.settings.smtp))
     with rt.sessions() as session:
-        return notifications.send_due(session, rt.clock, mail)
+        return outbox.send_due(session, rt.clock, mail)
 
 
 class Journey:

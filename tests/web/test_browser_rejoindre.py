@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from procedures.demo import DEMO_PASSWORD
+from demo.seed import DEMO_PASSWORD
 from tests.factories import PASSWORD
 from tests.web.agents import sign_in_agent_in_browser
 from tests.web.browser import Portal, axe_context, page_problems, serve_portal

@@ -18,14 +18,14 @@ from coffre.checkpoints import stored_keys
 from coffre.clock import FrozenClock
 from coffre.journal_key import create_signing_key_file
 from coffre.models import Foyer, JournalCheckpoint, JournalEntry, JournalHead
-from procedures.jobs import register_standard_jobs
-from procedures.worker import Worker
 from tests.coffre.conftest import make_foyer
 from tests.tsa import LoopbackTsa, tsa  # noqa: F401  (fixture)
 from web import create_app
 from web.checkpointing import anchoring_from
 from web.runtime import Runtime, runtime
 from web.settings import Settings
+from worker.jobs import register_standard_jobs
+from worker.loop import Worker
 
 ANCHOR_LINE = "last checkpoint: "
 

@@ -16,14 +16,14 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
+from accounts.models import Account, Role
 from coffre import consent
 from coffre.clock import FrozenClock
 from coffre.consent import AgentReader, DemandeRef
 from coffre.models import Document, DocumentRead, DocumentState, Foyer, FoyerMember, MemberRole
 from coffre.vault import DocumentDamaged, OpenedDocument
-from procedures.demande_models import Demande, DemandeStatus, ProcedureVersion
-from procedures.demo import demo_pdf
-from procedures.models import Account, Role
+from demo.seed import demo_pdf
+from procedures.models import Demande, DemandeStatus, ProcedureVersion
 from tests.factories import make_account, make_agent, make_service, page_text
 from tests.web.agents import sign_in_agent
 from tests.web.conftest import deposit

@@ -12,13 +12,13 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from accounts.models import Account, Role, Service
 from coffre.clock import FrozenClock
 from coffre.models import Document, FoyerMember, Grant, MemberRole
+from demo.seed import demo_pdf
 from procedures import catalogue, tasks
-from procedures.demande_models import Demande, DemandeStatus, Task, TaskState
-from procedures.demo import demo_pdf
-from procedures.models import Account, Role, Service
-from procedures.progress import EngineContext, record_event
+from procedures.history import EngineContext, record_event
+from procedures.models import Demande, DemandeStatus, Task, TaskState
 from procedures.tasks import AgentActor
 from tests.factories import make_account, make_service, page_text
 from tests.procedures.flows import work

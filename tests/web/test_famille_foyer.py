@@ -8,10 +8,10 @@ from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
+from accounts.household import add_child
+from accounts.models import Account, Role
 from coffre.clock import FrozenClock
 from coffre.models import FoyerMember
-from procedures.accounts import add_child
-from procedures.models import Account, Role
 from tests.factories import make_account, page_text
 from tests.web.test_auth import csrf_token
 

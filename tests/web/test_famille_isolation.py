@@ -22,6 +22,8 @@ from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 from werkzeug.routing import Rule
 
+from accounts import activation
+from accounts.models import Account, JoinRequest, Role
 from coffre.clock import FrozenClock
 from coffre.models import (
     Document,
@@ -33,12 +35,11 @@ from coffre.models import (
     MemberRole,
 )
 from coffre.vault import Upload
-from procedures import activation, catalogue, demandes
-from procedures.demande_models import Demande, DemandeEvent, Task
+from demo.seed import demo_pdf
+from procedures import catalogue, demandes
 from procedures.demandes import FamilyActor
-from procedures.demo import demo_pdf
-from procedures.models import Account, JoinRequest, Role
-from procedures.progress import EngineContext
+from procedures.history import EngineContext
+from procedures.models import Demande, DemandeEvent, Task
 from tests.factories import make_account, make_foyer, make_service, page_text
 from tests.web.conftest import deposit
 from tests.web.test_auth import csrf_token, log_in

@@ -16,10 +16,10 @@ from flask import Flask
 from sqlalchemy import create_engine, func, make_url, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from accounts.models import Account, Role, Service
 from coffre.clock import FrozenClock
 from coffre.models import Document
-from procedures.demo import demo_pdf
-from procedures.models import Account, Role, Service, WorkerHeartbeat
+from demo.seed import demo_pdf
 from tests.conftest import PostgresServer, require
 from tests.factories import make_account, make_service, page_text
 from tests.procedures.test_worker_crash import wait_until
@@ -30,6 +30,7 @@ from tests.web.test_famille_coffre import upload
 from web import create_app
 from web.runtime import db, runtime
 from web.settings import load_settings
+from worker.models import WorkerHeartbeat
 
 
 @pytest.fixture

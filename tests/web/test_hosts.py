@@ -14,8 +14,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.test import TestResponse
 
+from accounts.models import Role, Service
 from coffre.clock import FrozenClock
-from procedures.models import OutboxMessage, Role, Service
+from notifications.models import OutboxMessage
 from tests.factories import make_account
 from tests.web.agents import sign_in_agent
 from tests.web.test_auth import csrf_token

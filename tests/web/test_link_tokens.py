@@ -8,8 +8,8 @@ import pytest
 from flask import Flask
 from sqlalchemy.orm import Session
 
+from accounts.models import Role, Service
 from coffre.clock import FrozenClock
-from procedures.models import Role, Service
 from tests.factories import PASSWORD, make_account, page_text
 from tests.web.agents import sign_in_agent
 from tests.web.test_accounts import NEW_PASSWORD, link_in, post

@@ -18,8 +18,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session, sessionmaker
 
+from accounts.models import Role
 from coffre.clock import FrozenClock, SystemClock
-from procedures.models import Role
 from tests.conftest import REDIS_URL
 from tests.factories import make_account, page_text
 from tests.procedures.test_worker_crash import wait_until

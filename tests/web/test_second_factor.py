@@ -11,9 +11,9 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session, sessionmaker
 
+from accounts.models import Account, Role
 from coffre.clock import FrozenClock
-from procedures.demo import DEMO_PASSWORD
-from procedures.models import Account, Role
+from demo.seed import DEMO_PASSWORD
 from tests.factories import make_account, make_agent, page_text
 from tests.web.agents import (
     SECOND_FACTOR_PAGE,

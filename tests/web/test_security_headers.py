@@ -7,7 +7,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session, sessionmaker
 
-from procedures.models import Account
+from accounts.models import Account
 from tests.factories import page_text
 from tests.web.conftest import deposit
 from web import create_app

@@ -7,9 +7,9 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
+from accounts import activation
+from accounts.models import Account, Service
 from coffre.clock import FrozenClock
-from procedures import activation
-from procedures.models import Account, Service
 from tests.factories import PASSWORD, make_agent
 from tests.web.test_admin_organisation import post, signed_in
 from tests.web.test_auth import csrf_token, log_in

@@ -31,11 +31,11 @@ from sqlalchemy import text
 from sqlalchemy.exc import InvalidRequestError
 from werkzeug.serving import make_server
 
+from accounts.models import Role
 from coffre import consent
 from coffre.clock import FrozenClock
 from coffre.consent import DemandeRef
 from coffre.models import Document, Foyer
-from procedures.models import Role
 from tests.factories import make_account, make_agent, make_service
 from tests.procedures.test_worker_crash import wait_until
 from tests.web.agents import sign_in_agent

@@ -19,8 +19,8 @@ from sqlalchemy.orm import Session
 from werkzeug.datastructures import FileStorage
 from werkzeug.test import encode_multipart
 
+from accounts.models import Account
 from coffre.catalogue import DEFAULT_FORMATS
-from procedures.models import Account
 from tests.coffre.pdfs import built_pdf, javascript, open_action
 from tests.coffre.test_inspection import FRENCH, MINIMAL_PDF, a_zip, jpeg, png
 from tests.web.test_auth import csrf_token

@@ -13,8 +13,8 @@ from sqlalchemy.orm import Session
 from werkzeug.datastructures import FileStorage
 from werkzeug.test import TestResponse, encode_multipart
 
+from accounts.models import Account
 from coffre.vault import MIB
-from procedures.models import Account
 from tests.coffre.conftest import pdf_of
 from tests.factories import page_text
 from tests.web.test_auth import csrf_token

@@ -5,11 +5,12 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Connection, Engine
 
+import accounts.models
 import coffre.catalogue
 import coffre.models
-import procedures.admin_models
-import procedures.demande_models
+import notifications.models
 import procedures.models
+import worker.models
 from coffre.db import Base
 
 config = context.config
@@ -37,6 +38,7 @@ def run_migrations_online() -> None:
         _run(bind)
 
 
-assert coffre.models and procedures.demande_models  # imported for their tables
-assert coffre.catalogue and procedures.admin_models  # imported for their tables
+assert coffre.models and procedures.models  # imported for their tables
+assert coffre.catalogue and accounts.models  # imported for their tables
+assert notifications.models and worker.models  # imported for their tables
 run_migrations_online()

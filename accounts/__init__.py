@@ -1,0 +1,1 @@
+"""Who signs in and where agents work: accounts, activation, second factor, organisation."""

@@ -1,0 +1,275 @@
+"""Demo data for `make run`: one town, a partner body, agents and families. Idempotent."""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import NamedTuple
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from accounts.credentials import create_account, find_account
+from accounts.models import AgentService, Entity, Role, Service
+from coffre.catalogue import document_type
+from coffre.clock import Clock
+from coffre.models import Foyer, FoyerMember, MemberRole
+from coffre.vault import Upload, Vault
+
+# Public on purpose: printed by `make run`; seed_demo refuses to run in production.
+DEMO_PASSWORD = "bellerive-demo-2026"  # noqa: S105  (printed by make run on purpose)
+DOMAIN = "bellerive.example"
+
+ENTITIES = {
+    "ville": "Ville de Bellerive",
+    "maisons-quartier": "Association des maisons de quartier de Bellerive",
+}
+SERVICES = {
+    "petite-enfance": ("ville", "Petite enfance"),
+    "scolaire": ("ville", "Affaires scolaires et périscolaires"),
+    "accueil-mq": ("maisons-quartier", "Accueil des maisons de quartier"),
+}
+# The town's own services run its counter (guichet.rights); the partner's does not.
+COUNTER_SERVICES = frozenset({"petite-enfance", "scolaire"})
+# e-mail local part, name, services, supervisor
+AGENTS = [
+    ("agent.creche", "Claire Dubois", ["petite-enfance"], False),
+    ("agent.ecoles", "Karim Haddad", ["scolaire"], False),
+    ("superviseur.ecoles", "Sophie Laurent", ["scolaire", "petite-enfance"], True),
+    ("agent.mq", "Julien Moreau", ["accueil-mq"], False),
+]
+LILAS, JAURES = "Groupe scolaire des Lilas", "Groupe scolaire Jean-Jaurès"
+
+
+class DemoChild(NamedTuple):
+    first_name: str
+    born: date
+    school: str | None = None  # the school of the foyer's sector (secteurs_scolaires.toml)
+    allergies: str | None = None  # set: the child has a PAI covering them
+
+
+# e-mail local part, foyer label, address, adults, children
+FAMILIES = [
+    (
+        "famille.martin",
+        "Martin",
+        "12 rue des Lilas",
+        ["Camille", "Thomas"],
+        [
+            DemoChild("Léa", date(2021, 3, 14), LILAS),
+            DemoChild("Hugo", date(2018, 9, 2), LILAS, "Arachide et fruits à coque"),
+        ],
+    ),
+    (
+        "famille.nguyen",
+        "Nguyen",
+        "4 allée des Platanes",
+        ["Linh"],
+        [DemoChild("Minh", date(2024, 11, 30))],
+    ),
+    (
+        "famille.benali",
+        "Benali",
+        "27 avenue de la Gare",
+        ["Yasmine", "Mehdi"],
+        [
+            DemoChild("Inès", date(2019, 5, 21), JAURES),
+            DemoChild("Adam", date(2016, 1, 8), JAURES),
+            DemoChild("Nour", date(2025, 6, 3)),
+        ],
+    ),
+]
+
+
+@dataclass(frozen=True)
+class DemoLogin:
+    role: str
+    email: str
+    name: str
+
+
+def seed_demo(session: Session, clock: Clock, vault: Vault | None = None) -> list[DemoLogin]:
+    """Create what is missing of the demo town and return its logins.
+
+    With a vault, each new family also gets a few documents deposited in it.
+    """
+    entities = {slug: _entity(session, slug, name) for slug, name in ENTITIES.items()}
+    services = {
+        code: _service(session, entities[slug], code, name)
+        for code, (slug, name) in SERVICES.items()
+    }
+    logins = [_admin(session, clock)]
+    logins += [_agent(session, clock, services, *agent) for agent in AGENTS]
+    logins += [_family(session, clock, vault, *family) for family in FAMILIES]
+    session.commit()
+    return logins
+
+
+def _entity(session: Session, slug: str, name: str) -> Entity:
+    entity = session.scalar(select(Entity).where(Entity.slug == slug))
+    if entity is None:
+        entity = Entity(slug=slug, name=name)
+        session.add(entity)
+        session.flush()
+    return entity
+
+
+def _service(session: Session, entity: Entity, code: str, name: str) -> Service:
+    service = session.scalar(select(Service).where(Service.code == code))
+    if service is None:
+        service = Service(
+            entity_id=entity.id, code=code, name=name, runs_counter=code in COUNTER_SERVICES
+        )
+        session.add(service)
+        session.flush()
+    return service
+
+
+def _admin(session: Session, clock: Clock) -> DemoLogin:
+    email = f"admin@{DOMAIN}"
+    if find_account(session, email) is None:
+        create_account(
+            session,
+            clock,
+            email=email,
+            password=DEMO_PASSWORD,
+            role=Role.ADMIN,
+            display_name="Administratrice de la ville",
+        )
+    return DemoLogin("administrateur", email, "Administratrice de la ville")
+
+
+def _agent(
+    session: Session,
+    clock: Clock,
+    services: dict[str, Service],
+    local: str,
+    name: str,
+    codes: list[str],
+    supervisor: bool,
+) -> DemoLogin:
+    email = f"{local}@{DOMAIN}"
+    if find_account(session, email) is None:
+        account = create_account(
+            session,
+            clock,
+            email=email,
+            password=DEMO_PASSWORD,
+            role=Role.AGENT,
+            display_name=name,
+        )
+        for code in codes:
+            session.add(
+                AgentService(
+                    account_id=account.id,
+                    service_id=services[code].id,
+                    is_supervisor=supervisor,
+                )
+            )
+    return DemoLogin("agent", email, name)
+
+
+def _family(
+    session: Session,
+    clock: Clock,
+    vault: Vault | None,
+    local: str,
+    label: str,
+    address: str,
+    adults: list[str],
+    children: list[DemoChild],
+) -> DemoLogin:
+    email = f"{local}@{DOMAIN}"
+    name = f"{adults[0]} {label}"
+    if find_account(session, email) is None:
+        foyer = Foyer(
+            label=f"Famille {label}",
+            address_line=address,
+            postal_code="33600",
+            city="Bellerive",
+            created_at=clock.now(),
+        )
+        foyer.members = [
+            FoyerMember(role=MemberRole.ADULTE, first_name=first, last_name=label)
+            for first in adults
+        ] + [_child(child, label) for child in children]
+        session.add(foyer)
+        session.flush()
+        create_account(
+            session,
+            clock,
+            email=email,
+            password=DEMO_PASSWORD,
+            role=Role.FAMILLE,
+            display_name=name,
+            foyer_id=foyer.id,
+        )
+        if vault is not None:
+            _documents(session, vault, foyer)
+    return DemoLogin("famille", email, name)
+
+
+def _child(child: DemoChild, last_name: str) -> FoyerMember:
+    return FoyerMember(
+        role=MemberRole.ENFANT,
+        first_name=child.first_name,
+        last_name=last_name,
+        birth_date=child.born,
+        school=child.school,
+        has_pai=child.allergies is not None,
+        allergies=child.allergies,
+    )
+
+
+def _documents(session: Session, vault: Vault, foyer: Foyer) -> None:
+    today = vault.clock.now().date()
+    child = next(member for member in foyer.members if member.role is MemberRole.ENFANT)
+    papers = [
+        ("justificatif_domicile", "facture-electricite.pdf", None, today - timedelta(days=20)),
+        ("avis_imposition", "avis-impot.pdf", None, date(today.year - 1, 8, 1)),
+        ("carnet_vaccination", "vaccins.pdf", child.id, date(today.year - 1, 1, 15)),
+    ]
+    for type_code, filename, member_id, issued in papers:
+        title = f"{document_type(type_code).label} - {foyer.label} (document de demonstration)"
+        upload = Upload(
+            foyer_id=foyer.id,
+            type_code=type_code,
+            filename=filename,
+            stream=io.BytesIO(demo_pdf(title)),
+            issued_on=issued,
+            member_id=member_id,
+        )
+        vault.deposit(session, upload)
+
+
+def demo_pdf(text: str) -> bytes:
+    """A one-page PDF showing one line of (ASCII) text, with a correct cross-reference table."""
+    safe = text.encode("ascii", "replace").replace(b"(", b"[").replace(b")", b"]")
+    stream = b"BT /F1 14 Tf 60 780 Td (" + safe + b") Tj ET"
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] "
+        b"/Resources << /Font << /F1 4 0 R >> >> /Contents 5 0 R >>",
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+        b"<< /Length " + str(len(stream)).encode() + b" >>\nstream\n" + stream + b"\nendstream",
+    ]
+    return assemble_pdf(objects)
+
+
+def assemble_pdf(objects: list[bytes], version: str = "1.4") -> bytes:
+    """A PDF of `objects` (numbered from 1, the first the catalogue) with a correct
+    classic cross-reference table."""
+    out = bytearray(f"%PDF-{version}\n".encode())
+    offsets = []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += f"{number} 0 obj\n".encode() + body + b"\nendobj\n"
+    xref = len(out)
+    out += f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n".encode()
+    out += b"".join(f"{offset:010d} 00000 n \n".encode() for offset in offsets)
+    out += (
+        f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n".encode()
+    )
+    return bytes(out)

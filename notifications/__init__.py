@@ -1,0 +1,1 @@
+"""E-mails: their French texts, the outbox written with each event, and SMTP delivery."""

@@ -1,0 +1,1 @@
+"""BPMN diagrams loaded safely and run by SpiffWorkflow under the restricted evaluator."""

@@ -1,0 +1,1 @@
+"""Time in procedures: working hours, deadlines and escalation, forgotten drafts."""

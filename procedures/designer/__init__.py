@@ -1,0 +1,1 @@
+"""The procedure designer: drafts, checks, trial runs, publication, versions and import."""

@@ -1,0 +1,304 @@
+"""The procedure designer's services: drafts and their checks, publication, rollback, import.
+
+A procedure has at most one draft (`ProcedureDraft`): the diagram being edited and its
+metadata as TOML. Saving keeps the draft whatever its state and returns its problems, each
+naming the diagram element to highlight; publishing refuses a draft with problems and makes
+it a new immutable version (`catalogue.publish`); running demandes stay on their version.
+Procedures are the installation's: only a global administrator changes them, and each
+publication, rollback, import and discarded draft is written to the administrative journal.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from lxml import etree
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from accounts.models import Account, Service
+from accounts.organisation import Administrator, OutsideScope, administrator, record
+from coffre.clock import Clock
+from procedures import catalogue
+from procedures.bpmn.diagrams import BPMN, MAX_DIAGRAM_BYTES, NS, DiagramRejected, parse_xml
+from procedures.definitions import FAMILY_LANE, Definition, DefinitionError, load_definition
+from procedures.designer.importing import ImportResult, import_diagram, service_codes
+from procedures.designer.layout import with_layout
+from procedures.designer.metadata import definition_toml, toml_text
+from procedures.models import ProcedureDraft, ProcedureVersion
+
+MAX_METADATA_CHARS = 200_000
+
+
+class DesignerError(Exception):
+    """Base of the designer's refusals."""
+
+
+class ProcedureUnknown(DesignerError):
+    """No published version and no draft carry this code."""
+
+
+class DraftInvalid(DesignerError):
+    """The draft (or the version to republish) has problems; nothing was published."""
+
+    def __init__(self, problems: list[DraftProblem]) -> None:
+        super().__init__(f"{len(problems)} problem(s)")
+        self.problems = problems
+
+
+@dataclass(frozen=True)
+class DraftProblem:
+    """One reason the draft cannot be published, in French; `element_id` to highlight."""
+
+    message: str
+    element_id: str = ""
+
+
+@dataclass(frozen=True)
+class Draft:
+    """What the designer edits: the saved draft, or the current version when there is none."""
+
+    code: str
+    bpmn_xml: str
+    metadata_toml: str
+    saved: bool
+    updated_at: datetime | None = None
+    updated_by: str | None = None
+    problems: list[DraftProblem] = field(default_factory=list)
+
+
+def open_draft(session: Session, code: str) -> Draft:
+    """The draft of a procedure, or a new one from its current version (with a drawing)."""
+    row = session.get(ProcedureDraft, code)
+    if row is not None:
+        problems = draft_problems(session, code, row.bpmn_xml, row.metadata_toml)
+        return Draft(
+            code, row.bpmn_xml, row.metadata_toml, True, row.updated_at,
+            _name(session, row.updated_by), problems,
+        )  # fmt: skip
+    current = catalogue.current_version(session, code, required=False)
+    if current is None:
+        raise ProcedureUnknown(code)
+    toml = definition_toml(catalogue.definition_of(current))
+    return Draft(code, with_layout(current.bpmn_xml), toml, saved=False)
+
+
+def save_draft(
+    session: Session, clock: Clock, code: str, bpmn_xml: str, metadata_toml: str, actor_id: int
+) -> Draft:
+    """Keep the edited diagram and metadata as the draft, valid or not; return its problems."""
+    _global_administrator(session, actor_id)
+    if session.get(ProcedureDraft, code) is None and not _published(session, code):
+        raise ProcedureUnknown(code)
+    _store(session, clock, code, bpmn_xml, metadata_toml, actor_id)
+    session.commit()
+    return open_draft(session, code)
+
+
+def _store(
+    session: Session, clock: Clock, code: str, bpmn_xml: str, metadata_toml: str, actor_id: int
+) -> None:
+    if len(bpmn_xml.encode("utf-8")) > MAX_DIAGRAM_BYTES or len(metadata_toml) > MAX_METADATA_CHARS:
+        raise DraftInvalid([DraftProblem("le brouillon dépasse la taille autorisée")])
+    row = session.get(ProcedureDraft, code) or ProcedureDraft(code=code)
+    row.bpmn_xml, row.metadata_toml = bpmn_xml, metadata_toml
+    row.updated_at, row.updated_by = clock.now(), actor_id
+    session.add(row)
+    session.flush()
+
+
+def draft_problems(
+    session: Session, code: str, bpmn_xml: str, metadata_toml: str
+) -> list[DraftProblem]:
+    """Every problem of a draft: metadata, the engine's checks of the diagram, services."""
+    try:
+        definition = load_definition(metadata_toml)
+    except DefinitionError as exc:
+        return [DraftProblem(f"métadonnées : {problem}") for problem in exc.problems]
+    if definition.code != code:
+        return [DraftProblem(f"métadonnées : le code doit rester « {code} »")]
+    bpmn = bpmn_xml.encode("utf-8")
+    try:
+        catalogue.check(definition, bpmn)
+    except DiagramRejected as exc:
+        return [DraftProblem(str(problem), problem.element_id) for problem in exc.problems]
+    return _service_problems(session, definition, bpmn) + _metadata_problems(definition, bpmn)
+
+
+def _service_problems(session: Session, definition: Definition, bpmn: bytes) -> list[DraftProblem]:
+    known = set(session.scalars(select(Service.code)))
+    lane_ids = {lane.get("name", ""): lane.get("id", "") for lane in _all(bpmn, "lane")}
+    return [
+        DraftProblem(f"couloir « {lane} » : service inconnu « {service} »", lane_ids.get(lane, ""))
+        for lane, service in definition.lanes.items()
+        if service != FAMILY_LANE and service not in known
+    ]
+
+
+def _metadata_problems(definition: Definition, bpmn: bytes) -> list[DraftProblem]:
+    """Settings naming a task or an end event the diagram does not have (a typo, a removal)."""
+    human = {node.get("id") for tag in ("userTask", "manualTask") for node in _all(bpmn, tag)}
+    ends = {node.get("id") for node in _all(bpmn, "endEvent")}
+    problems = [
+        DraftProblem(f"métadonnées : [tasks.{spec_id}] ne correspond à aucune tâche humaine")
+        for spec_id in definition.tasks
+        if spec_id not in human
+    ]
+    problems += [
+        DraftProblem(f"métadonnées : [ends] « {end} » ne correspond à aucun événement de fin")
+        for end in definition.ends
+        if end not in ends
+    ]
+    return problems
+
+
+def _all(bpmn: bytes, tag: str) -> list[etree._Element]:
+    return list(parse_xml(bpmn).iterfind(f"bpmn:process//{{{BPMN}}}{tag}", NS))
+
+
+def publish_draft(session: Session, clock: Clock, code: str, actor_id: int) -> ProcedureVersion:
+    """Publish the saved draft as a new version; the draft is then gone."""
+    actor = _global_administrator(session, actor_id)
+    row = session.get(ProcedureDraft, code)
+    if row is None:
+        raise DraftInvalid([DraftProblem("aucun brouillon enregistré : rien à publier")])
+    problems = draft_problems(session, code, row.bpmn_xml, row.metadata_toml)
+    if problems:
+        raise DraftInvalid(problems)
+    definition = load_definition(row.metadata_toml)
+    before = _current_state(session, code)
+    version = catalogue.publish(session, clock, definition, row.bpmn_xml.encode("utf-8"), actor_id)
+    session.execute(delete(ProcedureDraft).where(ProcedureDraft.code == code))
+    _journal(session, clock, actor, "procedure_published", code, before, _state(version))
+    session.commit()
+    return version
+
+
+def republish(
+    session: Session, clock: Clock, code: str, number: int, actor_id: int
+) -> ProcedureVersion:
+    """Roll back: publish an old version's diagram and metadata again, as a new version."""
+    actor = _global_administrator(session, actor_id)
+    old = version_numbered(session, code, number)
+    before = _current_state(session, code)
+    try:
+        version = catalogue.publish(
+            session, clock, catalogue.definition_of(old), old.bpmn_xml.encode("utf-8"), actor_id
+        )
+    except DiagramRejected as exc:
+        raise DraftInvalid([DraftProblem(str(p), p.element_id) for p in exc.problems]) from None
+    except DefinitionError as exc:
+        raise DraftInvalid([DraftProblem(problem) for problem in exc.problems]) from None
+    after = {**_state(version), "republished": number}
+    _journal(session, clock, actor, "procedure_republished", code, before, after)
+    session.commit()
+    return version
+
+
+def version_numbered(session: Session, code: str, number: int) -> ProcedureVersion:
+    """One published version of a procedure, by its number."""
+    version = session.scalar(
+        select(ProcedureVersion).where(
+            ProcedureVersion.code == code, ProcedureVersion.version == number
+        )
+    )
+    if version is None:
+        raise ProcedureUnknown(f"{code} v{number}")
+    return version
+
+
+def import_into_draft(
+    session: Session, clock: Clock, code: str, data: bytes, filename: str, actor_id: int
+) -> ImportResult:
+    """Import a `.bpmn` file; when accepted it becomes the procedure's draft diagram.
+
+    The draft keeps its metadata (or the current version's); a new code starts a new
+    procedure whose metadata is drafted from the diagram's lanes and end events.
+    """
+    actor = _global_administrator(session, actor_id)
+    result = import_diagram(data, filename=filename, services=service_codes(session))
+    if not result.accepted or result.xml is None:
+        return result
+    existing = session.get(ProcedureDraft, code)
+    if existing is not None:
+        metadata = existing.metadata_toml
+    elif _published(session, code):
+        metadata = open_draft(session, code).metadata_toml
+    else:
+        metadata = _new_metadata(code, result)
+    _store(session, clock, code, with_layout(result.xml), metadata, actor_id)
+    after: dict[str, object] = {"draft": "imported", "filename": filename[:200]}
+    _journal(
+        session, clock, actor, "procedure_imported", code, _current_state(session, code), after
+    )
+    session.commit()
+    return result
+
+
+def _new_metadata(code: str, result: ImportResult) -> str:
+    process = result.processes[0]
+    root = parse_xml((result.xml or "").encode("utf-8"))
+    ends = root.iterfind(f"bpmn:process//{{{BPMN}}}endEvent", NS)
+    return toml_text(
+        {
+            "code": code,
+            "title": process.name or code,
+            "description": "",
+            "retention_days": 1825,
+            "lanes": {lane.name: lane.service or "" for lane in process.lanes},
+            "ends": {end.get("id", ""): "classee" for end in ends},
+        }
+    )
+
+
+def delete_draft(session: Session, clock: Clock, code: str, actor_id: int) -> None:
+    """Drop the draft: the designer starts again from the current version."""
+    actor = _global_administrator(session, actor_id)
+    row = session.get(ProcedureDraft, code)
+    if row is None:
+        return
+    session.delete(row)
+    _journal(session, clock, actor, "procedure_draft_discarded", code, {"draft": "saved"}, None)
+    session.commit()
+
+
+def _global_administrator(session: Session, actor_id: int) -> Administrator:
+    actor = administrator(session, actor_id)
+    if not actor.is_global:
+        raise OutsideScope()  # procedures serve every entity: only the installation's admins
+    return actor
+
+
+def _state(version: ProcedureVersion) -> dict[str, object]:
+    return {"version": version.version, "title": version.title}
+
+
+def _current_state(session: Session, code: str) -> dict[str, object] | None:
+    current = catalogue.current_version(session, code, required=False)
+    return _state(current) if current is not None else None
+
+
+def _journal(
+    session: Session,
+    clock: Clock,
+    actor: Administrator,
+    action: str,
+    code: str,
+    before: dict[str, object] | None,
+    after: dict[str, object] | None,
+) -> None:
+    target = ("procedure", code)
+    record(session, clock, actor, action=action, target=target, entity_id=None, before=before,
+           after=after)  # fmt: skip
+
+
+def _published(session: Session, code: str) -> bool:
+    return catalogue.current_version(session, code, required=False) is not None
+
+
+def _name(session: Session, account_id: int | None) -> str | None:
+    if account_id is None:
+        return None
+    account = session.get(Account, account_id)
+    return account.display_name if account is not None else None

@@ -1,0 +1,440 @@
+"""What a service's supervisors do: hand tasks to agents, and watch the service's figures.
+
+A supervisor is an agent whose membership of a service says so (`AgentService.is_supervisor`);
+every function here checks it against the services at hand, never trusts the caller.
+Processing time is counted in working hours, without the time the demande waited on the
+family: from the task's creation to its completion, minus each interval from the agent's
+request to the family ("asked_family") to the family's answer ("family_answered").
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlalchemy.orm import Session, load_only
+from sqlalchemy.orm.exc import StaleDataError
+
+from accounts.models import Account, AgentService, Role, Service
+from procedures.catalogue import definition_of
+from procedures.deadlines.escalation import (
+    ACTIVE,
+    STEP_TASK_COLUMNS,
+    SlaState,
+    WorkingTimeline,
+    measure_all,
+)
+from procedures.deadlines.working_hours import SlaColor, WorkingCalendar
+from procedures.errors import NotAllowed, TaskConflict
+from procedures.history import EngineContext, record_event
+from procedures.inbox.choices import ServiceChoice
+from procedures.models import (
+    Demande,
+    DemandeEvent,
+    DemandeStatus,
+    ProcedureVersion,
+    Task,
+    TaskState,
+)
+from procedures.progress import all_or_nothing, set_status
+from procedures.tasks import AgentActor
+
+LIVE = (TaskState.OPEN, TaskState.CLAIMED, TaskState.WAITING_FAMILY)
+MAX_WEEKS = 52
+
+
+@dataclass(frozen=True)
+class AgentChoice:
+    account_id: int
+    display_name: str
+    service_ids: frozenset[int]
+
+
+def supervised_services(session: Session, account_id: int) -> list[ServiceChoice]:
+    """The services the account supervises, by name."""
+    query = (
+        select(Service.id, Service.name)
+        .join(AgentService, AgentService.service_id == Service.id)
+        .where(AgentService.account_id == account_id, AgentService.is_supervisor.is_(True))
+        .order_by(Service.name, Service.id)
+    )
+    return [ServiceChoice(row.id, row.name) for row in session.execute(query)]
+
+
+def supervised_tasks(session: Session, account_id: int, task_ids: Iterable[int]) -> frozenset[int]:
+    """Which of these tasks belong to a service the account supervises."""
+    supervised = select(AgentService.service_id).where(
+        AgentService.account_id == account_id, AgentService.is_supervisor.is_(True)
+    )
+    query = select(Task.id).where(Task.id.in_(set(task_ids)), Task.service_id.in_(supervised))
+    return frozenset(session.scalars(query))
+
+
+def assignable_agents(session: Session, service_ids: Iterable[int]) -> list[AgentChoice]:
+    """The active agents of these services, by name, with the services of these they belong to."""
+    query = (
+        select(Account.id, Account.display_name, AgentService.service_id)
+        .join(AgentService, AgentService.account_id == Account.id)
+        .where(
+            AgentService.service_id.in_(set(service_ids)),
+            Account.role == Role.AGENT,
+            Account.is_active.is_(True),
+        )
+    )
+    names: dict[int, str] = {}
+    services: dict[int, set[int]] = defaultdict(set)
+    for account_id, name, service_id in session.execute(query):
+        names[account_id] = name
+        services[account_id].add(service_id)
+    return sorted(
+        (AgentChoice(i, names[i], frozenset(services[i])) for i in names),
+        key=lambda agent: (agent.display_name.casefold(), agent.account_id),
+    )
+
+
+def assign(
+    session: Session,
+    ctx: EngineContext,
+    supervisor: AgentActor,
+    task_ids: Iterable[int],
+    agent_account_id: int,
+) -> list[Task]:
+    """Give open or claimed tasks to one agent of their service, all or nothing.
+
+    NotAllowed if the supervisor does not supervise each task's service, or the agent does
+    not belong to it; TaskConflict if a task is no longer to be worked or changed meanwhile.
+    A supervisor claims tasks for themself by naming their own account.
+    """
+    wanted = sorted(set(task_ids))
+    if not wanted:
+        raise ValueError("no task to assign")
+    supervised = {choice.id for choice in supervised_services(session, supervisor.account_id)}
+    found = session.scalars(select(Task).where(Task.id.in_(wanted)).order_by(Task.id)).all()
+    if len(found) != len(wanted) or any(task.service_id not in supervised for task in found):
+        raise NotAllowed(f"account {supervisor.account_id} does not supervise these tasks")
+    agents = assignable_agents(session, {task.service_id for task in found if task.service_id})
+    target = next((a for a in agents if a.account_id == agent_account_id), None)
+    if target is None or any(task.service_id not in target.service_ids for task in found):
+        raise NotAllowed(f"account {agent_account_id} is not an agent of these tasks' services")
+    if any(task.state not in ACTIVE for task in found):
+        raise TaskConflict("a task is no longer open")
+    with all_or_nothing(session):
+        for task in found:
+            _hand_over(session, ctx, supervisor.account_id, task, target)
+        try:
+            session.commit()
+        except StaleDataError:
+            raise TaskConflict("a task was changed by someone else meanwhile") from None
+    return list(found)
+
+
+def _hand_over(
+    session: Session, ctx: EngineContext, supervisor_id: int, task: Task, target: AgentChoice
+) -> None:
+    task.state, task.assignee_id = TaskState.CLAIMED, target.account_id
+    demande = session.get_one(Demande, task.demande_id)
+    if demande.status is DemandeStatus.DEPOSEE:
+        set_status(session, ctx, demande, DemandeStatus.EN_INSTRUCTION, supervisor_id, "claimed")
+    record_event(
+        session, ctx, demande, supervisor_id, "assigned", target.display_name,
+        task_id=task.id, internal=True,
+    )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class StepLoad:
+    """The live tasks of one step of one procedure."""
+
+    procedure_title: str
+    step_title: str
+    open: int
+    claimed: int
+    waiting_family: int
+
+    @property
+    def total(self) -> int:
+        return self.open + self.claimed + self.waiting_family
+
+
+@dataclass(frozen=True)
+class WatchedTask:
+    """A task to keep an eye on: late, or soon to be."""
+
+    task_id: int
+    demande_id: int
+    demande_number: str | None
+    procedure_title: str
+    step_title: str
+    service_name: str
+    assignee_name: str | None
+    due_at: datetime
+    left: timedelta  # working time; negative once late
+    color: SlaColor
+
+
+@dataclass(frozen=True)
+class WeekCount:
+    monday: date
+    demandes: int
+
+
+@dataclass(frozen=True)
+class Dashboard:
+    services: list[ServiceChoice]  # the services the figures cover
+    since: datetime  # start of the first week counted (a Monday, midnight, local time)
+    steps: list[StepLoad]
+    late: list[WatchedTask]  # most late first
+    soon_late: list[WatchedTask]  # least time left first
+    processed: int  # service tasks completed since `since`
+    median_processing: timedelta | None  # their median working time, without family waits
+    weeks: list[WeekCount]  # demandes submitted each week, oldest first, empty weeks included
+
+
+def dashboard(
+    session: Session,
+    supervisor_id: int,
+    now: datetime,
+    *,
+    service_id: int | None = None,
+    weeks: int = 8,
+    calendar: WorkingCalendar | None = None,
+) -> Dashboard:
+    """The figures of the services the account supervises (or of one of them).
+
+    NotAllowed if the account supervises no service, or not the one asked. `weeks` (1 to 52)
+    counts back from the current week, for processing times and demandes per week.
+    """
+    if not 1 <= weeks <= MAX_WEEKS:
+        raise ValueError(f"weeks is between 1 and {MAX_WEEKS}")
+    calendar = calendar or WorkingCalendar()
+    services = supervised_services(session, supervisor_id)
+    if service_id is not None:
+        services = [choice for choice in services if choice.id == service_id]
+    if not services:
+        raise NotAllowed(f"account {supervisor_id} does not supervise the services asked")
+    ids = frozenset(choice.id for choice in services)
+    mondays = _mondays(now, weeks, calendar.timezone)
+    since = datetime.combine(mondays[0], time(0), ZoneInfo(calendar.timezone)).astimezone(UTC)
+    watched = _watched(session, ids, now, calendar)
+    durations = _processing_times(session, ids, since, now, calendar)
+    return Dashboard(
+        services=services,
+        since=since,
+        steps=_steps(session, ids),
+        late=[task for task in watched if task.color == "rouge"],
+        soon_late=[task for task in watched if task.color == "orange"],
+        processed=len(durations),
+        median_processing=_median(durations),
+        weeks=_per_week(session, ids, since, mondays, calendar.timezone),
+    )
+
+
+def _steps(session: Session, service_ids: frozenset[int]) -> list[StepLoad]:
+    query = (
+        select(ProcedureVersion.title, Task.title, Task.state, func.count(Task.id))
+        .join(Demande, Demande.id == Task.demande_id)
+        .join(ProcedureVersion, ProcedureVersion.id == Demande.procedure_version_id)
+        .where(Task.service_id.in_(service_ids), Task.state.in_(LIVE))
+        .group_by(ProcedureVersion.title, Task.title, Task.state)
+    )
+    counts: dict[tuple[str, str], dict[TaskState, int]] = defaultdict(dict)
+    for procedure, step, state, count in session.execute(query):
+        counts[procedure, step][state] = count
+    return [
+        StepLoad(
+            procedure,
+            step,
+            by_state.get(TaskState.OPEN, 0),
+            by_state.get(TaskState.CLAIMED, 0),
+            by_state.get(TaskState.WAITING_FAMILY, 0),
+        )
+        for (procedure, step), by_state in sorted(counts.items())
+    ]
+
+
+def _watched(
+    session: Session, service_ids: frozenset[int], now: datetime, calendar: WorkingCalendar
+) -> list[WatchedTask]:
+    """Tasks being worked near ("orange") or past ("rouge") their deadline, least left first."""
+    query = (
+        select(
+            *STEP_TASK_COLUMNS,
+            Task.demande_id,
+            Task.title,
+            Demande.number,
+            ProcedureVersion.title.label("procedure_title"),
+            Service.name.label("service_name"),
+            Account.display_name,
+        )
+        .join(Demande, Demande.id == Task.demande_id)
+        .join(ProcedureVersion, ProcedureVersion.id == Demande.procedure_version_id)
+        .join(Service, Service.id == Task.service_id)
+        .outerjoin(Account, Account.id == Task.assignee_id)
+        .where(Task.service_id.in_(service_ids), Task.state.in_(ACTIVE), Task.due_at.is_not(None))
+    )
+    near = _near_deadline(session, now, calendar)
+    if near is not None:
+        query = query.where(near)
+    rows = session.execute(query).all()
+    states = measure_all(session, rows, now, calendar)
+    watched = [
+        _watched_task(row, state)
+        for row in rows
+        if (state := states[row.id]) is not None and state.color != "vert"
+    ]
+    return sorted(watched, key=lambda task: (task.left, task.task_id))
+
+
+def _near_deadline(
+    session: Session, now: datetime, calendar: WorkingCalendar
+) -> ColumnElement[bool] | None:
+    """A condition every task that may be orange or red meets, so that the thousands of green
+    ones in a big town are neither read nor measured; None when no step promises a time.
+
+    A step promising P working hours is green while more than P / 4 is left. Past the
+    horizon (now + the longest promise / 4, plus a microsecond, in working time) more than
+    that is left, whatever the step. Steps with a deadline in calendar days only
+    (`timeout_days`) are measured against their own span: they are always read.
+    """
+    versions = session.scalars(
+        select(ProcedureVersion).options(
+            load_only(ProcedureVersion.id, ProcedureVersion.metadata_json)
+        )
+    )
+    promises, spans = [], set()
+    for version in versions:
+        for spec_id, settings in definition_of(version).tasks.items():
+            if settings.sla_hours:
+                promises.append(settings.sla_hours)
+            elif settings.timeout_days:
+                spans.add(spec_id)
+    if not promises:
+        return None
+    reach = timedelta(hours=max(promises)) / 4 + timedelta(microseconds=1)
+    near = Task.due_at <= calendar.add(now, reach)
+    return or_(near, Task.spec_id.in_(spans)) if spans else near
+
+
+def _watched_task(row: Any, sla: SlaState) -> WatchedTask:
+    return WatchedTask(
+        task_id=row.id,
+        demande_id=row.demande_id,
+        demande_number=row.number,
+        procedure_title=row.procedure_title,
+        step_title=row.title,
+        service_name=row.service_name,
+        assignee_name=row.display_name,
+        due_at=row.due_at,
+        left=sla.left,
+        color=sla.color,
+    )
+
+
+def _processing_times(
+    session: Session,
+    service_ids: frozenset[int],
+    since: datetime,
+    now: datetime,
+    calendar: WorkingCalendar,
+) -> list[timedelta]:
+    """Working time each service task completed since `since` took, without family waits."""
+    done = (
+        select(Task.id, Task.demande_id, Task.created_at, Task.completed_at)
+        .where(
+            Task.service_id.in_(service_ids),
+            Task.state == TaskState.DONE,
+            Task.completed_at >= since,
+        )
+        .order_by(Task.id)
+    )
+    tasks = session.execute(done).all()
+    if not tasks:
+        return []
+    waits = _family_waits(session, done.with_only_columns(Task.demande_id).order_by(None))
+    instants = [since, now, *(task.created_at for task in tasks)]
+    instants += [task.completed_at for task in tasks]
+    instants += [asked for intervals in waits.values() for asked, _ in intervals]
+    timeline = WorkingTimeline(calendar, min(instants), max(instants))
+    durations = []
+    for task in tasks:
+        worked = timeline.between(task.created_at, task.completed_at)
+        for asked, answered in waits.get(task.id, []):
+            begin = max(asked, task.created_at)
+            worked -= timeline.between(begin, min(answered or now, task.completed_at))
+        durations.append(max(worked, timedelta(0)))
+    return durations
+
+
+def _family_waits(
+    session: Session, demande_ids: Any
+) -> dict[int, list[tuple[datetime, datetime | None]]]:
+    """Per task, each (asked the family, family answered) interval; None while unanswered."""
+    query = (
+        select(DemandeEvent.demande_id, DemandeEvent.kind, DemandeEvent.at, DemandeEvent.task_id)
+        .where(
+            DemandeEvent.demande_id.in_(demande_ids),
+            DemandeEvent.kind.in_(("asked_family", "family_answered")),
+        )
+        .order_by(DemandeEvent.demande_id, DemandeEvent.at, DemandeEvent.id)
+    )
+    waits: dict[int, list[tuple[datetime, datetime | None]]] = defaultdict(list)
+    pending: dict[int, int] = {}  # demande -> the task whose family wait is open
+    for demande_id, kind, at, task_id in session.execute(query):
+        if kind == "asked_family" and task_id is not None:
+            waits[task_id].append((at, None))
+            pending[demande_id] = task_id
+        elif kind == "family_answered" and demande_id in pending:
+            asking = pending.pop(demande_id)
+            waits[asking][-1] = (waits[asking][-1][0], at)
+    return waits
+
+
+def _median(durations: list[timedelta]) -> timedelta | None:
+    if not durations:
+        return None
+    return timedelta(seconds=statistics.median(d.total_seconds() for d in durations))
+
+
+def _mondays(now: datetime, weeks: int, timezone: str) -> list[date]:
+    """The Mondays of the last `weeks` weeks, the current one last, in the town's time zone."""
+    today = now.astimezone(ZoneInfo(timezone)).date()
+    current = today - timedelta(days=today.weekday())
+    return [current - timedelta(weeks=back) for back in range(weeks - 1, -1, -1)]
+
+
+def _per_week(
+    session: Session,
+    service_ids: frozenset[int],
+    since: datetime,
+    mondays: list[date],
+    timezone: str,
+) -> list[WeekCount]:
+    """Demandes submitted each week that one of the services has (or had) a task on.
+
+    Counted by the database, one column a week: a busy back-to-school brings tens of
+    thousands of demandes into the window.
+    """
+    zone = ZoneInfo(timezone)
+    starts = [datetime.combine(monday, time(0), zone).astimezone(UTC) for monday in mondays]
+    after = datetime.combine(mondays[-1] + timedelta(weeks=1), time(0), zone).astimezone(UTC)
+    ends = [*starts[1:], after]
+    submitted = (
+        select(Demande.id, Demande.submitted_at)
+        .join(Task, Task.demande_id == Demande.id)
+        .where(Task.service_id.in_(service_ids), Demande.submitted_at >= since)
+        .distinct()
+        .subquery()
+    )
+    at = submitted.c.submitted_at
+    weekly = [
+        func.count(submitted.c.id).filter(and_(at >= start, at < end))
+        for start, end in zip(starts, ends, strict=True)
+    ]
+    counts = session.execute(select(*weekly)).one()
+    return [WeekCount(monday, int(count)) for monday, count in zip(mondays, counts, strict=True)]

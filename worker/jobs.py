@@ -1,0 +1,53 @@
+"""The worker's periodic jobs: outbox, timers, vault upkeep, journal checkpoints."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from accounts import family
+from coffre import maintenance
+from coffre.anchoring import Anchoring, write_checkpoint
+from coffre.clock import Clock
+from coffre.vault import Vault
+from notifications import outbox
+from notifications.outbox import MailSettings
+from procedures import tasks
+from procedures.deadlines import drafts, escalation
+from procedures.history import EngineContext
+from worker.loop import Worker
+
+
+def register_standard_jobs(
+    worker: Worker,
+    vault: Vault,
+    mail: MailSettings | None,
+    base_url: str,
+    anchoring: Anchoring | None = None,
+) -> None:
+    """Send e-mail, fire task time limits, expire documents and drafts and remind, sweep blobs,
+    and (given the journal key) checkpoint the journal's chains every hour they moved."""
+    if mail is not None:
+        worker.register("outbox", timedelta(seconds=15), lambda s, c: outbox.send_due(s, c, mail))
+
+    def context(clock: Clock) -> EngineContext:
+        return EngineContext(clock=clock, base_url=base_url, vault=vault)
+
+    worker.register(
+        "timeouts", timedelta(minutes=1), lambda s, c: tasks.fire_timeouts(s, context(c))
+    )
+    worker.register(
+        "escalations",
+        timedelta(minutes=1),
+        lambda s, c: escalation.fire_escalations(s, context(c)),
+    )
+    worker.register(
+        "expiry", timedelta(hours=24), lambda s, c: family.expiry_reminders(s, c, base_url)
+    )
+    worker.register("drafts", timedelta(hours=1), lambda s, c: drafts.expire_drafts(s, context(c)))
+    worker.register("sweep", timedelta(hours=1), lambda s, c: maintenance.sweep_orphans(s, vault))
+    if anchoring is not None:
+        worker.register(
+            "journal-checkpoint",
+            timedelta(hours=1),
+            lambda s, c: write_checkpoint(s, c, anchoring, skip_unchanged=True),
+        )
