@@ -9,8 +9,13 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from coffre.clock import Clock
-from web import admin, agent, api, auth, auth_throttle, cli, errors, famille, public, security
+from web import api, cli, errors, public, security
+from web.admin import pages as admin
+from web.agent import pages as agent
+from web.auth import pages as auth
+from web.auth import throttle
 from web.extensions import babel, csrf, limiter, login_manager
+from web.famille import pages as famille
 from web.hosts import ServedHostsOnly
 from web.runtime import EXTENSION_KEY, build_runtime, close_db
 from web.settings import Settings, load_settings
@@ -72,5 +77,5 @@ def _init_extensions(app: Flask) -> None:
     babel.init_app(app, locale_selector=lambda: "fr")
     csrf.init_app(app)
     limiter.init_app(app)
-    auth_throttle.init_app(app)
+    throttle.init_app(app)
     login_manager.init_app(app)

@@ -1,7 +1,7 @@
 """Gunicorn's access log without secrets or searches: `--logger-class web.access_log.MaskingLogger`.
 
 An e-mailed link carries its token in its path (the page moves it into the session at once,
-web.link_tokens, but that first request is still logged), and the counter's and the inbox's
+web.auth.link_tokens, but that first request is still logged), and the counter's and the inbox's
 searches carry family names in their query string. Access logs are kept for months and read
 by people who must not see either. Each logged value that holds an address (request line,
 path, query string, Referer, the environ's copies) has the token path segment and the
@@ -17,7 +17,7 @@ from typing import Any
 from gunicorn.glogging import Logger
 
 MASK = "***"
-# Paths whose next segment is a token (web.auth_compte, web.admin_agents), except the
+# Paths whose next segment is a token (web.auth.account, web.admin.agents), except the
 # token-free pages under the same prefixes.
 TOKEN_PREFIXES = ("/activation/", "/mot-de-passe/", "/invitation/", "/admin/invitation/")
 TOKEN_FREE_PAGES = ("code", "confirmer", "nouveau", "foyer", "mot-de-passe")

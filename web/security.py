@@ -27,7 +27,7 @@ class PageSessionInterface(SecureCookieSessionInterface):
     A permanent session is re-issued with every response. A stylesheet or an icon requested
     by the previous page, answered after a link's redirect, would then write back the cookie
     as it was before it: the e-mailed link's token that the redirect kept in the session
-    (web.link_tokens) was lost, one activation in a few under load. Static files need no
+    (web.auth.link_tokens) was lost, one activation in a few under load. Static files need no
     session, and now never send one.
     """
 

@@ -1,0 +1,1 @@
+"""The administration under /admin: entities and services, agents, document types, procedures."""

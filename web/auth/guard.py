@@ -1,0 +1,98 @@
+"""Who is logged in, and the guard every protected view uses."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import wraps
+from typing import ParamSpec, TypeVar
+
+from flask import Response, abort, request
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user, login_user
+
+from accounts.models import Account, Role
+from web.agent.guichet_session import acting_for_family
+from web.extensions import login_manager
+from web.runtime import db
+
+P = ParamSpec("P")
+
+
+R = TypeVar("R")
+
+
+HOME_BY_ROLE = {Role.FAMILLE: "famille.index", Role.AGENT: "agent.inbox", Role.ADMIN: "admin.index"}
+
+
+@dataclass(frozen=True)
+class CurrentUser:
+    """The logged-in account as views see it (no ORM object outlives its request)."""
+
+    id: int
+    role: Role
+    display_name: str
+    foyer_id: int | None
+    session_version: int
+    is_active: bool = True
+    is_authenticated: bool = True
+    is_anonymous: bool = False
+
+    def get_id(self) -> str:
+        # What the session (and a remember cookie) keeps: the version makes it revocable.
+        return f"{self.id}:{self.session_version}"
+
+
+def _as_user(account: Account) -> CurrentUser:
+    return CurrentUser(
+        account.id, account.role, account.display_name, account.foyer_id, account.session_version
+    )
+
+
+@login_manager.user_loader
+def _load_user(user_id: str) -> CurrentUser | None:
+    # A session opened under an older version was ended (logout, new password, second
+    # factor reset, deactivation: procedures.accounts.end_sessions), whatever its cookie says.
+    account_id, separator, version = user_id.partition(":")
+    if not (account_id.isdigit() and separator and version.isdigit()):
+        return None
+    account = db().get(Account, int(account_id))
+    if account is None or not account.is_active or account.session_version != int(version):
+        return None
+    return _as_user(account)
+
+
+def reissue_session(account: Account) -> None:
+    """Keep this device logged in under the account's new session version."""
+    login_user(_as_user(account))
+
+
+def role_required(*roles: Role) -> Callable[[Callable[P, R]], Callable[P, R | Response]]:
+    """Let through only logged-in accounts of these roles; others get login or 403."""
+
+    def decorator(view: Callable[P, R]) -> Callable[P, R | Response]:
+        @wraps(view)
+        def guarded(*args: P.args, **kwargs: P.kwargs) -> R | Response:
+            if not current_user.is_authenticated:
+                unauthorized: Response = login_manager.unauthorized()
+                return unauthorized
+            # An agent in counter mode passes where the family would (web.agent.guichet).
+            counter_mode = Role.FAMILLE in roles and acting_for_family()
+            if current_user.role not in roles and not counter_mode:
+                abort(403)
+            # A family account in no foyer waits for its foyer's adults to accept it
+            # (accounts.joining): it sees its waiting page and nothing else.
+            waiting = current_user.role is Role.FAMILLE and current_user.foyer_id is None
+            if waiting and request.endpoint != "famille.index":
+                abort(403)
+            return view(*args, **kwargs)
+
+        return guarded
+
+    return decorator
+
+
+login_manager.login_view = "auth.login"
+login_manager.login_message = _l("Please sign in to access this page.")
+login_manager.login_message_category = "info"
+login_manager.session_protection = "strong"

@@ -1,0 +1,181 @@
+"""`flask` commands: database migrations, demo data and the worker."""
+
+from __future__ import annotations
+
+import dataclasses
+import signal
+import sys
+from pathlib import Path
+from types import FrameType
+from typing import NoReturn
+
+import click
+from alembic import command
+from flask import Flask
+from flask.cli import AppGroup, with_appcontext
+from sqlalchemy.exc import SQLAlchemyError
+
+from demo.seed import DEMO_PASSWORD, seed_demo
+from notifications.outbox import MailSettings
+from procedures import catalogue
+from procedures.designer.importing import ImportResult, import_stream, service_codes
+from web import schema
+from web.checkpointing import anchoring_from
+from web.cli.coffre import coffre_cli
+from web.runtime import runtime
+from worker.jobs import register_standard_jobs
+from worker.loop import Worker
+
+db_cli = AppGroup("db", help="Database schema (Alembic migrations).")
+
+
+@db_cli.command("upgrade")
+@click.argument("revision", default="head")
+def db_upgrade(revision: str) -> None:
+    """Migrate the database up to REVISION (default: the latest)."""
+    schema.upgrade(runtime().engine, revision)
+    click.echo(f"Database at revision {revision}.")
+
+
+@db_cli.command("downgrade")
+@click.argument("revision")
+def db_downgrade(revision: str) -> None:
+    """Migrate the database down to REVISION ("base" removes every table)."""
+    schema.downgrade(runtime().engine, revision)
+    click.echo(f"Database at revision {revision}.")
+
+
+@db_cli.command("current")
+def db_current() -> None:
+    """Print the database's current revision."""
+    command.current(schema.alembic_config(runtime().engine))
+
+
+@db_cli.command("revision")
+@click.option("-m", "--message", required=True)
+def db_revision(message: str) -> None:
+    """Autogenerate a migration from the models (read and edit it before committing)."""
+    command.revision(schema.alembic_config(runtime().engine), message=message, autogenerate=True)
+
+
+@click.command("seed-demo")
+@with_appcontext
+def seed_demo_command() -> None:
+    """Create the demo town, agents and families (idempotent) and print their logins."""
+    rt = runtime()
+    if rt.settings.is_production:
+        raise click.ClickException("the demo data is refused when ENV=production")
+    with rt.sessions() as session:
+        logins = seed_demo(session, rt.clock, rt.vault)
+        published = catalogue.publish_built_ins(session, rt.clock)
+    for version in published:
+        click.echo(f"Démarche publiée : {version.title} (version {version.version})")
+    click.echo("\nComptes de démonstration (mot de passe commun : " + DEMO_PASSWORD + ")")
+    for login in logins:
+        click.echo(f"  {login.role:<15} {login.email:<40} {login.name}")
+    click.echo(
+        "Agents et administrateurs : à la première connexion, ajoutez le compte à une "
+        "application d'authentification (QR code affiché), puis saisissez ses codes à 6 chiffres."
+    )
+    click.echo("")
+
+
+@click.command("worker")
+@with_appcontext
+@click.option("--tick", default=1.0, show_default=True, help="Seconds between two rounds.")
+def worker_command(tick: float) -> None:
+    """Run the background worker until SIGTERM or Ctrl-C."""
+    rt = runtime()
+    worker = Worker(sessions=rt.sessions, clock=rt.clock, tick_seconds=tick)
+    smtp = rt.settings.smtp
+    mail = MailSettings(**dataclasses.asdict(smtp)) if smtp.host else None
+    if mail is None:
+        click.echo("SMTP_HOST is empty: e-mails stay queued in the outbox.")
+    anchoring = anchoring_from(rt.settings, rt.store)
+    if anchoring is None:
+        click.echo("JOURNAL_KEY_FILE is not set: the journal is not checkpointed.")
+    register_standard_jobs(worker, rt.vault, mail, rt.settings.base_url, anchoring)
+
+    def _stop(signum: int, _frame: FrameType | None) -> None:
+        worker.stop()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    worker.run_forever()
+    sys.stdout.flush()
+
+
+@click.group("procedures")
+def procedures_cli() -> None:
+    """The procedures' diagrams."""
+
+
+@procedures_cli.command("check")
+@click.argument("files", nargs=-1, type=click.Path(dir_okay=False, path_type=Path))
+def procedures_check(files: tuple[Path, ...]) -> None:
+    """Check diagrams (default: the built-in catalogue); one line per problem, exit 1 if any."""
+    targets = list(files) or [
+        catalogue.BUILT_IN / f"{code}.bpmn" for code in catalogue.built_in_codes()
+    ]
+    failed = False
+    for path in targets:
+        problems = catalogue.check_files(path)
+        for problem in problems:
+            click.echo(f"{path.name}: {problem}")
+        failed = failed or bool(problems)
+        if not problems:
+            click.echo(f"{path.name}: ok")
+    if failed:
+        raise SystemExit(1)
+
+
+@procedures_cli.command("import")
+@with_appcontext
+@click.argument("file", type=click.Path(path_type=Path))
+def procedures_import(file: Path) -> None:
+    """Import a .bpmn file made by another tool: `accepted` or `refused:` and the reasons."""
+    if not file.is_file():
+        _echo_refused([f"unreadable: {file.name} n'est pas un fichier lisible"])
+    try:
+        with file.open("rb") as stream:
+            result = import_stream(stream, filename=file.name, services=_known_services())
+    except OSError as exc:
+        _echo_refused([f"unreadable: fichier illisible ({exc.strerror or type(exc).__name__})"])
+    if not result.accepted:
+        _echo_refused([f"{reason.code}: {reason.message}" for reason in result.reasons])
+    _echo_accepted(result)
+
+
+def _known_services() -> list[str] | None:
+    try:
+        with runtime().sessions() as session:
+            return service_codes(session)
+    except SQLAlchemyError:
+        click.echo("(base de données injoignable : couloirs non comparés aux services)", err=True)
+        return None
+
+
+def _echo_refused(lines: list[str]) -> NoReturn:
+    click.echo("refused:")
+    for line in lines:
+        click.echo(f"  {line}")
+    raise SystemExit(1)
+
+
+def _echo_accepted(result: ImportResult) -> None:
+    click.echo("accepted")
+    for process in result.processes:
+        lanes = ", ".join(f"« {lane.name or lane.id} »" for lane in process.lanes) or "aucun"
+        click.echo(f"  processus « {process.name} » ; couloirs : {lanes}")
+        click.echo(f"  tâches humaines : {len(process.user_tasks)}")
+    for warning in result.warnings:
+        click.echo(f"  à faire : {warning.message}")
+
+
+def init_app(app: Flask) -> None:
+    """Attach the commands to `flask`."""
+    app.cli.add_command(db_cli)
+    app.cli.add_command(seed_demo_command)
+    app.cli.add_command(worker_command)
+    app.cli.add_command(coffre_cli)
+    app.cli.add_command(procedures_cli)

@@ -1,0 +1,268 @@
+"""The family's demandes: the catalogue, the form, the documents with consent, the follow-up."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from werkzeug.wrappers import Response as BaseResponse
+
+from accounts.models import Role
+from coffre import consent
+from coffre.catalogue import document_type
+from coffre.clock import local_today
+from coffre.consent import DemandeRef
+from coffre.models import Document, Foyer, MemberRole
+from procedures import demandes, family_views, tasks
+from procedures.agent_views import form_lines
+from procedures.catalogue import definition_of
+from procedures.demandes import FamilyActor
+from procedures.errors import DemandeNotFound, Incomplete, InvalidTransition
+from procedures.models import OPEN_STATUSES, Demande, DemandeStatus
+from procedures.progress import version_of
+from procedures.vault_views import foyer_members
+from web.auth.guard import role_required
+from web.famille.blueprint import bp, family_reader
+from web.famille.documents import refusal_text
+from web.runtime import db, runtime
+
+
+def _actor() -> FamilyActor:
+    reader = family_reader()
+    assert reader.account_id is not None
+    return FamilyActor(reader.account_id, reader.foyer_id)
+
+
+def status_labels() -> dict[DemandeStatus, str]:
+    return {
+        DemandeStatus.BROUILLON: _("Draft"),
+        DemandeStatus.DEPOSEE: _("Submitted"),
+        DemandeStatus.EN_INSTRUCTION: _("Being processed"),
+        DemandeStatus.EN_ATTENTE_FAMILLE: _("Waiting for your answer"),
+        DemandeStatus.ACCEPTEE: _("Accepted"),
+        DemandeStatus.REFUSEE: _("Refused"),
+        DemandeStatus.CLASSEE: _("Closed"),
+        DemandeStatus.ANNULEE: _("Cancelled"),
+    }
+
+
+def _draft(demande_id: int) -> tuple[Demande, Any]:
+    demande = demandes.family_demande(db(), _actor(), demande_id)
+    if demande.status is not DemandeStatus.BROUILLON:
+        raise InvalidTransition(f"demande {demande_id} is no longer a draft")
+    return demande, definition_of(version_of(db(), demande))
+
+
+def _children() -> list[Any]:
+    foyer = db().get(Foyer, _actor().foyer_id)
+    assert foyer is not None
+    return [m for m in foyer.members if m.role is MemberRole.ENFANT]
+
+
+def _child_id(demande: Demande) -> int | None:
+    value = json.loads(demande.form_data or "{}").get("enfant")
+    return int(value) if value and str(value).isdigit() else None
+
+
+def _chosen_ids(demande: Demande) -> list[int]:
+    """Documents consented so far on the documents page (kept in the draft's form data)."""
+    raw = json.loads(demande.form_data or "{}").get("_documents", "")
+    return [int(part) for part in str(raw).split(",") if part.isdigit()]
+
+
+def _form_values(demande: Demande) -> dict[str, str]:
+    data = json.loads(demande.form_data or "{}")
+    return {key: str(value) for key, value in data.items() if not key.startswith("_")}
+
+
+@bp.get("/demarches")
+@role_required(Role.FAMILLE)
+def demarches() -> str:
+    actor = _actor()
+    cards = family_views.open_procedures(db(), actor.foyer_id, local_today(runtime().clock))
+    return render_template("famille/demarches.html", cards=cards)
+
+
+@bp.post("/demarches/<code>/commencer")
+@role_required(Role.FAMILLE)
+def commencer(code: str) -> BaseResponse:
+    demande = demandes.create_draft(db(), runtime().engine_context, _actor(), code)
+    return redirect(url_for("famille.demande_formulaire", demande_id=demande.id), 303)
+
+
+@bp.route("/demandes/<int:demande_id>/formulaire", methods=["GET", "POST"])
+@role_required(Role.FAMILLE)
+def demande_formulaire(demande_id: int) -> str | BaseResponse:
+    demande, definition = _draft(demande_id)
+    if request.method == "POST":
+        form = {f.name: request.form.get(f.name, "") for f in definition.fields}
+        chosen = json.loads(demande.form_data or "{}").get("_documents", "")
+        demandes.save_draft(
+            db(), runtime().engine_context, _actor(), demande_id, {**form, "_documents": chosen}
+        )
+        if request.form.get("action") == "continuer":
+            return redirect(url_for("famille.demande_justificatifs", demande_id=demande_id), 303)
+        flash(_("Your draft has been saved."), "info")
+        return redirect(url_for("famille.demande_formulaire", demande_id=demande_id), 303)
+    return render_template(
+        "famille/demande_formulaire.html",
+        demande=demande,
+        definition=definition,
+        values=_form_values(demande),
+        children=_children(),
+    )
+
+
+@bp.route("/demandes/<int:demande_id>/justificatifs", methods=["GET", "POST"])
+@role_required(Role.FAMILLE)
+def demande_justificatifs(demande_id: int) -> str | BaseResponse:
+    demande, definition = _draft(demande_id)
+    if request.method == "POST":
+        ids = sorted({int(v) for v in request.form.getlist("partage") if v.isdigit()})
+        values = {**_form_values(demande), "_documents": ",".join(map(str, ids))}
+        demandes.save_draft(db(), runtime().engine_context, _actor(), demande_id, values)
+        return redirect(url_for("famille.demande_recapitulatif", demande_id=demande_id), 303)
+    today = local_today(runtime().clock)
+    requirements = family_views.requirements_of(
+        db(), demande.foyer_id, definition, today, _child_id(demande)
+    )
+    return render_template(
+        "famille/demande_justificatifs.html",
+        demande=demande,
+        definition=definition,
+        requirements=requirements,
+        chosen=set(_chosen_ids(demande)),
+        service=family_views.first_service_name(db(), definition),
+    )
+
+
+def _summary(demande: Demande, definition: Any, problems: list[str]) -> str:
+    ids = _chosen_ids(demande)
+    documents = [d for d in family_views.current_documents(db(), demande.foyer_id) if d.id in ids]
+    children = {str(c.id): f"{c.first_name} {c.last_name}" for c in _children()}
+    return render_template(
+        "famille/demande_recapitulatif.html",
+        demande=demande,
+        definition=definition,
+        values=_form_values(demande),
+        children=children,
+        documents=documents,
+        type_label=lambda code: document_type(code).label,
+        problems=problems,
+    )
+
+
+@bp.get("/demandes/<int:demande_id>/recapitulatif")
+@role_required(Role.FAMILLE)
+def demande_recapitulatif(demande_id: int) -> str:
+    demande, definition = _draft(demande_id)
+    return _summary(demande, definition, [])
+
+
+@bp.post("/demandes/<int:demande_id>/deposer")
+@role_required(Role.FAMILLE)
+def demande_deposer(demande_id: int) -> str | tuple[str, int] | BaseResponse:
+    demande, definition = _draft(demande_id)
+    form, ids = _form_values(demande), _chosen_ids(demande)
+    try:
+        demandes.submit(db(), runtime().engine_context, _actor(), demande_id, form, ids)
+    except Incomplete as exc:
+        db().rollback()
+        demande, definition = _draft(demande_id)
+        return _summary(demande, definition, exc.problems), 422
+    return redirect(url_for("famille.demande_confirmation", demande_id=demande_id), 303)
+
+
+@bp.get("/demandes/<int:demande_id>/confirmation")
+@role_required(Role.FAMILLE)
+def demande_confirmation(demande_id: int) -> str:
+    demande = demandes.family_demande(db(), _actor(), demande_id)
+    if demande.number is None:
+        abort(404)
+    version = version_of(db(), demande)
+    return render_template("famille/demande_confirmation.html", demande=demande, version=version)
+
+
+@bp.get("/demandes")
+@role_required(Role.FAMILLE)
+def mes_demandes() -> str:
+    rows = family_views.demandes_of(db(), _actor().foyer_id)
+    return render_template("famille/demandes.html", rows=rows, labels=status_labels())
+
+
+@bp.get("/demandes/<int:demande_id>")
+@role_required(Role.FAMILLE)
+def demande(demande_id: int) -> str:
+    actor = _actor()
+    found = demandes.family_demande(db(), actor, demande_id)
+    version = version_of(db(), found)
+    definition = definition_of(version)
+    family_task = family_views.family_task(db(), found.id)
+    choices = definition.task(family_task.spec_id).form if family_task else ()
+    return render_template(
+        "famille/demande.html",
+        demande=found,
+        version=version,
+        labels=status_labels(),
+        history=family_views.public_history(db(), found.id),
+        steps=family_views.live_tasks(db(), found.id),
+        shared=family_views.shared_documents(db(), found.id),
+        issued=family_views.town_documents(db(), actor.foyer_id, found.number),
+        vault=family_views.current_documents(db(), actor.foyer_id),
+        family_task=family_task,
+        task_fields=choices,
+        is_open=found.status in OPEN_STATUSES,
+        type_label=lambda code: document_type(code).label,
+        refusal_text=refusal_text,
+        service=family_views.first_service_name(db(), definition),
+        answers=form_lines(found, version, foyer_members(db(), actor.foyer_id)),
+    )
+
+
+@bp.post("/demandes/<int:demande_id>/repondre")
+@role_required(Role.FAMILLE)
+def demande_repondre(demande_id: int) -> BaseResponse:
+    ids = [int(v) for v in request.form.getlist("partage") if v.isdigit()]
+    message = request.form.get("message", "")
+    demandes.answer(db(), runtime().engine_context, _actor(), demande_id, message, ids)
+    flash(_("Your answer has been sent."), "info")
+    return redirect(url_for("famille.demande", demande_id=demande_id), 303)
+
+
+@bp.post("/demandes/<int:demande_id>/etape/<int:task_id>")
+@role_required(Role.FAMILLE)
+def demande_etape(demande_id: int, task_id: int) -> BaseResponse:
+    actor = _actor()
+    found = demandes.family_demande(db(), actor, demande_id)
+    task = family_views.family_task(db(), found.id)
+    if task is None or task.id != task_id:
+        raise DemandeNotFound(f"task {task_id} is not a family task of demande {demande_id}")
+    form = {key: value for key, value in request.form.items() if key != "csrf_token"}
+    tasks.complete_for_family(db(), runtime().engine_context, actor, task_id, form)
+    flash(_("Your answer has been recorded."), "info")
+    return redirect(url_for("famille.demande", demande_id=demande_id), 303)
+
+
+@bp.post("/demandes/<int:demande_id>/annuler")
+@role_required(Role.FAMILLE)
+def demande_annuler(demande_id: int) -> BaseResponse:
+    demandes.cancel(db(), runtime().engine_context, _actor(), demande_id)
+    flash(_("Your request has been cancelled."), "info")
+    return redirect(url_for("famille.demande", demande_id=demande_id), 303)
+
+
+@bp.post("/demandes/<int:demande_id>/documents/<int:document_id>/retirer")
+@role_required(Role.FAMILLE)
+def demande_retirer(demande_id: int, document_id: int) -> BaseResponse:
+    actor = _actor()
+    found = demandes.family_demande(db(), actor, demande_id)
+    document = db().get(Document, document_id)
+    if document is None or document.foyer_id != actor.foyer_id:
+        raise DemandeNotFound(f"document {document_id} is not in foyer {actor.foyer_id}")
+    ref = DemandeRef(found.id, actor.foyer_id, is_open=found.status in OPEN_STATUSES)
+    consent.revoke(db(), runtime().clock, actor.account_id, document, ref)
+    db().commit()
+    flash(_("Your consent has been withdrawn."), "info")
+    return redirect(url_for("famille.demande", demande_id=demande_id), 303)

@@ -1,0 +1,75 @@
+"""The family's vault: its documents, their versions and readers, deletion and export."""
+
+from __future__ import annotations
+
+from flask import Response, flash, redirect, render_template, url_for
+from flask_babel import gettext as _
+from werkzeug.wrappers import Response as BaseResponse
+
+from accounts.models import Role
+from coffre.clock import local_today
+from coffre.export import export_chunks
+from web.auth.guard import role_required
+from web.famille.blueprint import bp, family_reader
+from web.famille.documents import current_document, document_line, reads_by_others, vault_contents
+from web.famille.files import attachment_headers
+from web.runtime import db, runtime
+
+
+@bp.get("/coffre")
+@role_required(Role.FAMILLE)
+def coffre() -> str:
+    reader = family_reader()
+    groups = vault_contents(db(), reader.foyer_id, local_today(runtime().clock))
+    return render_template("famille/coffre.html", groups=groups)
+
+
+@bp.get("/coffre/<int:document_id>/historique")
+@role_required(Role.FAMILLE)
+def historique(document_id: int) -> str:
+    reader = family_reader()
+    versions = runtime().vault.history(db(), reader.foyer_id, document_id)
+    today = local_today(runtime().clock)
+    lines = [document_line(version, today) for version in versions]
+    return render_template("famille/historique.html", current=lines[0], lines=lines)
+
+
+@bp.get("/coffre/<int:document_id>/consultations")
+@role_required(Role.FAMILLE)
+def consultations(document_id: int) -> str:
+    reader = family_reader()
+    versions = runtime().vault.history(db(), reader.foyer_id, document_id)
+    reads = reads_by_others(db(), reader.foyer_id, versions)
+    line = document_line(versions[0], local_today(runtime().clock))
+    return render_template("famille/consultations.html", line=line, reads=reads)
+
+
+@bp.get("/coffre/<int:document_id>/supprimer")
+@role_required(Role.FAMILLE)
+def supprimer_confirmation(document_id: int) -> str:
+    document = current_document(db(), family_reader(), document_id)
+    line = document_line(document, local_today(runtime().clock))
+    return render_template("famille/supprimer.html", line=line)
+
+
+@bp.post("/coffre/<int:document_id>/supprimer")
+@role_required(Role.FAMILLE)
+def supprimer(document_id: int) -> BaseResponse:
+    reader = family_reader()
+    runtime().vault.delete_document(db(), reader.foyer_id, document_id, reader.account_id)
+    flash(_("The document and its previous versions have been deleted."), "info")
+    return redirect(url_for("famille.coffre"), 303)
+
+
+@bp.get("/coffre/export")
+@role_required(Role.FAMILLE)
+def export() -> Response:
+    chunks = export_chunks(db(), runtime().vault, family_reader())
+    filename = f"coffre-famille-{local_today(runtime().clock).isoformat()}.zip"
+    # No stream_with_context: the ZIP needs neither the request nor its session once
+    # export_chunks has committed, and the session is closed before the first byte is sent.
+    return Response(
+        chunks,
+        mimetype="application/zip",
+        headers=attachment_headers(filename, "attachment"),
+    )
