@@ -260,7 +260,7 @@ def accept_invitation(
 ) -> Account:
     """Set the invited agent's password and activate its account (once); commits.
 
-    Raises procedures.accounts.WeakPassword for a password that would not do.
+    Raises accounts.credentials.WeakPassword for a password that would not do.
     """
     agent = check_invitation(session, clock, secret=secret, token=token)
     check_new_password(password, agent.email)

@@ -20,8 +20,8 @@ from sqlalchemy.orm import Session, aliased
 
 from accounts.family import family_accounts
 from accounts.models import Account, FamilyCode, JoinRequest, Role
-from coffre import journal
 from coffre.clock import Clock
+from coffre.journal import chain as journal
 from coffre.models import Foyer
 from notifications.outbox import enqueue
 from notifications.templates import (

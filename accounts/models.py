@@ -62,13 +62,13 @@ class Account(Base):
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime]
     last_login_at: Mapped[datetime | None]
-    # Back-office second factor (procedures.second_factor): the TOTP secret sealed under the
+    # Back-office second factor (accounts.second_factor): the TOTP secret sealed under the
     # master keyring, when its enrolment was confirmed, and the last time step accepted.
     totp_secret_encrypted: Mapped[str | None] = mapped_column(String(200))
     totp_confirmed_at: Mapped[datetime | None]
     totp_last_counter: Mapped[int | None] = mapped_column(BigInteger)
     # Written into every session of the account at login and checked on each request:
-    # raising it ends them all (procedures.accounts.end_sessions).
+    # raising it ends them all (accounts.credentials.end_sessions).
     session_version: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
 
     foyer: Mapped[Foyer | None] = relationship()
@@ -116,7 +116,7 @@ class JoinRequest(Base):
 
     Until an adult of the foyer accepts, the new account belongs to no foyer
     (`Account.foyer_id` is None) and so reaches nothing of it; refused, it is closed.
-    The row stays once decided: who decided, when, and how (procedures.join_requests).
+    The row stays once decided: who decided, when, and how (accounts.joining).
     """
 
     __tablename__ = "join_requests"
@@ -136,7 +136,7 @@ class JoinRequest(Base):
 
 
 class LoginFailures(Base):
-    """Recent failed logins of one account or one client address (procedures.login_throttle).
+    """Recent failed logins of one account or one client address (accounts.throttle).
 
     The key is a keyed hash of the e-mail address or the IP address: neither is stored.
     """

@@ -1,4 +1,4 @@
-"""What checking a hostile PDF costs: the peak memory and time of `coffre.pdf.pdf_problem`.
+"""What checking a hostile PDF costs: peak memory and time of `coffre.inspection.pdf.pdf_problem`.
 
 Each case is made by a generator of `tests/coffre/pdfs.py`, at most at the size of an upload
 (20 MiB), and checked in a process of its own: the process builds the file, resets its peak
@@ -163,7 +163,7 @@ def _status(field: str) -> float:
 
 def measure(name: str) -> None:
     """In the child: build the case, check it, print one JSON line."""
-    from coffre.pdf import pdf_problem
+    from coffre.inspection.pdf import pdf_problem
 
     content = CASES[name][1]()
     Path("/proc/self/clear_refs").write_text("5")  # the peak RSS starts again from here
@@ -207,9 +207,9 @@ def main(argv: list[str] | None = None) -> None:
         measure(args.case)
         return
     names = [n for n in args.only.split(",") if n] or list(CASES)
-    import coffre.pdf
+    import coffre.inspection.pdf
 
-    print(f"coffre.pdf from {coffre.pdf.__file__}")
+    print(f"coffre.inspection.pdf from {coffre.inspection.pdf.__file__}")
     print(f"{'case':<16} {'what':<54} {'size':>11} {'verdict':>14} {'time':>9} {'peak':>12}")
     for name in names:
         what = CASES[name][0]

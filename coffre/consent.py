@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from sqlalchemy import ColumnElement, and_, exists, select
 from sqlalchemy.orm import Session
 
-from coffre import journal
 from coffre.catalogue import configured_type
 from coffre.clock import Clock
 from coffre.errors import AccessDenied, ConsentError, DocumentNotFound
+from coffre.journal import chain as journal
 from coffre.models import DemandeAccess, Document, DocumentRead, DocumentState, Grant
 
 

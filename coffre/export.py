@@ -17,10 +17,11 @@ from typing import IO, Any, cast
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from coffre import consent, journal, keys
+from coffre import consent, keys
 from coffre.catalogue import DOCUMENT_TYPES
 from coffre.consent import FamilyReader
 from coffre.errors import DocumentNotFound
+from coffre.journal import chain as journal
 from coffre.models import Document, Foyer
 from coffre.vault import Vault
 

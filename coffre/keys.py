@@ -15,9 +15,9 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from coffre import journal
 from coffre.clock import Clock
 from coffre.errors import KeyMissing
+from coffre.journal import chain as journal
 from coffre.keyring import KEY_BYTES, Keyring, KeyringError
 from coffre.models import FoyerKey
 

@@ -10,9 +10,9 @@ from itertools import islice
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from coffre import journal
 from coffre.clock import Clock, local_today
 from coffre.errors import KeyMissing
+from coffre.journal import chain as journal
 from coffre.models import Document, DocumentState
 from coffre.vault import BLOB_PREFIX, DocumentDamaged, Vault, uid_age_seconds
 

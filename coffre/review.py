@@ -6,9 +6,10 @@ from enum import StrEnum
 
 from sqlalchemy.orm import Session
 
-from coffre import consent, journal
+from coffre import consent
 from coffre.clock import Clock
 from coffre.consent import AgentReader
+from coffre.journal import chain as journal
 from coffre.models import Document, DocumentState
 
 

@@ -18,13 +18,14 @@ from datetime import date, datetime
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from coffre import consent, journal, keys
+from coffre import consent, keys
 from coffre.catalogue import DocumentType, configured_type
 from coffre.clock import Clock, local_today
 from coffre.consent import Reader
 from coffre.crypto import IntegrityError, IteratorStream, binding, decrypt, encrypt
 from coffre.errors import DocumentNotFound, FoyerShredded, MemberNotInFoyer, VaultError
-from coffre.inspection import Inspection, UploadInspector, UploadRefused
+from coffre.inspection.uploads import Inspection, UploadInspector, UploadRefused
+from coffre.journal import chain as journal
 from coffre.keyring import Keyring
 from coffre.models import Channel, Document, DocumentState, Foyer, FoyerMember
 from stockage import ObjectNotFound, ObjectStore, ObjectStream, ReadableStream, StorageError

@@ -19,9 +19,9 @@ from sqlalchemy.orm import Session
 
 from accounts.family import family_accounts
 from accounts.models import Account
-from coffre import journal
 from coffre.catalogue import DOCUMENT_TYPES
 from coffre.clock import Clock
+from coffre.journal import chain as journal
 from coffre.models import JournalEntry
 from guichet.sessions import CounterSession, marks
 from notifications.outbox import enqueue

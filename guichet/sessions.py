@@ -24,8 +24,8 @@ from sqlalchemy.orm import Session, selectinload
 from accounts.activation import issue_family_code
 from accounts.family import family_accounts
 from accounts.models import Account, Entity, FamilyCode, Role
-from coffre import journal
 from coffre.clock import Clock
+from coffre.journal import chain as journal
 from coffre.models import Foyer, FoyerMember, JournalEntry, MemberRole
 from guichet.rights import (
     CounterAgent,

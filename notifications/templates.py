@@ -202,7 +202,7 @@ $lien"""
 )
 
 # Who came into a foyer: its space opened at the counter, a family code issued for it, an
-# adult asking to join it (procedures.guichet, procedures.join_requests). Every adult of
+# adult asking to join it (guichet.sessions, accounts.joining). Every adult of
 # the foyer is told, so that nobody gets in unseen.
 COUNTER_OPENED_TEMPLATE = "guichet_ouverture"
 FAMILY_CODE_TEMPLATE = "guichet_code_famille"

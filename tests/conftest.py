@@ -27,6 +27,9 @@ from web import create_app, schema
 from web.runtime import runtime
 from web.settings import Settings, load_settings
 
+# The vault's fixtures, a real SMTP server, a family and a service, for every package's tests.
+pytest_plugins = ["tests.fixtures"]
+
 IN_CI = os.environ.get("CI", "").lower() == "true"
 POSTGRES_SERVER_URL = os.environ.get(
     "TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"

@@ -1,4 +1,4 @@
-"""The Flask application factory."""
+"""The portal on the web: the app factory wiring the spaces, the CLI, security and extensions."""
 
 from __future__ import annotations
 

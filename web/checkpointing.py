@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from cryptography.x509 import Certificate
 
-from coffre.anchoring import Anchoring
-from coffre.journal_audit import Auditor
-from coffre.journal_key import load_public_key, load_signing_key
-from coffre.timestamping import TimestampAuthority, load_roots
+from coffre.journal.anchoring import Anchoring
+from coffre.journal.audit import Auditor
+from coffre.journal.signing_key import load_public_key, load_signing_key
+from coffre.journal.timestamping import TimestampAuthority, load_roots
 from stockage import ObjectStore
 from web.settings import Settings
 

@@ -18,7 +18,7 @@ from coffre.errors import (
     KeyMissing,
     MemberNotInFoyer,
 )
-from coffre.inspection import UploadRefused
+from coffre.inspection.uploads import UploadRefused
 from coffre.vault import DocumentDamaged
 from procedures.bpmn.expressions import ScriptBudgetExceeded
 from procedures.errors import (

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from coffre.journal_key import create_signing_key_file
+from coffre.journal.signing_key import create_signing_key_file
 from coffre.keyring import create_keyring_file, create_private_file
 
 ENVIRONMENTS = ("development", "test", "production")

@@ -6,8 +6,8 @@ from datetime import timedelta
 
 from accounts import family
 from coffre import maintenance
-from coffre.anchoring import Anchoring, write_checkpoint
 from coffre.clock import Clock
+from coffre.journal.anchoring import Anchoring, write_checkpoint
 from coffre.vault import Vault
 from notifications import outbox
 from notifications.outbox import MailSettings

@@ -1,0 +1,1 @@
+"""The built-in procedures: their BPMN diagrams and metadata, read by procedures.catalogue."""

@@ -13,10 +13,10 @@ from typing import Any
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
-from coffre import journal
 from coffre.clock import FrozenClock
 from coffre.consent import FamilyReader
 from coffre.export import export_chunks
+from coffre.journal import chain as journal
 from coffre.maintenance import expire_documents
 from coffre.models import Document, Foyer
 from coffre.vault import Vault

@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy.orm import Session
 
-from coffre import journal, keys
+from coffre import keys
 from coffre.clock import FrozenClock
+from coffre.journal import chain as journal
 from coffre.keyring import Keyring
 from coffre.maintenance import expire_documents, sweep_orphans, verify_blobs
 from coffre.models import Document, DocumentState, Foyer

@@ -7,10 +7,11 @@ import json
 import pytest
 from sqlalchemy.orm import Session
 
-from coffre import consent, journal, review
+from coffre import consent, review
 from coffre.clock import FrozenClock
 from coffre.consent import AgentReader, DemandeRef
 from coffre.errors import AccessDenied
+from coffre.journal import chain as journal
 from coffre.models import Document, DocumentState, Foyer, JournalEntry
 from coffre.review import RefusalReason
 from coffre.vault import Vault

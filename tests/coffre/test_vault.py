@@ -15,7 +15,7 @@ from coffre import keys
 from coffre.clock import FrozenClock
 from coffre.consent import FamilyReader
 from coffre.errors import DocumentNotFound, KeyMissing, MemberNotInFoyer
-from coffre.inspection import UploadRefused
+from coffre.inspection.uploads import UploadRefused
 from coffre.models import Channel, Document, DocumentState, Foyer
 from coffre.vault import DocumentDamaged, Limits, Upload, Vault
 from stockage import FilesystemStore

@@ -19,7 +19,7 @@ from coffre.clock import FrozenClock
 from demo.seed import DEMO_PASSWORD
 
 # A module import: test_auth imports this module back.
-from tests.web import test_auth
+from tests.web.auth import test_login as test_auth
 from web.runtime import runtime
 
 SECOND_FACTOR_PAGE = "/connexion/second-facteur"

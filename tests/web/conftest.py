@@ -16,8 +16,8 @@ from coffre.models import Document
 from coffre.vault import Upload
 from demo.seed import demo_pdf
 from tests.factories import make_account
+from tests.web.auth.test_login import log_in
 from tests.web.browser import browser, live_server  # noqa: F401  (fixtures)
-from tests.web.test_auth import log_in
 from web.runtime import runtime
 
 

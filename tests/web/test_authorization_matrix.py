@@ -37,8 +37,8 @@ from procedures.inbox.saved_filters import save_filter
 from tests.factories import make_account, make_service
 from tests.procedures.flows import open_task, publish
 from tests.web.agents import sign_in_agent
+from tests.web.auth.test_login import log_in
 from tests.web.conftest import deposit
-from tests.web.test_auth import log_in
 from web.runtime import runtime
 
 ACTORS = (

@@ -22,8 +22,8 @@ from accounts.credentials import find_account
 from coffre.models import Document, FoyerMember
 from demo.seed import DEMO_PASSWORD
 from notifications.models import OutboxMessage
+from tests.web.auth.test_login import csrf_token, log_in
 from tests.web.browser import Portal, axe_context, chromium, page_problems, serve_portal
-from tests.web.test_auth import csrf_token, log_in
 from web.runtime import runtime
 
 FAMILY = "famille.martin@bellerive.example"

@@ -21,7 +21,7 @@ from aiosmtpd.controller import Controller
 from demo.seed import demo_pdf
 from notifications import outbox
 from notifications.outbox import MailSettings
-from tests.procedures.conftest import Mailbox, mailbox, smtp_server  # noqa: F401  (fixtures)
+from tests.fixtures import Mailbox
 from tests.web.browser import DESKTOP, Portal, axe_context, page_problems, serve_portal
 from web.runtime import runtime
 
@@ -34,7 +34,7 @@ REFUSED = "Ce format de fichier n'est pas accepté."
 
 
 @pytest.fixture
-def portal(tmp_path: Path, smtp_server: Controller) -> Iterator[Portal]:  # noqa: F811
+def portal(tmp_path: Path, smtp_server: Controller) -> Iterator[Portal]:
     """The demo portal, sending its e-mail to the test SMTP server."""
     smtp = {"SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(smtp_server.port)}
     with serve_portal(tmp_path / "var", smtp) as served:
@@ -96,7 +96,7 @@ class Journey:
         return self.page.locator("fieldset", has=self.page.locator("legend", has_text=legend))
 
 
-def sign_up_and_activate(journey: Journey, portal: Portal, mailbox: Mailbox) -> None:  # noqa: F811
+def sign_up_and_activate(journey: Journey, portal: Portal, mailbox: Mailbox) -> None:
     page, base = journey.page, journey.base
     page.goto(base + "/")
     page.get_by_role("link", name="Se connecter").last.click()
@@ -223,7 +223,7 @@ def documents_step(journey: Journey, files: dict[str, Path]) -> None:
         assert name in summary
 
 
-def submit_and_follow(journey: Journey, portal: Portal, mailbox: Mailbox) -> None:  # noqa: F811
+def submit_and_follow(journey: Journey, portal: Portal, mailbox: Mailbox) -> None:
     page = journey.page
     page.get_by_role("button", name="Déposer ma demande").click()
     page.wait_for_url(re.compile(r"/famille/demandes/\d+/confirmation$"))
@@ -253,7 +253,7 @@ def submit_and_follow(journey: Journey, portal: Portal, mailbox: Mailbox) -> Non
 def test_a_new_family_signs_up_and_pre_registers_its_child_at_the_creche(
     portal: Portal,
     browser: Any,
-    mailbox: Mailbox,  # noqa: F811
+    mailbox: Mailbox,
     files: dict[str, Path],
 ) -> None:
     context = axe_context(browser, DESKTOP)

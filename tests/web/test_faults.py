@@ -22,11 +22,11 @@ from coffre.models import Document
 from demo.seed import demo_pdf
 from tests.conftest import PostgresServer, require
 from tests.factories import make_account, make_service, page_text
-from tests.procedures.test_worker_crash import wait_until
 from tests.proxy import TcpProxy
 from tests.stockage.conftest import ACCESS_KEY, SECRET_KEY, MotoServer
-from tests.web.test_auth import csrf_token, log_in
-from tests.web.test_famille_coffre import upload
+from tests.web.auth.test_login import csrf_token, log_in
+from tests.web.famille.test_vault import upload
+from tests.worker.test_crash import wait_until
 from web import create_app
 from web.runtime import db, runtime
 from web.settings import load_settings

@@ -7,7 +7,7 @@ from flask.testing import FlaskClient
 from sqlalchemy.orm import Session, sessionmaker
 
 from tests.factories import page_text
-from tests.web.test_auth import csrf_token
+from tests.web.auth.test_login import csrf_token
 from web import create_app
 from web.runtime import runtime
 from web.settings import load_settings

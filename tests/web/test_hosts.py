@@ -19,7 +19,7 @@ from coffre.clock import FrozenClock
 from notifications.models import OutboxMessage
 from tests.factories import make_account
 from tests.web.agents import sign_in_agent
-from tests.web.test_auth import csrf_token
+from tests.web.auth.test_login import csrf_token
 from web import create_app
 from web.runtime import runtime
 from web.settings import ConfigError, load_settings

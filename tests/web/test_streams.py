@@ -37,11 +37,11 @@ from coffre.clock import FrozenClock
 from coffre.consent import DemandeRef
 from coffre.models import Document, Foyer
 from tests.factories import make_account, make_agent, make_service
-from tests.procedures.test_worker_crash import wait_until
 from tests.web.agents import sign_in_agent
+from tests.web.auth.test_login import log_in
 from tests.web.conftest import deposit
-from tests.web.test_auth import log_in
-from tests.web.test_famille_coffre import make_demande
+from tests.web.famille.test_vault import make_demande
+from tests.worker.test_crash import wait_until
 from web import create_app, schema
 from web.runtime import db, runtime
 from web.settings import load_settings

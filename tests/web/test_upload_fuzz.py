@@ -21,10 +21,10 @@ from werkzeug.test import encode_multipart
 
 from accounts.models import Account
 from coffre.catalogue import DEFAULT_FORMATS
+from tests.coffre.inspection.test_uploads import FRENCH, MINIMAL_PDF, a_zip, jpeg, png
 from tests.coffre.pdfs import built_pdf, javascript, open_action
-from tests.coffre.test_inspection import FRENCH, MINIMAL_PDF, a_zip, jpeg, png
-from tests.web.test_auth import csrf_token
-from tests.web.test_famille_coffre import documents_of
+from tests.web.auth.test_login import csrf_token
+from tests.web.famille.test_vault import documents_of
 
 MIB = 1024 * 1024
 

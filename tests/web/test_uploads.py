@@ -17,8 +17,8 @@ from accounts.models import Account
 from coffre.vault import MIB
 from tests.coffre.conftest import pdf_of
 from tests.factories import page_text
-from tests.web.test_auth import csrf_token
-from tests.web.test_famille_coffre import documents_of
+from tests.web.auth.test_login import csrf_token
+from tests.web.famille.test_vault import documents_of
 from web.uploads import FORM_ROOM_BYTES
 
 

@@ -52,7 +52,7 @@ def _as_user(account: Account) -> CurrentUser:
 @login_manager.user_loader
 def _load_user(user_id: str) -> CurrentUser | None:
     # A session opened under an older version was ended (logout, new password, second
-    # factor reset, deactivation: procedures.accounts.end_sessions), whatever its cookie says.
+    # factor reset, deactivation: accounts.credentials.end_sessions), whatever its cookie says.
     account_id, separator, version = user_id.partition(":")
     if not (account_id.isdigit() and separator and version.isdigit()):
         return None

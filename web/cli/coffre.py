@@ -10,13 +10,15 @@ import click
 from flask.cli import AppGroup
 
 from accounts import family
-from coffre import anchoring, journal_audit, keys, maintenance
+from coffre import keys, maintenance
 from coffre.consent import FamilyReader
 from coffre.errors import DocumentNotFound
 from coffre.export import export_chunks
-from coffre.journal_key import JournalKeyError, public_key_pem
+from coffre.journal import anchoring
+from coffre.journal import audit as journal_audit
+from coffre.journal.signing_key import JournalKeyError, public_key_pem
+from coffre.journal.timestamping import TimestampError
 from coffre.keyring import add_key_version
-from coffre.timestamping import TimestampError
 from web.checkpointing import anchoring_from, auditor_from
 from web.runtime import load_keyring, runtime
 

@@ -24,7 +24,7 @@ from accounts.models import Role
 from coffre.catalogue import DOCUMENT_TYPES
 from coffre.clock import local_today
 from coffre.consent import FamilyReader
-from coffre.inspection import UploadRefused
+from coffre.inspection.uploads import UploadRefused
 from coffre.models import Document
 from coffre.vault import Upload
 from stockage import StorageError

@@ -13,7 +13,7 @@ from flask import Response, abort, render_template, request
 from accounts.models import Role
 from coffre.catalogue import JPEG, PDF, PNG
 from coffre.clock import local_today
-from coffre.inspection import sanitize_filename
+from coffre.inspection.uploads import sanitize_filename
 from coffre.vault import DocumentDamaged, OpenedDocument
 from web.auth.guard import role_required
 from web.famille.blueprint import bp, family_reader

@@ -17,7 +17,7 @@ MAX_ROUND_DIGITS = 15
 # an item or character an operation reads one step, a task the engine runs or creates by itself
 # (gateway, script, event: about 1 ms of SpiffWorkflow's own work) ENGINE_TASK_STEPS. The runs
 # of the built-in diagrams spend at most 10,100 steps (10 engine tasks) and build nothing
-# larger than a few items; the attacks of tests/procedures/test_budget.py stop within 0.5 s.
+# larger than a few items; the attacks of tests/procedures/bpmn/test_budget.py stop within 0.5 s.
 MAX_RUN_STEPS = 500_000
 ENGINE_TASK_STEPS = 1_000
 MAX_RUN_SIZE = 1_000_000  # items and characters of every value built during the run, summed

@@ -1,0 +1,233 @@
+"""The procedure administration pages through HTTP: list, designer, save, publish, diff,
+rollback, import, export and test run."""
+
+from __future__ import annotations
+
+import io
+import re
+
+import pytest
+from flask.testing import FlaskClient
+from sqlalchemy.orm import Session
+
+from accounts.models import Account, Role, Service
+from coffre.clock import FrozenClock
+from procedures import catalogue
+from tests.factories import make_account, make_agent, make_service, page_text
+from tests.procedures.bpmn.test_budget import LOOPING, SCRIPT_NAME, with_script
+from tests.procedures.designer.test_publication import INTERVIEW, with_interview
+from tests.procedures.flows import publish
+from tests.web.agents import sign_in_agent
+
+CRECHE = "/admin/procedures/creche"
+
+
+@pytest.fixture
+def petite_enfance(db_session: Session) -> Service:
+    return make_service(db_session, code="petite-enfance")
+
+
+@pytest.fixture
+def admin(db_session: Session, clock: FrozenClock, petite_enfance: Service) -> Account:
+    publish(db_session, clock, "creche")
+    return make_account(db_session, clock, Role.ADMIN, display_name="Alice Admin")
+
+
+@pytest.fixture
+def admin_client(client: FlaskClient, admin: Account) -> FlaskClient:
+    assert sign_in_agent(client, admin).status_code == 302
+    return client
+
+
+def designer_token(client: FlaskClient) -> str:
+    match = re.search(r'data-csrf="([^"]+)"', page_text(client.get(CRECHE + "/concepteur")))
+    assert match
+    return match.group(1)
+
+
+def form_token(client: FlaskClient, path: str) -> str:
+    match = re.search(r'name="csrf_token" value="([^"]+)"', page_text(client.get(path)))
+    assert match
+    return match.group(1)
+
+
+def save(client: FlaskClient, bpmn: str, metadata: str, token: str | None = None) -> object:
+    headers = {"X-CSRFToken": token or designer_token(client)}
+    return client.post(
+        CRECHE + "/brouillon", json={"bpmn": bpmn, "metadata": metadata}, headers=headers
+    )
+
+
+def current_draft(client: FlaskClient) -> tuple[str, str]:
+    bpmn = client.get(CRECHE + "/brouillon.bpmn").get_data(as_text=True)
+    page = page_text(client.get(CRECHE + "/concepteur"))
+    match = re.search(r'name="metadata"[^>]*>(.*?)</textarea>', page, re.S)
+    assert match
+    return bpmn, match.group(1)
+
+
+def test_only_administrators_reach_the_procedure_pages(
+    client: FlaskClient, db_session: Session, clock: FrozenClock, admin: Account
+) -> None:
+    assert client.get("/admin/procedures").status_code == 302  # to the login page
+    agent = make_agent(db_session, clock)
+    assert sign_in_agent(client, agent).status_code == 302
+    assert client.get("/admin/procedures").status_code == 403
+    assert client.get(CRECHE + "/concepteur").status_code == 403
+
+
+def test_the_list_shows_each_procedure_with_its_current_version(
+    admin_client: FlaskClient,
+) -> None:
+    text = page_text(admin_client.get("/admin/procedures"))
+    assert "Pré-inscription en crèche" in text and "creche" in text
+    detail = page_text(admin_client.get(CRECHE))
+    assert "le système (diagramme intégré)" in detail
+    assert admin_client.get("/admin/procedures/inconnue").status_code == 404
+
+
+def test_the_designer_loads_the_current_diagram_with_a_drawing_and_the_metadata(
+    admin_client: FlaskClient,
+) -> None:
+    page = admin_client.get(CRECHE + "/concepteur")
+    assert page.status_code == 200
+    text = page_text(page)
+    assert "bpmn-modeler.production.min.js" in text and "js/designer.js" in text
+    assert 'code = "creche"' in text and "sla_hours = 48" in text
+    bpmn = admin_client.get(CRECHE + "/brouillon.bpmn")
+    assert bpmn.mimetype == "application/bpmn+xml"
+    assert 'bpmnElement="verifier_dossier"' in bpmn.get_data(as_text=True)
+    download = admin_client.get(CRECHE + "/brouillon.bpmn?telecharger=1")
+    assert 'filename="creche-brouillon.bpmn"' in download.headers["Content-Disposition"]
+
+
+def test_saving_answers_the_problems_with_their_element_ids_and_needs_the_csrf_token(
+    admin_client: FlaskClient,
+) -> None:
+    bpmn, metadata = current_draft(admin_client)
+    outside = bpmn.replace("<bpmn:flowNodeRef>verifier_dossier</bpmn:flowNodeRef>", "")
+
+    refused = admin_client.post(CRECHE + "/brouillon", json={"bpmn": outside, "metadata": metadata})
+    assert refused.status_code == 400  # no CSRF token
+
+    answer = save(admin_client, outside, metadata)
+    assert answer.status_code == 200  # type: ignore[attr-defined]
+    body = answer.get_json()  # type: ignore[attr-defined]
+    assert body["saved"] is True
+    assert body["problems"] == [
+        {
+            "element_id": "verifier_dossier",
+            "message": "userTask « Vérifier la complétude du dossier » : tâche humaine hors de "
+            "tout couloir (id verifier_dossier)",
+        }
+    ]
+    page = page_text(admin_client.get(CRECHE + "/concepteur"))
+    assert 'data-element="verifier_dossier"' in page and "Brouillon enregistré le" in page
+
+    publish_page = admin_client.post(
+        CRECHE + "/publier", data={"csrf_token": designer_token(admin_client)}
+    )
+    assert publish_page.headers["Location"].endswith(CRECHE + "/concepteur")
+    assert "hors de tout couloir" in page_text(admin_client.get(CRECHE + "/concepteur"))
+    assert catalogue_versions(admin_client) == ["1"]
+
+
+def catalogue_versions(client: FlaskClient) -> list[str]:
+    return re.findall(r'data-version="(\d+)"', page_text(client.get(CRECHE)))
+
+
+def test_publish_diff_and_rollback_through_the_pages(
+    admin_client: FlaskClient, db_session: Session
+) -> None:
+    bpmn, metadata = current_draft(admin_client)
+    changed = metadata.replace("sla_hours = 48", "sla_hours = 24")
+    assert save(admin_client, with_interview(bpmn), changed).get_json()["problems"] == []  # type: ignore[attr-defined]
+
+    published = admin_client.post(
+        CRECHE + "/publier", data={"csrf_token": designer_token(admin_client)}
+    )
+
+    assert published.headers["Location"].endswith(CRECHE)
+    detail = page_text(admin_client.get(CRECHE))
+    assert "La version 2 de creche est publiée." in detail
+    assert catalogue_versions(admin_client) == ["2", "1"] and "Alice Admin" in detail
+    current = catalogue.current_version(db_session, "creche")
+    assert current is not None and INTERVIEW in current.bpmn_xml
+
+    diff = page_text(admin_client.get(CRECHE + "/diff?de=1&a=2"))
+    assert re.search(r'<del>\s*"sla_hours": 48,</del>', diff)
+    assert re.search(r'<ins>\s*"sla_hours": 24,</ins>', diff)
+    assert "Le diagramme a changé entre ces versions." in diff
+    assert admin_client.get(CRECHE + "/diff?de=1&a=9").status_code == 404
+    assert admin_client.get(CRECHE + "/diff?de=x&a=2").status_code == 400
+
+    token = form_token(admin_client, CRECHE)
+    rolled = admin_client.post(CRECHE + "/versions/1/republier", data={"csrf_token": token})
+    assert rolled.status_code == 302
+    assert "La version 1 est republiée comme version 3." in page_text(admin_client.get(CRECHE))
+    current = catalogue.current_version(db_session, "creche")
+    assert current is not None and current.version == 3 and INTERVIEW not in current.bpmn_xml
+    old = admin_client.get(CRECHE + "/version-2.bpmn?telecharger=1")
+    assert INTERVIEW in old.get_data(as_text=True)
+
+
+def upload(client: FlaskClient, code: str, content: bytes, name: str) -> object:
+    token = form_token(client, "/admin/procedures/import")
+    return client.post(
+        "/admin/procedures/import",
+        data={"csrf_token": token, "code": code, "fichier": (io.BytesIO(content), name)},
+        content_type="multipart/form-data",
+    )
+
+
+def test_an_accepted_import_becomes_the_draft_and_a_refused_one_lists_its_reasons(
+    admin_client: FlaskClient,
+) -> None:
+    _definition, bpmn = catalogue.read_built_in("creche")
+    accepted = upload(admin_client, "creche", with_interview(bpmn.decode()).encode(), "c.bpmn")
+    assert accepted.headers["Location"].endswith(CRECHE + "/concepteur")  # type: ignore[attr-defined]
+    assert INTERVIEW in admin_client.get(CRECHE + "/brouillon.bpmn").get_data(as_text=True)
+
+    hostile = (
+        b'<?xml version="1.0"?><!DOCTYPE d [<!ENTITY x SYSTEM "file:///etc/passwd">]><d>&x;</d>'
+    )
+    refused = upload(admin_client, "creche", hostile, "xxe.bpmn")
+    assert refused.status_code == 422  # type: ignore[attr-defined]
+    text = page_text(refused)  # type: ignore[arg-type]
+    assert "Le fichier xxe.bpmn a été refusé" in text
+    assert "les déclarations DOCTYPE et ENTITY sont refusées" in text and "root:" not in text
+
+    chart = bpmn.decode().replace("</bpmn:process>", '<bpmn:subProcess id="sp" /></bpmn:process>')
+    unsupported = upload(admin_client, "creche", chart.encode(), "sous-processus.bpmn")
+    assert 'data-element="sp"' in page_text(unsupported)  # type: ignore[arg-type]
+    assert "bpmn:subProcess" in page_text(unsupported)  # type: ignore[arg-type]
+    assert upload(admin_client, "Pas un code!", bpmn, "c.bpmn").status_code == 400  # type: ignore[attr-defined]
+
+
+def test_the_test_run_shows_where_each_task_lands(
+    admin_client: FlaskClient, petite_enfance: Service
+) -> None:
+    page = page_text(admin_client.get(CRECHE + "/essai?decision=refus"))
+    rows = re.findall(
+        r'<tr data-task="([^"]+)">.*?</td>\s*<td>([^<]*)</td>\s*<td>([^<]*)</td>', page, re.S
+    )
+    assert rows == [
+        ("verifier_dossier", "Accueil petite enfance", petite_enfance.name),
+        ("decision_commission", "Commission petite enfance", petite_enfance.name),
+    ]
+    assert "End_refus" in page and "refusee" in page
+
+
+def test_a_test_run_past_the_budget_names_the_step_to_simplify(admin_client: FlaskClient) -> None:
+    bpmn, metadata = current_draft(admin_client)
+    looping = with_script(bpmn, LOOPING, loop=True)
+    assert save(admin_client, looping, metadata).get_json()["problems"] == []  # type: ignore[attr-defined]
+
+    response = admin_client.get(CRECHE + "/essai")
+
+    assert response.status_code == 422
+    assert re.search(
+        rf"Le script de l'étape « ({SCRIPT_NAME}|Encore \?) » dépasse la limite de calcul "
+        r"autorisée : simplifiez-le",
+        page_text(response).replace("&#39;", "'"),
+    )
