@@ -24,7 +24,6 @@ from coffre.consent import AgentReader
 from coffre.models import DemandeAccess, Document, DocumentState, Foyer, FoyerMember
 from procedures.catalogue import definition_of
 from procedures.deadlines.escalation import SlaState, sla_state
-from procedures.deadlines.working_hours import WorkingCalendar
 from procedures.definitions import Definition, FormField, RequiredDocument
 from procedures.errors import DemandeNotFound
 from procedures.forms import choice_label
@@ -38,6 +37,7 @@ from procedures.models import (
 )
 from procedures.progress import LIVE_TASKS, version_of
 from procedures.tasks import AgentActor
+from procedures.working_hours import WorkingCalendar
 
 # Documents from which an agent may record the family quotient it read on them.
 INCOME_TYPES = frozenset({"avis_imposition", "attestation_caf"})

@@ -8,8 +8,8 @@ from sqlalchemy.orm import Session
 
 from coffre.clock import Clock
 from coffre.vault import Vault
-from procedures.deadlines.working_hours import WorkingCalendar
 from procedures.models import Demande, DemandeEvent, DemandeStatus
+from procedures.working_hours import WorkingCalendar
 
 
 @dataclass(frozen=True)

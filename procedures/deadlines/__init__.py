@@ -1,1 +1,1 @@
-"""Time in procedures: working hours, deadlines and escalation, forgotten drafts."""
+"""Time in procedures: deadlines of the services' tasks, escalation, forgotten drafts."""

@@ -21,10 +21,10 @@ from sqlalchemy.orm import Session, load_only
 from accounts.models import Account, AgentService, Service
 from notifications import outbox, templates
 from procedures.catalogue import definition_of
-from procedures.deadlines.working_hours import SlaColor, WorkingCalendar, sla_color
 from procedures.history import EngineContext, record_event
 from procedures.models import Demande, ProcedureVersion, Task, TaskState
 from procedures.progress import version_of
+from procedures.working_hours import SlaColor, WorkingCalendar, sla_color
 
 ACTIVE = (TaskState.OPEN, TaskState.CLAIMED)
 ESCALATION_BATCH = 100

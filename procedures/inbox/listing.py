@@ -28,9 +28,9 @@ from procedures.deadlines.escalation import (
     promised_times,
     sla_state,
 )
-from procedures.deadlines.working_hours import SlaColor, WorkingCalendar
 from procedures.models import Demande, ProcedureVersion, Task, TaskState
 from procedures.tasks import AgentActor
+from procedures.working_hours import SlaColor, WorkingCalendar
 
 Tab = Literal["mes_taches", "a_traiter", "attente_famille", "terminees"]
 TABS: tuple[Tab, ...] = get_args(Tab)

@@ -30,7 +30,6 @@ from procedures.deadlines.escalation import (
     WorkingTimeline,
     measure_all,
 )
-from procedures.deadlines.working_hours import SlaColor, WorkingCalendar
 from procedures.errors import NotAllowed, TaskConflict
 from procedures.history import EngineContext, record_event
 from procedures.inbox.choices import ServiceChoice
@@ -44,6 +43,7 @@ from procedures.models import (
 )
 from procedures.progress import all_or_nothing, set_status
 from procedures.tasks import AgentActor
+from procedures.working_hours import SlaColor, WorkingCalendar
 
 LIVE = (TaskState.OPEN, TaskState.CLAIMED, TaskState.WAITING_FAMILY)
 MAX_WEEKS = 52

@@ -12,7 +12,6 @@ from flask import Response, render_template, request, url_for
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response as BaseResponse
 
-import web.famille  # noqa: F401  (first: web.famille.files needs it loaded, not half-loaded)
 from accounts.models import Role
 from coffre.clock import local_today
 from coffre.review import RefusalReason
@@ -22,7 +21,7 @@ from procedures.errors import Incomplete
 from web.agent.blueprint import agent_actor, bp
 from web.agent.demande import Page, acted, posted_version, status_labels
 from web.auth.guard import role_required
-from web.famille.files import FILE_POLICIES, PREVIEWS, attachment_headers, checked_chunks
+from web.files import FILE_POLICIES, PREVIEWS, attachment_headers, checked_chunks
 from web.runtime import db, runtime
 
 

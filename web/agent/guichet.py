@@ -2,7 +2,7 @@
 
 The agent searches (name, child's name, family code) among the foyers its entities deal
 with, confirms the family is there and agrees, and opens counter mode: the foyer's id goes
-into the agent's session (web.agent.guichet_session) and the family pages let the agent in,
+into the agent's session (web.counter) and the family pages let the agent in,
 with a banner on every page. Opening is e-mailed to the foyer's adults; a foyer the agent
 may not open answers 404 (guichet.rights). Each successful change made there is
 an act: journaled under the agent and e-mailed to the family (guichet.acts).
@@ -32,8 +32,8 @@ from coffre.models import Foyer
 from guichet import acts, sessions
 from guichet.rights import CounterNotAllowed, check_may_issue_codes, check_may_open, counter_agent
 from web.agent.blueprint import bp
-from web.agent.guichet_session import counter_of, current_counter, forget, remember
 from web.auth.guard import role_required
+from web.counter import counter_of, current_counter, forget, remember
 from web.links import absolute_url
 from web.runtime import db, runtime
 

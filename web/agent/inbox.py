@@ -14,13 +14,13 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from accounts.models import Role
 from procedures import tasks
-from procedures.deadlines.working_hours import SlaColor
 from procedures.errors import NotAllowed, TaskConflict
 from procedures.inbox import saved_filters, supervision
 from procedures.inbox.choices import procedure_choices, service_choices
 from procedures.inbox.listing import COUNT_CAP
 from procedures.inbox.listing import inbox as inbox_page
 from procedures.tasks import AgentActor
+from procedures.working_hours import SlaColor
 from web.agent.blueprint import agent_actor, bp, supervised_service_ids
 from web.agent.inbox_query import (
     BadInboxQuery,

@@ -16,9 +16,9 @@ from zoneinfo import ZoneInfo
 
 from flask_babel import gettext as _
 
-from procedures.deadlines.working_hours import SlaColor, WorkingCalendar
 from procedures.inbox.choices import ProcedureChoice, ServiceChoice
 from procedures.inbox.listing import TABS, InboxFilters, Tab
+from procedures.working_hours import SlaColor, WorkingCalendar
 
 DEFAULT_TAB: Tab = "a_traiter"
 MAX_TEXT = 100

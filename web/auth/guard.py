@@ -12,7 +12,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_user
 
 from accounts.models import Account, Role
-from web.agent.guichet_session import acting_for_family
+from web.counter import acting_for_family
 from web.extensions import login_manager
 from web.runtime import db
 

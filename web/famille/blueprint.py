@@ -6,7 +6,7 @@ from flask import Blueprint, abort
 from flask_login import current_user
 
 from coffre.consent import FamilyReader
-from web.agent.guichet_session import acted_foyer_id
+from web.counter import acted_foyer_id
 
 bp = Blueprint("famille", __name__, url_prefix="/famille")
 

@@ -28,8 +28,8 @@ from coffre.inspection.uploads import UploadRefused
 from coffre.models import Document
 from coffre.vault import Upload
 from stockage import StorageError
-from web.agent.guichet_session import deposit_channel
 from web.auth.guard import role_required
+from web.counter import deposit_channel
 from web.famille.blueprint import bp, family_reader
 from web.famille.documents import (
     NOT_DEPOSITED_BY_FAMILIES,

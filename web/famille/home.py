@@ -6,8 +6,8 @@ from flask import render_template
 from flask_login import current_user
 
 from accounts.models import Role
-from web.agent.guichet_session import acted_foyer_id
 from web.auth.guard import role_required
+from web.counter import acted_foyer_id
 from web.famille.blueprint import bp
 from web.famille.join import pending
 

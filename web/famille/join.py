@@ -16,8 +16,8 @@ from werkzeug.wrappers import Response as BaseResponse
 from accounts import joining
 from accounts.joining import JoinRequestNotFound, PendingJoin
 from accounts.models import Role
-from web.agent.guichet_session import acted_foyer_id
 from web.auth.guard import role_required
+from web.counter import acted_foyer_id
 from web.famille.blueprint import bp, family_reader
 from web.links import absolute_url
 from web.runtime import db, runtime

@@ -12,7 +12,7 @@ from coffre.export import export_chunks
 from web.auth.guard import role_required
 from web.famille.blueprint import bp, family_reader
 from web.famille.documents import current_document, document_line, reads_by_others, vault_contents
-from web.famille.files import attachment_headers
+from web.files import attachment_headers
 from web.runtime import db, runtime
 
 

@@ -24,12 +24,12 @@ from coffre.vault import Vault
 from notifications.models import OutboxMessage
 from procedures import catalogue, demandes, tasks
 from procedures.deadlines.escalation import WorkingTimeline, fire_escalations, sla_state
-from procedures.deadlines.working_hours import WorkingCalendar
 from procedures.demandes import FamilyActor
 from procedures.errors import TaskConflict
 from procedures.history import EngineContext
 from procedures.models import Demande, DemandeEvent, DemandeStatus, Task, TaskState
 from procedures.tasks import AgentActor
+from procedures.working_hours import WorkingCalendar
 from tests.coffre.conftest import make_foyer
 from tests.conftest import PostgresServer, require
 from tests.factories import make_account, make_service

@@ -14,13 +14,13 @@ from coffre.clock import FrozenClock
 from coffre.models import Foyer
 from coffre.vault import Vault
 from procedures import demandes, tasks
-from procedures.deadlines.working_hours import WorkingCalendar
 from procedures.demandes import FamilyActor
 from procedures.errors import NotAllowed, TaskConflict
 from procedures.history import EngineContext
 from procedures.inbox import supervision
 from procedures.models import Demande, DemandeEvent, DemandeStatus, TaskState
 from procedures.tasks import AgentActor
+from procedures.working_hours import WorkingCalendar
 from tests.factories import make_account, make_service
 from tests.procedures.flows import agent_of, open_task, publish, submitted_creche
 

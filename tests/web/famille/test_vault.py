@@ -28,7 +28,7 @@ from tests.factories import make_account, make_agent, make_service, page_text
 from tests.web.agents import sign_in_agent
 from tests.web.auth.test_login import csrf_token, log_in
 from tests.web.conftest import deposit
-from web.famille.files import checked_chunks, content_disposition
+from web.files import checked_chunks, content_disposition
 from web.runtime import runtime
 
 HTML_POSING_AS_PDF = b"<!doctype html><html><body><script>alert(1)</script></body></html>"

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from procedures.deadlines.working_hours import WorkingCalendar, sla_color
+from procedures.working_hours import WorkingCalendar, sla_color
 
 PARIS = ZoneInfo("Europe/Paris")
 CALENDAR = WorkingCalendar()

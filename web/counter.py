@@ -1,9 +1,9 @@
 """Counter mode's state: the foyer an agent acts for, kept in the agent's signed session.
 
 Set only by the POST that opens counter mode (web.agent.guichet), for the agent who
-opened it; the guard of the family pages (web.auth.role_required) and the family's
-reader (web.famille.family_reader) consult it. This module imports no other page module,
-so both can import it without a cycle.
+opened it; the guard of the family pages (web.auth.guard.role_required) and the family's
+reader (web.famille.blueprint.family_reader) consult it. This module imports no page
+module, so every space can import it without a cycle.
 """
 
 from __future__ import annotations
