@@ -57,18 +57,20 @@ install-dev: install $(VENV)/.installed-dev
 assets: $(VENDOR)/.copied
 
 # Debian packages the suite needs: libmagic for python-magic, Chromium for the browser tests,
-# openssl for the test timestamping authority (`openssl ts -reply`).
+# openssl for the test timestamping authority (`openssl ts -reply`), pg_dump and pg_restore
+# for the backup test.
 system-deps:
 	missing=()
 	ldconfig -p | grep -q 'libmagic.so.1' || missing+=(libmagic1)
 	command -v openssl >/dev/null || missing+=(openssl)
-	command -v chromium >/dev/null || missing+=(chromium chromium-driver)
+	command -v pg_dump >/dev/null || missing+=(postgresql-client)
+	command -v chromium >/dev/null || missing+=(chromium)
 	if (( $${#missing[@]} )); then
 	  if [[ $$(id -u) == 0 ]]; then
 	    echo "Installing Debian packages: $${missing[*]}"
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$${missing[@]}" >/dev/null
 	  else
-	    echo "Missing Debian packages ($${missing[*]}): browser tests will be skipped (run as root to install them)."
+	    echo "Missing Debian packages ($${missing[*]}): the tests that need them skip, or fail under CI=true (run as root to install them)."
 	  fi
 	fi
 

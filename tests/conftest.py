@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import Connection, Engine, create_engine, text
+from sqlalchemy import Connection, Engine, create_engine, make_url, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -27,8 +27,9 @@ from web import create_app, schema
 from web.runtime import runtime
 from web.settings import Settings, load_settings
 
-# The vault's fixtures, a real SMTP server, a family and a service, for every package's tests.
-pytest_plugins = ["tests.fixtures"]
+# The vault's fixtures, a real SMTP server, a family and a service, for every package's tests;
+# pytester runs the suite's own hooks on made-up tests (tests/test_suite_setup.py).
+pytest_plugins = ["tests.fixtures", "pytester"]
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 POSTGRES_SERVER_URL = os.environ.get(
@@ -67,16 +68,30 @@ class PostgresServer:
 
 @pytest.fixture(scope="session")
 def postgres() -> Iterator[PostgresServer | None]:
+    """The local PostgreSQL server, or None to run on SQLite.
+
+    None only when no server listens (or TEST_POSTGRES_URL is set empty), and never under
+    CI. A server that answers but refuses (no such role or database, a wrong password) fails
+    the suite with its own words: a setting to fix, not a reason to fall back to SQLite.
+    """
+    if not POSTGRES_SERVER_URL:
+        if IN_CI:
+            pytest.fail("TEST_POSTGRES_URL is empty (a PostgreSQL server is required when CI=true)")
+        yield None
+        return
     server = PostgresServer(POSTGRES_SERVER_URL)
     try:
         with server.admin.connect():
             pass
-    except OperationalError:
-        if IN_CI:
-            pytest.fail(
-                f"PostgreSQL is unreachable at {POSTGRES_SERVER_URL} (required when CI=true)"
-            )
+    except OperationalError as exc:
         server.admin.dispose()
+        reason = str(exc.orig).strip().splitlines()[0]
+        shown = make_url(POSTGRES_SERVER_URL).render_as_string(hide_password=True)
+        if IN_CI or "FATAL" in reason:
+            pytest.fail(
+                f"PostgreSQL at {shown}: {reason}. Set TEST_POSTGRES_URL to a role and a "
+                "database that exist (or set it empty to run on SQLite outside CI)."
+            )
         yield None
         return
     yield server
@@ -192,3 +207,50 @@ def redis_prefix() -> Iterator[str]:
     for key in client.scan_iter(match=f"{prefix}*"):
         client.delete(key)
     client.close()
+
+
+# The fixtures that reach each real part, and the marker a test using them must carry, so
+# that `-m "not browser"` or `-m s3` select exactly what they say. PostgreSQL is named only
+# when a test asks for the server itself: every database test may run on it.
+MARKER_OF_FIXTURE = {
+    "browser": "browser",
+    "live_server": "browser",
+    "s3_server": "s3",
+    "moto": "s3",
+    "redis_prefix": "redis",
+}
+# Fixtures that ask for the server and still serve SQLite (the suite's database, and the
+# parametrised one whose PostgreSQL case carries the marker itself).
+EITHER_DATABASE = {"database_url", "own_database"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Refuse to collect a test that uses a real part without that part's marker."""
+    unmarked = []
+    for item in items:
+        used = set(getattr(item, "fixturenames", ()))
+        needed = {MARKER_OF_FIXTURE[name] for name in used & MARKER_OF_FIXTURE.keys()}
+        if _asks_for_postgres(item):
+            needed.add("postgres")
+        missing = sorted(marker for marker in needed if item.get_closest_marker(marker) is None)
+        if missing:
+            unmarked.append(f"{item.nodeid}: needs @pytest.mark.{', @pytest.mark.'.join(missing)}")
+    if unmarked:
+        raise pytest.UsageError(
+            "tests without the marker of the part they use:\n" + "\n".join(unmarked)
+        )
+
+
+def _asks_for_postgres(item: pytest.Item) -> bool:
+    """Whether the test, or a fixture it uses, asks for the PostgreSQL server itself."""
+    info = getattr(item, "_fixtureinfo", None)
+    if info is None:
+        return False
+    if "postgres" in info.argnames:
+        return True
+    return any(
+        "postgres" in definition.argnames
+        for name, definitions in info.name2fixturedefs.items()
+        if name not in EITHER_DATABASE
+        for definition in definitions
+    )

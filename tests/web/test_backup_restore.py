@@ -105,6 +105,7 @@ def restore(backup: Path, target: Path, target_url: str, *, with_keyring: bool =
         shutil.copy2(backup / name, target / name)
 
 
+@pytest.mark.postgres
 def test_a_backup_restored_into_an_empty_instance_reads_back_every_document(
     tmp_path: Path, server: PostgresServer, backup: Backup
 ) -> None:
@@ -138,6 +139,7 @@ def test_a_backup_restored_into_an_empty_instance_reads_back_every_document(
     assert read_back == expected
 
 
+@pytest.mark.postgres
 def test_a_restore_without_the_keyring_reads_no_document(
     tmp_path: Path, server: PostgresServer, backup: Backup
 ) -> None:

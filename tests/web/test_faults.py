@@ -70,6 +70,7 @@ def documents_of(session: Session, account: Account) -> int:
     )
 
 
+@pytest.mark.s3
 def test_upload_while_the_store_is_down_is_refused_cleanly_and_works_once_it_is_back(
     s3_app: Flask, moto: MotoServer, db_session: Session, clock: FrozenClock
 ) -> None:
@@ -106,6 +107,7 @@ def postgres_server(postgres: PostgresServer | None) -> PostgresServer:
     return postgres
 
 
+@pytest.mark.postgres
 def test_database_cut_then_back_pages_answer_503_then_work_and_the_worker_resumes(
     tmp_path: Path, postgres_server: PostgresServer
 ) -> None:

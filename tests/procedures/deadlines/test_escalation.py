@@ -292,6 +292,7 @@ def _worker(url: str, ctx: EngineContext, start: threading.Barrier, tally: Count
         engine.dispose()
 
 
+@pytest.mark.postgres
 def test_two_workers_fire_each_timer_exactly_once(scene: Scene, clock: FrozenClock) -> None:
     ctx = EngineContext(clock=clock)
     start = threading.Barrier(2)

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
@@ -281,6 +282,7 @@ def test_document_types_are_edited_by_a_global_admin_and_read_by_an_entity_admin
     assert reader.get(path).status_code == 403
 
 
+@pytest.mark.browser
 def test_the_administration_pages_are_accessible_and_fit_a_phone(
     tmp_path: Path, browser: Any
 ) -> None:
