@@ -15,7 +15,7 @@ from coffre.db import make_session_factory
 from coffre.models import Foyer
 from coffre.vault import Vault
 from notifications.models import OutboxMessage
-from notifications.outbox import BACKOFF, MAX_ATTEMPTS, MailSettings, enqueue, message_id, send_due
+from notifications.outbox import MailSettings, enqueue, message_id, send_due
 from notifications.templates import InvalidNotification
 from tests.coffre.conftest import deposit
 from tests.factories import make_account
@@ -143,9 +143,9 @@ def test_an_unreachable_server_leaves_the_message_queued_until_it_answers(
 
     assert (message.attempts, message.sent_at) == (1, None)
     assert message.last_error == "ConnectionRefusedError"
-    assert message.send_after == clock.now() + BACKOFF[0]
+    assert message.send_after == clock.now() + timedelta(minutes=1)
     assert send_due(db_session, clock, mail) == 0  # up again, but the retry is not due yet
-    clock.advance(BACKOFF[0])
+    clock.advance(timedelta(minutes=1))
     assert send_due(db_session, clock, mail) == 1
     assert len(mailbox.to(FAMILY)) == 1
 
@@ -157,13 +157,15 @@ def test_a_message_is_given_up_after_the_last_attempt(
     down = _unreachable(mail)
     delays = []
 
-    for _ in range(MAX_ATTEMPTS):
+    for _ in range(8):
         send_due(db_session, clock, down)
         delays.append(message.send_after - clock.now())
         clock.advance(timedelta(hours=6))
 
-    assert delays[:-1] == [*BACKOFF, BACKOFF[-1], BACKOFF[-1]]
-    assert message.attempts == MAX_ATTEMPTS
+    # Retried after 1 min, 5 min, 30 min, 2 h, then every 6 h; given up at the 8th failure.
+    minutes = [1, 5, 30, 120, 360, 360, 360]
+    assert delays[:-1] == [timedelta(minutes=m) for m in minutes]
+    assert message.attempts == 8
     assert message.failed_at is not None
     assert send_due(db_session, clock, mail) == 0
     assert mailbox.messages == []
