@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 from alembic import command
@@ -12,8 +13,12 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 
 def alembic_config(bind: Engine | Connection) -> Config:
-    """An Alembic configuration that runs on the given engine or connection."""
-    config = Config()
+    """An Alembic configuration that runs on the given engine or connection.
+
+    Its messages (`flask db current`...) go to the stdout of the moment, not the one Alembic
+    saw when it was imported: a command's output can then be captured or redirected.
+    """
+    config = Config(stdout=sys.stdout)
     config.set_main_option("script_location", str(MIGRATIONS))
     config.attributes["bind"] = bind
     return config

@@ -6,7 +6,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -129,7 +128,8 @@ def test_database_cut_then_back_pages_answer_503_then_work_and_the_worker_resume
         with engine.connect() as connection:
             return connection.scalar(select(func.max(WorkerHeartbeat.beat_at)))
 
-    log = (tmp_path / "worker.log").open("w")
+    worker_log = tmp_path / "worker.log"
+    log = worker_log.open("w")
     worker = subprocess.Popen(
         [*flask, "worker", "--tick", "0.2"], env=env, stdout=log, stderr=subprocess.STDOUT
     )
@@ -144,7 +144,8 @@ def test_database_cut_then_back_pages_answer_503_then_work_and_the_worker_resume
             "/connexion",
             data={"email": "a@test.example", "password": "x" * 12, "csrf_token": token},
         )
-        time.sleep(2)  # the worker meets the cut and backs off
+        backed_off = "database unavailable"
+        wait_until(lambda: backed_off in worker_log.read_text(), 30, "the worker backs off")
         beat_during_cut = last_beat()
         assert worker.poll() is None
 

@@ -191,6 +191,12 @@ def test_a_worker_killed_while_firing_timers_fires_each_exactly_once_after_resta
             work(session, ctx, agent, demande, {})
             work(session, ctx, agent, demande, {"decision": "place", "motif": ""})
 
+    def last_beat() -> str:
+        with contextlib.closing(
+            sqlite3.connect(f"file:{tmp_path / 'portail.db'}?mode=ro", uri=True)
+        ) as db:
+            return str(db.execute("SELECT max(beat_at) FROM worker_heartbeats").fetchone()[0])
+
     def timeouts() -> list[int]:
         # A plain WAL reader, which never waits for the worker's write lock (the app's
         # sessions begin IMMEDIATE and would only see the worker between two timers).
@@ -213,7 +219,10 @@ def test_a_worker_killed_while_firing_timers_fires_each_exactly_once_after_resta
     second = subprocess.Popen([*flask, "worker", "--tick", "0.1"], env=env, **QUIET)
     try:
         wait_until(lambda: len(timeouts()) >= OFFERS, 120, "every timer fired")
-        time.sleep(1)  # a second firing of any timer would show up meanwhile
+        # A tick beats, then runs its jobs: a later beat means the run that fired the last
+        # timer is over, so a second firing of any of them would be in the table by now.
+        fired_by = last_beat()
+        wait_until(lambda: last_beat() > fired_by, 30, "the worker's next tick")
         second.send_signal(signal.SIGTERM)
         second.wait(timeout=15)
     finally:

@@ -46,17 +46,28 @@ def test_db_upgrade_then_seed_demo_prints_the_logins(tmp_path: Path) -> None:
 def test_db_current_and_downgrade(tmp_path: Path) -> None:
     app = _fresh_app(tmp_path)
     runner = app.test_cli_runner()
-    runner.invoke(args=["db", "upgrade"])
+    upgraded = runner.invoke(args=["db", "upgrade"])
+    at_head = runner.invoke(args=["db", "current"])
 
-    assert runner.invoke(args=["db", "downgrade", "base"]).exit_code == 0
-    assert runner.invoke(args=["db", "upgrade"]).exit_code == 0
+    downgraded = runner.invoke(args=["db", "downgrade", "base"])
+    at_base = runner.invoke(args=["db", "current"])
+    again = runner.invoke(args=["db", "upgrade"])
+
+    assert upgraded.exit_code == 0, upgraded.output
+    assert at_head.exit_code == 0, at_head.output
+    assert "0015 (head)" in at_head.output  # the last migration, journal checkpoints
+    assert downgraded.exit_code == 0, downgraded.output
+    assert at_base.exit_code == 0
+    assert "0015" not in at_base.output
+    assert again.exit_code == 0, again.output
+    assert "0015 (head)" in runner.invoke(args=["db", "current"]).output
     runtime(app).engine.dispose()
 
 
 def test_demo_data_is_refused_in_production(tmp_path: Path) -> None:
     app = _fresh_app(tmp_path, env="production")
     runner: CliRunner = app.test_cli_runner()
-    runner.invoke(args=["db", "upgrade"])
+    assert runner.invoke(args=["db", "upgrade"]).exit_code == 0
 
     result = runner.invoke(args=["seed-demo"])
 
