@@ -345,3 +345,31 @@ def _path(rule: Rule, scene: Scene) -> str:
     assert not unknown, f"{rule.rule}: no object for {sorted(unknown)}; add it to the scene"
     values = {name: scene.ids[name] for name in rule.arguments} | OVERRIDES.get(rule.endpoint, {})
     return rule.build(values, append_unknown=False)[1]
+
+
+# Executable inline code the Content-Security-Policy would block: a script without src (data
+# blocks typed application/json are not run), an on* handler, a style attribute.
+INLINE_CODE = re.compile(
+    r"<script(?![^>]*\b(?:src|type=\"application/json\"))[^>]*>|\son[a-z]+=|\sstyle=",
+    re.IGNORECASE,
+)
+
+
+@pytest.mark.parametrize("actor", ACTORS)
+def test_no_page_of_the_url_map_carries_inline_code(app: Flask, scene: Scene, actor: str) -> None:
+    client = signed_in(app, scene, actor)
+    pages, inline = [], []
+    for rule, method in routes(app):
+        if method != "GET":
+            continue
+        response = client.get(_path(rule, scene))
+        if response.status_code != 200 or response.mimetype != "text/html":
+            continue
+        pages.append(rule.rule)
+        assert "unsafe-inline" not in response.headers["Content-Security-Policy"]
+        found = INLINE_CODE.search(response.get_data(as_text=True))
+        if found:
+            inline.append(f"{rule.rule}: {found.group(0)}")
+
+    assert pages  # every visitor reaches some pages: the public ones at least
+    assert inline == []
