@@ -26,6 +26,7 @@ from procedures.designer.publication import (
 )
 from web.admin.blueprint import bp
 from web.auth.guard import role_required
+from web.errors import render_error
 from web.runtime import db, runtime
 
 BPMN_MIMETYPE = "application/bpmn+xml"
@@ -60,7 +61,7 @@ def _bpmn(xml: str, filename: str) -> Response:
 
 @bp.post("/procedures/<code>/brouillon")
 @role_required(Role.ADMIN)
-def procedure_save_draft(code: str) -> BaseResponse | tuple[Response, int]:
+def procedure_save_draft(code: str) -> BaseResponse | tuple[Response | str, int]:
     """Save the draft: JSON from the modeler, or the metadata form without JavaScript."""
     payload: Any = request.get_json(silent=True) if request.is_json else request.form
     if not isinstance(payload, dict) and not hasattr(payload, "get"):
@@ -76,7 +77,8 @@ def procedure_save_draft(code: str) -> BaseResponse | tuple[Response, int]:
     except DraftInvalid as exc:
         if request.is_json:
             return jsonify(saved=False, problems=_problems(exc.problems)), 413
-        abort(413)
+        # Not "the file is too large": there is no file, and the draft stays as it was.
+        return render_error(413, _("The draft exceeds the allowed size: nothing was saved."))
     if request.is_json:
         return jsonify(saved=True, saved_at=_saved_at(draft), problems=_problems(draft.problems))
     flash(_("Draft saved."))

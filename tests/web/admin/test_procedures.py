@@ -3,6 +3,7 @@ rollback, import, export and test run."""
 
 from __future__ import annotations
 
+import html
 import io
 import re
 
@@ -231,3 +232,37 @@ def test_a_test_run_past_the_budget_names_the_step_to_simplify(admin_client: Fla
         r"autorisée : simplifiez-le",
         page_text(response).replace("&#39;", "'"),
     )
+
+
+def test_the_metadata_form_saves_the_draft_without_javascript(admin_client: FlaskClient) -> None:
+    bpmn, metadata = current_draft(admin_client)
+    edited = html.unescape(metadata).replace(
+        "Pré-inscription en crèche", "Crèche : pré-inscription"
+    )
+    token = form_token(admin_client, CRECHE + "/concepteur")
+
+    saved = admin_client.post(CRECHE + "/brouillon", data={"metadata": edited, "csrf_token": token})
+
+    assert saved.status_code == 302
+    assert saved.headers["Location"].endswith(CRECHE + "/concepteur")
+    after_bpmn, after_metadata = current_draft(admin_client)
+    assert "Crèche : pré-inscription" in html.unescape(after_metadata)
+    assert after_bpmn == bpmn  # the form sends only the metadata; the diagram stays
+
+
+def test_a_draft_over_the_size_limit_from_the_form_is_refused_with_413(
+    admin_client: FlaskClient,
+) -> None:
+    _, metadata = current_draft(admin_client)
+    token = form_token(admin_client, CRECHE + "/concepteur")
+    too_long = html.unescape(metadata) + "\n# " + "x" * 200_000
+
+    refused = admin_client.post(
+        CRECHE + "/brouillon", data={"metadata": too_long, "csrf_token": token}
+    )
+
+    assert refused.status_code == 413
+    assert "Le brouillon dépasse la taille autorisée : rien n'a été enregistré." in html.unescape(
+        page_text(refused)
+    )
+    assert current_draft(admin_client)[1] == metadata  # the saved draft is untouched
