@@ -78,10 +78,12 @@ class FilesystemStore:
             raise ObjectNotFound(f"no object under key {key!r} in {self.describe()}") from exc
         except OSError as exc:
             raise self._failure(f"cannot open {key!r}", exc) from exc
-        file = io.FileIO(descriptor, "rb")
+        # Checked before wrapping: a folder opens read-only, then FileIO refuses it with a raw
+        # IsADirectoryError and the descriptor would be left open.
         if not stat.S_ISREG(os.fstat(descriptor).st_mode):
-            file.close()
+            os.close(descriptor)
             raise StorageError(f"{self.describe()}: {key!r} is not stored as a regular file")
+        file = io.FileIO(descriptor, "rb")
         return ObjectStream(fill=self._reader_of(file, key), release=file.close)
 
     def delete(self, key: str) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import re
 import shutil
 import stat
 from pathlib import Path
@@ -180,3 +181,43 @@ def test_keys_ignores_stray_files(store: FilesystemStore, root: Path, outside: P
 
     assert list(store.keys()) == ["foyer/acte.pdf"]
     assert list(store.keys("lien")) == []
+
+
+def test_a_root_that_is_a_file_is_refused_at_start(tmp_path: Path) -> None:
+    occupied = tmp_path / "store"
+    occupied.write_bytes(b"not a folder")
+
+    with pytest.raises(StorageError, match="cannot prepare the filesystem store"):
+        FilesystemStore(occupied)
+
+
+def test_a_file_where_a_shard_folder_belongs_fails_the_put_cleanly(
+    store: FilesystemStore, root: Path
+) -> None:
+    shard = _shard_of(root, "foyer/acte.pdf")
+    shard.parent.mkdir(parents=True, exist_ok=True)
+    shard.write_bytes(b"in the way")
+
+    with pytest.raises(StorageError, match=re.escape("cannot store 'foyer/acte.pdf'")):
+        store.put("foyer/acte.pdf", io.BytesIO(b"contenu"))
+
+    assert list((root / ".tmp").iterdir()) == []
+    assert not store.exists("foyer/acte.pdf")
+
+
+def test_a_folder_where_an_object_belongs_is_neither_read_nor_deleted(
+    store: FilesystemStore, root: Path
+) -> None:
+    key = "foyer/acte.pdf"
+    path = _only_object_file(store, root, key)
+    path.unlink()
+    path.mkdir()
+
+    assert not store.exists(key)  # not a regular file: not an object
+    descriptors = len(list(Path("/proc/self/fd").iterdir()))
+    with pytest.raises(StorageError, match="is not stored as a regular file"):
+        store.open(key)
+    assert len(list(Path("/proc/self/fd").iterdir())) == descriptors  # the folder was not left open
+    with pytest.raises(StorageError, match=re.escape("cannot delete 'foyer/acte.pdf'")):
+        store.delete(key)
+    assert path.is_dir()  # left for an operator to look at
