@@ -5,9 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import select
-
-from accounts.models import Account, Role
+from accounts.family import family_accounts
 from notifications import outbox
 from procedures.operations.context import Operation, OperationContext, OperationError
 
@@ -20,13 +18,6 @@ def notify_family(context: OperationContext, params: Mapping[str, Any]) -> Mappi
     if template not in FAMILY_TEMPLATES:
         raise OperationError(f"unknown family message template {template!r}")
     demande = context.demande
-    accounts = context.session.scalars(
-        select(Account).where(
-            Account.foyer_id == demande.foyer_id,
-            Account.role == Role.FAMILLE,
-            Account.is_active.is_(True),
-        )
-    ).all()
     values = {
         "reference": demande.number or str(demande.id),
         "demarche": context.title,
@@ -41,7 +32,7 @@ def notify_family(context: OperationContext, params: Mapping[str, Any]) -> Mappi
             template=template,
             context=values,
         )
-        for account in accounts
+        for account in family_accounts(context.session, demande.foyer_id)
     )
     return {"messages": queued}
 
