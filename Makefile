@@ -90,8 +90,11 @@ lint: install-dev
 	$(BIN)/lint-imports
 	$(BIN)/mypy
 
+# Two pytest workers: the suite runs in 600 s instead of 750 s on 2 cores (README, Testing).
+PYTEST_WORKERS ?= 2
+
 test: system-deps install-dev lint
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 bench: install-dev
 	for script in bench/*.py; do echo "== $$script"; $(BIN)/python "$$script"; done

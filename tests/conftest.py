@@ -1,16 +1,22 @@
-"""Fixtures shared by the whole suite: a real database per session, an app per test.
+"""Fixtures shared by the whole suite: a real database per deployment, an app per test.
 
-PostgreSQL is used when reachable (and required when CI=true); otherwise SQLite. Tests
-are isolated by an outer transaction rolled back after each one, never by rebuilding
-the schema.
+Every test that uses the suite's database or the vault's store runs once per deployment a
+town can have: the embedded one `make run` ships (SQLite and files on disk) and production's
+(PostgreSQL and an S3 server). The second is left out only outside CI when no PostgreSQL
+server listens; under CI=true it is required. Tests are isolated by an outer transaction
+rolled back after each one, never by rebuilding the schema.
 """
 
 from __future__ import annotations
 
+import functools
 import os
+import socket
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 from flask import Flask
@@ -37,7 +43,7 @@ POSTGRES_SERVER_URL = os.environ.get(
 )
 
 
-def require(reason: str) -> None:
+def require(reason: str) -> NoReturn:
     """Fail under CI, skip elsewhere: CI must never silently lose a part of the suite."""
     if IN_CI:
         pytest.fail(f"{reason} (required when CI=true)")
@@ -98,12 +104,76 @@ def postgres() -> Iterator[PostgresServer | None]:
     server.drop_all()
 
 
+@dataclass(frozen=True)
+class Deployment:
+    """Where a town keeps its data: a database and an object store."""
+
+    name: str
+    database: str  # "sqlite" or "postgresql"
+    store: str  # "files" or "s3"
+
+
+EMBEDDED = Deployment("sqlite-files", "sqlite", "files")
+PRODUCTION = Deployment("postgresql-s3", "postgresql", "s3")
+
+
+def _postgres_listens() -> bool:
+    """Whether something listens where TEST_POSTGRES_URL points (what it answers comes later)."""
+    url = make_url(POSTGRES_SERVER_URL)
+    try:
+        with socket.create_connection((url.host or "127.0.0.1", url.port or 5432), timeout=2):
+            return True
+    except OSError:
+        return False
+
+
+@functools.cache
+def deployments() -> list[object]:
+    """The deployments the suite runs on: production's whenever a server may be there."""
+    embedded = pytest.param(EMBEDDED, id=EMBEDDED.name)
+    if not POSTGRES_SERVER_URL or not (IN_CI or _postgres_listens()):
+        return [embedded]
+    production = pytest.param(
+        PRODUCTION, id=PRODUCTION.name, marks=[pytest.mark.postgres, pytest.mark.s3]
+    )
+    return [embedded, production]
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Run each test that uses the suite's database or the vault's store on every deployment."""
+    if "deployment" in metafunc.fixturenames:
+        metafunc.parametrize("deployment", deployments(), indirect=True, scope="session")
+
+
 @pytest.fixture(scope="session")
-def database_url(postgres: PostgresServer | None, tmp_path_factory: pytest.TempPathFactory) -> str:
-    """The suite's database: a fresh PostgreSQL database, or a SQLite file without one."""
-    if postgres is not None:
-        return postgres.create_database()
+def deployment(request: pytest.FixtureRequest) -> Deployment:
+    given: Deployment = request.param
+    return given
+
+
+@pytest.fixture(scope="session")
+def database_url(
+    deployment: Deployment, request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> str:
+    """The deployment's database: a fresh PostgreSQL database, or a SQLite file."""
+    if deployment.database == "postgresql":
+        server: PostgresServer | None = request.getfixturevalue("postgres")
+        if server is None:
+            require("PostgreSQL is unreachable")
+        return server.create_database()
     return f"sqlite:///{tmp_path_factory.mktemp('db') / 'suite.db'}"
+
+
+@pytest.fixture
+def storage_url(deployment: Deployment, request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The deployment's object store as STORAGE_URL says it: a folder, or a fresh bucket."""
+    if deployment.store == "s3":
+        from tests.stockage.conftest import ACCESS_KEY, SECRET_KEY
+
+        endpoint: str = request.getfixturevalue("s3_server")
+        bucket = f"test-{uuid.uuid4().hex[:20]}"
+        return f"s3://{ACCESS_KEY}:{SECRET_KEY}@{endpoint}/{bucket}?secure=false"
+    return f"file://{tmp_path / 'objects'}"
 
 
 @pytest.fixture(scope="session")
@@ -143,9 +213,14 @@ def clock() -> FrozenClock:
 
 
 @pytest.fixture
-def settings(tmp_path: Path, database_url: str) -> Settings:
+def settings(tmp_path: Path, database_url: str, storage_url: str) -> Settings:
     return load_settings(
-        {"ENV": "test", "VAR_DIR": str(tmp_path / "var"), "DATABASE_URL": database_url}
+        {
+            "ENV": "test",
+            "VAR_DIR": str(tmp_path / "var"),
+            "DATABASE_URL": database_url,
+            "STORAGE_URL": storage_url,
+        }
     )
 
 
@@ -219,9 +294,9 @@ MARKER_OF_FIXTURE = {
     "moto": "s3",
     "redis_prefix": "redis",
 }
-# Fixtures that ask for the server and still serve SQLite (the suite's database, and the
-# parametrised one whose PostgreSQL case carries the marker itself).
-EITHER_DATABASE = {"database_url", "own_database"}
+# Fixtures that ask for the server and still serve SQLite: the parametrised ones, whose
+# PostgreSQL case carries the marker itself.
+EITHER_DATABASE = {"database_url", "own_database", "deployment"}
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

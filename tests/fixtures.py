@@ -25,7 +25,7 @@ from tests.coffre.conftest import foyer, keyring, other_foyer, store, vault
 from tests.conftest import PostgresServer, require
 from tests.factories import make_service
 from tests.procedures.flows import family_of
-from tests.stockage.conftest import free_port
+from tests.stockage.conftest import MotoServer, free_port
 from web import schema
 
 __all__ = ["foyer", "keyring", "mail", "mailbox", "other_foyer", "smtp_server", "store", "vault"]
@@ -47,6 +47,18 @@ def own_database(
     schema.upgrade(engine)
     yield engine
     engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """moto's S3 server on a free loopback port, for the whole session; yields its host:port."""
+    server = MotoServer(tmp_path_factory.mktemp("moto") / "server.log")
+    try:
+        if not server.start():
+            require("moto's S3 server did not start")
+        yield server.endpoint
+    finally:
+        server.stop()
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -17,13 +18,13 @@ ROOT = Path(__file__).resolve().parents[1]
 DATABASE_TEST = ["tests/accounts/test_throttle.py", "-k", "wait_grows and database"]
 
 
-def _run_suite(server_url: str, *, ci: bool) -> subprocess.CompletedProcess[str]:
+def _run_suite(server_url: str, *args: str, ci: bool) -> subprocess.CompletedProcess[str]:
     env = {key: value for key, value in os.environ.items() if key != "CI"}
     env["TEST_POSTGRES_URL"] = server_url
     if ci:
         env["CI"] = "true"
     return subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *DATABASE_TEST],
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *DATABASE_TEST, *args],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -44,6 +45,21 @@ def test_a_role_the_server_refuses_fails_with_the_servers_own_words(
     assert result.returncode != 0
     assert 'role "no_such_role_17" does not exist' in result.stdout
     assert "Set TEST_POSTGRES_URL" in result.stdout
+
+
+@pytest.mark.postgres
+def test_a_database_test_runs_on_both_deployments_and_markers_pick_one(
+    postgres: PostgresServer | None,
+) -> None:
+    if postgres is None:
+        require("PostgreSQL is needed for the production deployment")
+    both = _run_suite(POSTGRES_SERVER_URL, "-rA", ci=True)
+    assert both.returncode == 0, both.stdout[-2000:]
+    assert re.search(r"^PASSED .*[-\[]sqlite-files\]$", both.stdout, re.MULTILINE)
+    assert re.search(r"^PASSED .*[-\[]postgresql-s3\]$", both.stdout, re.MULTILINE)
+    embedded = _run_suite(POSTGRES_SERVER_URL, "-rA", "-m", "not postgres", ci=True)
+    assert re.search(r"^PASSED .*[-\[]sqlite-files\]$", embedded.stdout, re.MULTILINE)
+    assert "postgresql-s3" not in embedded.stdout
 
 
 def test_no_server_under_ci_fails_instead_of_falling_back_to_sqlite() -> None:

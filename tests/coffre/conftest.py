@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import zlib
 from datetime import date
-from pathlib import Path
 
 import pytest
 from sqlalchemy.orm import Session
@@ -14,7 +13,7 @@ from coffre.clock import FrozenClock
 from coffre.keyring import Keyring, new_key_text, parse_keyring
 from coffre.models import Document, Foyer, FoyerMember, MemberRole
 from coffre.vault import Limits, Upload, Vault
-from stockage import FilesystemStore
+from stockage import ObjectStore, open_store
 
 PDF_OBJECTS = (
     b"<< /Type /Catalog /Pages 2 0 R >>",
@@ -136,12 +135,13 @@ def keyring() -> Keyring:
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> FilesystemStore:
-    return FilesystemStore(tmp_path / "objects")
+def store(storage_url: str) -> ObjectStore:
+    """The deployment's store: files on disk, or a fresh bucket on the S3 server."""
+    return open_store(storage_url)
 
 
 @pytest.fixture
-def vault(store: FilesystemStore, keyring: Keyring, clock: FrozenClock) -> Vault:
+def vault(store: ObjectStore, keyring: Keyring, clock: FrozenClock) -> Vault:
     return Vault(store=store, keyring=keyring, clock=clock, limits=Limits())
 
 

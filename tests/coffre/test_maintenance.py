@@ -19,7 +19,7 @@ from coffre.models import Document, DocumentState, Foyer
 from coffre.vault import Limits, Vault
 from stockage import FilesystemStore, ObjectStore
 from tests.coffre.conftest import deposit, pdf_of
-from tests.stockage.conftest import make_minio_store, s3_server  # noqa: F401  (a fixture)
+from tests.stockage.conftest import make_minio_store
 
 pytestmark = pytest.mark.usefixtures("db_session")
 

@@ -10,13 +10,11 @@ import time
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from stockage import FilesystemStore, MinioStore, ObjectStore
-from tests.conftest import require
 
 ACCESS_KEY = "moto-access"
 SECRET_KEY = "moto-secret-not-real"
@@ -83,18 +81,6 @@ class MotoServer:
             self.process.kill()
             self.process.wait(timeout=10)
         self.process = None
-
-
-@pytest.fixture(scope="session")
-def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """moto's S3 server on a free loopback port; yields its host:port."""
-    server = MotoServer(tmp_path_factory.mktemp("moto") / "server.log")
-    try:
-        if not server.start():
-            require("moto's S3 server did not start")
-        yield server.endpoint
-    finally:
-        server.stop()
 
 
 def make_minio_store(endpoint: str) -> MinioStore:

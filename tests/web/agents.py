@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from datetime import timedelta
 from typing import Any
 
@@ -20,6 +19,7 @@ from demo.seed import DEMO_PASSWORD
 
 # A module import: test_auth imports this module back.
 from tests.web.auth import test_login as test_auth
+from tests.web.browser import MovableClock
 from web.runtime import runtime
 
 SECOND_FACTOR_PAGE = "/connexion/second-facteur"
@@ -69,12 +69,15 @@ def next_code(app: Flask, account_id: int, secret: str) -> str:
     """The earliest code the server still accepts for this account.
 
     Under a frozen clock the oldest step of the window comes first (several logins fit in
-    one instant) and the clock moves on by one step when the window is used up; under the
-    real clock the step before the current one is skipped, as it may lapse in transit.
+    one instant); under a served portal's clock, where time passes, the step before the
+    current one is skipped, as it may lapse in transit. When the window is used up, the
+    app's clock is moved on by one step: the test never waits for the wall clock.
     """
     rt = runtime(app)
     totp = pyotp.TOTP(secret)
     frozen = isinstance(rt.clock, FrozenClock)
+    if not isinstance(rt.clock, FrozenClock | MovableClock):
+        raise TypeError("sign agents in on an app given a FrozenClock or a MovableClock")
     window = second_factor.VALID_WINDOW
     while True:
         with rt.sessions() as session:
@@ -83,10 +86,7 @@ def next_code(app: Flask, account_id: int, secret: str) -> str:
         for counter in range(current - window if frozen else current, current + window + 1):
             if last is None or counter > last:
                 return totp.generate_otp(counter)
-        if isinstance(rt.clock, FrozenClock):  # `frozen`, spelt out for mypy
-            rt.clock.advance(timedelta(seconds=totp.interval))
-        else:
-            time.sleep(1)
+        rt.clock.advance(timedelta(seconds=totp.interval))
 
 
 def _account(session: Session, account_id: int) -> Account:

@@ -11,6 +11,7 @@ import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,7 @@ import pytest
 from flask import Flask
 from werkzeug.serving import make_server
 
-from tests.conftest import require
+from tests.conftest import Deployment, PostgresServer, require
 from web import create_app, schema
 from web.runtime import runtime
 from web.settings import load_settings
@@ -42,6 +43,23 @@ BLOCKING_IMPACTS = ("serious", "critical")
 PHONE, DESKTOP = 360, 1280
 
 
+@dataclass
+class MovableClock:
+    """Real time as it passes, moved on by what a test adds: a served portal's clock.
+
+    A browser needs time to pass (sessions, throttles), and a test must still be able to
+    step to the next second factor code instead of waiting for it on the wall clock.
+    """
+
+    offset: timedelta = timedelta(0)
+
+    def now(self) -> datetime:
+        return datetime.now(UTC) + self.offset
+
+    def advance(self, delta: timedelta) -> None:
+        self.offset += delta
+
+
 @dataclass(frozen=True)
 class Portal:
     """A portal served on a free loopback port: its address and its app (for its database)."""
@@ -52,8 +70,10 @@ class Portal:
 
 @contextmanager
 def serve_portal(var_dir: Path, env: Mapping[str, str] | None = None) -> Iterator[Portal]:
-    """The demo portal on its own SQLite database under `var_dir`, seeded like `make run`."""
-    app = create_app(load_settings({"ENV": "test", "VAR_DIR": str(var_dir), **(env or {})}))
+    """The demo portal, seeded like `make run`, on its own SQLite database and files under
+    `var_dir` unless `env` says otherwise (DATABASE_URL, STORAGE_URL: see `deployed`)."""
+    settings = load_settings({"ENV": "test", "VAR_DIR": str(var_dir), **(env or {})})
+    app = create_app(settings, clock=MovableClock())
     schema.upgrade(runtime(app).engine)
     seeded = app.test_cli_runner().invoke(args=["seed-demo"])
     assert seeded.exit_code == 0, seeded.output
@@ -90,6 +110,20 @@ def live_server(tmp_path: Path) -> Iterator[str]:
     """The demo portal on a free loopback port, on its own SQLite database."""
     with serve_portal(tmp_path) as portal:
         yield portal.url
+
+
+@pytest.fixture
+def deployed(
+    deployment: Deployment, storage_url: str, request: pytest.FixtureRequest
+) -> dict[str, str]:
+    """Settings that serve a portal on the deployment: production's gets a PostgreSQL
+    database and a bucket of its own; the embedded one keeps both under its VAR_DIR."""
+    if deployment.database == "sqlite":
+        return {}
+    server: PostgresServer | None = request.getfixturevalue("postgres")
+    if server is None:
+        require("PostgreSQL is unreachable")
+    return {"DATABASE_URL": server.create_database(), "STORAGE_URL": storage_url}
 
 
 @pytest.fixture

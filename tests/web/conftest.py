@@ -17,7 +17,7 @@ from coffre.vault import Upload
 from demo.seed import demo_pdf
 from tests.factories import make_account
 from tests.web.auth.test_login import log_in
-from tests.web.browser import browser, live_server  # noqa: F401  (fixtures)
+from tests.web.browser import browser, deployed, live_server  # noqa: F401  (fixtures)
 from web.runtime import runtime
 
 

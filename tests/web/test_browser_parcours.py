@@ -34,10 +34,10 @@ REFUSED = "Ce format de fichier n'est pas accepté."
 
 
 @pytest.fixture
-def portal(tmp_path: Path, smtp_server: Controller) -> Iterator[Portal]:
-    """The demo portal, sending its e-mail to the test SMTP server."""
+def portal(tmp_path: Path, smtp_server: Controller, deployed: dict[str, str]) -> Iterator[Portal]:
+    """The demo portal on each deployment, sending its e-mail to the test SMTP server."""
     smtp = {"SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(smtp_server.port)}
-    with serve_portal(tmp_path / "var", smtp) as served:
+    with serve_portal(tmp_path / "var", smtp | deployed) as served:
         yield served
 
 

@@ -14,6 +14,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from datetime import date
@@ -40,30 +41,47 @@ from web.runtime import build_runtime
 from web.settings import load_settings
 
 MESSAGES = 30
+HELD = 10  # the message in flight when the worker is killed
 SENDER = "Portail famille <ne-pas-repondre@bellerive.example>"
 QUIET: dict[str, Any] = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
 
 
-class SlowMailbox:
-    """An SMTP server that takes its time to accept each message, so a kill lands mid-batch."""
+class GatedMailbox:
+    """An SMTP server that holds the HELD-th message before its "250" until released.
+
+    The worker waits for that reply, mid-batch, when the test kills it: by construction, not
+    by luck. The held message counts as received (the server got it, the reply was lost).
+    """
 
     def __init__(self) -> None:
         self.message_ids: list[str] = []
+        self.holding = threading.Event()
+        self._release: asyncio.Event | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     async def handle_DATA(  # noqa: N802  (aiosmtpd's hook name)
         self, server: Any, session: Any, envelope: Any
     ) -> str:
-        await asyncio.sleep(0.1)
         parsed = message_from_bytes(envelope.content, policy=policy.default)
         self.message_ids.append(str(parsed["Message-ID"]))
+        if len(self.message_ids) == HELD:
+            self._loop, self._release = asyncio.get_running_loop(), asyncio.Event()
+            self.holding.set()
+            await self._release.wait()
         return "250 Message accepted for delivery"
+
+    def release(self) -> None:
+        if self._loop is not None and self._release is not None:
+            self._loop.call_soon_threadsafe(self._release.set)
 
 
 @pytest.fixture
-def slow_smtp() -> Iterator[Controller]:
-    controller = Controller(SlowMailbox(), hostname="127.0.0.1", port=free_port())
+def gated_smtp() -> Iterator[Controller]:
+    mailbox = GatedMailbox()
+    controller = Controller(mailbox, hostname="127.0.0.1", port=free_port())
     controller.start()
     yield controller
+    mailbox.release()
     controller.stop()
 
 
@@ -77,7 +95,7 @@ def wait_until(condition: Callable[[], bool], seconds: float, what: str) -> None
 
 
 def test_a_worker_killed_while_sending_resends_only_the_message_in_flight(
-    tmp_path: Path, slow_smtp: Controller
+    tmp_path: Path, gated_smtp: Controller
 ) -> None:
     env = dict(
         os.environ,
@@ -85,7 +103,7 @@ def test_a_worker_killed_while_sending_resends_only_the_message_in_flight(
         VAR_DIR=str(tmp_path),
         FLASK_APP="web:create_app",
         SMTP_HOST="127.0.0.1",
-        SMTP_PORT=str(slow_smtp.port),
+        SMTP_PORT=str(gated_smtp.port),
         SMTP_FROM=SENDER,
     )
     flask = [sys.executable, "-m", "flask"]
@@ -105,7 +123,7 @@ def test_a_worker_killed_while_sending_resends_only_the_message_in_flight(
                 context={"reference": key, "demarche": "Crèche", "lien": "http://portail/"},
             )
         session.commit()
-    mailbox: SlowMailbox = slow_smtp.handler
+    mailbox: GatedMailbox = gated_smtp.handler
 
     def unsent() -> int:
         with sessions() as session:
@@ -123,14 +141,16 @@ def test_a_worker_killed_while_sending_resends_only_the_message_in_flight(
         stderr=subprocess.DEVNULL,
     )
     try:
-        wait_until(lambda: len(mailbox.message_ids) >= MESSAGES // 3, 60, "a third is sent")
+        assert mailbox.holding.wait(60), "the worker never reached the held message"
         first.send_signal(signal.SIGKILL)
         first.wait(timeout=10)
     finally:
         if first.poll() is None:
             first.kill()
-    received_before_restart = len(mailbox.message_ids)
-    assert 0 < received_before_restart < MESSAGES and unsent() > 0
+        mailbox.release()
+    # Those before the held one were sent and marked sent, one by one; it and the rest were not.
+    assert len(mailbox.message_ids) == HELD
+    assert unsent() == MESSAGES - HELD + 1
 
     second = subprocess.Popen(
         [*flask, "worker", "--tick", "0.1"],
@@ -149,14 +169,21 @@ def test_a_worker_killed_while_sending_resends_only_the_message_in_flight(
     expected = {outbox.message_id(key, SENDER) for key in keys}
     received = mailbox.message_ids
     assert set(received) == expected  # every event's message arrived
-    assert len(received) - len(expected) <= 1  # at most the one in flight, resent
-    assert len(received) - len(set(received)) == len(received) - len(expected)
+    held = received[HELD - 1]
+    assert len(received) == MESSAGES + 1  # the one in flight is resent, with its Message-ID
+    assert [message for message in received if received.count(message) > 1] == [held, held]
     with sessions() as session:
         assert session.scalar(select(func.count(OutboxMessage.id))) == MESSAGES
     engine.dispose()
 
 
 OFFERS = 40
+HELD_AFTER = 3  # timers fired when the first worker is killed
+HOLD_TIMERS = """
+CREATE TRIGGER hold_timers BEFORE INSERT ON demande_events
+WHEN NEW.kind = 'timeout' AND (SELECT count(*) FROM demande_events WHERE kind = 'timeout') >= 3
+BEGIN SELECT RAISE(ABORT, 'held by the test'); END
+"""
 
 
 def test_a_worker_killed_while_firing_timers_fires_each_exactly_once_after_restart(
@@ -206,15 +233,21 @@ def test_a_worker_killed_while_firing_timers_fires_each_exactly_once_after_resta
             rows = db.execute("SELECT demande_id FROM demande_events WHERE kind = 'timeout'")
             return [row[0] for row in rows]
 
+    # The batch is held after its third timer: the fourth one's event is refused, so its
+    # transaction rolls back and the worker can go no further until the hold is lifted.
+    with contextlib.closing(sqlite3.connect(tmp_path / "portail.db")) as db, db:
+        db.execute(HOLD_TIMERS)
     first = subprocess.Popen([*flask, "worker", "--tick", "0.1"], env=env, **QUIET)
     try:
-        wait_until(lambda: len(timeouts()) >= 3, 120, "a few timers fired")
+        wait_until(lambda: len(timeouts()) == HELD_AFTER, 120, "the batch reached the hold")
         first.send_signal(signal.SIGKILL)
         first.wait(timeout=10)
     finally:
         if first.poll() is None:
             first.kill()
-    assert 0 < len(timeouts()) < OFFERS
+    assert len(timeouts()) == HELD_AFTER
+    with contextlib.closing(sqlite3.connect(tmp_path / "portail.db")) as db, db:
+        db.execute("DROP TRIGGER hold_timers")
 
     second = subprocess.Popen([*flask, "worker", "--tick", "0.1"], env=env, **QUIET)
     try:

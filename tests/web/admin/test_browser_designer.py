@@ -50,8 +50,9 @@ ADD_INTERVIEW = """() => {
 
 
 @pytest.fixture
-def portal(tmp_path: Path) -> Iterator[Portal]:
-    with serve_portal(tmp_path / "var") as served:
+def portal(tmp_path: Path, deployed: dict[str, str]) -> Iterator[Portal]:
+    """The demo portal, on each deployment."""
+    with serve_portal(tmp_path / "var", deployed) as served:
         yield served
 
 

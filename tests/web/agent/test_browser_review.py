@@ -79,9 +79,9 @@ def submit_creche(portal: Portal, email: str) -> Demande:
 
 
 @pytest.fixture
-def case(tmp_path: Path) -> Iterator[Case]:
-    """The demo portal with two crèche requests, the Nguyens' and the Benalis'."""
-    with serve_portal(tmp_path / "var") as portal:
+def case(tmp_path: Path, deployed: dict[str, str]) -> Iterator[Case]:
+    """The demo portal, on each deployment, with the Nguyens' and the Benalis' crèche requests."""
+    with serve_portal(tmp_path / "var", deployed) as portal:
         demande = submit_creche(portal, FAMILY)
         submit_creche(portal, OTHER_FAMILY)
         assert demande.number
@@ -169,7 +169,7 @@ def refuse_and_ask(page: Any, case: Case) -> None:
     link.click()
     page.get_by_label("Motif", exact=True).select_option(label="Illisible")
     page.get_by_label(re.compile("^Commentaire")).fill("Le montant et l'adresse sont illisibles.")
-    page.get_by_role("button", name="Marquer non valide").click()
+    click_below_a_frame(page, page.get_by_role("button", name="Marquer non valide"))
     page.wait_for_url(f"{case.portal.url}/agent/demandes/{case.demande_id}")
     assert "Le justificatif est marqué non valide." in flash_text(page)
     assert document_row(page, ADDRESS, "Non valide").count() == 1
