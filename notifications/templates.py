@@ -10,6 +10,7 @@ from string import Template
 EXPIRY_TEMPLATE = "document_bientot_expire"
 DRAFT_REMINDER_TEMPLATE = "brouillon_rappel"
 GUICHET_TEMPLATE = "guichet_acte"
+PLACE_OFFER_TEMPLATE = "place_liberee"  # reservations: a freed place held for a family
 VAULT_PATH = "/famille/coffre"
 
 
@@ -269,5 +270,16 @@ Un adulte du foyer que vous avez demandé à rejoindre a refusé votre demande. 
 créé avec le code famille a été fermé.
 
 S'il s'agit d'une erreur, adressez-vous au guichet de votre mairie."""
+    + _SIGNATURE,
+)
+TEMPLATES[PLACE_OFFER_TEMPLATE] = MessageTemplate(
+    subject="Une place s'est libérée : $activite le $jour",
+    body="""Bonjour,
+
+Une place s'est libérée pour $enfant à l'activité « $activite » le $jour.
+Elle vous est réservée jusqu'au $jusqu_au : confirmez-la dans votre espace famille
+avant cette date, sinon elle sera proposée à la famille suivante.
+
+$lien"""
     + _SIGNATURE,
 )

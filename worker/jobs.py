@@ -1,4 +1,4 @@
-"""The worker's periodic jobs: outbox, timers, vault upkeep, journal checkpoints."""
+"""The worker's periodic jobs: outbox, timers, place offers, vault upkeep, journal checkpoints."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from notifications.outbox import MailSettings
 from procedures import tasks
 from procedures.deadlines import drafts, escalation
 from procedures.history import EngineContext
+from reservations import bookings
 from worker.loop import Worker
 
 
@@ -24,8 +25,9 @@ def register_standard_jobs(
     base_url: str,
     anchoring: Anchoring | None = None,
 ) -> None:
-    """Send e-mail, fire task time limits, expire documents and drafts and remind, sweep blobs,
-    and (given the journal key) checkpoint the journal's chains every hour they moved."""
+    """Send e-mail, fire task time limits, pass lapsed place offers on, expire documents and
+    drafts and remind, sweep blobs, and (given the journal key) checkpoint the journal's
+    chains every hour they moved."""
     if mail is not None:
         worker.register("outbox", timedelta(seconds=15), lambda s, c: outbox.send_due(s, c, mail))
 
@@ -42,6 +44,13 @@ def register_standard_jobs(
     )
     worker.register(
         "expiry", timedelta(hours=24), lambda s, c: family.expiry_reminders(s, c, base_url)
+    )
+    worker.register(
+        "place-offers",
+        timedelta(minutes=1),
+        lambda s, c: bookings.expire_offers(
+            s, bookings.Context(clock=c, calendar=context(c).calendar, base_url=base_url)
+        ),
     )
     worker.register("drafts", timedelta(hours=1), lambda s, c: drafts.expire_drafts(s, context(c)))
     worker.register("sweep", timedelta(hours=1), lambda s, c: maintenance.sweep_orphans(s, vault))

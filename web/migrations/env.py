@@ -10,6 +10,7 @@ import coffre.catalogue
 import coffre.models
 import notifications.models
 import procedures.models
+import reservations.models
 import worker.models
 from coffre.db import Base
 
@@ -41,4 +42,5 @@ def run_migrations_online() -> None:
 assert coffre.models and procedures.models  # imported for their tables
 assert coffre.catalogue and accounts.models  # imported for their tables
 assert notifications.models and worker.models  # imported for their tables
+assert reservations.models  # imported for its tables
 run_migrations_online()
