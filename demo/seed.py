@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, time, timedelta
 from typing import NamedTuple
 
 from sqlalchemy import select
@@ -13,9 +13,12 @@ from sqlalchemy.orm import Session
 from accounts.credentials import create_account, find_account
 from accounts.models import AgentService, Entity, Role, Service
 from coffre.catalogue import document_type
-from coffre.clock import Clock
+from coffre.clock import Clock, local_today
 from coffre.models import Foyer, FoyerMember, MemberRole
 from coffre.vault import Upload, Vault
+from procedures.working_hours import WorkingCalendar
+from reservations import activities
+from reservations.models import Activity, ActivityKind, CutoffRule
 
 # Public on purpose: printed by `make run`; seed_demo refuses to run in production.
 DEMO_PASSWORD = "bellerive-demo-2026"  # noqa: S105  (printed by make run on purpose)
@@ -102,8 +105,62 @@ def seed_demo(session: Session, clock: Clock, vault: Vault | None = None) -> lis
     logins = [_admin(session, clock)]
     logins += [_agent(session, clock, services, *agent) for agent in AGENTS]
     logins += [_family(session, clock, vault, *family) for family in FAMILIES]
+    _activities(session, clock, services["scolaire"])
     session.commit()
     return logins
+
+
+# code, name, kind, site, cut-off (rule, count, time), capacity, weekdays, times, weeks ahead
+ACTIVITIES = [
+    (
+        "cantine-lilas", "Cantine des Lilas", ActivityKind.CANTINE, LILAS,
+        (CutoffRule.JOURS_OUVRES, 1, time(10, 0)), None, {0, 1, 3, 4},
+        (time(11, 45), time(13, 30)), range(0, 8),
+    ),
+    (
+        "cantine-jaures", "Cantine Jean-Jaurès", ActivityKind.CANTINE, JAURES,
+        (CutoffRule.JOURS_OUVRES, 1, time(10, 0)), None, {0, 1, 3, 4},
+        (time(11, 45), time(13, 30)), range(0, 8),
+    ),
+    (
+        "loisirs-vacances", "Accueil de loisirs des vacances", ActivityKind.VACANCES,
+        "Centre de loisirs du Parc", (CutoffRule.JOURS_CALENDAIRES, 7, time(12, 0)), 2,
+        {0, 1, 2, 3, 4}, (time(8, 30), time(17, 30)), range(3, 4),
+    ),
+]  # fmt: skip
+
+
+def _activities(session: Session, clock: Clock, service: Service) -> None:
+    """The schools' canteens and a week of holiday leisure centre (two places, to show the
+    waiting list), from this week on; each child of a school enrolled in its canteen and in
+    the leisure centre, for the school year."""
+    today = local_today(clock)
+    monday = today - timedelta(days=today.weekday())
+    year_end = date(today.year + (today.month >= 7), 7, 4)
+    calendar = WorkingCalendar()
+    for code, name, kind, site, cutoff, capacity, weekdays, hours, weeks in ACTIVITIES:
+        if session.scalar(select(Activity).where(Activity.code == code)) is not None:
+            continue
+        rule, count, at = cutoff
+        activity = Activity(
+            service_id=service.id, code=code, name=name, kind=kind, site=site,
+            cutoff_rule=rule, cutoff_count=count, cutoff_time=at, capacity=capacity,
+            price_category=kind.value,
+        )  # fmt: skip
+        session.add(activity)
+        session.flush()
+        first = monday + timedelta(weeks=weeks.start)
+        last = monday + timedelta(weeks=weeks.stop) - timedelta(days=1)
+        timetable = activities.Timetable(first, last, frozenset(weekdays), *hours)
+        activities.open_sessions(session, calendar, activity.id, timetable)
+        children = session.scalars(
+            select(FoyerMember).where(
+                FoyerMember.role == MemberRole.ENFANT, FoyerMember.school.is_not(None)
+            )
+        )
+        for child in children:
+            if kind is ActivityKind.VACANCES or child.school == site:
+                activities.enrol(session, clock, activity.id, child.id, monday, year_end)
 
 
 def _entity(session: Session, slug: str, name: str) -> Entity:

@@ -1,0 +1,101 @@
+"""The family's bookings: a week per child, and booking, cancelling or taking a freed place."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from flask import flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from werkzeug.wrappers import Response as BaseResponse
+
+from accounts.models import Role
+from coffre.clock import local_today
+from reservations import bookings
+from reservations.bookings import Booker, Context
+from reservations.calendar import family_week
+from reservations.errors import BookingError, BookingNotFound
+from reservations.models import Channel
+from web.auth.guard import role_required
+from web.counter import acted_foyer_id
+from web.famille.blueprint import bp, family_reader
+from web.runtime import db, runtime
+
+ACTIONS = ("reserver", "annuler", "confirmer")
+
+
+def _context() -> Context:
+    rt = runtime()
+    return Context(
+        clock=rt.clock, calendar=rt.engine_context.calendar, base_url=rt.settings.base_url
+    )
+
+
+def _monday(given: str | None) -> date:
+    """The Monday of the week asked for (?semaine=YYYY-MM-DD), or of this week."""
+    try:
+        day = date.fromisoformat(given) if given else local_today(runtime().clock)
+    except ValueError:
+        day = local_today(runtime().clock)
+    return day - timedelta(days=day.weekday())
+
+
+def _page(monday: date, error: str | None = None, status: int = 200) -> tuple[str, int]:
+    weeks = family_week(db(), _context(), family_reader().foyer_id, monday)
+    page = render_template(
+        "famille/reservations.html",
+        weeks=weeks,
+        monday=monday,
+        sunday=monday + timedelta(days=6),
+        previous=monday - timedelta(days=7),
+        following=monday + timedelta(days=7),
+        error=error,
+    )
+    return page, status
+
+
+@bp.get("/reservations")
+@role_required(Role.FAMILLE)
+def reservations() -> tuple[str, int]:
+    return _page(_monday(request.args.get("semaine")))
+
+
+@bp.post("/reservations")
+@role_required(Role.FAMILLE)
+def reservations_modifier() -> tuple[str, int] | BaseResponse:
+    monday = _monday(request.form.get("semaine"))
+    action = request.form.get("action", "")
+    reader = family_reader()
+    channel = Channel.GUICHET if acted_foyer_id() is not None else Channel.FAMILLE
+    booker = Booker(reader.account_id, channel, reader.foyer_id)
+    try:
+        if action not in ACTIONS:
+            raise BookingNotFound(_("This change is not one the page offers."))
+        if action == "reserver":
+            booking = bookings.book(db(), _context(), booker, _number("enfant"), _number("seance"))
+            done = (
+                _("The day is booked.")
+                if booking.state.value == "reservee"
+                else _("The session is full: your child is on the waiting list.")
+            )
+        elif action == "annuler":
+            booking = bookings.cancel(db(), _context(), booker, _number("reservation"))
+            done = _("The booking is cancelled.")
+        else:
+            booking = bookings.accept_offer(db(), _context(), booker, _number("reservation"))
+            done = _("The place is yours: the day is booked.")
+    except BookingNotFound as error:
+        return _page(monday, error.message, 404)
+    except BookingError as error:
+        return _page(monday, error.message, 409)
+    flash(done, "success")
+    # Back to the day just changed, not to the top of a long page.
+    day = f"jour-{booking.member_id}-{booking.session_id}"
+    target = url_for("famille.reservations", semaine=monday.isoformat(), _anchor=day)
+    return redirect(target, code=303)
+
+
+def _number(field: str) -> int:
+    value = request.form.get(field, "")
+    if not value.isdigit():
+        raise BookingNotFound(_("This change is not one the page offers."))
+    return int(value)
