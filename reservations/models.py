@@ -145,3 +145,43 @@ class BookingEvent(Base):
     action: Mapped[str] = mapped_column(String(30))
     channel: Mapped[Channel] = mapped_column(str_enum(Channel))
     account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
+
+
+class AttendanceMark(Base):
+    """Whether a booked child came to a session, as the agent on site recorded it."""
+
+    __tablename__ = "attendance_marks"
+    __table_args__ = (UniqueConstraint("session_id", "member_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("activity_sessions.id"))
+    member_id: Mapped[int] = mapped_column(ForeignKey("foyer_members.id"), index=True)
+    present: Mapped[bool] = mapped_column(Boolean)
+    recorded_at: Mapped[datetime]
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+
+
+class AttendanceSheet(Base):
+    """A session's attendance, closed and signed by the agent: changes then need a reason."""
+
+    __tablename__ = "attendance_sheets"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("activity_sessions.id"), unique=True)
+    closed_at: Mapped[datetime]
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+
+
+class AttendanceEvent(Base):
+    """The journal of attendance: each mark, closing and correction, with its reason."""
+
+    __tablename__ = "attendance_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("activity_sessions.id"), index=True)
+    member_id: Mapped[int | None] = mapped_column(ForeignKey("foyer_members.id"))
+    at: Mapped[datetime]
+    action: Mapped[str] = mapped_column(String(30))  # present, absent, cloture, correction
+    present: Mapped[bool | None] = mapped_column(Boolean)
+    reason: Mapped[str | None] = mapped_column(String(300))
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))

@@ -38,6 +38,7 @@ from procedures.history import EngineContext
 from procedures.inbox.saved_filters import save_filter
 from tests.factories import make_account, make_service
 from tests.procedures.flows import open_task, publish
+from tests.reservations.test_bookings import make_activity, open_days
 from tests.web.agents import sign_in_agent
 from tests.web.auth.test_login import log_in
 from tests.web.conftest import deposit
@@ -93,6 +94,8 @@ def scene(app: Flask, db_session: Session, clock: FrozenClock) -> Scene:
     supervisor = _agent(db_session, clock, service, supervisor=True)
     outsider = _agent(db_session, clock, other_service, supervisor=True)
     saved = save_filter(db_session, clock, agent.id, "Mes crèches", "procedure=creche")
+    canteen = make_activity(db_session, service)
+    slot = open_days(db_session, canteen, date(2026, 9, 14), date(2026, 9, 14))[date(2026, 9, 14)]
     db_session.commit()
     code, one_time = activation.issue_family_code(db_session, clock, foyer.id)
     newcomer = activation.activate_with_code(
@@ -117,6 +120,7 @@ def scene(app: Flask, db_session: Session, clock: FrozenClock) -> Scene:
             "entity_id": str(service.entity_id),
             "number": "1",
             "join_id": str(join_id),
+            "session_id": str(slot),
         },
         accounts={
             "famille_a": family_a,
@@ -244,6 +248,7 @@ ALLOWED = {
     "famille.demande_justificatifs": "409",
     "famille.demande_recapitulatif": "409",
     "admin.procedure_diff": "400",  # no versions chosen to compare
+    "agent.presences_export": "400",  # no site chosen
 }
 # A URL parameter whose meaning depends on the route.
 OVERRIDES: dict[str, dict[str, str]] = {
@@ -264,7 +269,15 @@ def rule_for(endpoint: str) -> Expect | Public | None:
 
 
 def _owned(rule: Rule) -> bool:
-    owned = {"demande_id", "document_id", "task_id", "child_id", "foyer_id", "join_id"}
+    owned = {
+        "demande_id",
+        "document_id",
+        "task_id",
+        "child_id",
+        "foyer_id",
+        "join_id",
+        "session_id",
+    }
     return bool(rule.arguments & owned)
 
 

@@ -1,4 +1,4 @@
-"""reservations: activities, sessions, enrolments, bookings and their journal
+"""reservations: activities, sessions, enrolments, bookings, attendance and their journals
 
 Revision ID: 0016
 Revises: 0015
@@ -125,6 +125,82 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_activity_sessions_day"), ["day"], unique=False)
 
     op.create_table(
+        "attendance_events",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("session_id", sa.Integer(), nullable=False),
+        sa.Column("member_id", sa.Integer(), nullable=True),
+        sa.Column("at", coffre.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("action", sa.String(length=30), nullable=False),
+        sa.Column("present", sa.Boolean(), nullable=True),
+        sa.Column("reason", sa.String(length=300), nullable=True),
+        sa.Column("account_id", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["account_id"], ["accounts.id"], name=op.f("fk_attendance_events_account_id_accounts")
+        ),
+        sa.ForeignKeyConstraint(
+            ["member_id"],
+            ["foyer_members.id"],
+            name=op.f("fk_attendance_events_member_id_foyer_members"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["session_id"],
+            ["activity_sessions.id"],
+            name=op.f("fk_attendance_events_session_id_activity_sessions"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_attendance_events")),
+    )
+    with op.batch_alter_table("attendance_events", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_attendance_events_session_id"), ["session_id"], unique=False
+        )
+
+    op.create_table(
+        "attendance_marks",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("session_id", sa.Integer(), nullable=False),
+        sa.Column("member_id", sa.Integer(), nullable=False),
+        sa.Column("present", sa.Boolean(), nullable=False),
+        sa.Column("recorded_at", coffre.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("account_id", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["account_id"], ["accounts.id"], name=op.f("fk_attendance_marks_account_id_accounts")
+        ),
+        sa.ForeignKeyConstraint(
+            ["member_id"],
+            ["foyer_members.id"],
+            name=op.f("fk_attendance_marks_member_id_foyer_members"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["session_id"],
+            ["activity_sessions.id"],
+            name=op.f("fk_attendance_marks_session_id_activity_sessions"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_attendance_marks")),
+        sa.UniqueConstraint("session_id", "member_id", name=op.f("uq_attendance_marks_session_id")),
+    )
+    with op.batch_alter_table("attendance_marks", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_attendance_marks_member_id"), ["member_id"], unique=False
+        )
+
+    op.create_table(
+        "attendance_sheets",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("session_id", sa.Integer(), nullable=False),
+        sa.Column("closed_at", coffre.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("account_id", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["account_id"], ["accounts.id"], name=op.f("fk_attendance_sheets_account_id_accounts")
+        ),
+        sa.ForeignKeyConstraint(
+            ["session_id"],
+            ["activity_sessions.id"],
+            name=op.f("fk_attendance_sheets_session_id_activity_sessions"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_attendance_sheets")),
+        sa.UniqueConstraint("session_id", name=op.f("uq_attendance_sheets_session_id")),
+    )
+    op.create_table(
         "bookings",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("session_id", sa.Integer(), nullable=False),
@@ -217,6 +293,15 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_bookings_foyer_id"))
 
     op.drop_table("bookings")
+    op.drop_table("attendance_sheets")
+    with op.batch_alter_table("attendance_marks", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_attendance_marks_member_id"))
+
+    op.drop_table("attendance_marks")
+    with op.batch_alter_table("attendance_events", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_attendance_events_session_id"))
+
+    op.drop_table("attendance_events")
     with op.batch_alter_table("activity_sessions", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_activity_sessions_day"))
 
