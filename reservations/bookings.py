@@ -10,7 +10,7 @@ Booking twice what is booked (a double click) changes nothing. Every change is j
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
@@ -63,14 +63,90 @@ def book(
     day, or past the cut-off; BookingNotFound for a session or a child the booker cannot see.
     """
     slot, child = _slot(session, session_id), _child(session, booker, member_id)
+    try:
+        booking, changed = _book_one(session, ctx, booker, slot, child)
+    except IntegrityError:
+        # The same child booked by a concurrent request (the other parent, a double click
+        # on two connections): its booking stands, this one is not written.
+        session.rollback()
+        found = _booking_of(session, slot.id, child.id)
+        assert found is not None
+        return found
+    if changed:
+        session.commit()
+    else:
+        session.rollback()  # booked (or waiting) already: a second click changes nothing
+    return booking
+
+
+@dataclass(frozen=True)
+class PatternResult:
+    """What a weekly pattern did, day by day: booked, on the waiting list, or refused (why)."""
+
+    booked: list[date]
+    waiting: list[date]
+    refused: dict[date, str]
+
+
+def book_pattern(
+    session: Session,
+    ctx: Context,
+    booker: Booker,
+    member_id: int,
+    activity_id: int,
+    weekdays: frozenset[int],
+    until: date,
+) -> PatternResult:
+    """Book every session of the activity on these weekdays (0 = Monday) from today to
+    `until`, in one transaction: "every Monday, Tuesday and Thursday until the holidays".
+
+    Days already booked are left as they are; a day the rules refuse (closed, past the
+    cut-off, outside the enrolment) is reported and the others are booked. Exceptions are
+    days cancelled afterwards, one by one.
+    """
+    child = _child(session, booker, member_id)
+    if not weekdays or not weekdays <= frozenset(range(7)):
+        raise BookingRefused("Choisissez au moins un jour de la semaine.")
+    today = ctx.clock.now().astimezone(PARIS).date()
+    if until < today:
+        raise BookingRefused("La date de fin est déjà passée.")
+    slots = session.scalars(
+        select(ActivitySession)
+        .where(
+            ActivitySession.activity_id == activity_id,
+            ActivitySession.day.between(today, until),
+        )
+        .order_by(ActivitySession.day)
+    ).all()
+    result = PatternResult(booked=[], waiting=[], refused={})
+    for slot in slots:
+        if slot.day.weekday() not in weekdays:
+            continue
+        try:
+            with session.begin_nested():
+                booking, _ = _book_one(session, ctx, booker, slot, child)
+        except BookingRefused as refusal:
+            result.refused[slot.day] = refusal.message
+            continue
+        if booking.state is BookingState.ATTENTE:
+            result.waiting.append(slot.day)
+        else:
+            result.booked.append(slot.day)
+    session.commit()
+    return result
+
+
+def _book_one(
+    session: Session, ctx: Context, booker: Booker, slot: ActivitySession, child: FoyerMember
+) -> tuple[Booking, bool]:
+    """Book one session without committing; whether anything changed."""
     _check_enrolled(session, slot, child)
     if slot.closed_reason:
         raise BookingRefused(f"La séance du {_day(slot)} est fermée : {slot.closed_reason}.")
     _check_cutoff(ctx, slot)
     existing = _booking_of(session, slot.id, child.id)
     if existing is not None and existing.state is not BookingState.ANNULEE:
-        session.rollback()
-        return existing  # booked (or waiting) already: a second click changes nothing
+        return existing, False
     now = ctx.clock.now()
     booking = existing or Booking(
         session_id=slot.id, foyer_id=child.foyer_id, member_id=child.id, created_at=now
@@ -83,18 +159,9 @@ def book(
         action = "liste_attente"
     booking.updated_at, booking.offer_expires_at = now, None
     session.add(booking)
-    try:
-        session.flush()
-    except IntegrityError:
-        # The same child booked by a concurrent request (the other parent, a double click
-        # on two connections): its booking stands, this one is not written.
-        session.rollback()
-        found = _booking_of(session, slot.id, child.id)
-        assert found is not None
-        return found
+    session.flush()
     _journal(session, booking, action, booker, now)
-    session.commit()
-    return booking
+    return booking, True
 
 
 def cancel(session: Session, ctx: Context, booker: Booker, booking_id: int) -> Booking:

@@ -355,3 +355,49 @@ def test_the_worker_passes_a_lapsed_offer_on(
     assert db_session.get(Booking, waiting.id).state is BookingState.ANNULEE  # type: ignore[union-attr]
     assert db_session.get(ActivitySession, slot).taken == 0  # type: ignore[union-attr]
     assert events(db_session)[-1] == ("offre_expiree", Channel.AUTOMATIQUE)
+
+
+def test_a_weekly_pattern_books_each_chosen_day_and_says_which_it_could_not(
+    db_session: Session, clock: FrozenClock, ctx: Context, foyer: Foyer, canteen: dict[date, int]
+) -> None:
+    _, booker = family(db_session, clock, foyer)
+    activity_id = db_session.get(ActivitySession, canteen[MONDAY]).activity_id  # type: ignore[union-attr]
+    activities.close_day(db_session, activity_id, date(2026, 9, 15), "sortie scolaire")
+    db_session.commit()
+    mondays_tuesdays_thursdays = frozenset({0, 1, 3})
+
+    result = bookings.book_pattern(
+        db_session, ctx, booker, child_of(foyer), activity_id,
+        mondays_tuesdays_thursdays, date(2026, 9, 24),
+    )  # fmt: skip
+
+    assert [day.day for day in result.booked] == [3, 7, 8, 10, 14, 17, 21, 22, 24]
+    assert result.waiting == []
+    assert result.refused == {
+        date(2026, 9, 1): (
+            "La séance du 01/09/2026 ne peut plus être modifiée depuis le 31/08/2026 à 10:00."
+        ),
+        date(2026, 9, 15): "La séance du 15/09/2026 est fermée : sortie scolaire.",
+    }
+    again = bookings.book_pattern(
+        db_session, ctx, booker, child_of(foyer), activity_id,
+        mondays_tuesdays_thursdays, date(2026, 9, 24),
+    )  # fmt: skip
+    assert again.booked == result.booked
+    assert db_session.scalar(select(func.count(BookingEvent.id))) == 9  # nothing twice
+
+
+def test_a_weekly_pattern_needs_days_and_an_end_to_come(
+    db_session: Session, clock: FrozenClock, ctx: Context, foyer: Foyer, canteen: dict[date, int]
+) -> None:
+    _, booker = family(db_session, clock, foyer)
+    activity_id = db_session.get(ActivitySession, canteen[MONDAY]).activity_id  # type: ignore[union-attr]
+
+    with pytest.raises(BookingRefused, match="au moins un jour"):
+        bookings.book_pattern(
+            db_session, ctx, booker, child_of(foyer), activity_id, frozenset(), date(2026, 9, 30)
+        )
+    with pytest.raises(BookingRefused, match="déjà passée"):
+        bookings.book_pattern(
+            db_session, ctx, booker, child_of(foyer), activity_id, frozenset({0}), date(2026, 8, 1)
+        )

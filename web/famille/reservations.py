@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 from flask import flash, redirect, render_template, request, url_for
+from flask_babel import format_date, ngettext
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response as BaseResponse
 
@@ -13,14 +14,14 @@ from coffre.clock import local_today
 from reservations import bookings
 from reservations.bookings import Booker, Context
 from reservations.calendar import family_week
-from reservations.errors import BookingError, BookingNotFound
+from reservations.errors import BookingError, BookingNotFound, BookingRefused
 from reservations.models import Channel
 from web.auth.guard import role_required
 from web.counter import acted_foyer_id
 from web.famille.blueprint import bp, family_reader
 from web.runtime import db, runtime
 
-ACTIONS = ("reserver", "annuler", "confirmer")
+ACTIONS = ("reserver", "annuler", "confirmer", "semaines")
 
 
 def _context() -> Context:
@@ -47,6 +48,9 @@ def _page(monday: date, error: str | None = None, status: int = 200) -> tuple[st
         monday=monday,
         sunday=monday + timedelta(days=6),
         previous=monday - timedelta(days=7),
+        weekdays=[
+            (number, format_date(monday + timedelta(days=number), "EEEE")) for number in range(5)
+        ],
         following=monday + timedelta(days=7),
         error=error,
     )
@@ -70,6 +74,8 @@ def reservations_modifier() -> tuple[str, int] | BaseResponse:
     try:
         if action not in ACTIONS:
             raise BookingNotFound(_("This change is not one the page offers."))
+        if action == "semaines":
+            return _pattern(booker, monday)
         if action == "reserver":
             booking = bookings.book(db(), _context(), booker, _number("enfant"), _number("seance"))
             done = (
@@ -96,6 +102,42 @@ def reservations_modifier() -> tuple[str, int] | BaseResponse:
 
 def _number(field: str) -> int:
     value = request.form.get(field, "")
-    if not value.isdigit():
+    if not (value.isascii() and value.isdigit() and len(value) <= 9):
         raise BookingNotFound(_("This change is not one the page offers."))
     return int(value)
+
+
+def _pattern(booker: Booker, monday: date) -> BaseResponse:
+    """ "Every Monday, Tuesday and Thursday until...": book the weekdays ticked."""
+    days = request.form.getlist("jours")
+    if not all(day in "0123456" and len(day) == 1 for day in days):
+        raise BookingNotFound(_("This change is not one the page offers."))
+    try:
+        until = date.fromisoformat(request.form.get("jusqu_au", ""))
+    except ValueError:
+        raise BookingRefused(_("Give the last day to book, as a date.")) from None
+    result = bookings.book_pattern(
+        db(),
+        _context(),
+        booker,
+        _number("enfant"),
+        _number("activite"),
+        frozenset(int(day) for day in days),
+        until,
+    )
+    flash(
+        ngettext("%(num)d day booked.", "%(num)d days booked.", len(result.booked)),
+        "success",
+    )
+    if result.waiting:
+        flash(
+            ngettext(
+                "%(num)d day full: your child is on its waiting list.",
+                "%(num)d days full: your child is on their waiting lists.",
+                len(result.waiting),
+            ),
+            "info",
+        )
+    for reason in result.refused.values():
+        flash(reason, "warning")
+    return redirect(url_for("famille.reservations", semaine=monday.isoformat()), code=303)

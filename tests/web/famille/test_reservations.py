@@ -41,7 +41,11 @@ def canteen(db_session: Session, clock: FrozenClock, family: Account) -> dict[st
 
 def change(client: FlaskClient, **fields: object) -> tuple[int, str]:
     token = csrf_token(client, f"/famille/reservations?semaine={WEEK}")
-    data = {"csrf_token": token, "semaine": WEEK, **{k: str(v) for k, v in fields.items()}}
+    data = {
+        "csrf_token": token,
+        "semaine": WEEK,
+        **{k: v if isinstance(v, list) else str(v) for k, v in fields.items()},
+    }
     response = client.post("/famille/reservations", data=data, follow_redirects=True)
     return response.status_code, page_text(response)
 
@@ -80,6 +84,7 @@ def test_bad_changes_are_refused_with_a_reason_and_write_nothing(
         family_client, action="supprimer", enfant=canteen["zoe"], seance=canteen["monday"]
     )
     garbled = change(family_client, action="reserver", enfant="deux", seance=canteen["monday"])
+    huge = change(family_client, action="reserver", enfant=canteen["zoe"], seance="9" * 30)
     clock.current = clock.current.replace(month=9, day=14, hour=12)  # Monday noon: too late
     late = change(family_client, action="reserver", enfant=canteen["zoe"], seance=canteen["monday"])
     no_token = family_client.post(
@@ -89,7 +94,7 @@ def test_bad_changes_are_refused_with_a_reason_and_write_nothing(
 
     assert other[0] == 404 and "Cet enfant n'est pas dans votre foyer." in other[1]
     assert forged[0] == 404 and "Cette modification n'est pas proposée par la page." in forged[1]
-    assert garbled[0] == 404
+    assert garbled[0] == 404 and huge[0] == 404
     assert late[0] == 409
     assert (
         "La séance du 14/09/2026 ne peut plus être modifiée depuis le 11/09/2026 à 10:00."
@@ -104,3 +109,30 @@ def test_the_page_says_when_no_child_is_registered(family_client: FlaskClient) -
 
     assert "Aucun de vos enfants n'est inscrit à une activité cette semaine." in page
     assert "Semaine du 31 août au 6 septembre 2026" in page  # this week, on the app's clock
+
+
+def test_a_family_books_every_monday_and_thursday_of_the_month(
+    family_client: FlaskClient, canteen: dict[str, int], db_session: Session
+) -> None:
+    page = page_text(family_client.get(f"/famille/reservations?semaine={WEEK}"))
+    activity = re.search(r'name="activite" value="(\d+)"', page)
+    assert activity and "Réserver chaque semaine" in page
+
+    status, page = change(
+        family_client, action="semaines", enfant=canteen["zoe"], activite=activity.group(1),
+        jours=["0", "3"], jusqu_au="2026-09-30",
+    )  # fmt: skip
+
+    assert status == 200 and "8 journées réservées." in page
+    days = db_session.scalars(select(Booking.session_id)).all()
+    assert len(days) == 8
+    forged = change(
+        family_client, action="semaines", enfant=canteen["zoe"], activite=activity.group(1),
+        jours=["8"], jusqu_au="2026-09-30",
+    )  # fmt: skip
+    no_end = change(
+        family_client, action="semaines", enfant=canteen["zoe"], activite=activity.group(1),
+        jours=["0"], jusqu_au="",
+    )  # fmt: skip
+    assert forged[0] == 404
+    assert no_end[0] == 409 and "Indiquez le dernier jour à réserver" in no_end[1]
