@@ -17,7 +17,7 @@ from coffre.clock import Clock, local_today
 from coffre.models import Foyer, FoyerMember, MemberRole
 from coffre.vault import Upload, Vault
 from procedures.working_hours import WorkingCalendar
-from reservations import activities
+from reservations import activities, custody
 from reservations.models import Activity, ActivityKind, CutoffRule
 
 # Public on purpose: printed by `make run`; seed_demo refuses to run in production.
@@ -43,6 +43,7 @@ AGENTS = [
     ("agent.mq", "Julien Moreau", ["accueil-mq"], False),
 ]
 LILAS, JAURES = "Groupe scolaire des Lilas", "Groupe scolaire Jean-Jaurès"
+JADE_BORN = date(2019, 2, 11)
 
 
 class DemoChild(NamedTuple):
@@ -82,6 +83,16 @@ FAMILIES = [
             DemoChild("Nour", date(2025, 6, 3)),
         ],
     ),
+    # Jade lives a week with her mother, a week with her father (garde alternée): a row in
+    # each foyer, linked by the seed (_shared_custody), each home booking its own weeks.
+    ("famille.roux", "Roux", "8 rue du Moulin", ["Julie"], [DemoChild("Jade", JADE_BORN, LILAS)]),
+    (
+        "famille.petit",
+        "Petit",
+        "3 impasse des Acacias",
+        ["Marc"],
+        [DemoChild("Jade", JADE_BORN, LILAS)],
+    ),
 ]
 
 
@@ -106,6 +117,7 @@ def seed_demo(session: Session, clock: Clock, vault: Vault | None = None) -> lis
     logins += [_agent(session, clock, services, *agent) for agent in AGENTS]
     logins += [_family(session, clock, vault, *family) for family in FAMILIES]
     _activities(session, clock, services["scolaire"])
+    _shared_custody(session, clock)
     session.commit()
     return logins
 
@@ -330,3 +342,19 @@ def assemble_pdf(objects: list[bytes], version: str = "1.4") -> bytes:
         f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n".encode()
     )
     return bytes(out)
+
+
+def _shared_custody(session: Session, clock: Clock) -> None:
+    """Jade's two homes: her mother's (Roux) has her this week, her father's (Petit) next."""
+    rows = {
+        child.last_name: child.id
+        for child in session.scalars(
+            select(FoyerMember).where(
+                FoyerMember.first_name == "Jade", FoyerMember.birth_date == JADE_BORN
+            )
+        )
+    }
+    if set(rows) != {"Roux", "Petit"} or custody.custody_of(session, rows["Roux"]) is not None:
+        return
+    today = local_today(clock)
+    custody.share(session, clock, rows["Roux"], rows["Petit"], today - timedelta(today.weekday()))

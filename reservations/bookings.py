@@ -22,6 +22,7 @@ from coffre.models import FoyerMember, MemberRole
 from notifications import outbox
 from notifications.templates import PLACE_OFFER_TEMPLATE
 from procedures.working_hours import WorkingCalendar
+from reservations import custody
 from reservations.cutoff import deadline
 from reservations.errors import BookingNotFound, BookingRefused
 from reservations.models import (
@@ -141,6 +142,11 @@ def _book_one(
 ) -> tuple[Booking, bool]:
     """Book one session without committing; whether anything changed."""
     _check_enrolled(session, slot, child)
+    if not custody.at_home(custody.custody_of(session, child.id), child.id, slot.day):
+        raise BookingRefused(
+            f"Le {_day(slot)}, {child.first_name} est chez son autre parent : "
+            "c'est à lui de réserver cette semaine."
+        )
     if slot.closed_reason:
         raise BookingRefused(f"La séance du {_day(slot)} est fermée : {slot.closed_reason}.")
     _check_cutoff(ctx, slot)

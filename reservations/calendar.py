@@ -10,7 +10,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from coffre.models import FoyerMember, MemberRole
+from reservations import custody
 from reservations.bookings import Context, change_deadline
+from reservations.custody import at_home
 from reservations.models import Activity, ActivitySession, Booking, BookingState, Enrolment
 
 
@@ -26,7 +28,8 @@ class Day:
     booking_id: int | None
     closed_reason: str | None
     deadline: datetime
-    changeable: bool  # before the cut-off and not closed
+    changeable: bool  # before the cut-off, not closed, and the child's week in this home
+    other_home: bool  # shared custody: the other parent's week
     offer_expires_at: datetime | None
     full: bool  # no place left: booking joins the waiting list
 
@@ -85,12 +88,19 @@ def family_week(session: Session, ctx: Context, foyer_id: int, monday: date) -> 
     now = ctx.clock.now()
     weeks = []
     for child in children:
+        shared = custody.custody_of(session, child.id)
         lines = []
         for enrolment, activity in enrolments:
             if enrolment.member_id != child.id:
                 continue
             days = [
-                _day(ctx, slot, booked.get((slot.id, child.id)), now)
+                _day(
+                    ctx,
+                    slot,
+                    booked.get((slot.id, child.id)),
+                    now,
+                    at_home(shared, child.id, slot.day),
+                )
                 for slot in slots
                 if slot.activity_id == activity.id
                 and enrolment.starts_on <= slot.day <= enrolment.ends_on
@@ -101,7 +111,9 @@ def family_week(session: Session, ctx: Context, foyer_id: int, monday: date) -> 
     return weeks
 
 
-def _day(ctx: Context, slot: ActivitySession, booking: Booking | None, now: datetime) -> Day:
+def _day(
+    ctx: Context, slot: ActivitySession, booking: Booking | None, now: datetime, home: bool
+) -> Day:
     limit = change_deadline(ctx, slot)
     live = booking is not None and booking.state is not BookingState.ANNULEE
     return Day(
@@ -113,7 +125,8 @@ def _day(ctx: Context, slot: ActivitySession, booking: Booking | None, now: date
         booking_id=booking.id if booking is not None else None,
         closed_reason=slot.closed_reason,
         deadline=limit,
-        changeable=slot.closed_reason is None and now <= limit,
+        changeable=home and slot.closed_reason is None and now <= limit,
+        other_home=not home,
         offer_expires_at=booking.offer_expires_at if booking is not None else None,
         full=slot.capacity is not None and slot.taken >= slot.capacity,
     )

@@ -185,3 +185,16 @@ class AttendanceEvent(Base):
     present: Mapped[bool | None] = mapped_column(Boolean)
     reason: Mapped[str | None] = mapped_column(String(300))
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+
+
+class SharedCustody(Base):
+    """A child shared by two homes (garde alternée): one child row in each foyer, and whose
+    week it is. Weeks alternate from `first_monday`, which starts a week of the first home."""
+
+    __tablename__ = "shared_custodies"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    first_member_id: Mapped[int] = mapped_column(ForeignKey("foyer_members.id"), unique=True)
+    second_member_id: Mapped[int] = mapped_column(ForeignKey("foyer_members.id"), unique=True)
+    first_monday: Mapped[date]
+    updated_at: Mapped[datetime]

@@ -9,6 +9,7 @@ from coffre.clock import FrozenClock
 from coffre.models import Document, Foyer, FoyerMember, MemberRole
 from coffre.vault import Vault
 from demo.seed import DEMO_PASSWORD, seed_demo
+from reservations.models import Activity, ActivityKind, Enrolment, SharedCustody
 
 
 def _count(session: Session, model: type) -> int:
@@ -21,13 +22,13 @@ def test_demo_town_has_the_promised_shape(db_session: Session, clock: FrozenCloc
     roles = [login.role for login in logins]
     assert roles.count("administrateur") == 1
     assert roles.count("agent") == 4
-    assert roles.count("famille") == 3
+    assert roles.count("famille") == 5
     assert _count(db_session, Entity) == 2
     assert _count(db_session, Service) == 3
     children = db_session.scalars(
         select(FoyerMember).where(FoyerMember.role == MemberRole.ENFANT)
     ).all()
-    assert len({child.foyer_id for child in children}) == 3
+    assert len({child.foyer_id for child in children}) == 5
 
 
 def test_demo_seed_is_idempotent(db_session: Session, clock: FrozenClock) -> None:
@@ -60,7 +61,7 @@ def test_demo_families_get_readable_documents(
     seed_demo(db_session, clock, vault)
 
     documents = db_session.scalars(select(Document)).all()
-    assert len(documents) == 9  # three per family, not duplicated by the second run
+    assert len(documents) == 15  # three per family, not duplicated by the second run
     for document in documents:
         content = b"".join(vault.plaintext(db_session, document))
         assert content.startswith(b"%PDF-") and len(content) == document.size
@@ -77,6 +78,7 @@ def test_demo_children_go_to_school_and_one_has_a_pai(
     ).all()
     pupils = {child.first_name: child.school for child in children if child.school}
     assert pupils == {
+        "Jade": "Groupe scolaire des Lilas",  # in both of her homes
         "Léa": "Groupe scolaire des Lilas",
         "Hugo": "Groupe scolaire des Lilas",
         "Inès": "Groupe scolaire Jean-Jaurès",
@@ -100,3 +102,32 @@ def test_only_the_towns_services_run_the_demo_counter(
         ("ville", "petite-enfance", True),
         ("ville", "scolaire", True),
     ]
+
+
+def test_demo_town_has_canteens_a_holiday_centre_and_a_child_shared_by_two_homes(
+    db_session: Session, clock: FrozenClock
+) -> None:
+    seed_demo(db_session, clock)
+    seed_demo(db_session, clock)
+
+    codes = db_session.scalars(select(Activity.code).order_by(Activity.code)).all()
+    assert codes == ["cantine-jaures", "cantine-lilas", "loisirs-vacances"]
+    enrolled = db_session.execute(
+        select(FoyerMember.first_name, FoyerMember.last_name, Activity.code)
+        .join(Enrolment, Enrolment.member_id == FoyerMember.id)
+        .join(Activity, Activity.id == Enrolment.activity_id)
+        .where(Activity.kind == ActivityKind.CANTINE)
+        .order_by(FoyerMember.first_name, FoyerMember.last_name)
+    ).all()
+    assert [tuple(row) for row in enrolled] == [
+        ("Adam", "Benali", "cantine-jaures"),
+        ("Hugo", "Martin", "cantine-lilas"),
+        ("Inès", "Benali", "cantine-jaures"),
+        ("Jade", "Petit", "cantine-lilas"),
+        ("Jade", "Roux", "cantine-lilas"),
+        ("Léa", "Martin", "cantine-lilas"),
+    ]
+    shared = db_session.scalars(select(SharedCustody)).one()
+    first = db_session.get(FoyerMember, shared.first_member_id)
+    assert first is not None and first.last_name == "Roux"
+    assert shared.first_monday.weekday() == 0

@@ -1,4 +1,4 @@
-"""reservations: activities, sessions, enrolments, bookings, attendance and their journals
+"""reservations: activities, sessions, enrolments, bookings, attendance, shared custody and their journals
 
 Revision ID: 0016
 Revises: 0015
@@ -71,6 +71,27 @@ def upgrade() -> None:
     with op.batch_alter_table("activities", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_activities_service_id"), ["service_id"], unique=False)
 
+    op.create_table(
+        "shared_custodies",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("first_member_id", sa.Integer(), nullable=False),
+        sa.Column("second_member_id", sa.Integer(), nullable=False),
+        sa.Column("first_monday", sa.Date(), nullable=False),
+        sa.Column("updated_at", coffre.db.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["first_member_id"],
+            ["foyer_members.id"],
+            name=op.f("fk_shared_custodies_first_member_id_foyer_members"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["second_member_id"],
+            ["foyer_members.id"],
+            name=op.f("fk_shared_custodies_second_member_id_foyer_members"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_shared_custodies")),
+        sa.UniqueConstraint("first_member_id", name=op.f("uq_shared_custodies_first_member_id")),
+        sa.UniqueConstraint("second_member_id", name=op.f("uq_shared_custodies_second_member_id")),
+    )
     op.create_table(
         "activity_enrolments",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -311,6 +332,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_activity_enrolments_foyer_id"))
 
     op.drop_table("activity_enrolments")
+    op.drop_table("shared_custodies")
     with op.batch_alter_table("activities", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_activities_service_id"))
 
