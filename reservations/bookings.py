@@ -32,6 +32,7 @@ from reservations.models import (
     BookingState,
     Channel,
     Enrolment,
+    SharedCustody,
 )
 
 HOLDING = (BookingState.RESERVEE, BookingState.PROPOSEE)  # states that take a place
@@ -105,6 +106,24 @@ def book_pattern(
     cut-off, outside the enrolment) is reported and the others are booked. Exceptions are
     days cancelled afterwards, one by one.
     """
+    try:
+        return _book_pattern(session, ctx, booker, member_id, activity_id, weekdays, until)
+    except IntegrityError:
+        # The same pattern sent twice at once (a double click): the other one's bookings
+        # stand, and this one, run again, finds them.
+        session.rollback()
+        return _book_pattern(session, ctx, booker, member_id, activity_id, weekdays, until)
+
+
+def _book_pattern(
+    session: Session,
+    ctx: Context,
+    booker: Booker,
+    member_id: int,
+    activity_id: int,
+    weekdays: frozenset[int],
+    until: date,
+) -> PatternResult:
     child = _child(session, booker, member_id)
     if not weekdays or not weekdays <= frozenset(range(7)):
         raise BookingRefused("Choisissez au moins un jour de la semaine.")
@@ -120,20 +139,46 @@ def book_pattern(
         .order_by(ActivitySession.day)
     ).all()
     result = PatternResult(booked=[], waiting=[], refused={})
-    for slot in slots:
-        if slot.day.weekday() not in weekdays:
-            continue
-        try:
-            with session.begin_nested():
-                booking, _ = _book_one(session, ctx, booker, slot, child)
-        except BookingRefused as refusal:
-            result.refused[slot.day] = refusal.message
-            continue
-        if booking.state is BookingState.ATTENTE:
-            result.waiting.append(slot.day)
+    rules = _rules_of(session, child)
+    chosen = [slot for slot in slots if slot.day.weekday() in weekdays]
+    existing = {
+        booking.session_id: booking
+        for booking in session.scalars(
+            select(Booking).where(
+                Booking.member_id == child.id,
+                Booking.session_id.in_([slot.id for slot in chosen]),
+            )
+        )
+    }
+    to_book = []
+    for slot in chosen:
+        refusal = _refusal(ctx, slot, rules)
+        before = existing.get(slot.id)
+        if refusal is not None:
+            result.refused[slot.day] = refusal
+        elif before is not None and before.state is not BookingState.ANNULEE:
+            (result.waiting if before.state is BookingState.ATTENTE else result.booked).append(
+                slot.day
+            )
         else:
-            result.booked.append(slot.day)
+            to_book.append(slot)
+    # Sessions without a limit take their places in one statement; the others one by one,
+    # each under the same conditional UPDATE as a single booking.
+    unlimited = [slot.id for slot in to_book if slot.capacity is None]
+    if unlimited:
+        session.execute(
+            update(ActivitySession)
+            .where(ActivitySession.id.in_(unlimited))
+            .values(taken=ActivitySession.taken + 1)
+            .execution_options(synchronize_session=False)
+        )
+    for slot in to_book:
+        placed = slot.capacity is None or _take_place(session, slot.id)
+        _new_booking(session, ctx, booker, slot, child, existing.get(slot.id), placed)
+        (result.booked if placed else result.waiting).append(slot.day)
     session.commit()
+    result.booked.sort()
+    result.waiting.sort()
     return result
 
 
@@ -141,33 +186,48 @@ def _book_one(
     session: Session, ctx: Context, booker: Booker, slot: ActivitySession, child: FoyerMember
 ) -> tuple[Booking, bool]:
     """Book one session without committing; whether anything changed."""
-    _check_enrolled(session, slot, child)
-    if not custody.at_home(custody.custody_of(session, child.id), child.id, slot.day):
-        raise BookingRefused(
-            f"Le {_day(slot)}, {child.first_name} est chez son autre parent : "
-            "c'est à lui de réserver cette semaine."
-        )
-    if slot.closed_reason:
-        raise BookingRefused(f"La séance du {_day(slot)} est fermée : {slot.closed_reason}.")
-    _check_cutoff(ctx, slot)
+    refusal = _refusal(ctx, slot, _rules_of(session, child))
+    if refusal is not None:
+        raise BookingRefused(refusal)
     existing = _booking_of(session, slot.id, child.id)
     if existing is not None and existing.state is not BookingState.ANNULEE:
         return existing, False
+    booking = _new_booking(
+        session, ctx, booker, slot, child, existing, _take_place(session, slot.id)
+    )
+    session.flush()
+    return booking, True
+
+
+def _new_booking(
+    session: Session,
+    ctx: Context,
+    booker: Booker,
+    slot: ActivitySession,
+    child: FoyerMember,
+    existing: Booking | None,
+    placed: bool,
+) -> Booking:
+    """The booking (new, or a cancelled one taken up again), placed or waiting, journaled."""
     now = ctx.clock.now()
     booking = existing or Booking(
         session_id=slot.id, foyer_id=child.foyer_id, member_id=child.id, created_at=now
     )
-    if _take_place(session, slot.id):
+    if placed:
         booking.state, booking.waiting_since = BookingState.RESERVEE, None
-        action = "reservee"
     else:
         booking.state, booking.waiting_since = BookingState.ATTENTE, now
-        action = "liste_attente"
     booking.updated_at, booking.offer_expires_at = now, None
     session.add(booking)
-    session.flush()
-    _journal(session, booking, action, booker, now)
-    return booking, True
+    booking.events.append(
+        BookingEvent(
+            at=now,
+            action="reservee" if placed else "liste_attente",
+            channel=booker.channel,
+            account_id=booker.account_id,
+        )
+    )
+    return booking
 
 
 def cancel(session: Session, ctx: Context, booker: Booker, booking_id: int) -> Booking:
@@ -330,20 +390,54 @@ def _booking_of(session: Session, session_id: int, member_id: int) -> Booking | 
     )
 
 
-def _check_enrolled(session: Session, slot: ActivitySession, child: FoyerMember) -> None:
-    enrolled = session.scalar(
-        select(Enrolment.id).where(
-            Enrolment.activity_id == slot.activity_id,
-            Enrolment.member_id == child.id,
-            Enrolment.starts_on <= slot.day,
-            Enrolment.ends_on >= slot.day,
+@dataclass(frozen=True)
+class _Child:
+    """What the rules need to know of a child, read once for many sessions."""
+
+    member: FoyerMember
+    periods: list[tuple[date, date]]  # (activity, first day, last day) of its enrolments
+    activities: list[int]
+    shared: SharedCustody | None
+
+
+def _rules_of(session: Session, child: FoyerMember) -> _Child:
+    enrolments = session.execute(
+        select(Enrolment.activity_id, Enrolment.starts_on, Enrolment.ends_on).where(
+            Enrolment.member_id == child.id
         )
+    ).all()
+    return _Child(
+        member=child,
+        periods=[(first, last) for _, first, last in enrolments],
+        activities=[activity for activity, _, _ in enrolments],
+        shared=custody.custody_of(session, child.id),
     )
-    if enrolled is None:
-        raise BookingRefused(
+
+
+def _refusal(ctx: Context, slot: ActivitySession, rules: _Child) -> str | None:
+    """Why the rules refuse to change this child's session, in French; None if they do not."""
+    child = rules.member
+    enrolled = any(
+        activity == slot.activity_id and first <= slot.day <= last
+        for activity, (first, last) in zip(rules.activities, rules.periods, strict=True)
+    )
+    if not enrolled:
+        return (
             f"{child.first_name} n'est pas inscrit(e) à « {slot.activity.name} » "
             f"pour le {_day(slot)}."
         )
+    if not custody.at_home(rules.shared, child.id, slot.day):
+        return (
+            f"Le {_day(slot)}, {child.first_name} est chez son autre parent : "
+            "c'est à lui de réserver cette semaine."
+        )
+    if slot.closed_reason:
+        return f"La séance du {_day(slot)} est fermée : {slot.closed_reason}."
+    limit = change_deadline(ctx, slot)
+    if ctx.clock.now() > limit:
+        shown = limit.astimezone(PARIS).strftime("%d/%m/%Y à %H:%M")
+        return f"La séance du {_day(slot)} ne peut plus être modifiée depuis le {shown}."
+    return None
 
 
 def _check_cutoff(ctx: Context, slot: ActivitySession) -> None:

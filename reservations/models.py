@@ -132,6 +132,7 @@ class Booking(Base):
     offer_expires_at: Mapped[datetime | None] = mapped_column(index=True)
 
     session: Mapped[ActivitySession] = relationship()
+    events: Mapped[list[BookingEvent]] = relationship(order_by="BookingEvent.id")
 
 
 class BookingEvent(Base):
