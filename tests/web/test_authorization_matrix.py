@@ -121,6 +121,7 @@ def scene(app: Flask, db_session: Session, clock: FrozenClock) -> Scene:
             "number": "1",
             "join_id": str(join_id),
             "session_id": str(slot),
+            "activity_id": str(canteen.id),
         },
         accounts={
             "famille_a": family_a,
@@ -277,6 +278,7 @@ def _owned(rule: Rule) -> bool:
         "foyer_id",
         "join_id",
         "session_id",
+        "activity_id",
     }
     return bool(rule.arguments & owned)
 

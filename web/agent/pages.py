@@ -1,6 +1,7 @@
 """Every page of the agents' back office: importing this module registers them on the blueprint."""
 
 from web.agent import (  # noqa: F401
+    activities,
     attendance,
     demande,
     demande_documents,

@@ -1,4 +1,4 @@
-"""reservations: activities, sessions, enrolments, bookings, attendance, shared custody and their journals
+"""reservations: activities, sessions, enrolments, bookings, attendance, shared custody
 
 Revision ID: 0016
 Revises: 0015
