@@ -85,11 +85,17 @@ FAMILIES = [
     ),
     # Jade lives a week with her mother, a week with her father (garde alternée): a row in
     # each foyer, linked by the seed (_shared_custody), each home booking its own weeks.
-    ("famille.roux", "Roux", "8 rue du Moulin", ["Julie"], [DemoChild("Jade", JADE_BORN, LILAS)]),
+    (
+        "famille.roux",
+        "Roux",
+        "8 impasse des Tilleuls",
+        ["Julie"],
+        [DemoChild("Jade", JADE_BORN, LILAS)],
+    ),
     (
         "famille.petit",
         "Petit",
-        "3 impasse des Acacias",
+        "31 rue des Lilas",
         ["Marc"],
         [DemoChild("Jade", JADE_BORN, LILAS)],
     ),
