@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 from datetime import date
 
-import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -29,19 +28,6 @@ NEW = {
 }
 
 
-@pytest.fixture
-def service(db_session: Session) -> Service:
-    return make_service(db_session)
-
-
-@pytest.fixture
-def agent_client(
-    client: FlaskClient, db_session: Session, clock: FrozenClock, service: Service
-) -> FlaskClient:
-    assert sign_in_agent(client, make_agent(db_session, clock, service)).status_code == 302
-    return client
-
-
 def post(client: FlaskClient, path: str, **fields: object) -> tuple[int, str]:
     data = {"csrf_token": csrf_token(client, "/agent/activites")}
     data |= {k: v if isinstance(v, list) else str(v) for k, v in fields.items()}  # type: ignore[misc]
@@ -50,9 +36,9 @@ def post(client: FlaskClient, path: str, **fields: object) -> tuple[int, str]:
 
 
 def test_an_agent_creates_an_activity_opens_its_wednesdays_and_closes_one(
-    agent_client: FlaskClient, service: Service, db_session: Session
+    bookings_agent: FlaskClient, bookings_service: Service, db_session: Session
 ) -> None:
-    status, page = post(agent_client, "/agent/activites", service=service.id, **NEW)
+    status, page = post(bookings_agent, "/agent/activites", service=bookings_service.id, **NEW)
     assert status == 200 and "L'activité est créée : ouvrez maintenant ses séances." in page
     activity = db_session.scalars(select(Activity)).one()
     assert (activity.cutoff_rule, activity.cutoff_count, activity.capacity) == (
@@ -61,57 +47,61 @@ def test_an_agent_creates_an_activity_opens_its_wednesdays_and_closes_one(
 
     path = f"/agent/activites/{activity.id}"
     status, page = post(
-        agent_client, path, action="ouvrir", du="2026-09-01", au="2026-10-31",
+        bookings_agent, path, action="ouvrir", du="2026-09-01", au="2026-10-31",
         jours=["2"], debut="08:30", fin="18:00",
     )  # fmt: skip
     assert status == 200 and "9 séance(s) ouverte(s)." in page
-    status, page = post(agent_client, path, action="fermer", jour="2026-09-16", motif="Grève")
+    status, page = post(bookings_agent, path, action="fermer", jour="2026-09-16", motif="Grève")
     assert status == 200 and "La journée est fermée" in page
     assert re.search(r"mercredi 16 septembre, 08:30–18:00.*?Fermé : Grève", page, re.DOTALL)
     closed = db_session.scalars(
         select(ActivitySession.day).where(ActivitySession.closed_reason.is_not(None))
     ).all()
     assert closed == [date(2026, 9, 16)]
-    assert "Accueil du mercredi" in page_text(agent_client.get("/agent/activites"))
+    assert "Accueil du mercredi" in page_text(bookings_agent.get("/agent/activites"))
 
 
 def test_bad_definitions_and_timetables_are_refused_with_a_reason(
-    agent_client: FlaskClient, service: Service, db_session: Session, clock: FrozenClock
+    bookings_agent: FlaskClient, bookings_service: Service, db_session: Session, clock: FrozenClock
 ) -> None:
     other = make_service(db_session)
     cases = {
         "another service": (dict(NEW, service=other.id), 404, None),
-        "no name": (dict(NEW, service=service.id, nom=" "), 400, "Donnez un nom"),
-        "a week day past 6": (dict(NEW, service=service.id, delai="9"), 400, "de 0 (lundi) à 6"),
+        "no name": (dict(NEW, service=bookings_service.id, nom=" "), 400, "Donnez un nom"),
+        "a week day past 6": (
+            dict(NEW, service=bookings_service.id, delai="9"),
+            400,
+            "de 0 (lundi) à 6",
+        ),
         "no time": (
-            dict(NEW, service=service.id, heure_limite="midi"),
+            dict(NEW, service=bookings_service.id, heure_limite="midi"),
             400,
             "Une heure est attendue",
         ),
         "an unknown kind": (
-            dict(NEW, service=service.id, type="piscine"),
+            dict(NEW, service=bookings_service.id, type="piscine"),
             400,
             "n'est pas proposée",
         ),
     }
     for name, (fields, code, message) in cases.items():
-        status, page = post(agent_client, "/agent/activites", **fields)
+        status, page = post(bookings_agent, "/agent/activites", **fields)
         assert status == code, name
         assert message is None or message in page, name
     assert db_session.scalars(select(Activity)).all() == []
 
-    status, _ = post(agent_client, "/agent/activites", service=service.id, **NEW)
+    status, _ = post(bookings_agent, "/agent/activites", service=bookings_service.id, **NEW)
     activity = db_session.scalars(select(Activity)).one()
     path = f"/agent/activites/{activity.id}"
     backwards = post(
-        agent_client, path, action="ouvrir", du="2026-10-31", au="2026-09-01",
+        bookings_agent, path, action="ouvrir", du="2026-10-31", au="2026-09-01",
         jours=["2"], debut="08:30", fin="18:00",
     )  # fmt: skip
     no_day = post(
-        agent_client, path, action="ouvrir", du="2026-09-01", au="2026-09-30",
+        bookings_agent, path, action="ouvrir", du="2026-09-01", au="2026-09-30",
         debut="08:30", fin="18:00",
     )  # fmt: skip
-    no_reason = post(agent_client, path, action="fermer", jour="2026-09-16", motif="")
+    no_reason = post(bookings_agent, path, action="fermer", jour="2026-09-16", motif="")
     assert backwards[0] == 400 and "La fin de la période précède son début." in backwards[1]
     assert no_day[0] == 400 and "Choisissez au moins un jour" in no_day[1]
     assert no_reason[0] == 400 and "Indiquez pourquoi la journée est fermée" in no_reason[1]
@@ -119,10 +109,10 @@ def test_bad_definitions_and_timetables_are_refused_with_a_reason(
 
 
 def test_another_services_agent_cannot_see_the_activity(
-    client: FlaskClient, db_session: Session, clock: FrozenClock, service: Service
+    client: FlaskClient, db_session: Session, clock: FrozenClock, bookings_service: Service
 ) -> None:
     activity = Activity(
-        service_id=service.id, code="a", name="A", kind="cantine", site="S",
+        service_id=bookings_service.id, code="a", name="A", kind="cantine", site="S",
         cutoff_rule=CutoffRule.JOURS_OUVRES, cutoff_count=1,
         cutoff_time=clock.now().time(), price_category="repas",
     )  # fmt: skip
