@@ -268,6 +268,7 @@ def expire_offers(session: Session, ctx: Context) -> int:
         select(Booking)
         .where(Booking.state == BookingState.PROPOSEE, Booking.offer_expires_at <= now)
         .order_by(Booking.offer_expires_at, Booking.id)
+        .with_for_update(skip_locked=True)  # two workers never pass the same offer on twice
     ).all()
     automatic = Booker(account_id=None, channel=Channel.AUTOMATIQUE)
     for booking in lapsed:
@@ -376,7 +377,8 @@ def _child(session: Session, booker: Booker, member_id: int) -> FoyerMember:
 
 
 def _own_booking(session: Session, booker: Booker, booking_id: int) -> Booking:
-    booking = session.get(Booking, booking_id, populate_existing=True)
+    # Locked: two cancellations at once (two tabs, two parents) must not free the place twice.
+    booking = session.get(Booking, booking_id, populate_existing=True, with_for_update=True)
     if booking is None or (booker.foyer_id is not None and booking.foyer_id != booker.foyer_id):
         raise BookingNotFound("Cette réservation est introuvable.")
     return booking

@@ -401,3 +401,35 @@ def test_a_weekly_pattern_needs_days_and_an_end_to_come(
         bookings.book_pattern(
             db_session, ctx, booker, child_of(foyer), activity_id, frozenset({0}), date(2026, 8, 1)
         )
+
+
+def test_two_cancellations_at_once_free_the_place_once(own_database: Engine) -> None:
+    sessions: sessionmaker[Session] = make_session_factory(own_database)
+    clock = FrozenClock()
+    ctx = Context(clock=clock, calendar=CALENDAR)
+    day = date(2026, 10, 19)
+    with sessions() as setup:
+        activity = make_activity(
+            setup, make_service(setup), kind=ActivityKind.VACANCES,
+            rule=CutoffRule.JOURS_CALENDAIRES, count=1, capacity=PLACES,
+        )  # fmt: skip
+        slot = open_days(setup, activity, day, day)[day]
+        foyer = make_foyer(setup, clock, "Martin")
+        activities.enrol(setup, clock, activity.id, child_of(foyer), day, day)
+        setup.commit()
+        booker = Booker(None, Channel.FAMILLE, foyer.id)
+        booking = bookings.book(setup, ctx, booker, child_of(foyer), slot).id
+
+    def cancel(ready: threading.Barrier) -> None:
+        with sessions() as session:
+            ready.wait()  # two tabs press "Annuler" at the same moment
+            bookings.cancel(session, ctx, booker, booking)
+
+    ready = threading.Barrier(2)
+    with ThreadPoolExecutor(2) as pool:
+        list(pool.map(cancel, [ready, ready]))
+
+    with sessions() as check:
+        assert check.get(ActivitySession, slot).taken == 0  # type: ignore[union-attr]
+        cancelled = select(func.count(BookingEvent.id)).where(BookingEvent.action == "annulee")
+        assert check.scalar(cancelled) == 1
