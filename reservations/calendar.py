@@ -52,7 +52,14 @@ class ChildWeek:
 
 def family_week(session: Session, ctx: Context, foyer_id: int, monday: date) -> list[ChildWeek]:
     """Every child of the foyer with the sessions, Monday to Sunday, of its enrolments."""
-    sunday = monday + timedelta(days=6)
+    return family_days(session, ctx, foyer_id, monday, monday + timedelta(days=6))
+
+
+def family_days(
+    session: Session, ctx: Context, foyer_id: int, monday: date, sunday: date
+) -> list[ChildWeek]:
+    """Every child of the foyer with the sessions from `monday` to `sunday` (any two days:
+    a week, a month) of its enrolments."""
     children = session.scalars(
         select(FoyerMember)
         .where(FoyerMember.foyer_id == foyer_id, FoyerMember.role == MemberRole.ENFANT)

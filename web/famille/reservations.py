@@ -13,7 +13,7 @@ from accounts.models import Role
 from coffre.clock import local_today
 from reservations import bookings
 from reservations.bookings import Booker, Context
-from reservations.calendar import family_week
+from reservations.calendar import family_days, family_week
 from reservations.errors import BookingError, BookingNotFound, BookingRefused
 from reservations.models import Channel
 from web.auth.guard import role_required
@@ -61,6 +61,25 @@ def _page(monday: date, error: str | None = None, status: int = 200) -> tuple[st
 @role_required(Role.FAMILLE)
 def reservations() -> tuple[str, int]:
     return _page(_monday(request.args.get("semaine")))
+
+
+@bp.get("/reservations/mois")
+@role_required(Role.FAMILLE)
+def reservations_mois() -> str:
+    """The month at a glance (?mois=YYYY-MM): each day's state; changes are made by week."""
+    try:
+        first = date.fromisoformat(request.args.get("mois", "") + "-01")
+    except ValueError:
+        first = local_today(runtime().clock).replace(day=1)
+    following = (first + timedelta(days=31)).replace(day=1)
+    last = following - timedelta(days=1)
+    return render_template(
+        "famille/reservations_mois.html",
+        weeks=family_days(db(), _context(), family_reader().foyer_id, first, last),
+        first=first,
+        previous=(first - timedelta(days=1)).replace(day=1),
+        following=following,
+    )
 
 
 @bp.post("/reservations")

@@ -136,3 +136,20 @@ def test_a_family_books_every_monday_and_thursday_of_the_month(
     )  # fmt: skip
     assert forged[0] == 404
     assert no_end[0] == 409 and "Indiquez le dernier jour à réserver" in no_end[1]
+
+
+def test_the_month_view_shows_each_days_state_and_leads_to_its_week(
+    family_client: FlaskClient, canteen: dict[str, int]
+) -> None:
+    change(family_client, action="reserver", enfant=canteen["zoe"], seance=canteen["monday"])
+
+    page = page_text(family_client.get("/famille/reservations/mois?mois=2026-09"))
+
+    assert "Septembre 2026" in page
+    monday = re.search(r'href="([^"]+)">lun\. 14</a>\s*<span[^>]*>([^<]+)</span>', page)
+    assert monday and monday.group(2) == "Réservé"
+    assert monday.group(1).startswith("/famille/reservations?semaine=2026-09-14#jour-")
+    assert page.count(">Non réservé<") == 21  # the other school days of September
+    october = page_text(family_client.get("/famille/reservations/mois?mois=2026-10"))
+    assert "Aucune séance ce mois-ci." in october
+    assert family_client.get("/famille/reservations/mois?mois=septembre").status_code == 200
