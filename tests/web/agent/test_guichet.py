@@ -20,7 +20,11 @@ from coffre.models import Channel, Document, Foyer, FoyerMember, JournalEntry, M
 from demo.seed import demo_pdf
 from notifications.models import OutboxMessage
 from procedures.models import Demande, DemandeEvent, DemandeStatus
+from reservations import activities
+from reservations.models import BookingEvent
+from reservations.models import Channel as BookingChannel
 from tests.factories import make_account, make_agent, make_service, page_text
+from tests.reservations.test_bookings import make_activity, open_days
 from tests.web.agents import sign_in_agent
 from tests.web.auth.test_login import csrf_token, log_in
 from tests.web.conftest import deposit
@@ -369,3 +373,23 @@ def test_a_household_created_at_the_counter_gets_codes_the_parent_activates_with
     assert (entry.event, entry.actor_id) == ("guichet.foyer_created", agent.id)
     found = page_text(agent_client.get("/agent/guichet", query_string={"q": "ines benoit"}))
     assert "Foyer Inès Benoît" in found and "A un compte en ligne" in found
+
+
+def test_a_day_booked_at_the_counter_is_journaled_as_such(
+    agent_client: FlaskClient, agent: Account, foyer: Foyer, db_session: Session, clock: FrozenClock
+) -> None:
+    activity = make_activity(db_session, make_service(db_session))
+    monday = date(2026, 9, 14)
+    slot = open_days(db_session, activity, monday, monday)[monday]
+    lea = next(m.id for m in foyer.members if m.role is MemberRole.ENFANT)
+    activities.enrol(db_session, clock, activity.id, lea, monday, monday)
+    db_session.commit()
+    assert open_counter(agent_client, foyer.id).status_code == 303
+
+    token = csrf_token(agent_client, "/famille/reservations?semaine=2026-09-14")
+    fields = {"action": "reserver", "enfant": lea, "seance": slot, "semaine": "2026-09-14"}
+    response = agent_client.post("/famille/reservations", data={"csrf_token": token, **fields})
+
+    assert response.status_code == 303
+    event = db_session.scalars(select(BookingEvent)).one()
+    assert (event.channel, event.account_id) == (BookingChannel.GUICHET, agent.id)
