@@ -42,6 +42,8 @@ def open_sessions(
         raise BookingRefused("Choisissez au moins un jour de la semaine.")
     if timetable.last_day < timetable.first_day:
         raise BookingRefused("La fin de la période précède son début.")
+    if not 2000 <= timetable.first_day.year <= timetable.last_day.year <= 2100:
+        raise BookingRefused("Choisissez une période entre 2000 et 2100.")
     if (timetable.last_day - timetable.first_day).days > MAX_PERIOD_DAYS:
         raise BookingRefused("Ouvrez au plus une année scolaire à la fois.")
     if timetable.ends_at <= timetable.starts_at:

@@ -31,12 +31,21 @@ def _context() -> Context:
     )
 
 
+FIRST_YEAR, LAST_YEAR = 2000, 2100  # pages asked for outside these fall back to today
+
+
+def _asked(given: str | None) -> date:
+    """The day an address asks for (YYYY-MM-DD), or today if it asks for none we can show."""
+    try:
+        day = date.fromisoformat(given or "")
+    except ValueError:
+        return local_today(runtime().clock)
+    return day if FIRST_YEAR <= day.year <= LAST_YEAR else local_today(runtime().clock)
+
+
 def _monday(given: str | None) -> date:
     """The Monday of the week asked for (?semaine=YYYY-MM-DD), or of this week."""
-    try:
-        day = date.fromisoformat(given) if given else local_today(runtime().clock)
-    except ValueError:
-        day = local_today(runtime().clock)
+    day = _asked(given)
     return day - timedelta(days=day.weekday())
 
 
@@ -67,10 +76,7 @@ def reservations() -> tuple[str, int]:
 @role_required(Role.FAMILLE)
 def reservations_mois() -> str:
     """The month at a glance (?mois=YYYY-MM): each day's state; changes are made by week."""
-    try:
-        first = date.fromisoformat(request.args.get("mois", "") + "-01")
-    except ValueError:
-        first = local_today(runtime().clock).replace(day=1)
+    first = _asked(request.args.get("mois", "") + "-01").replace(day=1)
     following = (first + timedelta(days=31)).replace(day=1)
     last = following - timedelta(days=1)
     return render_template(
@@ -127,7 +133,7 @@ def _number(field: str) -> int:
 
 
 def _pattern(booker: Booker, monday: date) -> BaseResponse:
-    """ "Every Monday, Tuesday and Thursday until...": book the weekdays ticked."""
+    """Book the weekdays ticked, every week until the day given."""
     days = request.form.getlist("jours")
     if not all(day in "0123456" and len(day) == 1 for day in days):
         raise BookingNotFound(_("This change is not one the page offers."))

@@ -102,6 +102,11 @@ def test_bad_definitions_and_timetables_are_refused_with_a_reason(
         debut="08:30", fin="18:00",
     )  # fmt: skip
     no_reason = post(bookings_agent, path, action="fermer", jour="2026-09-16", motif="")
+    far = post(
+        bookings_agent, path, action="ouvrir", du="9999-12-01", au="9999-12-31",
+        jours=["2"], debut="08:30", fin="18:00",
+    )  # fmt: skip
+    assert far[0] == 400 and "entre 2000 et 2100" in far[1]
     assert backwards[0] == 400 and "La fin de la période précède son début." in backwards[1]
     assert no_day[0] == 400 and "Choisissez au moins un jour" in no_day[1]
     assert no_reason[0] == 400 and "Indiquez pourquoi la journée est fermée" in no_reason[1]

@@ -152,4 +152,7 @@ def test_the_month_view_shows_each_days_state_and_leads_to_its_week(
     assert page.count(">Non réservé<") == 21  # the other school days of September
     october = page_text(family_client.get("/famille/reservations/mois?mois=2026-10"))
     assert "Aucune séance ce mois-ci." in october
-    assert family_client.get("/famille/reservations/mois?mois=septembre").status_code == 200
+    for wrong in ("septembre", "0001-01", "9999-12"):
+        assert family_client.get(f"/famille/reservations/mois?mois={wrong}").status_code == 200
+    for wrong in ("0001-01-01", "9999-12-31"):
+        assert family_client.get(f"/famille/reservations?semaine={wrong}").status_code == 200
