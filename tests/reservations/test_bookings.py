@@ -77,6 +77,18 @@ def open_days(session: Session, activity: Activity, first: date, last: date) -> 
     return {row.day: row.id for row in rows}
 
 
+HOLIDAY = date(2026, 10, 19)  # a Monday of the autumn holidays
+
+
+def holiday_day(session: Session, capacity: int) -> tuple[Activity, int]:
+    """A leisure centre's day of the holidays with `capacity` places, and its session."""
+    activity = make_activity(
+        session, make_service(session), kind=ActivityKind.VACANCES,
+        rule=CutoffRule.JOURS_CALENDAIRES, count=1, capacity=capacity,
+    )  # fmt: skip
+    return activity, open_days(session, activity, HOLIDAY, HOLIDAY)[HOLIDAY]
+
+
 def family(session: Session, clock: FrozenClock, foyer: Foyer) -> tuple[Account, Booker]:
     account = make_account(session, clock, Role.FAMILLE, foyer_id=foyer.id)
     return account, Booker(account.id, Channel.FAMILLE, foyer.id)
@@ -160,18 +172,12 @@ def test_cutoffs_skip_public_holidays_and_follow_each_rule(
 def test_a_full_session_puts_families_on_a_waiting_list_and_a_freed_place_is_offered(
     db_session: Session, clock: FrozenClock, ctx: Context
 ) -> None:
-    activity = make_activity(
-        db_session, make_service(db_session), kind=ActivityKind.VACANCES,
-        rule=CutoffRule.JOURS_CALENDAIRES, count=1, capacity=1,
-    )  # fmt: skip
-    slot = open_days(db_session, activity, date(2026, 10, 19), date(2026, 10, 19))[
-        date(2026, 10, 19)
-    ]
+    activity, slot = holiday_day(db_session, capacity=1)
     families = []
     for label in ("Martin", "Nguyen", "Benali"):
         foyer = make_foyer(db_session, clock, label)
         activities.enrol(
-            db_session, clock, activity.id, child_of(foyer), date(2026, 10, 19), date(2026, 10, 30)
+            db_session, clock, activity.id, child_of(foyer), HOLIDAY, date(2026, 10, 30)
         )
         families.append((foyer, *family(db_session, clock, foyer)))
     db_session.commit()
@@ -290,13 +296,9 @@ def test_simultaneous_bookings_never_pass_the_capacity(own_database: Engine) -> 
     sessions: sessionmaker[Session] = make_session_factory(own_database)
     clock = FrozenClock()
     ctx = Context(clock=clock, calendar=CALENDAR)
-    day = date(2026, 10, 19)
+    day = HOLIDAY
     with sessions() as setup:
-        activity = make_activity(
-            setup, make_service(setup), kind=ActivityKind.VACANCES,
-            rule=CutoffRule.JOURS_CALENDAIRES, count=1, capacity=PLACES,
-        )  # fmt: skip
-        slot = open_days(setup, activity, day, day)[day]
+        activity, slot = holiday_day(setup, capacity=PLACES)
         foyers = [make_foyer(setup, clock, f"Foyer {n}") for n in range(FAMILIES)]
         for foyer in foyers:
             activities.enrol(setup, clock, activity.id, child_of(foyer), day, day)
@@ -328,12 +330,8 @@ def test_the_worker_passes_a_lapsed_offer_on(
     ctx: Context,
     vault: Vault,
 ) -> None:
-    day = date(2026, 10, 19)
-    activity = make_activity(
-        db_session, make_service(db_session), kind=ActivityKind.VACANCES,
-        rule=CutoffRule.JOURS_CALENDAIRES, count=1, capacity=1,
-    )  # fmt: skip
-    slot = open_days(db_session, activity, day, day)[day]
+    day = HOLIDAY
+    activity, slot = holiday_day(db_session, capacity=1)
     first, second = make_foyer(db_session, clock, "Martin"), make_foyer(db_session, clock, "Roux")
     for foyer in (first, second):
         activities.enrol(db_session, clock, activity.id, child_of(foyer), day, day)
@@ -407,13 +405,9 @@ def test_two_cancellations_at_once_free_the_place_once(own_database: Engine) -> 
     sessions: sessionmaker[Session] = make_session_factory(own_database)
     clock = FrozenClock()
     ctx = Context(clock=clock, calendar=CALENDAR)
-    day = date(2026, 10, 19)
+    day = HOLIDAY
     with sessions() as setup:
-        activity = make_activity(
-            setup, make_service(setup), kind=ActivityKind.VACANCES,
-            rule=CutoffRule.JOURS_CALENDAIRES, count=1, capacity=PLACES,
-        )  # fmt: skip
-        slot = open_days(setup, activity, day, day)[day]
+        activity, slot = holiday_day(setup, capacity=PLACES)
         foyer = make_foyer(setup, clock, "Martin")
         activities.enrol(setup, clock, activity.id, child_of(foyer), day, day)
         setup.commit()
