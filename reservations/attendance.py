@@ -111,6 +111,11 @@ def sheet(session: Session, agent: Agent, session_id: int) -> Sheet:
     )
 
 
+def is_closed(session: Session, agent: Agent, session_id: int) -> bool:
+    """Whether the session's sheet is closed (a change then is a correction, with a reason)."""
+    return _closed(session, _slot(session, agent, session_id).id)
+
+
 def mark(
     session: Session, clock: Clock, agent: Agent, session_id: int, member_id: int, present: bool
 ) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from functools import partial
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
@@ -106,13 +107,14 @@ def book_pattern(
     cut-off, outside the enrolment) is reported and the others are booked. Exceptions are
     days cancelled afterwards, one by one.
     """
+    run = partial(_book_pattern, session, ctx, booker, member_id, activity_id, weekdays, until)
     try:
-        return _book_pattern(session, ctx, booker, member_id, activity_id, weekdays, until)
+        return run()
     except IntegrityError:
         # The same pattern sent twice at once (a double click): the other one's bookings
         # stand, and this one, run again, finds them.
         session.rollback()
-        return _book_pattern(session, ctx, booker, member_id, activity_id, weekdays, until)
+        return run()
 
 
 def _book_pattern(
@@ -239,7 +241,9 @@ def cancel(session: Session, ctx: Context, booker: Booker, booking_id: int) -> B
     if booking.state is BookingState.ANNULEE:
         session.rollback()
         return booking
-    _check_cutoff(ctx, booking.session)
+    late = _past_cutoff(ctx, booking.session)
+    if late is not None:
+        raise BookingRefused(late)
     _release(session, ctx, booking, "annulee", booker)
     session.commit()
     return booking
@@ -397,8 +401,7 @@ class _Child:
     """What the rules need to know of a child, read once for many sessions."""
 
     member: FoyerMember
-    periods: list[tuple[date, date]]  # (activity, first day, last day) of its enrolments
-    activities: list[int]
+    enrolments: list[tuple[int, date, date]]  # (activity, first day, last day)
     shared: SharedCustody | None
 
 
@@ -410,8 +413,7 @@ def _rules_of(session: Session, child: FoyerMember) -> _Child:
     ).all()
     return _Child(
         member=child,
-        periods=[(first, last) for _, first, last in enrolments],
-        activities=[activity for activity, _, _ in enrolments],
+        enrolments=[(activity, first, last) for activity, first, last in enrolments],
         shared=custody.custody_of(session, child.id),
     )
 
@@ -421,7 +423,7 @@ def _refusal(ctx: Context, slot: ActivitySession, rules: _Child) -> str | None:
     child = rules.member
     enrolled = any(
         activity == slot.activity_id and first <= slot.day <= last
-        for activity, (first, last) in zip(rules.activities, rules.periods, strict=True)
+        for activity, first, last in rules.enrolments
     )
     if not enrolled:
         return (
@@ -435,20 +437,16 @@ def _refusal(ctx: Context, slot: ActivitySession, rules: _Child) -> str | None:
         )
     if slot.closed_reason:
         return f"La séance du {_day(slot)} est fermée : {slot.closed_reason}."
-    limit = change_deadline(ctx, slot)
-    if ctx.clock.now() > limit:
-        shown = limit.astimezone(PARIS).strftime("%d/%m/%Y à %H:%M")
-        return f"La séance du {_day(slot)} ne peut plus être modifiée depuis le {shown}."
-    return None
+    return _past_cutoff(ctx, slot)
 
 
-def _check_cutoff(ctx: Context, slot: ActivitySession) -> None:
+def _past_cutoff(ctx: Context, slot: ActivitySession) -> str | None:
+    """Why the session can no longer be changed, if its cut-off has passed."""
     limit = change_deadline(ctx, slot)
-    if ctx.clock.now() > limit:
-        shown = limit.astimezone(PARIS).strftime("%d/%m/%Y à %H:%M")
-        raise BookingRefused(
-            f"La séance du {_day(slot)} ne peut plus être modifiée depuis le {shown}."
-        )
+    if ctx.clock.now() <= limit:
+        return None
+    shown = limit.astimezone(PARIS).strftime("%d/%m/%Y à %H:%M")
+    return f"La séance du {_day(slot)} ne peut plus être modifiée depuis le {shown}."
 
 
 def _day(slot: ActivitySession) -> str:

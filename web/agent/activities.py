@@ -17,6 +17,7 @@ from reservations.activities import Definition, Timetable
 from reservations.errors import BookingError, BookingNotFound, BookingRefused
 from reservations.models import ActivityKind, CutoffRule
 from web.agent.blueprint import agent_actor, bp
+from web.agent.inbox_query import as_number
 from web.auth.guard import role_required
 from web.runtime import db, runtime
 
@@ -132,9 +133,10 @@ def activite_modifier(activity_id: int) -> tuple[str, int] | BaseResponse:
 
 
 def _int(value: str) -> int:
-    if not (value.isascii() and value.isdigit() and len(value) <= 9):
+    number = as_number(value)
+    if number is None:
         raise BookingRefused(_("A number is expected."))
-    return int(value)
+    return number
 
 
 def _date(value: str) -> date:

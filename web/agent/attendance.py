@@ -62,7 +62,7 @@ def presences_pointer(session_id: int) -> tuple[str, int] | BaseResponse:
             flash(_("The attendance sheet is closed and signed."), "success")
         elif action in ("present", "absent") and child is not None:
             present = action == "present"
-            if attendance.sheet(db(), agent, session_id).closed_at is None:
+            if not attendance.is_closed(db(), agent, session_id):
                 attendance.mark(db(), clock, agent, session_id, child, present)
             else:
                 reason = request.form.get("motif", "")
