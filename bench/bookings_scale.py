@@ -5,8 +5,8 @@ over --sites school sites, each with its canteen on Mondays, Tuesdays, Thursdays
 of the 2026-2027 school year), books every child of --booked-sites sites on every session
 of the year, then prints:
 
-(a) the family's week (`reservations.calendar.family_week`) of a foyer with three children:
-    median and p95 over --queries weeks;
+(a) the family's week (`reservations.calendar.family_week`) and month (`family_days` over a
+    month, the month view) of a foyer with three children: median and p95 over --queries;
 (b) a site's day sheet (`reservations.attendance.sheet`) with --children booked children:
     median and p95 over --queries days;
 (c) bookings per second applied from a weekly pattern (`reservations.bookings.book_pattern`,
@@ -21,13 +21,13 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import sys
 import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
-from datetime import time as clock_time
 from pathlib import Path
 
 from sqlalchemy import create_engine, insert, select, text
@@ -38,24 +38,18 @@ from coffre.clock import FrozenClock
 from coffre.db import make_engine, make_session_factory
 from coffre.models import Foyer, FoyerMember, MemberRole
 from procedures.working_hours import WorkingCalendar
-from reservations import activities, attendance, bookings
+from reservations import attendance, bookings
 from reservations.bookings import Booker, Context
-from reservations.calendar import family_week
+from reservations.calendar import family_days, family_week
 from reservations.models import (
-    Activity,
-    ActivityKind,
     ActivitySession,
-    Booking,
-    BookingState,
     Channel,
-    CutoffRule,
-    Enrolment,
 )
 from web import schema
 
-YEAR_START, YEAR_END = date(2026, 9, 1), date(2027, 7, 3)
-CANTEEN_DAYS = frozenset({0, 1, 3, 4})
-BATCH = 5000
+sys.path.insert(0, str(Path(__file__).resolve().parent / "load"))
+import school_year
+from school_year import BATCH, CANTEEN_DAYS, YEAR_END, YEAR_START
 
 
 def generate(session: Session, clock: FrozenClock, args: argparse.Namespace) -> dict[str, object]:
@@ -66,23 +60,8 @@ def generate(session: Session, clock: FrozenClock, args: argparse.Namespace) -> 
     service = Service(entity_id=entity.id, code="scolaire", name="Affaires scolaires")
     session.add(service)
     session.flush()
-    calendar = WorkingCalendar()
-    sites = []
-    for number in range(args.sites + 1):  # the last one: the weekly patterns' fresh site
-        activity = Activity(
-            service_id=service.id, code=f"cantine-{number}", name=f"Cantine {number}",
-            kind=ActivityKind.CANTINE, site=f"École {number}",
-            cutoff_rule=CutoffRule.JOURS_OUVRES, cutoff_count=1,
-            cutoff_time=clock_time(10, 0), capacity=None, price_category="repas",
-        )  # fmt: skip
-        session.add(activity)
-        session.flush()
-        timetable = activities.Timetable(
-            YEAR_START, YEAR_END, CANTEEN_DAYS, clock_time(11, 45), clock_time(13, 30)
-        )
-        activities.open_sessions(session, calendar, activity.id, timetable)
-        sites.append(activity.id)
-    session.commit()
+    # The last site: the weekly patterns' fresh one.
+    sites = school_year.open_canteens(session, service.id, args.sites + 1)
     now = clock.now()
     children_of_site: dict[int, list[tuple[int, int]]] = {site: [] for site in sites}
     three_children_foyer = None
@@ -109,7 +88,7 @@ def generate(session: Session, clock: FrozenClock, args: argparse.Namespace) -> 
             three_children_foyer = next(f for f in foyer_ids if (f - foyer_ids[0]) % 3 == 2)
         session.commit()
     booked_sites = sites[: args.booked_sites]
-    enrolments, measured_site = [], booked_sites[0]
+    measured_site = booked_sites[0]
     pattern_site = sites[-1]
     children_of_site[measured_site] = children_of_site[measured_site][: args.children]
     fresh = [c for site in sites[args.booked_sites : -1] for c in children_of_site[site]]
@@ -125,33 +104,10 @@ def generate(session: Session, clock: FrozenClock, args: argparse.Namespace) -> 
         c for c in family if c not in children_of_site[measured_site]
     ]
     for site in [*booked_sites, pattern_site]:
-        for member_id, foyer_id in children_of_site[site]:
-            enrolments.append(
-                {"activity_id": site, "foyer_id": foyer_id, "member_id": member_id,
-                 "starts_on": YEAR_START, "ends_on": YEAR_END, "created_at": now}
-            )  # fmt: skip
-    for start in range(0, len(enrolments), BATCH):
-        session.execute(insert(Enrolment), enrolments[start : start + BATCH])
-    session.commit()
-    bookings_written = 0
-    for site in booked_sites:
-        slots = session.scalars(
-            select(ActivitySession.id).where(ActivitySession.activity_id == site)
-        ).all()
-        rows = [
-            {"session_id": slot, "foyer_id": foyer_id, "member_id": member_id,
-             "state": BookingState.RESERVEE, "created_at": now, "updated_at": now}
-            for slot in slots
-            for member_id, foyer_id in children_of_site[site]
-        ]  # fmt: skip
-        for start in range(0, len(rows), BATCH):
-            session.execute(insert(Booking), rows[start : start + BATCH])
-        session.execute(
-            text("UPDATE activity_sessions SET taken = :n WHERE activity_id = :a"),
-            {"n": len(children_of_site[site]), "a": site},
-        )
-        bookings_written += len(rows)
-        session.commit()
+        school_year.enrol_all(session, site, children_of_site[site], now)
+    bookings_written = sum(
+        school_year.book_year(session, site, children_of_site[site], now) for site in booked_sites
+    )
     return {
         "service": service.id,
         "measured_site": measured_site,
@@ -200,6 +156,16 @@ def measure(url: str, args: argparse.Namespace) -> None:
         weeks = iter(mondays * (args.queries // len(mondays) + 1))
         median, p95 = timed(lambda: family_week(session, ctx, foyer_id, next(weeks)), args.queries)
         print(f"  (a) family's week, 3 children: median {median:.1f} ms, p95 {p95:.1f} ms")
+        firsts = [date(2026 + (m < 9), m, 1) for m in (9, 10, 11, 12, 1, 2, 3, 4, 5, 6)]
+        months = iter(firsts * (args.queries // len(firsts) + 1))
+
+        def month() -> object:
+            first = next(months)
+            last = (first + timedelta(days=31)).replace(day=1) - timedelta(days=1)
+            return family_days(session, ctx, foyer_id, first, last)
+
+        median, p95 = timed(month, args.queries)
+        print(f"  (a) family's month, 3 children: median {median:.1f} ms, p95 {p95:.1f} ms")
         agent = attendance.Agent(0, frozenset({town["service"]}))  # type: ignore[arg-type]
         slots = session.scalars(
             select(ActivitySession.id).where(ActivitySession.activity_id == town["measured_site"])

@@ -70,6 +70,10 @@ DOCUMENT_TYPES: dict[str, DocumentType] = {
         DocumentType("rib", "Relevé d'identité bancaire (RIB)", Validity.UNLIMITED),
         DocumentType("jugement_garde", "Jugement de garde", Validity.UNLIMITED),
         DocumentType("attestation_assurance", "Attestation d'assurance", Validity.MONTHS, 12),
+        # Justifies one absence: never offered again for another request.
+        DocumentType(
+            "certificat_medical", "Certificat médical", Validity.MONTHS, 3, reusable=False
+        ),
         # Issued by the town into the family's vault, never reused for another request.
         DocumentType(
             "attestation_mairie",

@@ -18,7 +18,16 @@ from coffre.models import Foyer, FoyerMember, MemberRole
 from coffre.vault import Upload, Vault
 from procedures.working_hours import WorkingCalendar
 from reservations import activities, custody
-from reservations.models import Activity, ActivityKind, CutoffRule
+from reservations.models import (
+    Activity,
+    ActivityKind,
+    ActivitySession,
+    Booking,
+    BookingEvent,
+    BookingState,
+    Channel,
+    CutoffRule,
+)
 
 # Public on purpose: printed by `make run`; seed_demo refuses to run in production.
 DEMO_PASSWORD = "bellerive-demo-2026"  # noqa: S105  (printed by make run on purpose)
@@ -124,6 +133,7 @@ def seed_demo(session: Session, clock: Clock, vault: Vault | None = None) -> lis
     logins += [_family(session, clock, vault, *family) for family in FAMILIES]
     _activities(session, clock, services["scolaire"])
     _shared_custody(session, clock)
+    _canteen_weeks(session, clock)
     session.commit()
     return logins
 
@@ -364,3 +374,36 @@ def _shared_custody(session: Session, clock: Clock) -> None:
         return
     today = local_today(clock)
     custody.share(session, clock, rows["Roux"], rows["Petit"], today - timedelta(today.weekday()))
+
+
+def _canteen_weeks(session: Session, clock: Clock) -> None:
+    """Hugo Martin eats at the canteen every day of this week and the next, booked by his
+    parents before the cut-off: the days already past it can only be justified (illness)."""
+    hugo = session.scalar(
+        select(FoyerMember).where(
+            FoyerMember.first_name == "Hugo", FoyerMember.last_name == "Martin"
+        )
+    )
+    if hugo is None or session.scalar(select(Booking.id).where(Booking.member_id == hugo.id)):
+        return
+    today = local_today(clock)
+    monday = today - timedelta(days=today.weekday())
+    slots = session.scalars(
+        select(ActivitySession)
+        .join(Activity, Activity.id == ActivitySession.activity_id)
+        .where(
+            Activity.code == "cantine-lilas",
+            ActivitySession.day.between(monday, monday + timedelta(days=11)),
+        )
+    )
+    booked_at = clock.now() - timedelta(days=10)
+    for slot in slots:
+        booking = Booking(
+            session_id=slot.id, foyer_id=hugo.foyer_id, member_id=hugo.id,
+            state=BookingState.RESERVEE, created_at=booked_at, updated_at=booked_at,
+        )  # fmt: skip
+        booking.events.append(
+            BookingEvent(at=booked_at, action="reservee", channel=Channel.FAMILLE)
+        )
+        session.add(booking)
+        slot.taken += 1

@@ -83,6 +83,8 @@ class Definition:
     window: Window | None = None
     retention_days: int = 365 * 5
     season_start: tuple[int, int] | None = None
+    # When last year's accepted demandes may be renewed for the season starting next.
+    renewal: Window | None = None
 
     def task(self, spec_id: str) -> TaskSettings:
         return self.tasks.get(spec_id, TaskSettings())
@@ -122,6 +124,7 @@ def definition_from_dict(raw: Mapping[str, Any]) -> Definition:
         window=_window(raw.get("window")),
         retention_days=int(raw.get("retention_days", 365 * 5)),
         season_start=_month_day(raw["season_start"]) if raw.get("season_start") else None,
+        renewal=_window(raw.get("renewal")),
     )
 
 

@@ -134,7 +134,7 @@ def _missing_documents(
     ctx: EngineContext, definition: Definition, values: Mapping[str, Any], documents: list[Document]
 ) -> list[str]:
     today = local_today(ctx.clock)
-    season = _season_start(definition, today)
+    season = next_season_start(definition, today)
     problems = []
     for required in definition.documents:
         until = season if required.valid_until_season and season else today
@@ -144,7 +144,7 @@ def _missing_documents(
     return problems
 
 
-def _season_start(definition: Definition, today: date) -> date | None:
+def next_season_start(definition: Definition, today: date) -> date | None:
     """The next start of the season (e.g. the school year) on or after today."""
     if definition.season_start is None:
         return None

@@ -28,6 +28,7 @@ from reservations.models import (
     Booking,
     BookingState,
 )
+from reservations.registrations import justified_days
 
 REASON_MAX = 300
 
@@ -48,6 +49,7 @@ class Row:
     has_pai: bool
     allergies: str | None
     present: bool | None  # None: not marked yet
+    justified_absence: bool = False  # the family sent a certificate the service accepted
 
 
 @dataclass(frozen=True)
@@ -92,7 +94,8 @@ def sheet(session: Session, agent: Agent, session_id: int) -> Sheet:
         .join(Booking, Booking.member_id == FoyerMember.id)
         .where(Booking.session_id == slot.id, Booking.state == BookingState.RESERVEE)
         .order_by(FoyerMember.last_name, FoyerMember.first_name, FoyerMember.id)
-    )
+    ).all()
+    justified = justified_days(session, [c.id for c in children], slot.day, slot.day)
     closed = session.scalar(
         select(AttendanceSheet.closed_at).where(AttendanceSheet.session_id == slot.id)
     )
@@ -104,7 +107,15 @@ def sheet(session: Session, agent: Agent, session_id: int) -> Sheet:
         starts_at=slot.starts_at.strftime("%H:%M"),
         ends_at=slot.ends_at.strftime("%H:%M"),
         rows=[
-            Row(c.id, c.first_name, c.last_name, c.has_pai, c.allergies, marks.get(c.id))
+            Row(
+                c.id,
+                c.first_name,
+                c.last_name,
+                c.has_pai,
+                c.allergies,
+                marks.get(c.id),
+                (c.id, slot.day) in justified,
+            )
             for c in children
         ],
         closed_at=closed,
@@ -175,12 +186,22 @@ def correct(
     session.commit()
 
 
+def billable(present: bool | None, justified: bool, activity: Activity) -> bool:
+    """Whether a booked day is billed: attended, or missed without a justified absence when
+    the activity bills those (a day not marked counts as booked)."""
+    if present:
+        return True
+    if justified:
+        return False
+    return present is None or activity.bills_unjustified_absence
+
+
 def month_csv(session: Session, agent: Agent, site: str, year: int, month: int) -> str:
     """A site's attendance for a month, one line per booked child and day (for billing)."""
     first = date(year, month, 1)
     last = date(year + month // 12, month % 12 + 1, 1)
     rows = session.execute(
-        select(ActivitySession.day, Activity.name, FoyerMember, AttendanceMark.present)
+        select(ActivitySession.day, Activity, FoyerMember, AttendanceMark.present)
         .join(Activity, Activity.id == ActivitySession.activity_id)
         .join(Booking, Booking.session_id == ActivitySession.id)
         .join(FoyerMember, FoyerMember.id == Booking.member_id)
@@ -197,19 +218,24 @@ def month_csv(session: Session, agent: Agent, site: str, year: int, month: int) 
             Booking.state == BookingState.RESERVEE,
         )
         .order_by(ActivitySession.day, Activity.name, FoyerMember.last_name, FoyerMember.id)
-    )
-    header = ["date", "activite", "nom", "prenom", "pai", "presence"]
-    lines: list[list[Cell]] = [
-        [
-            day.isoformat(),
-            activity,
-            child.last_name,
-            child.first_name,
-            "oui" if child.has_pai else "non",
-            "" if present is None else ("present" if present else "absent"),
-        ]
-        for day, activity, child, present in rows
-    ]
+    ).all()
+    justified = justified_days(session, sorted({row[2].id for row in rows}), first, last)
+    header = ["date", "activite", "nom", "prenom", "pai", "presence", "justifiee", "facturee"]
+    lines: list[list[Cell]] = []
+    for day, activity, child, present in rows:
+        excused = (child.id, day) in justified
+        lines.append(
+            [
+                day.isoformat(),
+                activity.name,
+                child.last_name,
+                child.first_name,
+                "oui" if child.has_pai else "non",
+                "" if present is None else ("present" if present else "absent"),
+                "oui" if excused else "non",
+                "oui" if billable(present, excused, activity) else "non",
+            ]
+        )
     return csv_text(header, lines)
 
 

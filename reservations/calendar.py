@@ -14,6 +14,7 @@ from reservations import custody
 from reservations.bookings import Context, change_deadline
 from reservations.custody import at_home
 from reservations.models import Activity, ActivitySession, Booking, BookingState, Enrolment
+from reservations.registrations import justified_days
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,13 @@ class Day:
     other_home: bool  # shared custody: the other parent's week
     offer_expires_at: datetime | None
     full: bool  # no place left: booking joins the waiting list
+    justified_absence: bool = False  # a medical certificate the service accepted covers it
+
+    @property
+    def absence_to_justify(self) -> bool:
+        """Booked, past the cut-off (too late to cancel): an illness is justified instead."""
+        booked = self.state is BookingState.RESERVEE and not self.other_home
+        return booked and not self.changeable and not self.justified_absence
 
 
 @dataclass(frozen=True)
@@ -92,6 +100,7 @@ def family_days(
             )
         )
     }
+    justified = justified_days(session, [c.id for c in children], monday, sunday)
     now = ctx.clock.now()
     weeks = []
     for child in children:
@@ -107,6 +116,7 @@ def family_days(
                     booked.get((slot.id, child.id)),
                     now,
                     at_home(shared, child.id, slot.day),
+                    (child.id, slot.day) in justified,
                 )
                 for slot in slots
                 if slot.activity_id == activity.id
@@ -119,7 +129,12 @@ def family_days(
 
 
 def _day(
-    ctx: Context, slot: ActivitySession, booking: Booking | None, now: datetime, home: bool
+    ctx: Context,
+    slot: ActivitySession,
+    booking: Booking | None,
+    now: datetime,
+    home: bool,
+    justified: bool,
 ) -> Day:
     limit = change_deadline(ctx, slot)
     live = booking is not None and booking.state is not BookingState.ANNULEE
@@ -136,4 +151,5 @@ def _day(
         other_home=not home,
         offer_expires_at=booking.offer_expires_at if booking is not None else None,
         full=slot.capacity is not None and slot.taken >= slot.capacity,
+        justified_absence=justified,
     )

@@ -8,15 +8,16 @@ bookings: they stay two foyers, and invoices follow the foyer that booked.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 
 from sqlalchemy import or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from coffre.clock import Clock
 from coffre.models import FoyerMember, MemberRole
 from reservations.errors import BookingNotFound, BookingRefused
-from reservations.models import SharedCustody
+from reservations.models import Activity, Enrolment, SharedCustody
 
 
 def share(
@@ -56,13 +57,52 @@ def share(
     return custody
 
 
+@dataclass(frozen=True)
+class CustodyLine:
+    """A shared custody as the service sees it: the child's two rows, never an address."""
+
+    custody: SharedCustody
+    first: FoyerMember
+    second: FoyerMember
+
+
+def of_services(session: Session, service_ids: frozenset[int]) -> list[CustodyLine]:
+    """The shared custodies of children enrolled in an activity of these services."""
+    enrolled = (
+        select(Enrolment.member_id)
+        .join(Activity, Activity.id == Enrolment.activity_id)
+        .where(Activity.service_id.in_(service_ids))
+    )
+    first, second = aliased(FoyerMember), aliased(FoyerMember)
+    rows = session.execute(
+        select(SharedCustody, first, second)
+        .join(first, first.id == SharedCustody.first_member_id)
+        .join(second, second.id == SharedCustody.second_member_id)
+        .where(
+            or_(
+                SharedCustody.first_member_id.in_(enrolled),
+                SharedCustody.second_member_id.in_(enrolled),
+            )
+        )
+        .order_by(first.last_name, first.first_name, SharedCustody.id)
+    )
+    return [CustodyLine(*row) for row in rows]
+
+
+def custody_for(session: Session, service_ids: frozenset[int], custody_id: int) -> SharedCustody:
+    """The custody, if a child of it is enrolled in these services' activities."""
+    for line in of_services(session, service_ids):
+        if line.custody.id == custody_id:
+            return line.custody
+    raise BookingNotFound("Cette garde alternée est introuvable.")
+
+
 def change_alternation(
-    session: Session, clock: Clock, custody_id: int, first_monday: date
+    session: Session, clock: Clock, service_ids: frozenset[int], custody_id: int, first_monday: date
 ) -> SharedCustody:
-    """The service moves the alternation (holidays split differently, a new agreement)."""
-    custody = session.get(SharedCustody, custody_id)
-    if custody is None:
-        raise BookingNotFound("Cette garde alternée est introuvable.")
+    """The service moves the alternation (holidays split differently, a new agreement); only
+    for a child enrolled in one of its activities. The caller commits."""
+    custody = custody_for(session, service_ids, custody_id)
     if first_monday.weekday() != 0:
         raise BookingRefused("L'alternance commence un lundi.")
     custody.first_monday, custody.updated_at = first_monday, clock.now()

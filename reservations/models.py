@@ -91,6 +91,8 @@ class Enrolment(Base):
     starts_on: Mapped[date]
     ends_on: Mapped[date]
     created_at: Mapped[datetime]
+    # The accepted registration demande it came from (None: enrolled by the service itself).
+    demande_id: Mapped[int | None] = mapped_column(ForeignKey("demandes.id"), index=True)
 
     activity: Mapped[Activity] = relationship()
 
@@ -199,3 +201,33 @@ class SharedCustody(Base):
     second_member_id: Mapped[int] = mapped_column(ForeignKey("foyer_members.id"), unique=True)
     first_monday: Mapped[date]
     updated_at: Mapped[datetime]
+
+
+class ReportedAbsence(Base):
+    """Days a child missed, reported by the family after the cut-off with a justificatif.
+
+    `justified` is the agent's decision on the certificate: a justified absence is never
+    billed; an unjustified one is billed per its activity's rule."""
+
+    __tablename__ = "reported_absences"
+    __table_args__ = (Index("ix_reported_absences_member", "member_id", "first_day"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    foyer_id: Mapped[int] = mapped_column(ForeignKey("foyers.id"), index=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("foyer_members.id"))
+    first_day: Mapped[date]
+    last_day: Mapped[date]
+    justified: Mapped[bool] = mapped_column(Boolean)
+    demande_id: Mapped[int] = mapped_column(ForeignKey("demandes.id"), unique=True)
+    recorded_at: Mapped[datetime]
+
+
+class AppliedDemande(Base):
+    """A closed demande whose outcome bookings took in (enrolments, an absence): once only."""
+
+    __tablename__ = "applied_demandes"
+
+    demande_id: Mapped[int] = mapped_column(ForeignKey("demandes.id"), primary_key=True)
+    applied_at: Mapped[datetime]
+    # What came of it, for the service: "inscrit", "absence", "rien" (no activity matched).
+    outcome: Mapped[str] = mapped_column(String(30))

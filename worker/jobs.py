@@ -1,4 +1,5 @@
-"""The worker's periodic jobs: outbox, timers, place offers, vault upkeep, journal checkpoints."""
+"""The worker's periodic jobs: outbox, timers, place offers, registrations and absences taken
+into bookings, vault upkeep, journal checkpoints."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from notifications.outbox import MailSettings
 from procedures import tasks
 from procedures.deadlines import drafts, escalation
 from procedures.history import EngineContext
-from reservations import bookings
+from reservations import bookings, registrations
 from worker.loop import Worker
 
 
@@ -51,6 +52,11 @@ def register_standard_jobs(
         lambda s, c: bookings.expire_offers(
             s, bookings.Context(clock=c, calendar=context(c).calendar, base_url=base_url)
         ),
+    )
+    worker.register(
+        "registrations",
+        timedelta(minutes=1),
+        lambda s, c: registrations.apply_closed(s, c),
     )
     worker.register("drafts", timedelta(hours=1), lambda s, c: drafts.expire_drafts(s, context(c)))
     worker.register("sweep", timedelta(hours=1), lambda s, c: maintenance.sweep_orphans(s, vault))

@@ -2,7 +2,9 @@
 
 Full scale: 100,000 foyers, 250,000 documents (small real PDFs and JPEGs, encrypted through
 `Vault.deposit`), 200,000 demandes over the six built-in procedures in every state (through
-`procedures.demandes` and `procedures.tasks`), 40 agents in 10 services enrolled in TOTP.
+`procedures.demandes` and `procedures.tasks`), 40 agents in 10 services enrolled in TOTP;
+with `--bookings`, every child enrolled in its school's canteen and a school year of
+bookings for the children of a fifth of the schools (bench/load/school_year.py).
 Accounts, foyers and members go in by bulk INSERT, with one password hash reused.
 
     .venv/bin/python bench/load/generate.py --scale 0.01 [--batch 100] [--jobs 2]
@@ -27,6 +29,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import papers
+import school_year
 import states
 import town
 from sqlalchemy import func, select
@@ -153,6 +156,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scale", type=float, default=1.0, help="1.0 = 100,000 foyers")
     parser.add_argument("--batch", type=int, default=100, help="foyers per bulk INSERT")
     parser.add_argument("--jobs", type=int, default=1, help="processes filling in parallel")
+    parser.add_argument(
+        "--bookings",
+        action="store_true",
+        help="then a school year of canteen bookings (bench/load/school_year.py)",
+    )
     parser.add_argument("--part", type=int, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.jobs < 1:
@@ -179,6 +187,12 @@ def main(argv: list[str] | None = None) -> int:
         if failed:
             print(f"Part(s) {failed} failed; run the same command again to resume.")
             return 1
+    if args.bookings:
+        began_bookings = time.perf_counter()
+        with rt.sessions() as session:
+            service_id = town.ensure_services(session)["scolaire"]
+            made = school_year.ensure_school_year(session, service_id, rt.clock.now())
+        print(f"  bookings  {made:>9,} in {time.perf_counter() - began_bookings:8.1f} s")
     print(f"Done in {time.perf_counter() - began:.1f} s.")
     print(totals(rt))
     rt.engine.dispose()

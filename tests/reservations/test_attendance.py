@@ -129,8 +129,8 @@ def test_the_month_export_lists_each_booked_child_and_day_safely(
     text = attendance.month_csv(db_session, agent, "École Jules-Ferry", 2026, 9)
 
     assert text.splitlines() == [
-        "\ufeffdate;activite;nom;prenom;pai;presence",
-        "2026-09-14;Cantine de l'école Jules-Ferry;'=Durand;Lou;oui;present",
-        "2026-09-14;Cantine de l'école Jules-Ferry;Martin;Lou;non;",
+        "\ufeffdate;activite;nom;prenom;pai;presence;justifiee;facturee",
+        "2026-09-14;Cantine de l'école Jules-Ferry;'=Durand;Lou;oui;present;non;oui",
+        "2026-09-14;Cantine de l'école Jules-Ferry;Martin;Lou;non;;non;oui",
     ]
     assert attendance.month_csv(db_session, agent, "École Jules-Ferry", 2026, 10).count("\n") == 1

@@ -289,7 +289,9 @@ def test_a_child_not_enrolled_that_day_is_refused(
     )
 
 
-FAMILIES, PLACES = 60, 20
+# The school year's opening: 500 families press "Réserver" at the same second for the last
+# 20 places. Their bookings share the engine's pool (15 connections, as one app process has).
+FAMILIES, PLACES = 500, 20
 
 
 def test_simultaneous_bookings_never_pass_the_capacity(own_database: Engine) -> None:

@@ -38,7 +38,8 @@ def homes(db_session: Session, clock: FrozenClock) -> dict[str, object]:
         foyer.members.append(jade)
         db_session.flush()
         rows.append(jade.id)
-    activity = make_activity(db_session, make_service(db_session))
+    service = make_service(db_session)
+    activity = make_activity(db_session, service)
     days = open_days(db_session, activity, date(2026, 9, 1), date(2026, 9, 30))
     for row in rows:
         activities.enrol(db_session, clock, activity.id, row, date(2026, 9, 1), date(2027, 7, 3))
@@ -49,6 +50,7 @@ def homes(db_session: Session, clock: FrozenClock) -> dict[str, object]:
         "father": (Booker(None, Channel.FAMILLE, father.id), rows[1], father.id),
         "days": days,
         "custody": shared.id,
+        "service": service.id,
     }
 
 
@@ -96,7 +98,8 @@ def test_the_service_moves_the_alternation(
     (_, _, _), (father, jade_f, _) = homes["mother"], homes["father"]  # type: ignore[misc]
     days: dict[date, int] = homes["days"]  # type: ignore[assignment]
 
-    custody.change_alternation(db_session, clock, homes["custody"], WEEK_B)  # type: ignore[arg-type]
+    service_ids = frozenset({homes["service"]})
+    custody.change_alternation(db_session, clock, service_ids, homes["custody"], WEEK_B)  # type: ignore[arg-type]
     db_session.commit()
 
     assert bookings.book(db_session, ctx, father, jade_f, days[WEEK_A]).state.value == "reservee"

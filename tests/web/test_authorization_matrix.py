@@ -36,6 +36,7 @@ from coffre.models import Foyer, FoyerMember, MemberRole
 from procedures import demandes
 from procedures.history import EngineContext
 from procedures.inbox.saved_filters import save_filter
+from reservations import activities, custody
 from tests.factories import make_account, make_service
 from tests.procedures.flows import open_task, publish
 from tests.reservations.test_bookings import make_activity, open_days
@@ -96,6 +97,14 @@ def scene(app: Flask, db_session: Session, clock: FrozenClock) -> Scene:
     saved = save_filter(db_session, clock, agent.id, "Mes crèches", "procedure=creche")
     canteen = make_activity(db_session, service)
     slot = open_days(db_session, canteen, date(2026, 9, 14), date(2026, 9, 14))[date(2026, 9, 14)]
+    # Léa lives with family A one week and with family B the next.
+    foyer_b = db_session.get(Foyer, family_b.foyer_id)
+    assert foyer_b is not None
+    lea_b = FoyerMember(role=MemberRole.ENFANT, first_name="Léa", last_name="Test")
+    foyer_b.members.append(lea_b)
+    db_session.flush()
+    activities.enrol(db_session, clock, canteen.id, child.id, date(2026, 9, 1), date(2027, 7, 3))
+    shared = custody.share(db_session, clock, child.id, lea_b.id, date(2026, 9, 14))
     db_session.commit()
     code, one_time = activation.issue_family_code(db_session, clock, foyer.id)
     newcomer = activation.activate_with_code(
@@ -122,6 +131,7 @@ def scene(app: Flask, db_session: Session, clock: FrozenClock) -> Scene:
             "join_id": str(join_id),
             "session_id": str(slot),
             "activity_id": str(canteen.id),
+            "custody_id": str(shared.id),
         },
         accounts={
             "famille_a": family_a,
@@ -279,6 +289,7 @@ def _owned(rule: Rule) -> bool:
         "join_id",
         "session_id",
         "activity_id",
+        "custody_id",
     }
     return bool(rule.arguments & owned)
 

@@ -105,8 +105,8 @@ def activite_modifier(activity_id: int) -> tuple[str, int] | BaseResponse:
         activity = activities.activity_of(db(), _services(), activity_id)
         if form.get("action") == "ouvrir":
             timetable = Timetable(
-                first_day=_date(form.get("du", "")),
-                last_day=_date(form.get("au", "")),
+                first_day=parse_date(form.get("du", "")),
+                last_day=parse_date(form.get("au", "")),
                 weekdays=frozenset(_int(day) for day in form.getlist("jours")),
                 starts_at=_time(form.get("debut", "")),
                 ends_at=_time(form.get("fin", "")),
@@ -117,7 +117,7 @@ def activite_modifier(activity_id: int) -> tuple[str, int] | BaseResponse:
             message = _("%(count)d sessions opened.", count=opened)
         elif form.get("action") == "fermer":
             activities.close_day(
-                db(), activity.id, _date(form.get("jour", "")), form.get("motif", "")
+                db(), activity.id, parse_date(form.get("jour", "")), form.get("motif", "")
             )
             message = _("The day is closed: nothing more can be booked on it.")
         else:
@@ -139,7 +139,7 @@ def _int(value: str) -> int:
     return number
 
 
-def _date(value: str) -> date:
+def parse_date(value: str) -> date:
     try:
         return date.fromisoformat(value)
     except ValueError:

@@ -22,6 +22,7 @@ from procedures.demandes import FamilyActor
 from procedures.errors import DemandeNotFound, Incomplete, InvalidTransition
 from procedures.models import OPEN_STATUSES, Demande, DemandeStatus
 from procedures.progress import version_of
+from procedures.renewals import renew, renewable
 from procedures.vault_views import foyer_members
 from web.auth.guard import role_required
 from web.famille.blueprint import bp, family_reader
@@ -81,8 +82,19 @@ def _form_values(demande: Demande) -> dict[str, str]:
 @role_required(Role.FAMILLE)
 def demarches() -> str:
     actor = _actor()
-    cards = family_views.open_procedures(db(), actor.foyer_id, local_today(runtime().clock))
-    return render_template("famille/demarches.html", cards=cards)
+    today = local_today(runtime().clock)
+    cards = family_views.open_procedures(db(), actor.foyer_id, today)
+    renewals = renewable(db(), actor.foyer_id, today)
+    return render_template("famille/demarches.html", cards=cards, renewals=renewals)
+
+
+@bp.post("/demandes/<int:demande_id>/renouveler")
+@role_required(Role.FAMILLE)
+def renouveler(demande_id: int) -> BaseResponse:
+    """Renew last year's registration: a draft with its answers and valid documents."""
+    draft = renew(db(), runtime().engine_context, _actor(), demande_id)
+    flash(_("Last year's answers are filled in: check them and continue."), "info")
+    return redirect(url_for("famille.demande_formulaire", demande_id=draft.id), 303)
 
 
 @bp.post("/demarches/<code>/commencer")

@@ -11,11 +11,15 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from accounts.models import Role
 from coffre.clock import local_today
+from coffre.models import FoyerMember, MemberRole
+from procedures import demandes
+from procedures.demandes import FamilyActor
 from reservations import bookings
 from reservations.bookings import Booker, Context
 from reservations.calendar import family_days, family_week
 from reservations.errors import BookingError, BookingNotFound, BookingRefused
 from reservations.models import Channel
+from reservations.registrations import ABSENCE
 from web.auth.guard import role_required
 from web.counter import acted_foyer_id
 from web.famille.blueprint import bp, family_reader
@@ -166,3 +170,28 @@ def _pattern(booker: Booker, monday: date) -> BaseResponse:
     for reason in result.refused.values():
         flash(reason, "warning")
     return redirect(url_for("famille.reservations", semaine=monday.isoformat()), code=303)
+
+
+@bp.post("/reservations/absence")
+@role_required(Role.FAMILLE)
+def reservations_absence() -> tuple[str, int] | BaseResponse:
+    """Start justifying an absence on a booked day past its cut-off: the request's form opens
+    with the child and the day filled in; the parent adds the medical certificate."""
+    monday = _monday(request.form.get("semaine"))
+    reader = family_reader()
+    assert reader.account_id is not None
+    try:
+        day = date.fromisoformat(request.form.get("jour", ""))
+        child = _number("enfant")
+    except (ValueError, BookingNotFound):
+        return _page(monday, _("This change is not one the page offers."), 404)
+    member = db().get(FoyerMember, child)
+    mine = member is not None and member.foyer_id == reader.foyer_id
+    child_of_foyer = mine and member is not None and member.role is MemberRole.ENFANT
+    if not child_of_foyer or not FIRST_YEAR <= day.year <= LAST_YEAR:
+        return _page(monday, _("This change is not one the page offers."), 404)
+    actor = FamilyActor(reader.account_id, reader.foyer_id)
+    draft = demandes.create_draft(db(), runtime().engine_context, actor, ABSENCE)
+    answers = {"enfant": child, "date_debut": day.isoformat(), "date_fin": day.isoformat()}
+    demandes.save_draft(db(), runtime().engine_context, actor, draft.id, answers)
+    return redirect(url_for("famille.demande_formulaire", demande_id=draft.id), code=303)

@@ -69,7 +69,7 @@ def test_an_agent_takes_attendance_closes_the_sheet_and_exports_the_month(
 
     export = bookings_agent.get("/agent/presences/export.csv?site=École Jules-Ferry&mois=2026-09")
     assert export.status_code == 200 and export.mimetype == "text/csv"
-    assert export.get_data(as_text=True).splitlines()[1].endswith(";Petit;Lou;non;absent")
+    assert export.get_data(as_text=True).splitlines()[1].endswith(";Petit;Lou;non;absent;non;oui")
 
 
 def test_bad_requests_are_refused(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import UTC, date, datetime
 
 import pytest
 from flask.testing import FlaskClient
@@ -13,11 +13,12 @@ from sqlalchemy.orm import Session
 from accounts.models import Account
 from coffre.clock import FrozenClock
 from coffre.models import FoyerMember, MemberRole
+from procedures.models import Demande
 from reservations import activities
 from reservations.models import Booking, BookingState
 from tests.coffre.conftest import make_foyer
 from tests.factories import make_service, page_text
-from tests.procedures.flows import child_of
+from tests.procedures.flows import child_of, publish
 from tests.reservations.test_bookings import make_activity, open_days
 from tests.web.auth.test_login import csrf_token
 
@@ -156,3 +157,35 @@ def test_the_month_view_shows_each_days_state_and_leads_to_its_week(
         assert family_client.get(f"/famille/reservations/mois?mois={wrong}").status_code == 200
     for wrong in ("0001-01-01", "9999-12-31"):
         assert family_client.get(f"/famille/reservations?semaine={wrong}").status_code == 200
+
+
+def test_a_booked_day_past_its_cut_off_leads_to_justifying_the_absence(
+    family_client: FlaskClient, canteen: dict[str, int], clock: FrozenClock, db_session: Session
+) -> None:
+    make_service(db_session, code="scolaire")
+    publish(db_session, clock, "justificatif_absence")
+    change(family_client, action="reserver", enfant=canteen["zoe"], seance=canteen["monday"])
+    page = page_text(family_client.get(f"/famille/reservations?semaine={WEEK}"))
+    assert "Justifier l'absence" not in page  # still time to cancel instead
+
+    clock.current = datetime(2026, 9, 14, 6, 0, tzinfo=UTC)  # Monday morning: Zoé is ill
+    page = page_text(family_client.get(f"/famille/reservations?semaine={WEEK}"))
+    assert page.count("Malade ? Justifier l'absence") == 1  # the booked day only
+    token = csrf_token(family_client, f"/famille/reservations?semaine={WEEK}")
+    fields = {"csrf_token": token, "semaine": WEEK, "enfant": str(canteen["zoe"])}
+    started = family_client.post("/famille/reservations/absence", data=fields | {"jour": WEEK})
+
+    draft = db_session.scalars(select(Demande)).one()
+    assert started.status_code == 303
+    assert started.headers["Location"].endswith(f"/famille/demandes/{draft.id}/formulaire")
+    form = family_client.get(started.headers["Location"]).get_data(as_text=True)
+    assert form.count('value="2026-09-14"') == 2  # first and last day of the absence
+    assert re.search(rf'value="{canteen["zoe"]}"\s+selected', form)
+    forged = [
+        fields | {"enfant": str(canteen["other_child"]), "jour": WEEK},
+        fields | {"jour": "14/09/2026"},
+        fields | {"jour": "9999-01-01"},
+    ]
+    for data in forged:
+        assert family_client.post("/famille/reservations/absence", data=data).status_code == 404
+    assert db_session.scalar(select(func.count(Demande.id))) == 1
