@@ -107,6 +107,10 @@ def enrol(
         raise BookingNotFound("Cet enfant est introuvable.")
     if ends_on < starts_on:
         raise BookingRefused("La fin de l'inscription précède son début.")
+    if not activity.admits(child.birth_date, starts_on):
+        raise BookingRefused(
+            f"{child.first_name} n'a pas l'âge demandé pour « {activity.name} » ({activity.ages})."
+        )
     enrolment = Enrolment(
         activity_id=activity.id,
         foyer_id=child.foyer_id,
@@ -145,6 +149,8 @@ class Definition:
     cutoff_time: time
     capacity: int | None
     price_category: str
+    min_age: int | None = None
+    max_age: int | None = None
 
 
 def define(session: Session, service_ids: frozenset[int], definition: Definition) -> Activity:
@@ -160,6 +166,9 @@ def define(session: Session, service_ids: frozenset[int], definition: Definition
         raise BookingRefused("Pour « la semaine précédente », choisissez un jour de 0 (lundi) à 6.")
     if definition.capacity is not None and not 1 <= definition.capacity <= 10_000:
         raise BookingRefused("Le nombre de places doit être compris entre 1 et 10 000.")
+    ages = [age for age in (definition.min_age, definition.max_age) if age is not None]
+    if not all(0 <= age <= 25 for age in ages) or ages != sorted(ages):
+        raise BookingRefused("Les âges vont de 0 à 25 ans, le minimum avant le maximum.")
     activity = Activity(
         service_id=definition.service_id,
         code=f"{definition.kind.value}-{uuid.uuid4().hex[:10]}",
@@ -171,6 +180,8 @@ def define(session: Session, service_ids: frozenset[int], definition: Definition
         cutoff_time=definition.cutoff_time,
         capacity=definition.capacity,
         price_category=definition.price_category.strip()[:60] or definition.kind.value,
+        min_age=definition.min_age,
+        max_age=definition.max_age,
     )
     session.add(activity)
     session.flush()

@@ -56,6 +56,30 @@ class Activity(Base):
         Boolean, default=True, server_default=true()
     )
     price_category: Mapped[str] = mapped_column(String(60))
+    # Who may be enrolled: the child's age in full years on the first day of the enrolment
+    # (None: no bound). The school condition is the site: a registration enrols a child in
+    # the activities of its own school.
+    min_age: Mapped[int | None] = mapped_column(Integer)
+    max_age: Mapped[int | None] = mapped_column(Integer)
+
+    def admits(self, birth_date: date | None, on: date) -> bool:
+        """Whether a child born on `birth_date` is of an age for the activity on `on`."""
+        if self.min_age is None and self.max_age is None:
+            return True
+        if birth_date is None:
+            return False
+        age = on.year - birth_date.year - ((on.month, on.day) < (birth_date.month, birth_date.day))
+        low_ok = self.min_age is None or age >= self.min_age
+        return low_ok and (self.max_age is None or age <= self.max_age)
+
+    @property
+    def ages(self) -> str:
+        """The age condition in French ("de 3 à 11 ans"), empty without one."""
+        if self.min_age is not None and self.max_age is not None:
+            return f"de {self.min_age} à {self.max_age} ans"
+        if self.min_age is not None:
+            return f"à partir de {self.min_age} ans"
+        return f"jusqu'à {self.max_age} ans" if self.max_age is not None else ""
 
 
 class ActivitySession(Base):

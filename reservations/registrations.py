@@ -108,7 +108,9 @@ def _enrol(session: Session, clock: Clock, demande: Demande) -> str:
     for activity in session.scalars(
         select(Activity).where(Activity.kind.in_(kinds), Activity.site == child.school)
     ):
-        if _already(session, activity.id, child.id, starts_on, year.last_day):
+        if not activity.admits(child.birth_date, starts_on) or _already(
+            session, activity.id, child.id, starts_on, year.last_day
+        ):
             continue
         session.add(
             Enrolment(

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from accounts.models import Account, Role, Service
 from coffre.clock import FrozenClock
 from coffre.db import make_session_factory
-from coffre.models import Foyer
+from coffre.models import Foyer, FoyerMember
 from coffre.vault import Vault
 from notifications.models import OutboxMessage
 from procedures.working_hours import WorkingCalendar
@@ -30,6 +30,7 @@ from reservations.models import (
     BookingState,
     Channel,
     CutoffRule,
+    Enrolment,
 )
 from tests.coffre.conftest import make_foyer
 from tests.factories import make_account, make_service
@@ -429,3 +430,23 @@ def test_two_cancellations_at_once_free_the_place_once(own_database: Engine) -> 
         assert check.get(ActivitySession, slot).taken == 0  # type: ignore[union-attr]
         cancelled = select(func.count(BookingEvent.id)).where(BookingEvent.action == "annulee")
         assert check.scalar(cancelled) == 1
+
+
+def test_a_child_is_enrolled_only_at_an_age_the_activity_admits(
+    db_session: Session, clock: FrozenClock, foyer: Foyer
+) -> None:
+    activity = make_activity(db_session, make_service(db_session))
+    activity.min_age, activity.max_age = 3, 11
+    child = db_session.get(FoyerMember, child_of(foyer))
+    assert child is not None
+    first, last = date(2026, 9, 1), date(2027, 7, 3)
+
+    for born in (date(2023, 9, 2), date(2014, 9, 1), None):  # two, twelve, unknown
+        child.birth_date = born
+        with pytest.raises(BookingRefused, match=r"n'a pas l'âge demandé .* \(de 3 à 11 ans\)"):
+            activities.enrol(db_session, clock, activity.id, child.id, first, last)
+    child.birth_date = date(2023, 9, 1)  # three on the first day
+    activities.enrol(db_session, clock, activity.id, child.id, first, last)
+    child.birth_date = date(2014, 9, 2)  # still eleven on the first day
+    activities.enrol(db_session, clock, activity.id, child.id, first, last)
+    assert db_session.scalar(select(func.count(Enrolment.id))) == 2

@@ -29,6 +29,7 @@ from reservations.models import (
     ActivityKind,
     AppliedDemande,
     Channel,
+    CutoffRule,
     Enrolment,
     ReportedAbsence,
 )
@@ -103,7 +104,7 @@ def town(db_session: Session, clock: FrozenClock, vault: Vault, foyer: Foyer) ->
         publish(db_session, clock, code)
     child = db_session.get(FoyerMember, child_of(foyer))
     assert child is not None
-    child.school = SCHOOL
+    child.school, child.birth_date = SCHOOL, date(2018, 5, 4)
     return Town(
         session=db_session, clock=clock, flow=EngineContext(clock=clock, vault=vault),
         vault=vault, foyer=foyer, family=family_of(db_session, clock, foyer),
@@ -118,6 +119,13 @@ def test_an_accepted_registration_enrols_the_child_at_its_school_once(
     canteen = make_activity(session, town.service)
     evening = make_activity(session, town.service, kind=ActivityKind.PERISCOLAIRE_SOIR)
     make_activity(session, town.service, kind=ActivityKind.PERISCOLAIRE_MATIN)  # not asked for
+    teens = make_activity(
+        session,
+        town.service,
+        kind=ActivityKind.PERISCOLAIRE_SOIR,
+        rule=CutoffRule.JOURS_CALENDAIRES,
+    )
+    teens.min_age = 11  # the child is 8: not of an age for it
     elsewhere = make_activity(session, make_service(session))  # another school's canteen
     elsewhere.site = "École Jean-Jaurès"
     demande = town.registered()

@@ -65,6 +65,8 @@ def activites_creer() -> tuple[str, int] | BaseResponse:
             cutoff_time=_time(form.get("heure_limite", "")),
             capacity=_int(form["places"]) if form.get("places") else None,
             price_category=form.get("categorie", ""),
+            min_age=_int(form["age_min"]) if form.get("age_min") else None,
+            max_age=_int(form["age_max"]) if form.get("age_max") else None,
         )
         activity = activities.define(db(), _services(), definition)
     except BookingError as error:

@@ -38,12 +38,14 @@ def post(client: FlaskClient, path: str, **fields: object) -> tuple[int, str]:
 def test_an_agent_creates_an_activity_opens_its_wednesdays_and_closes_one(
     bookings_agent: FlaskClient, bookings_service: Service, db_session: Session
 ) -> None:
-    status, page = post(bookings_agent, "/agent/activites", service=bookings_service.id, **NEW)
+    fields = dict(NEW, age_min="3", age_max="11")
+    status, page = post(bookings_agent, "/agent/activites", service=bookings_service.id, **fields)
     assert status == 200 and "L'activité est créée : ouvrez maintenant ses séances." in page
     activity = db_session.scalars(select(Activity)).one()
     assert (activity.cutoff_rule, activity.cutoff_count, activity.capacity) == (
         CutoffRule.SEMAINE_PRECEDENTE, 2, 24,
     )  # fmt: skip
+    assert (activity.min_age, activity.max_age) == (3, 11)
 
     path = f"/agent/activites/{activity.id}"
     status, page = post(
@@ -58,7 +60,8 @@ def test_an_agent_creates_an_activity_opens_its_wednesdays_and_closes_one(
         select(ActivitySession.day).where(ActivitySession.closed_reason.is_not(None))
     ).all()
     assert closed == [date(2026, 9, 16)]
-    assert "Accueil du mercredi" in page_text(bookings_agent.get("/agent/activites"))
+    listed = page_text(bookings_agent.get("/agent/activites"))
+    assert "Accueil du mercredi" in listed and "24 places · de 3 à 11 ans" in listed
 
 
 def test_bad_definitions_and_timetables_are_refused_with_a_reason(
@@ -82,6 +85,16 @@ def test_bad_definitions_and_timetables_are_refused_with_a_reason(
             dict(NEW, service=bookings_service.id, type="piscine"),
             400,
             "n'est pas proposée",
+        ),
+        "ages upside down": (
+            dict(NEW, service=bookings_service.id, age_min="11", age_max="3"),
+            400,
+            "le minimum avant le maximum",
+        ),
+        "an age of 99": (
+            dict(NEW, service=bookings_service.id, age_max="99"),
+            400,
+            "de 0 à 25 ans",
         ),
     }
     for name, (fields, code, message) in cases.items():

@@ -1,4 +1,5 @@
-"""bookings take in accepted demandes: enrolments from a registration, reported absences
+"""bookings take in accepted demandes: enrolments from a registration, reported absences;
+activities' age conditions
 
 Revision ID: 0017
 Revises: 0016
@@ -21,6 +22,9 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
+    with op.batch_alter_table("activities", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("min_age", sa.Integer(), nullable=True))
+        batch_op.add_column(sa.Column("max_age", sa.Integer(), nullable=True))
     with op.batch_alter_table("activity_enrolments", schema=None) as batch_op:
         batch_op.add_column(sa.Column("demande_id", sa.Integer(), nullable=True))
         batch_op.create_index(
@@ -72,3 +76,6 @@ def downgrade() -> None:
         batch_op.drop_constraint("fk_activity_enrolments_demande_id_demandes", type_="foreignkey")
         batch_op.drop_index(batch_op.f("ix_activity_enrolments_demande_id"))
         batch_op.drop_column("demande_id")
+    with op.batch_alter_table("activities", schema=None) as batch_op:
+        batch_op.drop_column("max_age")
+        batch_op.drop_column("min_age")
