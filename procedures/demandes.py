@@ -21,7 +21,14 @@ from procedures.definitions import Definition, RequiredDocument
 from procedures.errors import DemandeNotFound, Incomplete, InvalidTransition, ProcedureClosed
 from procedures.forms import clean_form
 from procedures.history import EngineContext
-from procedures.models import OPEN_STATUSES, Demande, DemandeStatus, Task, TaskState
+from procedures.models import (
+    OPEN_STATUSES,
+    Demande,
+    DemandeStatus,
+    ProcedureVersion,
+    Task,
+    TaskState,
+)
 from procedures.progress import all_or_nothing, set_status, start_workflow, version_of
 
 DECIDED = frozenset({DemandeStatus.ACCEPTEE, DemandeStatus.REFUSEE, DemandeStatus.CLASSEE})
@@ -63,6 +70,29 @@ def create_draft(session: Session, ctx: EngineContext, actor: FamilyActor, code:
     session.add(demande)
     session.commit()
     return demande
+
+
+def draft_with(
+    session: Session, ctx: EngineContext, actor: FamilyActor, code: str, answers: Mapping[str, Any]
+) -> Demande:
+    """A draft of the procedure started with these answers (from another page: a day to
+    justify...); the one already started with them if there is one (a double click)."""
+    wanted = {key: str(value) for key, value in answers.items()}
+    drafts = session.scalars(
+        select(Demande)
+        .join(ProcedureVersion, ProcedureVersion.id == Demande.procedure_version_id)
+        .where(
+            Demande.foyer_id == actor.foyer_id,
+            Demande.status == DemandeStatus.BROUILLON,
+            ProcedureVersion.code == code,
+        )
+        .order_by(Demande.id.desc())
+    )
+    for draft in drafts:
+        if wanted.items() <= json.loads(draft.form_data or "{}").items():
+            return draft
+    draft = create_draft(session, ctx, actor, code)
+    return save_draft(session, ctx, actor, draft.id, wanted)
 
 
 def save_draft(

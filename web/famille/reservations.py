@@ -26,6 +26,7 @@ from web.famille.blueprint import bp, family_reader
 from web.runtime import db, runtime
 
 ACTIONS = ("reserver", "annuler", "confirmer", "semaines")
+CHILD = MemberRole.ENFANT
 
 
 def _context() -> Context:
@@ -186,12 +187,10 @@ def reservations_absence() -> tuple[str, int] | BaseResponse:
     except (ValueError, BookingNotFound):
         return _page(monday, _("This change is not one the page offers."), 404)
     member = db().get(FoyerMember, child)
-    mine = member is not None and member.foyer_id == reader.foyer_id
-    child_of_foyer = mine and member is not None and member.role is MemberRole.ENFANT
-    if not child_of_foyer or not FIRST_YEAR <= day.year <= LAST_YEAR:
+    ours = member is not None and (member.foyer_id, member.role) == (reader.foyer_id, CHILD)
+    if not ours or not FIRST_YEAR <= day.year <= LAST_YEAR:
         return _page(monday, _("This change is not one the page offers."), 404)
     actor = FamilyActor(reader.account_id, reader.foyer_id)
-    draft = demandes.create_draft(db(), runtime().engine_context, actor, ABSENCE)
     answers = {"enfant": child, "date_debut": day.isoformat(), "date_fin": day.isoformat()}
-    demandes.save_draft(db(), runtime().engine_context, actor, draft.id, answers)
+    draft = demandes.draft_with(db(), runtime().engine_context, actor, ABSENCE, answers)
     return redirect(url_for("famille.demande_formulaire", demande_id=draft.id), code=303)

@@ -174,10 +174,12 @@ def test_a_booked_day_past_its_cut_off_leads_to_justifying_the_absence(
     token = csrf_token(family_client, f"/famille/reservations?semaine={WEEK}")
     fields = {"csrf_token": token, "semaine": WEEK, "enfant": str(canteen["zoe"])}
     started = family_client.post("/famille/reservations/absence", data=fields | {"jour": WEEK})
+    again = family_client.post("/famille/reservations/absence", data=fields | {"jour": WEEK})
 
     draft = db_session.scalars(select(Demande)).one()
-    assert started.status_code == 303
+    assert started.status_code == again.status_code == 303  # a double click: one draft
     assert started.headers["Location"].endswith(f"/famille/demandes/{draft.id}/formulaire")
+    assert again.headers["Location"] == started.headers["Location"]
     form = family_client.get(started.headers["Location"]).get_data(as_text=True)
     assert form.count('value="2026-09-14"') == 2  # first and last day of the absence
     assert re.search(rf'value="{canteen["zoe"]}"\s+selected', form)
