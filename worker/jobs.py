@@ -1,5 +1,5 @@
 """The worker's periodic jobs: outbox, timers, place offers, registrations and absences taken
-into bookings, vault upkeep, journal checkpoints."""
+into bookings, the monthly invoices, vault upkeep, journal checkpoints."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from coffre import maintenance
 from coffre.clock import Clock
 from coffre.journal.anchoring import Anchoring, write_checkpoint
 from coffre.vault import Vault
+from facturation import run as billing
 from notifications import outbox
 from notifications.outbox import MailSettings
 from procedures import tasks
@@ -58,6 +59,7 @@ def register_standard_jobs(
         timedelta(minutes=1),
         lambda s, c: registrations.apply_closed(s, c),
     )
+    worker.register("billing", timedelta(hours=6), billing.monthly)
     worker.register("drafts", timedelta(hours=1), lambda s, c: drafts.expire_drafts(s, context(c)))
     worker.register("sweep", timedelta(hours=1), lambda s, c: maintenance.sweep_orphans(s, vault))
     if anchoring is not None:

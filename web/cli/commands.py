@@ -22,6 +22,7 @@ from procedures.designer.importing import ImportResult, import_stream, service_c
 from web import schema
 from web.checkpointing import anchoring_from
 from web.cli.coffre import coffre_cli
+from web.cli.facturation import facturation_cli
 from web.runtime import runtime
 from worker.jobs import register_standard_jobs
 from worker.loop import Worker
@@ -179,3 +180,4 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(worker_command)
     app.cli.add_command(coffre_cli)
     app.cli.add_command(procedures_cli)
+    app.cli.add_command(facturation_cli)

@@ -1,0 +1,111 @@
+"""Tariff grids: per activity, a price per family-quotient band and unit, from a day on.
+
+A new grid starts on a day to come and applies from then; the grids before it stay as they
+were, so an invoice of the past is always priced as it was. The band of a foyer is the one
+an agent validated (procedure *quotient familial*) while it is valid; without one, the
+highest band, and the family is told why.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from coffre.clock import Clock, local_today
+from coffre.models import Foyer
+from facturation.errors import BillingNotFound, BillingRefused
+from facturation.models import BANDS, HIGHEST_BAND, Tariff, Unit
+from facturation.money import MAX_CENTS
+from reservations.models import Activity
+
+
+@dataclass(frozen=True)
+class Band:
+    code: str
+    assumed: bool  # no valid quotient: the highest band
+
+
+def band_of(foyer: Foyer, day: date) -> Band:
+    """The foyer's band on a day: its validated one while valid, else the highest."""
+    valid = foyer.qf_valid_until is not None and foyer.qf_valid_until >= day
+    if valid and foyer.tranche_qf in BANDS:
+        return Band(str(foyer.tranche_qf), False)
+    return Band(HIGHEST_BAND, True)
+
+
+@dataclass(frozen=True)
+class Price:
+    unit: Unit
+    cents: int
+    valid_from: date
+
+
+class Grids:
+    """The tariffs of some activities, read once: the price of a unit for a band on a day."""
+
+    def __init__(self, session: Session, activity_ids: Iterable[int]) -> None:
+        self._prices: dict[tuple[int, str], list[Price]] = defaultdict(list)
+        rows = session.scalars(
+            select(Tariff)
+            .where(Tariff.activity_id.in_(list(activity_ids)))
+            .order_by(Tariff.valid_from)
+        )
+        for row in rows:
+            price = Price(row.unit, row.price_cents, row.valid_from)
+            self._prices[(row.activity_id, row.band)].append(price)
+
+    def price(self, activity_id: int, band: str, day: date) -> Price | None:
+        prices = self._prices.get((activity_id, band), [])
+        index = bisect_right([p.valid_from for p in prices], day)
+        return prices[index - 1] if index else None
+
+
+def current_grid(session: Session, activity_id: int, day: date) -> dict[str, Price]:
+    """The price per band in force on a day (bands without a price are left out)."""
+    grids = Grids(session, [activity_id])
+    prices = {band: grids.price(activity_id, band, day) for band in BANDS}
+    return {band: price for band, price in prices.items() if price is not None}
+
+
+def set_grid(
+    session: Session,
+    clock: Clock,
+    account_id: int | None,
+    activity_id: int,
+    unit: Unit,
+    prices: Mapping[str, int],
+    valid_from: date,
+) -> list[Tariff]:
+    """A new grid for the activity from a day to come (the caller commits)."""
+    if session.get(Activity, activity_id) is None:
+        raise BillingNotFound("Cette activité est introuvable.")
+    if set(prices) != set(BANDS):
+        raise BillingRefused("Donnez un prix pour chaque tranche, de A à F.")
+    if any(not 0 <= cents <= MAX_CENTS for cents in prices.values()):
+        raise BillingRefused("Le prix doit être compris entre 0 et 100 000 €.")
+    if valid_from <= local_today(clock):
+        raise BillingRefused(
+            "Une nouvelle grille s'applique à partir de demain au plus tôt : "
+            "les factures passées gardent leurs prix."
+        )
+    taken = session.scalar(
+        select(Tariff.id).where(Tariff.activity_id == activity_id, Tariff.valid_from == valid_from)
+    )
+    if taken is not None:
+        raise BillingRefused("Une grille commence déjà ce jour-là pour cette activité.")
+    rows = [
+        Tariff(
+            activity_id=activity_id, band=band, unit=unit, price_cents=prices[band],
+            valid_from=valid_from, created_at=clock.now(), created_by=account_id,
+        )
+        for band in BANDS
+    ]  # fmt: skip
+    session.add_all(rows)
+    session.flush()
+    return rows
