@@ -22,7 +22,7 @@ from coffre.models import Foyer
 from facturation.errors import BillingNotFound, BillingRefused
 from facturation.models import BANDS, HIGHEST_BAND, Tariff, Unit
 from facturation.money import MAX_CENTS
-from reservations.models import Activity
+from reservations.models import Activity, Enrolment
 
 
 @dataclass(frozen=True)
@@ -109,3 +109,38 @@ def set_grid(
     session.add_all(rows)
     session.flush()
     return rows
+
+
+@dataclass(frozen=True)
+class AppliedPrice:
+    """A price a family pays now: its band's, for an activity one of its children attends."""
+
+    activity: str
+    unit: Unit
+    cents: int
+
+
+def prices_for_foyer(session: Session, foyer: Foyer, day: date) -> list[AppliedPrice]:
+    """The grids that apply to the foyer on a day: its band's price for each activity its
+    children are enrolled in."""
+    band = band_of(foyer, day).code
+    enrolled = session.scalars(
+        select(Activity)
+        .where(
+            Activity.id.in_(
+                select(Enrolment.activity_id).where(
+                    Enrolment.foyer_id == foyer.id,
+                    Enrolment.starts_on <= day,
+                    Enrolment.ends_on >= day,
+                )
+            )
+        )
+        .order_by(Activity.name)
+    ).all()
+    grids = Grids(session, [activity.id for activity in enrolled])
+    applied = []
+    for activity in enrolled:
+        price = grids.price(activity.id, band, day)
+        if price is not None:
+            applied.append(AppliedPrice(activity.name, price.unit, price.cents))
+    return applied

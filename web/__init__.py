@@ -9,6 +9,7 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from coffre.clock import Clock
+from facturation.money import euros
 from web import api, cli, errors, public, security
 from web.admin import pages as admin
 from web.agent import pages as agent
@@ -75,6 +76,7 @@ def _configure(app: Flask, settings: Settings) -> None:
 
 def _init_extensions(app: Flask) -> None:
     babel.init_app(app, locale_selector=lambda: "fr")
+    app.add_template_filter(euros, "euros")  # integer cents, written as French amounts
     csrf.init_app(app)
     limiter.init_app(app)
     throttle.init_app(app)

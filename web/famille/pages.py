@@ -2,6 +2,7 @@
 
 from web.famille import (  # noqa: F401
     account,
+    billing,
     demandes,
     deposit,
     documents,
