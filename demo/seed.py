@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass
-from datetime import date, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import NamedTuple
 
 from sqlalchemy import select
@@ -16,17 +16,21 @@ from coffre.catalogue import document_type
 from coffre.clock import Clock, local_today
 from coffre.models import Foyer, FoyerMember, MemberRole
 from coffre.vault import Upload, Vault
+from facturation import run
+from facturation.models import BANDS, Tariff, Unit
 from procedures.working_hours import WorkingCalendar
 from reservations import activities, custody
 from reservations.models import (
     Activity,
     ActivityKind,
     ActivitySession,
+    AttendanceMark,
     Booking,
     BookingEvent,
     BookingState,
     Channel,
     CutoffRule,
+    Enrolment,
 )
 
 # Public on purpose: printed by `make run`; seed_demo refuses to run in production.
@@ -134,6 +138,7 @@ def seed_demo(session: Session, clock: Clock, vault: Vault | None = None) -> lis
     _activities(session, clock, services["scolaire"])
     _shared_custody(session, clock)
     _canteen_weeks(session, clock)
+    _billing_history(session, clock)
     session.commit()
     return logins
 
@@ -165,6 +170,8 @@ def _activities(session: Session, clock: Clock, service: Service) -> None:
     today = local_today(clock)
     monday = today - timedelta(days=today.weekday())
     year_end = date(today.year + (today.month >= 7), 7, 4)
+    # Enrolled since the school year started: last month is invoiced (_billing_history).
+    enrolled_from = min(monday, date(today.year - (today.month < 7), 9, 1))
     calendar = WorkingCalendar()
     for code, name, kind, site, cutoff, capacity, weekdays, hours, weeks in ACTIVITIES:
         if session.scalar(select(Activity).where(Activity.code == code)) is not None:
@@ -188,7 +195,7 @@ def _activities(session: Session, clock: Clock, service: Service) -> None:
         )
         for child in children:
             if kind is ActivityKind.VACANCES or child.school == site:
-                activities.enrol(session, clock, activity.id, child.id, monday, year_end)
+                activities.enrol(session, clock, activity.id, child.id, enrolled_from, year_end)
 
 
 def _entity(session: Session, slug: str, name: str) -> Entity:
@@ -407,3 +414,97 @@ def _canteen_weeks(session: Session, clock: Clock) -> None:
         )
         session.add(booking)
         slot.taken += 1
+
+
+# Cents per meal of the canteens, bands A to F (the town's grid since the school year began).
+CANTEEN_PRICES = (65, 130, 215, 310, 395, 480)
+HOLIDAY_PRICES = (300, 550, 800, 1050, 1300, 1600)  # a day of the holiday leisure centre
+
+
+def _billing_history(session: Session, clock: Clock) -> None:
+    """Last month at the canteens: the grids, the Martin and Benali children there every day
+    (Hugo absent one day), attendance taken; then last month invoiced (the worker would on
+    the 1st): each family finds its invoice on its account page."""
+    today = local_today(clock)
+    first = (today.replace(day=1) - timedelta(days=1)).replace(day=1)
+    if first.month in (7, 8):
+        return  # the summer: no canteen
+    season = date(first.year - (first.month < 9), 9, 1)
+    agent = find_account(session, "agent.ecoles@bellerive.example")
+    assert agent is not None
+    calendar = WorkingCalendar()
+    for code in ("cantine-lilas", "cantine-jaures", "loisirs-vacances"):
+        activity = session.scalar(select(Activity).where(Activity.code == code))
+        if activity is None or session.scalar(
+            select(Tariff.id).where(Tariff.activity_id == activity.id)
+        ):
+            continue
+        prices = HOLIDAY_PRICES if activity.kind is ActivityKind.VACANCES else CANTEEN_PRICES
+        session.add_all(
+            Tariff(
+                activity_id=activity.id, band=band, unit=Unit.JOUR, price_cents=cents,
+                valid_from=season, created_at=clock.now(), created_by=None,
+            )
+            for band, cents in zip(BANDS, prices, strict=True)
+        )  # fmt: skip
+        if activity.kind is ActivityKind.CANTINE:
+            timetable = activities.Timetable(
+                first, today.replace(day=1) - timedelta(days=1), frozenset({0, 1, 3, 4}),
+                time(11, 45), time(13, 30),
+            )  # fmt: skip
+            activities.open_sessions(session, calendar, activity.id, timetable)
+            _attended_month(session, clock, activity, first, agent.id)
+    session.flush()
+    run.emit(session, clock, first)
+
+
+def _attended_month(
+    session: Session, clock: Clock, activity: Activity, first: date, agent_id: int
+) -> None:
+    """Every enrolled child of the Martin and Benali foyers booked on each day of the month
+    and marked present, except Hugo on the month's second day of canteen."""
+    children = session.scalars(
+        select(FoyerMember)
+        .join(Enrolment, Enrolment.member_id == FoyerMember.id)
+        .where(
+            Enrolment.activity_id == activity.id, FoyerMember.last_name.in_(("Martin", "Benali"))
+        )
+    ).all()
+    slots = session.scalars(
+        select(ActivitySession)
+        .where(
+            ActivitySession.activity_id == activity.id,
+            ActivitySession.day >= first,
+            ActivitySession.day < (first + timedelta(days=31)).replace(day=1),
+        )
+        .order_by(ActivitySession.day)
+    ).all()
+    booked_at = datetime.combine(first - timedelta(days=7), time(9, 0), tzinfo=UTC)
+    already = set(
+        session.execute(
+            select(Booking.session_id, Booking.member_id).where(
+                Booking.session_id.in_([slot.id for slot in slots])
+            )
+        ).tuples()
+    )
+    for number, slot in enumerate(slots):
+        for child in children:
+            if (slot.id, child.id) in already:
+                continue  # this week's days, booked by _canteen_weeks
+            booking = Booking(
+                session_id=slot.id, foyer_id=child.foyer_id, member_id=child.id,
+                state=BookingState.RESERVEE, created_at=booked_at, updated_at=booked_at,
+            )  # fmt: skip
+            booking.events.append(
+                BookingEvent(at=booked_at, action="reservee", channel=Channel.FAMILLE)
+            )
+            session.add(booking)
+            present = not (child.first_name == "Hugo" and number == 1)
+            marked = datetime.combine(slot.day, time(12, 0), tzinfo=UTC)
+            session.add(
+                AttendanceMark(
+                    session_id=slot.id, member_id=child.id, present=present,
+                    recorded_at=marked, account_id=agent_id,
+                )
+            )  # fmt: skip
+            slot.taken += 1
