@@ -76,6 +76,13 @@ DOCUMENT_TYPES: dict[str, DocumentType] = {
         ),
         # Issued by the town into the family's vault, never reused for another request.
         DocumentType(
+            "facture",
+            "Facture de la commune",
+            Validity.UNLIMITED,
+            reusable=False,
+            formats=frozenset({PDF}),
+        ),
+        DocumentType(
             "attestation_mairie",
             "Attestation délivrée par la mairie",
             Validity.UNLIMITED,

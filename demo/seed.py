@@ -16,6 +16,7 @@ from coffre.catalogue import document_type
 from coffre.clock import Clock, local_today
 from coffre.models import Foyer, FoyerMember, MemberRole
 from coffre.vault import Upload, Vault
+from facturation import documents as invoice_documents
 from facturation import run
 from facturation.models import BANDS, Tariff, Unit
 from procedures.working_hours import WorkingCalendar
@@ -122,7 +123,9 @@ class DemoLogin:
     name: str
 
 
-def seed_demo(session: Session, clock: Clock, vault: Vault | None = None) -> list[DemoLogin]:
+def seed_demo(
+    session: Session, clock: Clock, vault: Vault | None = None, base_url: str = ""
+) -> list[DemoLogin]:
     """Create what is missing of the demo town and return its logins.
 
     With a vault, each new family also gets a few documents deposited in it.
@@ -140,6 +143,10 @@ def seed_demo(session: Session, clock: Clock, vault: Vault | None = None) -> lis
     _canteen_weeks(session, clock)
     _billing_history(session, clock)
     session.commit()
+    if vault is not None:  # the invoices' PDFs, as the worker would put them in the vaults
+        invoice_documents.issue_documents(
+            session, clock, invoice_documents.Settings(vault, base_url)
+        )
     return logins
 
 

@@ -11,6 +11,7 @@ EXPIRY_TEMPLATE = "document_bientot_expire"
 DRAFT_REMINDER_TEMPLATE = "brouillon_rappel"
 GUICHET_TEMPLATE = "guichet_acte"
 PLACE_OFFER_TEMPLATE = "place_liberee"  # reservations: a freed place held for a family
+INVOICE_TEMPLATE = "facture_emise"  # facturation: a month's invoice, in the family's vault
 VAULT_PATH = "/famille/coffre"
 
 
@@ -270,6 +271,17 @@ Un adulte du foyer que vous avez demandé à rejoindre a refusé votre demande. 
 créé avec le code famille a été fermé.
 
 S'il s'agit d'une erreur, adressez-vous au guichet de votre mairie."""
+    + _SIGNATURE,
+)
+TEMPLATES[INVOICE_TEMPLATE] = MessageTemplate(
+    subject="Votre facture de $mois : $montant",
+    body="""Bonjour,
+
+La facture $numero de $entite pour $mois, d'un montant de $montant, est dans votre
+coffre-fort numérique et sur la page « Factures et paiements » de votre espace famille.
+Elle est à régler avant le $echeance.
+
+$lien"""
     + _SIGNATURE,
 )
 TEMPLATES[PLACE_OFFER_TEMPLATE] = MessageTemplate(

@@ -22,7 +22,7 @@ from coffre.models import Document, DocumentRead, DocumentState, Foyer, FoyerMem
 from procedures.models import Demande, ProcedureVersion
 
 # Issued by the town into the vault: a family may not replace them with its own file.
-NOT_DEPOSITED_BY_FAMILIES = frozenset({"attestation_mairie"})
+NOT_DEPOSITED_BY_FAMILIES = frozenset({"attestation_mairie", "facture"})
 
 
 def type_label(type_code: str) -> str:

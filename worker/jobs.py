@@ -10,6 +10,7 @@ from coffre import maintenance
 from coffre.clock import Clock
 from coffre.journal.anchoring import Anchoring, write_checkpoint
 from coffre.vault import Vault
+from facturation import documents as invoice_documents
 from facturation import run as billing
 from notifications import outbox
 from notifications.outbox import MailSettings
@@ -60,6 +61,12 @@ def register_standard_jobs(
         lambda s, c: registrations.apply_closed(s, c),
     )
     worker.register("billing", timedelta(hours=6), billing.monthly)
+    invoices = invoice_documents.Settings(vault=vault, base_url=base_url)
+    worker.register(
+        "invoice-documents",
+        timedelta(minutes=1),
+        lambda s, c: invoice_documents.issue_documents(s, c, invoices),
+    )
     worker.register("drafts", timedelta(hours=1), lambda s, c: drafts.expire_drafts(s, context(c)))
     worker.register("sweep", timedelta(hours=1), lambda s, c: maintenance.sweep_orphans(s, vault))
     if anchoring is not None:

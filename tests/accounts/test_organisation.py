@@ -425,4 +425,4 @@ def test_only_a_global_admin_changes_document_types_and_rules_are_checked(
         admin_document_types.document_type_of(db_session, ville_admin.id, "inconnu")
     assert [
         t.customised for t in admin_document_types.document_types(db_session, ville_admin.id)
-    ] == [False] * 12
+    ] == [False] * 13

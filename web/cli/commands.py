@@ -67,7 +67,7 @@ def seed_demo_command() -> None:
     if rt.settings.is_production:
         raise click.ClickException("the demo data is refused when ENV=production")
     with rt.sessions() as session:
-        logins = seed_demo(session, rt.clock, rt.vault)
+        logins = seed_demo(session, rt.clock, rt.vault, rt.settings.base_url)
         published = catalogue.publish_built_ins(session, rt.clock)
     for version in published:
         click.echo(f"Démarche publiée : {version.title} (version {version.version})")
