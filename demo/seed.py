@@ -487,13 +487,14 @@ def _attended_month(
         .order_by(ActivitySession.day)
     ).all()
     booked_at = datetime.combine(first - timedelta(days=7), time(9, 0), tzinfo=UTC)
-    already = set(
-        session.execute(
+    already = {
+        (session_id, member_id)
+        for session_id, member_id in session.execute(
             select(Booking.session_id, Booking.member_id).where(
                 Booking.session_id.in_([slot.id for slot in slots])
             )
-        ).tuples()
-    )
+        )
+    }
     for number, slot in enumerate(slots):
         for child in children:
             if (slot.id, child.id) in already:

@@ -183,3 +183,17 @@ class PaymentInvoice(Base):
 
     payment_id: Mapped[int] = mapped_column(ForeignKey("payments.id"), primary_key=True)
     invoice_id: Mapped[int] = mapped_column(ForeignKey("invoices.id"), primary_key=True)
+
+
+class PaymentNotification(Base):
+    """Each response of the payment backend the portal received, and what came of it."""
+
+    __tablename__ = "payment_notifications"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime]
+    payment_id: Mapped[int | None] = mapped_column(ForeignKey("payments.id"), index=True)
+    channel: Mapped[str] = mapped_column(String(20))  # notification (server) or retour (family)
+    # credite, deja_credite, non_signee, inconnue, montant, refusee, illisible
+    outcome: Mapped[str] = mapped_column(String(30))
+    detail: Mapped[str] = mapped_column(String(300))

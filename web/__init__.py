@@ -10,7 +10,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from coffre.clock import Clock
 from facturation.money import euros
-from web import api, cli, errors, public, security
+from web import api, cli, errors, paiement, public, security
 from web.admin import pages as admin
 from web.agent import pages as agent
 from web.auth import pages as auth
@@ -37,7 +37,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         )
     app.wsgi_app = ServedHostsOnly(app, app.wsgi_app)  # type: ignore[method-assign]
     _init_extensions(app)
-    for module in (public, auth, famille, agent, admin, api):
+    for module in (public, auth, famille, agent, admin, api, paiement):
         app.register_blueprint(module.bp)
     security.init_app(app)
     errors.init_app(app)

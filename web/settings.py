@@ -6,6 +6,7 @@ Every variable has a safe embedded default for a demo machine (SQLite and files 
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import secrets
@@ -64,6 +65,11 @@ class Settings:
     # An RFC 3161 timestamping authority for the checkpoints, and its trusted certificates.
     tsa_url: str = field(default="", repr=False)  # may carry credentials
     tsa_ca_file: Path | None = None
+    # Online payment (facturation.payments): the eopayment backend, its options as JSON
+    # (PayFiP: {"numcli": "123456", "saisie": "W"}) and the days of the month it is open.
+    payment_backend: str = "dummy"  # empty: no online payment
+    payment_options: Mapping[str, str] = field(default_factory=dict, repr=False)
+    payment_window: tuple[int, int] | None = None
 
     @property
     def is_production(self) -> bool:
@@ -115,7 +121,47 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         journal_public_key_file=_path(env, "JOURNAL_PUBLIC_KEY_FILE"),
         tsa_url=env.get("TSA_URL", ""),
         tsa_ca_file=_path(env, "TSA_CA_FILE"),
+        payment_backend=_payment_backend(env, production),
+        payment_options=_payment_options(env),
+        payment_window=_payment_window(env),
     )
+
+
+PAYMENT_BACKENDS = ("dummy", "payfip_ws")
+
+
+def _payment_backend(env: Mapping[str, str], production: bool) -> str:
+    """The online payment backend; empty: no online payment (the counter takes payments)."""
+    backend = env.get("PAYMENT_BACKEND", "" if production else "dummy")
+    if backend and backend not in PAYMENT_BACKENDS:
+        raise ConfigError(f"PAYMENT_BACKEND must be one of {', '.join(PAYMENT_BACKENDS)}")
+    if backend == "payfip_ws" and not env.get("PAYMENT_OPTIONS"):
+        raise ConfigError('PAYMENT_BACKEND=payfip_ws needs PAYMENT_OPTIONS {"numcli": ...}')
+    if production and backend == "dummy":
+        raise ConfigError("PAYMENT_BACKEND=dummy is refused in production: set payfip_ws")
+    return backend
+
+
+def _payment_options(env: Mapping[str, str]) -> dict[str, str]:
+    raw = env.get("PAYMENT_OPTIONS", "") or "{}"
+    try:
+        options = json.loads(raw)
+    except json.JSONDecodeError:
+        raise ConfigError("PAYMENT_OPTIONS must be a JSON object") from None
+    if not isinstance(options, dict):
+        raise ConfigError("PAYMENT_OPTIONS must be a JSON object")
+    return {str(key): str(value) for key, value in options.items()}
+
+
+def _payment_window(env: Mapping[str, str]) -> tuple[int, int] | None:
+    """PAYMENT_WINDOW="2-12": online payment from the 2nd to the 12th of each month."""
+    raw = env.get("PAYMENT_WINDOW", "").strip()
+    if not raw:
+        return None
+    first, _, last = raw.partition("-")
+    if not (first.isdigit() and last.isdigit() and 1 <= int(first) <= int(last) <= 28):
+        raise ConfigError("PAYMENT_WINDOW must read FIRST-LAST, days from 1 to 28 (2-12)")
+    return int(first), int(last)
 
 
 def keep_private_dir(var_dir: Path) -> None:

@@ -249,6 +249,11 @@ RULES: dict[str, Expect | Public] = {
     "agent.delete_filter": own_filter,
     "agent.guichet_nouveau_foyer": counter_services_only,
     "admin.invitation": INVALID_TOKEN,
+    # The payment backend's notification: anyone may send one; believed only when signed.
+    "paiement.notification": Public("405", "200"),
+    # The demo's stand-in bank: refuses any query that is not a payment of this portal's.
+    "paiement.banque_fictive": Public("400", "400"),
+    "paiement.banque_fictive_payer": Public("400", "400"),
     "admin.invitation_mot_de_passe": INVALID_TOKEN,
 }
 # What an allowed GET answers when it is not the page itself (200).
@@ -260,6 +265,7 @@ ALLOWED = {
     "famille.demande_recapitulatif": "409",
     "admin.procedure_diff": "400",  # no versions chosen to compare
     "agent.presences_export": "400",  # no site chosen
+    "famille.factures_retour": "303 /famille/factures",  # back from the bank, to the account
 }
 # A URL parameter whose meaning depends on the route.
 OVERRIDES: dict[str, dict[str, str]] = {

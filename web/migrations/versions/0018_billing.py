@@ -255,9 +255,31 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("payment_id", "invoice_id", name=op.f("pk_payment_invoices")),
     )
+    op.create_table(
+        "payment_notifications",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("at", coffre.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("payment_id", sa.Integer(), nullable=True),
+        sa.Column("channel", sa.String(length=20), nullable=False),
+        sa.Column("outcome", sa.String(length=30), nullable=False),
+        sa.Column("detail", sa.String(length=300), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["payment_id"],
+            ["payments.id"],
+            name=op.f("fk_payment_notifications_payment_id_payments"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_payment_notifications")),
+    )
+    with op.batch_alter_table("payment_notifications", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_payment_notifications_payment_id"), ["payment_id"], unique=False
+        )
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("payment_notifications", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_payment_notifications_payment_id"))
+    op.drop_table("payment_notifications")
     op.drop_table("payment_invoices")
     with op.batch_alter_table("ledger_entries", schema=None) as batch_op:
         batch_op.drop_index("ix_ledger_foyer_entity")
