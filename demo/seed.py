@@ -145,7 +145,7 @@ def seed_demo(
     session.commit()
     if vault is not None:  # the invoices' PDFs, as the worker would put them in the vaults
         invoice_documents.issue_documents(
-            session, clock, invoice_documents.Settings(vault, base_url)
+            session, clock, invoice_documents.Settings(vault, base_url, announce=False)
         )
     return logins
 

@@ -35,6 +35,7 @@ UNITS = {Unit.JOUR: "jour(s)", Unit.HEURE: "min", Unit.FORFAIT_MENSUEL: "mois"}
 class Settings:
     vault: Vault
     base_url: str
+    announce: bool = True  # e-mail the family (the demo's past invoices are not announced)
     # How to pay, printed on each invoice (the entity's PayFiP or counter details).
     how_to_pay: str = (
         "Payez en ligne depuis la page « Factures et paiements » de votre espace famille, "
@@ -61,7 +62,7 @@ def issue_documents(session: Session, clock: Clock, settings: Settings) -> int:
         )
         document = settings.vault.deposit(session, upload, commit=False)
         invoice.document_id = document.id
-        if invoice.kind is InvoiceKind.FACTURE:
+        if invoice.kind is InvoiceKind.FACTURE and settings.announce:
             _announce(session, clock, invoice, entity, settings.base_url)
         session.commit()
     return len(pending)

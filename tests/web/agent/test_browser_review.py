@@ -63,7 +63,9 @@ def submit_creche(portal: Portal, email: str) -> Demande:
         assert account.foyer_id is not None
         foyer = session.get(Foyer, account.foyer_id)
         assert foyer is not None
-        documents = session.scalars(select(Document).where(Document.foyer_id == foyer.id)).all()
+        documents = session.scalars(
+            select(Document).where(Document.foyer_id == foyer.id, Document.type_code != "facture")
+        ).all()
         assert {d.type_code for d in documents} == {
             "justificatif_domicile", "avis_imposition", "carnet_vaccination",
         }  # fmt: skip
