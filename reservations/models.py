@@ -13,6 +13,7 @@ from coffre.models import str_enum
 
 
 class ActivityKind(StrEnum):
+    CRECHE = "creche"
     CANTINE = "cantine"
     PERISCOLAIRE_MATIN = "periscolaire_matin"
     PERISCOLAIRE_SOIR = "periscolaire_soir"

@@ -9,11 +9,12 @@ from werkzeug.wrappers import Response as BaseResponse
 from accounts.models import Account, Role
 from coffre.clock import local_today
 from coffre.models import Foyer
-from facturation import ledger, payments, tariffs
+from facturation import certificates, ledger, payments, tariffs
 from facturation.errors import BillingError, BillingNotFound
-from facturation.models import PaymentState
+from facturation.models import PaymentMethod, PaymentState
 from web import paiement
 from web.auth.guard import role_required
+from web.counter import acted_foyer_id
 from web.famille.blueprint import bp, family_reader
 from web.runtime import db, runtime
 
@@ -36,9 +37,54 @@ def _page(error: str | None = None, status: int = 200) -> tuple[str, int]:
         prices=tariffs.prices_for_foyer(db(), foyer, today),
         online=bool(runtime().settings.payment_backend),
         opens=paiement.gateway().window_opens(today),
+        years=(today.year - 1, today.year),
+        at_counter=acted_foyer_id() is not None,
+        methods=[m for m in PaymentMethod if m is not PaymentMethod.EN_LIGNE],
         error=error,
     )
     return page, status
+
+
+@bp.post("/factures/attestation")
+@role_required(Role.FAMILLE)
+def factures_attestation() -> tuple[str, int] | BaseResponse:
+    """The year's certificate of childcare costs, issued into the vault, then downloaded."""
+    year = request.form.get("annee", "")
+    if not (year.isascii() and year.isdigit() and len(year) == 4):
+        return _page(_("Choose a year."), 400)
+    try:
+        document = certificates.issue(
+            db(), runtime().clock, runtime().vault, family_reader().foyer_id, int(year),
+            certificates.town_name(db()),
+        )  # fmt: skip
+    except BillingError as error:
+        return _page(error.message, 409)
+    return redirect(url_for("famille.fichier", document_id=document.id), code=303)
+
+
+@bp.post("/factures/encaisser")
+@role_required(Role.FAMILLE)
+def factures_encaisser() -> tuple[str, int] | BaseResponse:
+    """At the counter (an agent acting for the family): cash, cheque or CESU, with the
+    receipt's number; the ticked invoices are paid in full."""
+    if acted_foyer_id() is None:
+        return _page(_("Only the town hall's counter records a payment here."), 403)
+    reader = family_reader()
+    chosen = [int(v) for v in request.form.getlist("facture") if v.isascii() and v.isdigit()]
+    try:
+        method = PaymentMethod(request.form.get("moyen", ""))
+        payment = payments.record_at_counter(
+            db(), runtime().clock, reader.account_id or 0, reader.foyer_id, method, chosen,
+            request.form.get("recu", ""),
+        )  # fmt: skip
+    except ValueError:
+        return _page(_("Choose how the family paid."), 400)
+    except BillingNotFound as error:
+        return _page(error.message, 404)
+    except BillingError as error:
+        return _page(error.message, 409)
+    flash(_("Payment recorded: receipt %(receipt)s.", receipt=payment.reference), "success")
+    return redirect(url_for("famille.factures"), code=303)
 
 
 @bp.post("/factures/payer")

@@ -3,9 +3,11 @@ the family's form, the bank's page, the server-to-server notification, the retur
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import io
+from datetime import UTC, date, datetime
 from urllib.parse import parse_qs, urlencode, urlsplit
 
+import pikepdf
 import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import select
@@ -13,9 +15,13 @@ from sqlalchemy.orm import Session
 
 from accounts.models import Account, Role
 from coffre.clock import FrozenClock
+from coffre.models import Foyer, FoyerMember
 from facturation import ledger
 from facturation.models import Invoice, Payment, PaymentNotification, PaymentState
-from tests.factories import make_account, page_text
+from reservations.models import Activity, ActivityKind
+from tests.factories import make_account, make_agent, make_service, page_text
+from tests.web.agent.test_guichet import open_counter
+from tests.web.agents import sign_in_agent
 from tests.web.auth.test_login import csrf_token, log_in
 from tests.web.famille.test_factures import invoiced_september, zoe_at_the_canteen
 
@@ -123,3 +129,80 @@ def test_the_stand_in_bank_talks_to_this_portal_only(
 
     assert family_client.get("/paiement/banque-fictive?" + urlencode(elsewhere)).status_code == 400
     assert family_client.get("/paiement/banque-fictive").status_code == 400
+
+
+def test_a_paid_year_of_creche_gives_a_certificate_of_childcare_costs(
+    family_client: FlaskClient, invoice: Invoice, db_session: Session, family: Account
+) -> None:
+    _, bank = pay(family_client, invoice.id)
+    notify(family_client, transaction_id=bank["transaction_id"], amount="15.60", ok="1", signed="1")
+    token = csrf_token(family_client, "/famille/factures")
+
+    none = family_client.post(
+        "/famille/factures/attestation", data={"csrf_token": token, "annee": "2026"}
+    )
+    zoe = db_session.scalars(select(FoyerMember).where(FoyerMember.first_name == "Zoé")).one()
+    zoe.birth_date = date(2022, 5, 1)  # under six: her care counts; not the canteen's meals
+    canteen = db_session.scalars(select(Activity)).one()
+    canteen.kind = ActivityKind.CRECHE
+    db_session.commit()
+    issued = family_client.post(
+        "/famille/factures/attestation", data={"csrf_token": token, "annee": "2026"}
+    )
+    again = family_client.post(
+        "/famille/factures/attestation", data={"csrf_token": token, "annee": "2026"}
+    )
+
+    assert none.status_code == 409
+    assert "Aucun frais de garde payé en 2026" in page_text(none)
+    assert issued.status_code == again.status_code == 303
+    assert issued.headers["Location"] == again.headers["Location"]  # one certificate a year
+    pdf = family_client.get(issued.headers["Location"])
+    assert pdf.mimetype == "application/pdf"
+    with pikepdf.open(io.BytesIO(pdf.get_data())) as document:
+        text = document.pages[0].Contents.read_bytes().decode("cp1252")
+    assert "Attestation de frais de garde - année 2026" in text
+    assert r"Zoé Test, né\(e\) le 1er mai 2022 : 15,60 €" in text  # a PDF string escapes ()
+
+
+def test_the_counter_records_a_cheque_and_a_family_cannot(
+    client: FlaskClient, invoice: Invoice, db_session: Session, clock: FrozenClock, family: Account
+) -> None:
+    agent = make_agent(db_session, clock, make_service(db_session, runs_counter=True))
+    assert sign_in_agent(client, agent).status_code == 302
+    assert family.foyer_id is not None
+    foyer = db_session.get(Foyer, family.foyer_id)
+    assert foyer is not None
+    foyer.label = "Famille Lefèvre"
+    db_session.commit()
+    assert open_counter(client, family.foyer_id).status_code == 303
+    token = csrf_token(client, "/famille/factures")
+    form = {
+        "csrf_token": token,
+        "facture": str(invoice.id),
+        "moyen": "cheque",
+        "recu": "R-2026-0042",
+    }
+
+    refused = client.post("/famille/factures/encaisser", data=form | {"moyen": "en_ligne"})
+    recorded = client.post("/famille/factures/encaisser", data=form, follow_redirects=True)
+
+    assert refused.status_code == 409
+    assert "Paiement enregistré : reçu n° R-2026-0042." in page_text(recorded)
+    payment = db_session.scalars(select(Payment)).one()
+    assert (payment.method.value, payment.account_id, payment.amount_cents) == (
+        "cheque",
+        agent.id,
+        1560,
+    )
+    assert ledger.balance(db_session, family.foyer_id) == 0 and ledger.verify(db_session) == []
+
+
+def test_a_family_cannot_record_a_counter_payment(
+    family_client: FlaskClient, invoice: Invoice, db_session: Session
+) -> None:
+    token = csrf_token(family_client, "/famille/factures")
+    form = {"csrf_token": token, "facture": str(invoice.id), "moyen": "especes", "recu": "X"}
+
+    assert family_client.post("/famille/factures/encaisser", data=form).status_code == 403
+    assert db_session.scalars(select(Payment)).all() == []
