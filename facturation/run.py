@@ -254,7 +254,7 @@ def _invoice_batch(
     _flat_fees(session, activities, grids, bands, bills, todo, first, last)
     _days(session, activities, grids, bands, bills, todo, first, last)
     made = []
-    sequence = _sequence(session, entity.id, local_today(clock).year)
+    sequence = sequence_for(session, entity.id, local_today(clock).year)
     names = {
         m.id: m.first_name
         for m in session.scalars(select(FoyerMember).where(FoyerMember.foyer_id.in_(todo)))
@@ -293,7 +293,7 @@ def _invoice_batch(
     return made
 
 
-def _sequence(session: Session, entity_id: int, year: int) -> InvoiceSequence:
+def sequence_for(session: Session, entity_id: int, year: int) -> InvoiceSequence:
     """The entity's numbering for the year, locked until the batch commits."""
     sequence = session.scalar(
         select(InvoiceSequence)

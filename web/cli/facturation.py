@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 
 import click
 from flask.cli import AppGroup
 
-from facturation import ledger, run
+from facturation import corrections, export, ledger, run
 from facturation.errors import BillingError
-from facturation.money import euros
+from facturation.money import MoneyError, euros, parse_euros
 from web.runtime import runtime
 
 facturation_cli = AppGroup("facturation", help="Billing: monthly invoices, the ledger.")
@@ -59,3 +60,36 @@ def verifier() -> None:
         click.echo(f"{len(problems)} écart(s) dans le grand livre.")
         raise SystemExit(1)
     click.echo("Grand livre cohérent : chaque solde égale factures - paiements - avoirs.")
+
+
+@facturation_cli.command("avoir")
+@click.option("--facture", "number", required=True, help="Le numéro de la facture corrigée.")
+@click.option("--montant", required=True, help="Le montant de l'avoir en euros, 3,45.")
+@click.option("--motif", required=True, help="Pourquoi (remis à la famille sur l'avoir).")
+def avoir(number: str, montant: str, motif: str) -> None:
+    """Credit part or all of an issued invoice (never an edit of it)."""
+    rt = runtime()
+    with rt.sessions() as session:
+        try:
+            note = corrections.credit_note(
+                session, rt.clock, None, number, parse_euros(montant), motif
+            )
+        except (BillingError, MoneyError) as error:
+            click.echo(getattr(error, "message", str(error)), err=True)
+            raise SystemExit(1) from None
+        click.echo(f"Avoir {note.number} de {euros(note.total_cents)} sur la facture {number}.")
+
+
+@facturation_cli.command("export")
+@click.option("--mois", "month", required=True, help="Le mois, AAAA-MM.")
+@click.option("--sortie", type=click.Path(dir_okay=False), help="Le fichier CSV (sinon l'écran).")
+def exporter(month: str, sortie: str | None) -> None:
+    """The month's invoices, credit notes and payments for the public accountant (CSV)."""
+    rt = runtime()
+    with rt.sessions() as session:
+        text = export.month_csv(session, _month(month))
+    if sortie is None:
+        click.echo(text, nl=False)
+        return
+    Path(sortie).write_text(text, encoding="utf-8", newline="")
+    click.echo(f"Écrit : {sortie}")
