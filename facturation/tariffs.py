@@ -10,13 +10,14 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from accounts.models import Service
 from coffre.clock import Clock, local_today
 from coffre.models import Foyer
 from facturation.errors import BillingNotFound, BillingRefused
@@ -144,3 +145,40 @@ def prices_for_foyer(session: Session, foyer: Foyer, day: date) -> list[AppliedP
         if price is not None:
             applied.append(AppliedPrice(activity.name, price.unit, price.cents))
     return applied
+
+
+@dataclass(frozen=True)
+class GridView:
+    """An activity and its grids: the one in force today, and any to come."""
+
+    activity: Activity
+    entity_id: int
+    current: Mapping[str, Price]
+    upcoming: Sequence[tuple[date, Mapping[str, Price]]]
+
+
+def grids_of(session: Session, entity_id: int | None, today: date) -> list[GridView]:
+    """The activities of one entity (every entity: None) with their grids."""
+    query = select(Activity, Service.entity_id).join(Service, Service.id == Activity.service_id)
+    if entity_id is not None:
+        query = query.where(Service.entity_id == entity_id)
+    rows = session.execute(query.order_by(Activity.site, Activity.name)).all()
+    tariffs = session.scalars(
+        select(Tariff).where(Tariff.activity_id.in_([a.id for a, _ in rows]))
+    ).all()
+    views = []
+    for activity, owner in rows:
+        mine = [t for t in tariffs if t.activity_id == activity.id]
+        starts = sorted({t.valid_from for t in mine})
+        current_from = max((d for d in starts if d <= today), default=None)
+        current = _grid_on(mine, current_from) if current_from else {}
+        upcoming = [(day, _grid_on(mine, day)) for day in starts if day > today]
+        views.append(GridView(activity, owner, current, upcoming))
+    return views
+
+
+def _grid_on(tariffs: list[Tariff], day: date) -> dict[str, Price]:
+    """The prices of the grid that starts on `day`, per band."""
+    return {
+        t.band: Price(t.unit, t.price_cents, t.valid_from) for t in tariffs if t.valid_from == day
+    }
