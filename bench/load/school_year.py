@@ -1,5 +1,5 @@
-"""A school year of canteen bookings, by bulk inserts: the load town's (`generate.py
---bookings`) and the bookings benchmark's (`bench/bookings_scale.py`).
+"""A school year of canteen bookings (and the canteens' grids), by bulk inserts: the load
+town's (`generate.py --bookings`) and the bookings benchmark's (`bench/bookings_scale.py`).
 
 Each school site has its canteen on Mondays, Tuesdays, Thursdays and Fridays of the
 2026-2027 school year; every child is enrolled at its site's canteen, and the children of
@@ -16,6 +16,7 @@ from sqlalchemy import insert, select, text
 from sqlalchemy.orm import Session
 
 from coffre.models import FoyerMember, MemberRole
+from facturation.models import BANDS, Tariff, Unit
 from procedures.working_hours import WorkingCalendar
 from reservations import activities
 from reservations.models import (
@@ -96,6 +97,15 @@ def ensure_school_year(session: Session, service_id: int, now: datetime) -> int:
     if session.scalar(select(Activity.id).where(Activity.code == "ville-cantine-0")) is not None:
         return 0
     sites = open_canteens(session, service_id, SITES, prefix="ville-")
+    session.execute(
+        insert(Tariff),
+        [
+            {"activity_id": site, "band": band, "unit": Unit.JOUR,
+             "price_cents": 65 + 83 * index, "valid_from": YEAR_START, "created_at": now}
+            for site in sites
+            for index, band in enumerate(BANDS)
+        ],
+    )  # fmt: skip
     children: dict[int, list[Child]] = {site: [] for site in sites}
     for member_id, foyer_id in session.execute(
         select(FoyerMember.id, FoyerMember.foyer_id).where(FoyerMember.role == MemberRole.ENFANT)
