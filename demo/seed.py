@@ -163,6 +163,11 @@ ACTIVITIES = [
         (time(11, 45), time(13, 30)), range(0, 8),
     ),
     (
+        "garderie-lilas", "Accueil périscolaire du soir des Lilas", ActivityKind.PERISCOLAIRE_SOIR,
+        LILAS, (CutoffRule.JOURS_OUVRES, 1, time(10, 0)), None, {0, 1, 3, 4},
+        (time(16, 30), time(18, 30)), range(0, 8),
+    ),
+    (
         "loisirs-vacances", "Accueil de loisirs des vacances", ActivityKind.VACANCES,
         "Centre de loisirs du Parc", (CutoffRule.JOURS_CALENDAIRES, 7, time(12, 0)), 2,
         {0, 1, 2, 3, 4}, (time(8, 30), time(17, 30)), range(3, 4),
@@ -426,12 +431,15 @@ def _canteen_weeks(session: Session, clock: Clock) -> None:
 # Cents per meal of the canteens, bands A to F (the town's grid since the school year began).
 CANTEEN_PRICES = (65, 130, 215, 310, 395, 480)
 HOLIDAY_PRICES = (300, 550, 800, 1050, 1300, 1600)  # a day of the holiday leisure centre
+CARE_PRICES = (90, 150, 210, 270, 330, 400)  # an evening of after-school care
 
 
 def _billing_history(session: Session, clock: Clock) -> None:
-    """Last month at the canteens: the grids, the Martin and Benali children there every day
-    (Hugo absent one day), attendance taken; then last month invoiced (the worker would on
-    the 1st): each family finds its invoice on its account page."""
+    """Last month at the canteens and the Lilas' evening care: the grids, the Martin and
+    Benali children there every day (Hugo absent one day), attendance taken; then last month
+    invoiced (the worker would on the 1st): each family finds its invoice on its account
+    page, and the Martins, whose Léa is under six, a certificate of childcare costs once
+    they have paid."""
     today = local_today(clock)
     first = (today.replace(day=1) - timedelta(days=1)).replace(day=1)
     if first.month in (7, 8):
@@ -440,13 +448,15 @@ def _billing_history(session: Session, clock: Clock) -> None:
     agent = find_account(session, "agent.ecoles@bellerive.example")
     assert agent is not None
     calendar = WorkingCalendar()
-    for code in ("cantine-lilas", "cantine-jaures", "loisirs-vacances"):
+    for code in ("cantine-lilas", "cantine-jaures", "garderie-lilas", "loisirs-vacances"):
         activity = session.scalar(select(Activity).where(Activity.code == code))
         if activity is None or session.scalar(
             select(Tariff.id).where(Tariff.activity_id == activity.id)
         ):
             continue
-        prices = HOLIDAY_PRICES if activity.kind is ActivityKind.VACANCES else CANTEEN_PRICES
+        prices = {ActivityKind.VACANCES: HOLIDAY_PRICES, ActivityKind.CANTINE: CANTEEN_PRICES}.get(
+            activity.kind, CARE_PRICES
+        )
         session.add_all(
             Tariff(
                 activity_id=activity.id, band=band, unit=Unit.JOUR, price_cents=cents,
@@ -454,10 +464,14 @@ def _billing_history(session: Session, clock: Clock) -> None:
             )
             for band, cents in zip(BANDS, prices, strict=True)
         )  # fmt: skip
-        if activity.kind is ActivityKind.CANTINE:
+        if activity.kind is not ActivityKind.VACANCES:
+            slot = session.scalar(
+                select(ActivitySession).where(ActivitySession.activity_id == activity.id).limit(1)
+            )
+            assert slot is not None
             timetable = activities.Timetable(
                 first, today.replace(day=1) - timedelta(days=1), frozenset({0, 1, 3, 4}),
-                time(11, 45), time(13, 30),
+                slot.starts_at, slot.ends_at,
             )  # fmt: skip
             activities.open_sessions(session, calendar, activity.id, timetable)
             _attended_month(session, clock, activity, first, agent.id)

@@ -111,7 +111,7 @@ def test_demo_town_has_canteens_a_holiday_centre_and_a_child_shared_by_two_homes
     seed_demo(db_session, clock)
 
     codes = db_session.scalars(select(Activity.code).order_by(Activity.code)).all()
-    assert codes == ["cantine-jaures", "cantine-lilas", "loisirs-vacances"]
+    assert codes == ["cantine-jaures", "cantine-lilas", "garderie-lilas", "loisirs-vacances"]
     enrolled = db_session.execute(
         select(FoyerMember.first_name, FoyerMember.last_name, Activity.code)
         .join(Enrolment, Enrolment.member_id == FoyerMember.id)
