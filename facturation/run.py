@@ -109,6 +109,7 @@ def _billing_entities(session: Session) -> list[int]:
 
 
 def emit_entity(session: Session, clock: Clock, entity: Entity, month: date) -> RunResult:
+    """Invoice a finished month for one entity (see the module's docstring)."""
     first, last = month_bounds(month)
     if last >= local_today(clock):
         raise BillingRefused(
@@ -235,6 +236,9 @@ def _invoice_batch(
     first: date,
     last: date,
 ) -> list[Invoice]:
+    # The numbering's row lock first: a second run of the same month (two workers) waits
+    # here, then sees the foyers the first one invoiced and skips them.
+    sequence = sequence_for(session, entity.id, local_today(clock).year)
     done = set(
         session.scalars(
             select(Invoice.foyer_id).where(
@@ -247,6 +251,7 @@ def _invoice_batch(
     )
     todo = [f for f in foyer_ids if f not in done]
     if not todo:
+        session.commit()  # lets the numbering go
         return []
     foyers = {f.id: f for f in session.scalars(select(Foyer).where(Foyer.id.in_(todo)))}
     bands = {foyer_id: band_of(foyer, first) for foyer_id, foyer in foyers.items()}
@@ -254,7 +259,6 @@ def _invoice_batch(
     _flat_fees(session, activities, grids, bands, bills, todo, first, last)
     _days(session, activities, grids, bands, bills, todo, first, last)
     made = []
-    sequence = sequence_for(session, entity.id, local_today(clock).year)
     names = {
         m.id: m.first_name
         for m in session.scalars(select(FoyerMember).where(FoyerMember.foyer_id.in_(todo)))

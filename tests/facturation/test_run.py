@@ -212,3 +212,23 @@ def test_each_foyer_member_is_a_child_of_the_foyer_invoiced(
         ("Cantine de l'école Jules-Ferry — Zoé", 1),
     ]
     assert invoice.total_cents == 5 * 50
+
+
+def test_an_interrupted_run_resumes_and_invoices_no_foyer_twice(
+    town: Town, db_session: Session
+) -> None:
+    first, second = town.family("Martin", band="A"), town.family("Nguyen", band="B")
+    town.book(first)
+    town.emit()
+    # As if the run had stopped after its first batch: the month is taken, not finished.
+    db_session.execute(text("UPDATE billing_runs SET invoices = -1"))
+    db_session.commit()
+    town.clock.current = datetime(2026, 9, 1, 8, 0, tzinfo=UTC)
+    town.book(second)  # booked, not invoiced yet when the run stopped
+
+    resumed = town.emit()
+
+    assert (resumed.created, resumed.invoices) == (True, 1)  # the foyer left, only
+    assert sorted(i.foyer_id for i in db_session.scalars(select(Invoice))) == [first.id, second.id]
+    assert db_session.scalar(text("SELECT invoices FROM billing_runs")) == 2
+    assert ledger.verify(db_session) == []
