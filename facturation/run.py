@@ -189,25 +189,22 @@ def _check_tariffs(
 def _foyers(
     session: Session, activity_ids: list[int], first: date, last: date, after: int
 ) -> list[int]:
-    """The next batch of foyers with something to invoice: a day booked, or an enrolment."""
-    booked = (
-        select(Booking.foyer_id.label("foyer_id"))
-        .join(ActivitySession, ActivitySession.id == Booking.session_id)
-        .where(
-            ActivitySession.activity_id.in_(activity_ids),
-            ActivitySession.day.between(first, last),
-            Booking.state == BookingState.RESERVEE,
-            Booking.foyer_id > after,
+    """The next batch of foyers with a child enrolled in the entity's activities during the
+    month (a day is booked only under an enrolment), in the order of their ids."""
+    return list(
+        session.scalars(
+            select(Enrolment.foyer_id)
+            .where(
+                Enrolment.foyer_id > after,
+                Enrolment.activity_id.in_(activity_ids),
+                Enrolment.starts_on <= last,
+                Enrolment.ends_on >= first,
+            )
+            .group_by(Enrolment.foyer_id)
+            .order_by(Enrolment.foyer_id)
+            .limit(BATCH)
         )
     )
-    enrolled = select(Enrolment.foyer_id.label("foyer_id")).where(
-        Enrolment.activity_id.in_(activity_ids),
-        Enrolment.starts_on <= last,
-        Enrolment.ends_on >= first,
-        Enrolment.foyer_id > after,
-    )
-    both = booked.union(enrolled).subquery()
-    return list(session.scalars(select(both.c.foyer_id).order_by(both.c.foyer_id).limit(BATCH)))
 
 
 @dataclass
@@ -284,15 +281,17 @@ def _invoice_batch(
                 )
             )  # fmt: skip
         invoice.total_cents = sum(line.amount_cents for line in invoice.lines)
-        session.add(invoice)
-        session.flush()
-        session.add(
-            LedgerEntry(
-                foyer_id=foyer_id, entity_id=entity.id, kind=EntryKind.FACTURE,
-                amount_cents=invoice.total_cents, invoice_id=invoice.id, at=invoice.issued_at,
-            )
-        )  # fmt: skip
         made.append(invoice)
+    # One flush for the batch: its invoices and their lines go in a few multi-row INSERTs.
+    session.add_all(made)
+    session.flush()
+    session.add_all(
+        LedgerEntry(
+            foyer_id=invoice.foyer_id, entity_id=entity.id, kind=EntryKind.FACTURE,
+            amount_cents=invoice.total_cents, invoice_id=invoice.id, at=invoice.issued_at,
+        )
+        for invoice in made
+    )  # fmt: skip
     session.commit()
     return made
 
