@@ -74,6 +74,8 @@ system-deps:
 	  fi
 	fi
 
+# Links in e-mails and the payment's return come from BASE_URL: the address served here.
+run: export BASE_URL ?= http://$(HOST):$(PORT)
 run: system-deps install
 	install -d -m 700 var  # keys and database: the portal narrows a wider mode too
 	$(BIN)/flask db upgrade

@@ -82,6 +82,9 @@ def banque_fictive() -> str:
 def banque_fictive_payer() -> BaseResponse:
     """Pay (or refuse): notify the portal server to server, then send the family back."""
     fields = _dummy_only()
+    # End this request's transaction first: on SQLite it holds the write lock the
+    # notification below needs, and the bank would wait for itself.
+    db().rollback()
     answer = {"transaction_id": fields["transaction_id"], "amount": fields["amount"]}
     answer |= {"ok": "1"} if request.form.get("action") == "payer" else {"reason": "refus"}
     notice = Request(  # noqa: S310  (BASE_URL's notification route, checked above)
