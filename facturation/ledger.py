@@ -160,7 +160,7 @@ def verify(session: Session) -> list[str]:
     )  # fmt: skip
     for payment_id, reference, state, amount, foyer_id, entity_id in payments:
         settled = state is PaymentState.PAYE
-        wanted = [-amount] if settled else []
+        wanted = [-amount] if settled else []  # a refund's amount is negative: + owed
         if entries_of_payment.get(payment_id, []) != wanted:
             problems.append(f"paiement {reference} : écritures différentes de son état")
         if settled:

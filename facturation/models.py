@@ -150,6 +150,7 @@ class PaymentMethod(StrEnum):
     ESPECES = "especes"
     CHEQUE = "cheque"
     CESU = "cesu"
+    VIREMENT = "virement"  # a refund paid back to the family (its amount is negative)
 
 
 class PaymentState(StrEnum):
@@ -168,7 +169,7 @@ class Payment(Base):
     entity_id: Mapped[int] = mapped_column(ForeignKey("entities.id"))
     method: Mapped[PaymentMethod] = mapped_column(str_enum(PaymentMethod))
     state: Mapped[PaymentState] = mapped_column(str_enum(PaymentState))
-    amount_cents: Mapped[int] = mapped_column(BigInteger)
+    amount_cents: Mapped[int] = mapped_column(BigInteger)  # negative: a refund
     # The payment backend's transaction id (online), or the receipt's number (counter).
     reference: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime]

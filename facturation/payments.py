@@ -21,7 +21,7 @@ from typing import Any
 
 import eopayment
 from eopayment.common import PaymentException
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from coffre.clock import Clock, local_today
@@ -39,6 +39,8 @@ from facturation.models import (
     PaymentState,
 )
 from facturation.money import MAX_CENTS, euros
+
+COUNTER_METHODS = (PaymentMethod.ESPECES, PaymentMethod.CHEQUE, PaymentMethod.CESU)
 
 
 @dataclass(frozen=True)
@@ -229,8 +231,8 @@ def record_at_counter(
     receipt: str,
 ) -> Payment:
     """Cash, cheque or CESU taken at the counter (régie), with its receipt's number."""
-    if method is PaymentMethod.EN_LIGNE:
-        raise BillingRefused("Un paiement en ligne ne s'enregistre pas au guichet.")
+    if method not in COUNTER_METHODS:
+        raise BillingRefused("Au guichet : espèces, chèque ou CESU.")
     receipt = receipt.strip()
     if not receipt or len(receipt) > 64:
         raise BillingRefused("Indiquez le numéro du reçu remis à la famille.")
@@ -250,6 +252,47 @@ def record_at_counter(
             foyer_id=foyer_id, entity_id=payment.entity_id, kind=EntryKind.PAIEMENT,
             amount_cents=-payment.amount_cents, payment_id=payment.id, at=clock.now(),
             account_id=agent_id,
+        )
+    )  # fmt: skip
+    session.commit()
+    return payment
+
+
+def refund(
+    session: Session,
+    clock: Clock,
+    account_id: int | None,
+    foyer_id: int,
+    entity_id: int,
+    cents: int,
+    reference: str,
+) -> Payment:
+    """Pay back a foyer in credit with an entity (a credit note after it paid): a payment of
+    the entity to the family, at most what the foyer is owed, through the same ledger."""
+    reference = reference.strip()
+    if not reference or len(reference) > 64:
+        raise BillingRefused("Indiquez la référence du remboursement (virement, mandat).")
+    balance = session.scalar(
+        select(func.coalesce(func.sum(LedgerEntry.amount_cents), 0)).where(
+            LedgerEntry.foyer_id == foyer_id, LedgerEntry.entity_id == entity_id
+        )
+    )
+    owed = -int(balance or 0)  # what the entity owes the foyer
+    if not 0 < cents <= owed:
+        raise BillingRefused(
+            f"Le remboursement doit être positif et ne pas dépasser {euros(max(owed, 0))}."
+        )
+    payment = Payment(
+        foyer_id=foyer_id, entity_id=entity_id, method=PaymentMethod.VIREMENT,
+        state=PaymentState.PAYE, amount_cents=-cents, reference=reference,
+        created_at=clock.now(), settled_at=clock.now(), account_id=account_id,
+    )  # fmt: skip
+    session.add(payment)
+    session.flush()
+    session.add(
+        LedgerEntry(
+            foyer_id=foyer_id, entity_id=entity_id, kind=EntryKind.REMBOURSEMENT,
+            amount_cents=cents, payment_id=payment.id, at=clock.now(), account_id=account_id,
         )
     )  # fmt: skip
     session.commit()

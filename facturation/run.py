@@ -68,12 +68,12 @@ class RunResult:
 BILLING_DAY = 1  # the worker invoices the month before from this day of the month on
 
 
-def monthly(session: Session, clock: Clock) -> int:
+def monthly(session: Session, clock: Clock, billing_day: int = BILLING_DAY) -> int:
     """The worker's job: invoice last month once this month's billing day has come (a month
     invoiced already creates nothing). An entity whose tariffs are missing is logged and
     retried at the next run; the others are invoiced. How many invoices were made."""
     today = local_today(clock)
-    if today.day < BILLING_DAY:
+    if today.day < billing_day:
         return 0
     last_month = (today.replace(day=1) - timedelta(days=1)).replace(day=1)
     made = 0
@@ -81,7 +81,8 @@ def monthly(session: Session, clock: Clock) -> int:
         entity = session.get(Entity, entity_id)
         assert entity is not None
         try:
-            made += emit_entity(session, clock, entity, last_month).invoices
+            result = emit_entity(session, clock, entity, last_month)
+            made += result.invoices if result.created else 0
         except BillingRefused as refused:
             session.rollback()
             log.warning("billing of entity %s refused: %s", entity.slug, refused.message)

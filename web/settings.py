@@ -70,6 +70,8 @@ class Settings:
     payment_backend: str = "dummy"  # empty: no online payment
     payment_options: Mapping[str, str] = field(default_factory=dict, repr=False)
     payment_window: tuple[int, int] | None = None
+    # The worker invoices the month before from this day of each month on (BILLING_DAY).
+    billing_day: int = 1
 
     @property
     def is_production(self) -> bool:
@@ -124,6 +126,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         payment_backend=_payment_backend(env, production),
         payment_options=_payment_options(env),
         payment_window=_payment_window(env),
+        billing_day=_day_of_month(env, "BILLING_DAY", 1),
     )
 
 
@@ -151,6 +154,13 @@ def _payment_options(env: Mapping[str, str]) -> dict[str, str]:
     if not isinstance(options, dict):
         raise ConfigError("PAYMENT_OPTIONS must be a JSON object")
     return {str(key): str(value) for key, value in options.items()}
+
+
+def _day_of_month(env: Mapping[str, str], name: str, default: int) -> int:
+    day = _integer(env, name, default)
+    if not 1 <= day <= 28:
+        raise ConfigError(f"{name} must be a day of the month from 1 to 28")
+    return day
 
 
 def _payment_window(env: Mapping[str, str]) -> tuple[int, int] | None:

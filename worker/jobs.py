@@ -27,6 +27,7 @@ def register_standard_jobs(
     mail: MailSettings | None,
     base_url: str,
     anchoring: Anchoring | None = None,
+    billing_day: int = billing.BILLING_DAY,
 ) -> None:
     """Send e-mail, fire task time limits, pass lapsed place offers on, expire documents and
     drafts and remind, sweep blobs, and (given the journal key) checkpoint the journal's
@@ -60,7 +61,7 @@ def register_standard_jobs(
         timedelta(minutes=1),
         lambda s, c: registrations.apply_closed(s, c),
     )
-    worker.register("billing", timedelta(hours=6), billing.monthly)
+    worker.register("billing", timedelta(hours=6), lambda s, c: billing.monthly(s, c, billing_day))
     invoices = invoice_documents.Settings(vault=vault, base_url=base_url)
     worker.register(
         "invoice-documents",

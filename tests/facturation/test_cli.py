@@ -8,8 +8,8 @@ from flask import Flask
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
-from facturation import ledger
-from facturation.models import Invoice, InvoiceKind
+from facturation import ledger, payments
+from facturation.models import Invoice, InvoiceKind, PaymentMethod
 from tests.facturation.scene import Town
 
 
@@ -66,3 +66,33 @@ def test_the_commands_invoice_once_check_credit_and_export(
     db_session.commit()
     broken = runner.invoke(args=["facturation", "verifier"])
     assert broken.exit_code == 1 and "écart(s) dans le grand livre" in broken.output
+
+
+def test_a_credit_note_on_a_paid_invoice_is_refunded_once(
+    app: Flask, town: Town, db_session: Session
+) -> None:
+    foyer = town.family("Martin", band="A")
+    town.book(foyer)
+    town.emit()
+    invoice = db_session.scalars(select(Invoice)).one()
+    payments.record_at_counter(
+        db_session, town.clock, None, foyer.id, PaymentMethod.CHEQUE, [invoice.id], "R-1"
+    )
+    runner = app.test_cli_runner()
+    runner.invoke(
+        args=["facturation", "avoir", "--facture", invoice.number, "--montant", "0,50",
+              "--motif", "Repas non servi"]
+    )  # fmt: skip
+    assert ledger.balance(db_session, foyer.id) == -50  # the town owes the family 0.50 EUR
+    refund = ["facturation", "rembourser", "--foyer", str(foyer.id),
+              "--entite", str(invoice.entity_id), "--reference", "VIR-2026-7"]  # fmt: skip
+
+    too_much = runner.invoke(args=[*refund, "--montant", "0,51"])
+    paid_back = runner.invoke(args=[*refund, "--montant", "0,50"])
+    again = runner.invoke(args=[*refund[:-1], "VIR-2026-8", "--montant", "0,01"])
+
+    assert too_much.exit_code == 1 and "ne pas dépasser 0,50" in too_much.output
+    assert paid_back.exit_code == 0 and "Remboursement de 0,50\xa0€ enregistré" in paid_back.output
+    assert again.exit_code == 1  # nothing owed any more
+    assert ledger.balance(db_session, foyer.id) == 0
+    assert runner.invoke(args=["facturation", "verifier"]).exit_code == 0

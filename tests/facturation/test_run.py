@@ -232,3 +232,15 @@ def test_an_interrupted_run_resumes_and_invoices_no_foyer_twice(
     assert sorted(i.foyer_id for i in db_session.scalars(select(Invoice))) == [first.id, second.id]
     assert db_session.scalar(text("SELECT invoices FROM billing_runs")) == 2
     assert ledger.verify(db_session) == []
+
+
+def test_the_worker_invoices_last_month_from_the_billing_day_on(
+    town: Town, db_session: Session
+) -> None:
+    town.book(town.family("Martin", band="A"))
+    town.clock.current = datetime(2026, 10, 3, 8, 0, tzinfo=UTC)
+
+    assert run.monthly(db_session, town.clock, billing_day=5) == 0  # the 3rd: not yet
+    town.clock.current = datetime(2026, 10, 5, 8, 0, tzinfo=UTC)
+    assert run.monthly(db_session, town.clock, billing_day=5) == 1
+    assert run.monthly(db_session, town.clock, billing_day=5) == 0  # once

@@ -118,6 +118,11 @@ def test_the_demo_journal_key_is_generated_private_and_the_tsa_url_stays_out_of_
         ("ENV", "staging", "ENV must be one of"),
         ("SECRET_KEY", "short", "at least 32 characters"),
         ("SMTP_PORT", "twenty-five", "SMTP_PORT must be an integer"),
+        ("BILLING_DAY", "31", "BILLING_DAY must be a day of the month from 1 to 28"),
+        ("PAYMENT_BACKEND", "paypal", "PAYMENT_BACKEND must be one of dummy, payfip_ws"),
+        ("PAYMENT_BACKEND", "payfip_ws", "needs PAYMENT_OPTIONS"),
+        ("PAYMENT_OPTIONS", "[1, 2]", "PAYMENT_OPTIONS must be a JSON object"),
+        ("PAYMENT_WINDOW", "12-2", "PAYMENT_WINDOW must read FIRST-LAST"),
     ],
 )
 def test_bad_values_are_refused_naming_the_variable(
@@ -180,3 +185,30 @@ def test_wider_modes_on_var_and_the_database_are_narrowed_at_start(tmp_path: Pat
 
     assert _modes(var_dir) == (0o700, 0o600)
     assert "narrowed to 0700" in started.stderr and "narrowed to 0600" in started.stderr
+
+
+def test_payment_settings_are_read_and_the_dummy_backend_is_refused_in_production(
+    tmp_path: Path,
+) -> None:
+    settings = load_settings(
+        {
+            "VAR_DIR": str(tmp_path),
+            "PAYMENT_BACKEND": "payfip_ws",
+            "PAYMENT_OPTIONS": '{"numcli": "123456", "saisie": "T"}',
+            "PAYMENT_WINDOW": "2-12",
+            "BILLING_DAY": "3",
+        }
+    )
+
+    assert (settings.payment_backend, settings.payment_window, settings.billing_day) == (
+        "payfip_ws", (2, 12), 3,
+    )  # fmt: skip
+    assert settings.payment_options == {"numcli": "123456", "saisie": "T"}
+    assert "123456" not in repr(settings)
+    production = {
+        "ENV": "production", "VAR_DIR": str(tmp_path), "SECRET_KEY": "p" * 40,
+        "MASTER_KEYS": "1:" + "A" * 43 + "=", "JOURNAL_KEY_FILE": str(tmp_path / "journal.key"),
+    }  # fmt: skip
+    assert load_settings(production).payment_backend == ""  # no online payment by default
+    with pytest.raises(ConfigError, match="PAYMENT_BACKEND=dummy is refused in production"):
+        load_settings(production | {"PAYMENT_BACKEND": "dummy"})

@@ -95,7 +95,9 @@ def worker_command(tick: float) -> None:
     anchoring = anchoring_from(rt.settings, rt.store)
     if anchoring is None:
         click.echo("JOURNAL_KEY_FILE is not set: the journal is not checkpointed.")
-    register_standard_jobs(worker, rt.vault, mail, rt.settings.base_url, anchoring)
+    register_standard_jobs(
+        worker, rt.vault, mail, rt.settings.base_url, anchoring, rt.settings.billing_day
+    )
 
     def _stop(signum: int, _frame: FrameType | None) -> None:
         worker.stop()

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 from flask.cli import AppGroup
 
-from facturation import corrections, export, ledger, run
+from facturation import corrections, export, ledger, payments, run
 from facturation.errors import BillingError
 from facturation.money import MoneyError, euros, parse_euros
 from web.runtime import runtime
@@ -93,3 +93,22 @@ def exporter(month: str, sortie: str | None) -> None:
         return
     Path(sortie).write_text(text, encoding="utf-8", newline="")
     click.echo(f"Écrit : {sortie}")
+
+
+@facturation_cli.command("rembourser")
+@click.option("--foyer", "foyer_id", type=int, required=True, help="Le foyer remboursé.")
+@click.option("--entite", "entity_id", type=int, required=True, help="L'entité qui rembourse.")
+@click.option("--montant", required=True, help="Le montant en euros, 3,45.")
+@click.option("--reference", required=True, help="La référence du virement ou du mandat.")
+def rembourser(foyer_id: int, entity_id: int, montant: str, reference: str) -> None:
+    """Pay back a foyer in credit (after a credit note on a paid invoice)."""
+    rt = runtime()
+    with rt.sessions() as session:
+        try:
+            refund = payments.refund(
+                session, rt.clock, None, foyer_id, entity_id, parse_euros(montant), reference
+            )
+        except (BillingError, MoneyError) as error:
+            click.echo(getattr(error, "message", str(error)), err=True)
+            raise SystemExit(1) from None
+        click.echo(f"Remboursement de {euros(-refund.amount_cents)} enregistré ({reference}).")

@@ -39,7 +39,7 @@ def _page(error: str | None = None, status: int = 200) -> tuple[str, int]:
         opens=paiement.gateway().window_opens(today),
         years=(today.year - 1, today.year),
         at_counter=acted_foyer_id() is not None,
-        methods=[m for m in PaymentMethod if m is not PaymentMethod.EN_LIGNE],
+        methods=payments.COUNTER_METHODS,
         error=error,
     )
     return page, status
