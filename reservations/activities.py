@@ -13,7 +13,14 @@ from coffre.clock import Clock
 from coffre.models import FoyerMember, MemberRole
 from procedures.working_hours import WorkingCalendar
 from reservations.errors import BookingNotFound, BookingRefused
-from reservations.models import Activity, ActivityKind, ActivitySession, CutoffRule, Enrolment
+from reservations.models import (
+    Activity,
+    ActivityKind,
+    ActivitySession,
+    BillingRule,
+    CutoffRule,
+    Enrolment,
+)
 
 MAX_PERIOD_DAYS = 400
 
@@ -151,6 +158,7 @@ class Definition:
     price_category: str
     min_age: int | None = None
     max_age: int | None = None
+    billing_rule: BillingRule = BillingRule.RESERVATION
 
 
 def define(session: Session, service_ids: frozenset[int], definition: Definition) -> Activity:
@@ -182,6 +190,7 @@ def define(session: Session, service_ids: frozenset[int], definition: Definition
         price_category=definition.price_category.strip()[:60] or definition.kind.value,
         min_age=definition.min_age,
         max_age=definition.max_age,
+        billing_rule=definition.billing_rule,
     )
     session.add(activity)
     session.flush()

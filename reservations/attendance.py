@@ -25,6 +25,7 @@ from reservations.models import (
     AttendanceEvent,
     AttendanceMark,
     AttendanceSheet,
+    BillingRule,
     Booking,
     BookingState,
 )
@@ -187,13 +188,16 @@ def correct(
 
 
 def billable(present: bool | None, justified: bool, activity: Activity) -> bool:
-    """Whether a booked day is billed: attended, or missed without a justified absence when
-    the activity bills those (a day not marked counts as booked)."""
+    """Whether a booked day is billed, by the activity's rule: every day booked, only the
+    days attended, or those and the absences without a justification. A justified absence
+    never is; `bills_unjustified_absence` off spares every absence."""
     if present:
         return True
     if justified:
         return False
-    return present is None or activity.bills_unjustified_absence
+    if present is None:
+        return activity.billing_rule is BillingRule.RESERVATION
+    return activity.billing_rule is not BillingRule.PRESENCE and activity.bills_unjustified_absence
 
 
 def month_csv(session: Session, agent: Agent, site: str, year: int, month: int) -> str:

@@ -33,6 +33,14 @@ class CutoffRule(StrEnum):
     JOURS_CALENDAIRES = "jours_calendaires"
 
 
+class BillingRule(StrEnum):
+    """Which booked days an activity bills (a justified absence never is)."""
+
+    RESERVATION = "reservation"  # every day booked: attended, absent, or not marked
+    PRESENCE = "presence"  # only the days the child was marked present
+    PRESENCE_ET_ABSENCE = "presence_et_absence"  # marked present, or absent unjustified
+
+
 class Activity(Base):
     """Something a service runs on days a child can be booked for: the canteen of a school..."""
 
@@ -57,6 +65,9 @@ class Activity(Base):
         Boolean, default=True, server_default=true()
     )
     price_category: Mapped[str] = mapped_column(String(60))
+    billing_rule: Mapped[BillingRule] = mapped_column(
+        str_enum(BillingRule), default=BillingRule.RESERVATION, server_default="reservation"
+    )
     # Who may be enrolled: the child's age in full years on the first day of the enrolment
     # (None: no bound). The school condition is the site: a registration enrols a child in
     # the activities of its own school.

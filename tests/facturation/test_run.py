@@ -15,7 +15,7 @@ from facturation.errors import BillingRefused
 from facturation.models import BANDS, Invoice, LedgerEntry, Unit
 from reservations import activities, bookings, custody
 from reservations.bookings import Booker, Context
-from reservations.models import ActivityKind, Channel, CutoffRule
+from reservations.models import ActivityKind, BillingRule, Channel, CutoffRule
 from tests.facturation.scene import DAYS, END, SEPTEMBER, Town, grid
 from tests.procedures.flows import child_of
 from tests.reservations.test_bookings import CALENDAR, make_activity, open_days
@@ -244,3 +244,26 @@ def test_the_worker_invoices_last_month_from_the_billing_day_on(
     town.clock.current = datetime(2026, 10, 5, 8, 0, tzinfo=UTC)
     assert run.monthly(db_session, town.clock, billing_day=5) == 1
     assert run.monthly(db_session, town.clock, billing_day=5) == 0  # once
+
+
+@pytest.mark.parametrize(
+    ("rule", "billed"),
+    [
+        (BillingRule.RESERVATION, 3),  # present, absent, not marked
+        (BillingRule.PRESENCE_ET_ABSENCE, 2),  # present, absent
+        (BillingRule.PRESENCE, 1),  # present
+    ],
+)
+def test_each_billing_rule_bills_its_days(
+    town: Town, db_session: Session, rule: BillingRule, billed: int
+) -> None:
+    foyer = town.family("Martin", band="A")
+    town.book(foyer, days=DAYS[:3])
+    town.mark(foyer, DAYS[0], True)
+    town.mark(foyer, DAYS[1], False)
+    town.canteen.billing_rule = rule
+    db_session.commit()
+
+    town.emit()
+
+    assert invoice_of(db_session, foyer).lines[0].quantity == billed

@@ -15,7 +15,7 @@ from coffre.clock import local_today
 from reservations import activities
 from reservations.activities import Definition, Timetable
 from reservations.errors import BookingError, BookingNotFound, BookingRefused
-from reservations.models import ActivityKind, CutoffRule
+from reservations.models import ActivityKind, BillingRule, CutoffRule
 from web.agent.blueprint import agent_actor, bp
 from web.agent.inbox_query import as_number
 from web.auth.guard import role_required
@@ -38,6 +38,7 @@ def _list_page(error: str | None = None, status: int = 200) -> tuple[str, int]:
         services=services.all(),
         kinds=list(ActivityKind),
         rules=list(CutoffRule),
+        billing_rules=list(BillingRule),
         error=error,
         form=request.form if request.method == "POST" else {},
     )
@@ -67,6 +68,7 @@ def activites_creer() -> tuple[str, int] | BaseResponse:
             price_category=form.get("categorie", ""),
             min_age=_int(form["age_min"]) if form.get("age_min") else None,
             max_age=_int(form["age_max"]) if form.get("age_max") else None,
+            billing_rule=_choice(BillingRule, form.get("facturation") or "reservation"),
         )
         activity = activities.define(db(), _services(), definition)
     except BookingError as error:
@@ -155,7 +157,7 @@ def _time(value: str) -> time:
         raise BookingRefused(_("A time is expected (for example 10:00).")) from None
 
 
-Choice = TypeVar("Choice", ActivityKind, CutoffRule)
+Choice = TypeVar("Choice", ActivityKind, CutoffRule, BillingRule)
 
 
 def _choice(kind: type[Choice], value: str) -> Choice:

@@ -38,14 +38,14 @@ def post(client: FlaskClient, path: str, **fields: object) -> tuple[int, str]:
 def test_an_agent_creates_an_activity_opens_its_wednesdays_and_closes_one(
     bookings_agent: FlaskClient, bookings_service: Service, db_session: Session
 ) -> None:
-    fields = dict(NEW, age_min="3", age_max="11")
+    fields = dict(NEW, age_min="3", age_max="11", facturation="presence")
     status, page = post(bookings_agent, "/agent/activites", service=bookings_service.id, **fields)
     assert status == 200 and "L'activité est créée : ouvrez maintenant ses séances." in page
     activity = db_session.scalars(select(Activity)).one()
     assert (activity.cutoff_rule, activity.cutoff_count, activity.capacity) == (
         CutoffRule.SEMAINE_PRECEDENTE, 2, 24,
     )  # fmt: skip
-    assert (activity.min_age, activity.max_age) == (3, 11)
+    assert (activity.min_age, activity.max_age, activity.billing_rule.value) == (3, 11, "presence")
 
     path = f"/agent/activites/{activity.id}"
     status, page = post(

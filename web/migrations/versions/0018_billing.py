@@ -21,6 +21,18 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
+    with op.batch_alter_table("activities", schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column(
+                "billing_rule",
+                sa.Enum(
+                    "reservation", "presence", "presence_et_absence", name="billingrule",
+                    native_enum=False, length=20,
+                ),
+                server_default="reservation",
+                nullable=False,
+            )
+        )  # fmt: skip
     op.create_table(
         "billing_runs",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -277,6 +289,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("activities", schema=None) as batch_op:
+        batch_op.drop_column("billing_rule")
     with op.batch_alter_table("payment_notifications", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_payment_notifications_payment_id"))
     op.drop_table("payment_notifications")
