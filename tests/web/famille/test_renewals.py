@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from accounts.models import Account
 from coffre.clock import FrozenClock
-from coffre.models import FoyerMember, MemberRole
+from coffre.models import Foyer, FoyerMember, MemberRole
 from procedures import demandes
 from procedures.demandes import FamilyActor
 from procedures.history import EngineContext
@@ -32,9 +32,11 @@ def test_a_family_renews_last_years_registration_from_the_procedures_page(
     clock: FrozenClock,
 ) -> None:
     assert family.foyer_id is not None
+    foyer = db_session.get(Foyer, family.foyer_id)
+    assert foyer is not None
     zoe = FoyerMember(role=MemberRole.ENFANT, first_name="Zoé", last_name="Test")
-    zoe.foyer_id = family.foyer_id
-    db_session.add(zoe)
+    foyer.members.append(zoe)
+    db_session.flush()
     service = make_service(db_session, code="scolaire")
     publish(db_session, clock, "periscolaire")
     papers = [
