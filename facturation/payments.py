@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -24,6 +24,7 @@ from eopayment.common import PaymentException
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from accounts.models import Entity
 from coffre.clock import Clock, local_today
 from facturation.errors import BillingNotFound, BillingRefused
 from facturation.ledger import account_of
@@ -49,8 +50,9 @@ class Gateway:
 
     kind: str  # eopayment.PAYFIP_WS or eopayment.DUMMY
     options: Mapping[str, Any]
-    # The days of the month payment is open (Marseille: 2 to 12); None: every day.
-    window: tuple[int, int] | None = None
+    # The days of the month payment is open (Marseille: 2 to 12), per entity slug ("": the
+    # entities without their own); none: every day.
+    windows: Mapping[str, tuple[int, int]] = field(default_factory=dict)
 
     def backend(self, return_url: str, notification_url: str) -> eopayment.Payment:
         options = {
@@ -60,11 +62,12 @@ class Gateway:
         }
         return eopayment.Payment(self.kind, options)
 
-    def window_opens(self, today: date) -> date | None:
-        """None when payment is open today; else the day it next opens."""
-        if self.window is None:
+    def window_opens(self, today: date, entity: str = "") -> date | None:
+        """None when payment to the entity is open today; else the day it next opens."""
+        window = self.windows.get(entity, self.windows.get(""))
+        if window is None:
             return None
-        first, last = self.window
+        first, last = window
         if first <= today.day <= last:
             return None
         if today.day < first:
@@ -92,12 +95,15 @@ def start_online(
     family to pay it. Refused: none chosen, another foyer's invoice, one paid or credited,
     two entities at once, outside the payment window."""
     today = local_today(clock)
-    opens = gateway.window_opens(today)
+    chosen = _due(session, foyer_id, invoice_ids, today)
+    entity = session.get(Entity, chosen[0][0].entity_id)
+    assert entity is not None
+    opens = gateway.window_opens(today, entity.slug)
     if opens is not None:
         raise BillingRefused(
-            f"Le paiement en ligne ouvre le {opens.day} du mois ; revenez à partir de cette date."
+            f"Le paiement en ligne à {entity.name} ouvre le {opens.day} du mois ; "
+            "revenez à partir de cette date."
         )
-    chosen = _due(session, foyer_id, invoice_ids, today)
     amount = sum(left for _, left in chosen)
     if not 0 < amount <= MAX_CENTS:
         raise BillingRefused("Le montant à payer doit être compris entre 0,01 € et 100 000 €.")

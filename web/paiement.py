@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 def gateway() -> payments.Gateway:
     settings = runtime().settings
     return payments.Gateway(
-        settings.payment_backend, settings.payment_options, settings.payment_window
+        settings.payment_backend, settings.payment_options, settings.payment_windows
     )
 
 

@@ -69,7 +69,8 @@ class Settings:
     # (PayFiP: {"numcli": "123456", "saisie": "W"}) and the days of the month it is open.
     payment_backend: str = "dummy"  # empty: no online payment
     payment_options: Mapping[str, str] = field(default_factory=dict, repr=False)
-    payment_window: tuple[int, int] | None = None
+    # Per entity's slug ("" for every entity without its own): the days it is open.
+    payment_windows: Mapping[str, tuple[int, int]] = field(default_factory=dict)
     # The worker invoices the month before from this day of each month on (BILLING_DAY).
     billing_day: int = 1
 
@@ -125,7 +126,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         tsa_ca_file=_path(env, "TSA_CA_FILE"),
         payment_backend=_payment_backend(env, production),
         payment_options=_payment_options(env),
-        payment_window=_payment_window(env),
+        payment_windows=_payment_windows(env),
         billing_day=_day_of_month(env, "BILLING_DAY", 1),
     )
 
@@ -163,15 +164,22 @@ def _day_of_month(env: Mapping[str, str], name: str, default: int) -> int:
     return day
 
 
-def _payment_window(env: Mapping[str, str]) -> tuple[int, int] | None:
-    """PAYMENT_WINDOW="2-12": online payment from the 2nd to the 12th of each month."""
-    raw = env.get("PAYMENT_WINDOW", "").strip()
-    if not raw:
-        return None
-    first, _, last = raw.partition("-")
-    if not (first.isdigit() and last.isdigit() and 1 <= int(first) <= int(last) <= 28):
-        raise ConfigError("PAYMENT_WINDOW must read FIRST-LAST, days from 1 to 28 (2-12)")
-    return int(first), int(last)
+def _payment_windows(env: Mapping[str, str]) -> dict[str, tuple[int, int]]:
+    """PAYMENT_WINDOW="2-12": online payment from the 2nd to the 12th of each month, for
+    every entity; "ville=2-12,caisse-ecoles=1-28": per entity (its slug); both may mix."""
+    windows = {}
+    for part in env.get("PAYMENT_WINDOW", "").split(","):
+        if not part.strip():
+            continue
+        slug, _, days = part.strip().rpartition("=")
+        first, _, last = days.partition("-")
+        if not (first.isdigit() and last.isdigit() and 1 <= int(first) <= int(last) <= 28):
+            raise ConfigError(
+                "PAYMENT_WINDOW must read FIRST-LAST, days from 1 to 28 (2-12), "
+                "or per entity slug=FIRST-LAST, comma-separated"
+            )
+        windows[slug.strip()] = (int(first), int(last))
+    return windows
 
 
 def keep_private_dir(var_dir: Path) -> None:

@@ -195,13 +195,13 @@ def test_payment_settings_are_read_and_the_dummy_backend_is_refused_in_productio
             "VAR_DIR": str(tmp_path),
             "PAYMENT_BACKEND": "payfip_ws",
             "PAYMENT_OPTIONS": '{"numcli": "123456", "saisie": "T"}',
-            "PAYMENT_WINDOW": "2-12",
+            "PAYMENT_WINDOW": "2-12, caisse-creche=1-28",
             "BILLING_DAY": "3",
         }
     )
 
-    assert (settings.payment_backend, settings.payment_window, settings.billing_day) == (
-        "payfip_ws", (2, 12), 3,
+    assert (settings.payment_backend, settings.payment_windows, settings.billing_day) == (
+        "payfip_ws", {"": (2, 12), "caisse-creche": (1, 28)}, 3,
     )  # fmt: skip
     assert settings.payment_options == {"numcli": "123456", "saisie": "T"}
     assert "123456" not in repr(settings)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from sqlalchemy import select
 from werkzeug.wrappers import Response as BaseResponse
 
-from accounts.models import Account, Role
+from accounts.models import Account, Entity, Role
 from coffre.clock import local_today
 from coffre.models import Foyer
 from facturation import certificates, ledger, payments, tariffs
@@ -29,20 +32,33 @@ def _page(error: str | None = None, status: int = 200) -> tuple[str, int]:
     today = local_today(runtime().clock)
     foyer = db().get(Foyer, family_reader().foyer_id)
     assert foyer is not None
+    account = ledger.account_of(db(), foyer.id, today)
     page = render_template(
         "famille/factures.html",
-        account=ledger.account_of(db(), foyer.id, today),
+        account=account,
         band=tariffs.band_of(foyer, today),
         valid_until=foyer.qf_valid_until,
         prices=tariffs.prices_for_foyer(db(), foyer, today),
         online=bool(runtime().settings.payment_backend),
-        opens=paiement.gateway().window_opens(today),
+        opens=_opens(account, today),
         years=(today.year - 1, today.year),
         at_counter=acted_foyer_id() is not None,
         methods=payments.COUNTER_METHODS,
         error=error,
     )
     return page, status
+
+
+def _opens(account: ledger.Account, today: date) -> dict[int, date]:
+    """Per invoice still to pay, the day online payment to its entity opens, if not today."""
+    gateway = paiement.gateway()
+    slugs = {row.id: row.slug for row in db().execute(select(Entity.id, Entity.slug))}
+    opens = {}
+    for view in account.invoices:
+        day = gateway.window_opens(today, slugs.get(view.invoice.entity_id, ""))
+        if view.left_cents and day is not None:
+            opens[view.invoice.id] = day
+    return opens
 
 
 @bp.post("/factures/attestation")

@@ -4,16 +4,18 @@ the family's form, the bank's page, the server-to-server notification, the retur
 from __future__ import annotations
 
 import io
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pikepdf
 import pytest
+from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from accounts.models import Account, Role
+from accounts.models import Account, Entity, Role
 from coffre.clock import FrozenClock
 from coffre.models import Foyer, FoyerMember
 from facturation import ledger
@@ -24,6 +26,7 @@ from tests.web.agent.test_guichet import open_counter
 from tests.web.agents import sign_in_agent
 from tests.web.auth.test_login import csrf_token, log_in
 from tests.web.famille.test_factures import invoiced_september, zoe_at_the_canteen
+from web.runtime import runtime
 
 
 @pytest.fixture
@@ -205,4 +208,20 @@ def test_a_family_cannot_record_a_counter_payment(
     form = {"csrf_token": token, "facture": str(invoice.id), "moyen": "especes", "recu": "X"}
 
     assert family_client.post("/famille/factures/encaisser", data=form).status_code == 403
+    assert db_session.scalars(select(Payment)).all() == []
+
+
+def test_outside_its_entitys_window_an_invoice_says_when_payment_opens(
+    app: Flask, family_client: FlaskClient, invoice: Invoice, db_session: Session
+) -> None:
+    slug = db_session.get(Entity, invoice.entity_id).slug  # type: ignore[union-attr]
+    runtime(app).settings = replace(
+        runtime(app).settings, payment_windows={"": (1, 28), slug: (12, 20)}
+    )  # the clock is on 5 October: this entity's payments open on the 12th
+
+    page = page_text(family_client.get("/famille/factures"))
+    status, _ = pay(family_client, invoice.id)
+
+    assert "Le paiement en ligne ouvre le 12 octobre." in page and "Payer en ligne" not in page
+    assert status == 409
     assert db_session.scalars(select(Payment)).all() == []
