@@ -224,6 +224,18 @@ class _Bill:
         line.quantity += quantity
 
 
+@dataclass(frozen=True)
+class _Batch:
+    """What pricing a batch of foyers' month reads."""
+
+    activities: dict[int, Activity]
+    grids: Grids
+    bands: dict[int, Band]
+    foyer_ids: list[int]
+    first: date
+    last: date
+
+
 def _invoice_batch(
     session: Session,
     clock: Clock,
@@ -254,8 +266,9 @@ def _invoice_batch(
     foyers = {f.id: f for f in session.scalars(select(Foyer).where(Foyer.id.in_(todo)))}
     bands = {foyer_id: band_of(foyer, first) for foyer_id, foyer in foyers.items()}
     bills: dict[int, _Bill] = defaultdict(_Bill)
-    _flat_fees(session, activities, grids, bands, bills, todo, first, last)
-    _days(session, activities, grids, bands, bills, todo, first, last)
+    batch = _Batch(activities, grids, bands, todo, first, last)
+    _flat_fees(session, batch, bills)
+    _days(session, batch, bills)
     made = []
     names = {
         m.id: m.first_name
@@ -323,43 +336,25 @@ def _invoice(
     )  # fmt: skip
 
 
-def _flat_fees(
-    session: Session,
-    activities: dict[int, Activity],
-    grids: Grids,
-    bands: dict[int, Band],
-    bills: dict[int, _Bill],
-    foyer_ids: list[int],
-    first: date,
-    last: date,
-) -> None:
+def _flat_fees(session: Session, batch: _Batch, bills: dict[int, _Bill]) -> None:
     """A flat monthly fee per child enrolled during the month, at the month's first price."""
     enrolments = session.execute(
         select(Enrolment.foyer_id, Enrolment.member_id, Enrolment.activity_id)
         .where(
-            Enrolment.foyer_id.in_(foyer_ids),
-            Enrolment.activity_id.in_(list(activities)),
-            Enrolment.starts_on <= last,
-            Enrolment.ends_on >= first,
+            Enrolment.foyer_id.in_(batch.foyer_ids),
+            Enrolment.activity_id.in_(list(batch.activities)),
+            Enrolment.starts_on <= batch.last,
+            Enrolment.ends_on >= batch.first,
         )
         .distinct()
     )
     for foyer_id, member_id, activity_id in enrolments:
-        price = grids.price(activity_id, bands[foyer_id].code, first)
+        price = batch.grids.price(activity_id, batch.bands[foyer_id].code, batch.first)
         if price is not None and price.unit is Unit.FORFAIT_MENSUEL:
             bills[foyer_id].add(member_id, activity_id, price.unit, price.cents, 1)
 
 
-def _days(
-    session: Session,
-    activities: dict[int, Activity],
-    grids: Grids,
-    bands: dict[int, Band],
-    bills: dict[int, _Bill],
-    foyer_ids: list[int],
-    first: date,
-    last: date,
-) -> None:
+def _days(session: Session, batch: _Batch, bills: dict[int, _Bill]) -> None:
     """Each booked day billed by the activity's rule (attended, absent unjustified...)."""
     rows = session.execute(
         select(
@@ -380,19 +375,19 @@ def _days(
             ),
         )
         .where(
-            Booking.foyer_id.in_(foyer_ids),
+            Booking.foyer_id.in_(batch.foyer_ids),
             Booking.state == BookingState.RESERVEE,
-            ActivitySession.activity_id.in_(list(activities)),
-            ActivitySession.day.between(first, last),
+            ActivitySession.activity_id.in_(list(batch.activities)),
+            ActivitySession.day.between(batch.first, batch.last),
             or_(ActivitySession.closed_reason.is_(None), AttendanceMark.present.is_(True)),
         )
     ).all()
-    excused = justified_days(session, sorted({row[1] for row in rows}), first, last)
+    excused = justified_days(session, sorted({row[1] for row in rows}), batch.first, batch.last)
     for foyer_id, member_id, activity_id, day, starts, ends, present in rows:
-        activity = activities[activity_id]
+        activity = batch.activities[activity_id]
         if not billable(present, (member_id, day) in excused, activity):
             continue
-        price = grids.price(activity_id, bands[foyer_id].code, day)
+        price = batch.grids.price(activity_id, batch.bands[foyer_id].code, day)
         if price is None or price.unit is Unit.FORFAIT_MENSUEL:
             continue  # no price yet that day, or covered by the flat fee
         if price.unit is Unit.HEURE:
