@@ -19,7 +19,7 @@ from accounts.models import Entity
 from coffre.clock import PARIS, Clock
 from coffre.models import Channel, Foyer, FoyerMember
 from coffre.vault import Upload, Vault
-from facturation.models import Invoice, InvoiceKind, Unit
+from facturation.models import Invoice, InvoiceKind, Payment, PaymentInvoice, PaymentMethod, Unit
 from facturation.money import euros
 from facturation.run import month_name
 from notifications import outbox
@@ -155,3 +155,53 @@ def _row(pdf: FPDF, cells: tuple[str, str, str, str], bold: bool = False) -> Non
     for text, width, align in zip(cells, (90, 25, 27, 28), ("L", "R", "R", "R"), strict=True):
         pdf.cell(width, 7, printable(text.replace("\u202f", " ").replace("\xa0", " ")), align=align)
     pdf.ln(7)
+
+
+def issue_receipt(session: Session, clock: Clock, vault: Vault, payment: Payment) -> int:
+    """The counter's receipt of a payment, as a PDF in the foyer's vault; its document id."""
+    entity = session.get(Entity, payment.entity_id)
+    foyer = session.get(Foyer, payment.foyer_id)
+    assert entity is not None and foyer is not None and payment.settled_at is not None
+    numbers = session.scalars(
+        select(Invoice.number)
+        .join(PaymentInvoice, PaymentInvoice.invoice_id == Invoice.id)
+        .where(PaymentInvoice.payment_id == payment.id)
+        .order_by(Invoice.number)
+    ).all()
+    pdf = FPDF(format="A4")
+    pdf.core_fonts_encoding = PDF_ENCODING
+    pdf.set_title(f"Reçu {payment.reference}")
+    pdf.set_author(entity.name)
+    pdf.set_margins(20, 20, 20)
+    pdf.add_page()
+    _text(pdf, entity.name, 13, "B")
+    _text(pdf, "Régie - accueil de la mairie", 10)
+    pdf.ln(8)
+    _text(pdf, f"Reçu n° {payment.reference}", 15, "B")
+    settled = payment.settled_at.astimezone(PARIS).date()
+    _text(
+        pdf,
+        f"Reçu le {date_fr(settled)} du foyer {foyer.label} la somme de "
+        f"{euros(payment.amount_cents)} ({METHODS[payment.method]}), en règlement de : "
+        + ", ".join(numbers)
+        + ".",
+        11,
+    )
+    document = vault.deposit(
+        session,
+        Upload(
+            foyer_id=foyer.id, type_code="attestation_mairie",
+            filename=f"recu-{payment.reference}.pdf", stream=io.BytesIO(bytes(pdf.output())),
+            issued_on=settled, channel=Channel.GUICHET,
+        ),
+    )  # fmt: skip
+    return document.id
+
+
+METHODS = {
+    PaymentMethod.ESPECES: "espèces",
+    PaymentMethod.CHEQUE: "chèque",
+    PaymentMethod.CESU: "chèques emploi service universel",
+    PaymentMethod.EN_LIGNE: "paiement en ligne",
+    PaymentMethod.VIREMENT: "virement",
+}

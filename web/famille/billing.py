@@ -13,6 +13,7 @@ from accounts.models import Account, Entity, Role
 from coffre.clock import local_today
 from coffre.models import Foyer
 from facturation import certificates, ledger, payments, tariffs
+from facturation import documents as invoice_documents
 from facturation.errors import BillingError, BillingNotFound
 from facturation.models import PaymentMethod, PaymentState
 from web import paiement
@@ -99,8 +100,9 @@ def factures_encaisser() -> tuple[str, int] | BaseResponse:
         return _page(error.message, 404)
     except BillingError as error:
         return _page(error.message, 409)
+    receipt = invoice_documents.issue_receipt(db(), runtime().clock, runtime().vault, payment)
     flash(_("Payment recorded: receipt %(receipt)s.", receipt=payment.reference), "success")
-    return redirect(url_for("famille.factures"), code=303)
+    return redirect(url_for("famille.fichier", document_id=receipt), code=303)  # to print
 
 
 @bp.post("/factures/payer")

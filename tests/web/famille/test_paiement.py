@@ -188,10 +188,17 @@ def test_the_counter_records_a_cheque_and_a_family_cannot(
     }
 
     refused = client.post("/famille/factures/encaisser", data=form | {"moyen": "en_ligne"})
-    recorded = client.post("/famille/factures/encaisser", data=form, follow_redirects=True)
+    recorded = client.post("/famille/factures/encaisser", data=form)
 
     assert refused.status_code == 409
-    assert "Paiement enregistré : reçu n° R-2026-0042." in page_text(recorded)
+    assert recorded.status_code == 303  # to the receipt, in the family's vault
+    receipt = client.get(recorded.headers["Location"])
+    with pikepdf.open(io.BytesIO(receipt.get_data())) as document:
+        text = document.pages[0].Contents.read_bytes().decode("cp1252")
+    assert "Reçu n° R-2026-0042" in text and "15,60 € \\(chèque\\)" in text
+    assert "Paiement enregistré : reçu n° R-2026-0042." in page_text(
+        client.get("/famille/factures")
+    )
     payment = db_session.scalars(select(Payment)).one()
     assert (payment.method.value, payment.account_id, payment.amount_cents) == (
         "cheque",
