@@ -81,7 +81,8 @@ def costs(session: Session, foyer_id: int, year: int) -> list[ChildCost]:
 def issue(
     session: Session, clock: Clock, vault: Vault, foyer_id: int, year: int, town: str
 ) -> Document:
-    """The year's certificate in the foyer's vault (the one already issued, if any)."""
+    """The year's certificate in the foyer's vault: the one issued today if any, else a new
+    one (a new version of an earlier one: payments may have been settled since)."""
     if not 2000 <= year < local_today(clock).year + 1:
         raise BillingRefused("Choisissez une année passée ou l'année en cours.")
     existing = session.scalar(
@@ -92,7 +93,7 @@ def issue(
             Document.superseded_at.is_(None),
         )
     )
-    if existing is not None:
+    if existing is not None and existing.issued_on == local_today(clock):
         return existing
     lines = costs(session, foyer_id, year)
     if not lines:
@@ -109,6 +110,7 @@ def issue(
         stream=io.BytesIO(render_pdf(foyer, year, lines, town, local_today(clock))),
         issued_on=local_today(clock),
         channel=Channel.MAIRIE,
+        replaces_id=existing.id if existing is not None else None,
     )
     return vault.deposit(session, upload)
 

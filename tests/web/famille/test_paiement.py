@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import io
 from dataclasses import replace
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pikepdf
@@ -135,7 +135,11 @@ def test_the_stand_in_bank_talks_to_this_portal_only(
 
 
 def test_a_paid_year_of_creche_gives_a_certificate_of_childcare_costs(
-    family_client: FlaskClient, invoice: Invoice, db_session: Session, family: Account
+    family_client: FlaskClient,
+    invoice: Invoice,
+    db_session: Session,
+    family: Account,
+    clock: FrozenClock,
 ) -> None:
     _, bank = pay(family_client, invoice.id)
     notify(family_client, transaction_id=bank["transaction_id"], amount="15.60", ok="1", signed="1")
@@ -159,13 +163,18 @@ def test_a_paid_year_of_creche_gives_a_certificate_of_childcare_costs(
     assert none.status_code == 409
     assert "Aucun frais de garde payé en 2026" in page_text(none)
     assert issued.status_code == again.status_code == 303
-    assert issued.headers["Location"] == again.headers["Location"]  # one certificate a year
+    assert issued.headers["Location"] == again.headers["Location"]  # one a day
     pdf = family_client.get(issued.headers["Location"])
     assert pdf.mimetype == "application/pdf"
     with pikepdf.open(io.BytesIO(pdf.get_data())) as document:
         text = document.pages[0].Contents.read_bytes().decode("cp1252")
     assert "Attestation de frais de garde - année 2026" in text
     assert r"Zoé Test, né\(e\) le 1er mai 2022 : 15,60 €" in text  # a PDF string escapes ()
+    clock.current += timedelta(days=1)  # asked again another day: a new version
+    later = family_client.post(
+        "/famille/factures/attestation", data={"csrf_token": token, "annee": "2026"}
+    )
+    assert later.status_code == 303 and later.headers["Location"] != issued.headers["Location"]
 
 
 def test_the_counter_records_a_cheque_and_a_family_cannot(
