@@ -61,7 +61,7 @@ def school_year(day: date, season_start: tuple[int, int], renewal_open: bool = F
 
 
 def apply_closed(session: Session, clock: Clock) -> int:
-    """Take in the demandes closed since the last run; how many. Commits each batch."""
+    """Take in the next batch of demandes closed and not taken in yet; how many (committed)."""
     rows = session.execute(
         select(Demande, ProcedureVersion.code)
         .join(ProcedureVersion, ProcedureVersion.id == Demande.procedure_version_id)
@@ -103,6 +103,8 @@ def _enrol(session: Session, clock: Clock, demande: Demande) -> str:
     renewing = definition.renewal is not None and definition.renewal.is_open(day)
     year = school_year(day, definition.season_start or (9, 1), renewing)
     starts_on = max(year.first_day, local_today(clock))
+    if starts_on > year.last_day:
+        return "rien"  # a registration for a school year already over
     kinds = [kind for field, kind in KIND_OF_FIELD.items() if _ticked(answers.get(field))]
     enrolled = 0
     for activity in session.scalars(
