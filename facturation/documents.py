@@ -98,16 +98,8 @@ def render_pdf(
         for member in session.scalars(select(FoyerMember).where(FoyerMember.foyer_id == foyer.id))
     }
     title = "Facture" if invoice.kind is InvoiceKind.FACTURE else "Avoir"
-    pdf = FPDF(format="A4")
-    pdf.core_fonts_encoding = PDF_ENCODING
+    pdf = _letter(entity.name, "Portail famille", f"{title} n° {invoice.number}")
     pdf.set_creation_date(invoice.issued_at)
-    pdf.set_title(f"{title} {invoice.number}")
-    pdf.set_author(entity.name)
-    pdf.set_margins(20, 20, 20)
-    pdf.add_page()
-    _text(pdf, entity.name, 13, "B")
-    _text(pdf, "Portail famille", 10)
-    pdf.ln(8)
     _text(pdf, f"{title} n° {invoice.number} - {month_name(invoice.month)}", 15, "B")
     _text(pdf, f"Foyer : {foyer.label}", 11)
     if foyer.address_line:
@@ -145,6 +137,20 @@ def render_pdf(
     return bytes(pdf.output())
 
 
+def _letter(town: str, office: str, title: str) -> FPDF:
+    """An A4 page headed with the town and its office, ready for the title."""
+    pdf = FPDF(format="A4")
+    pdf.core_fonts_encoding = PDF_ENCODING
+    pdf.set_title(printable(title))
+    pdf.set_author(town)
+    pdf.set_margins(20, 20, 20)
+    pdf.add_page()
+    _text(pdf, town, 13, "B")
+    _text(pdf, office, 10)
+    pdf.ln(8)
+    return pdf
+
+
 def _text(pdf: FPDF, text: str, size: int, style: str = "") -> None:
     pdf.set_font("helvetica", style=style, size=size)
     pdf.multi_cell(0, size * 0.55, printable(text), new_x="LMARGIN", new_y="NEXT")
@@ -168,15 +174,7 @@ def issue_receipt(session: Session, clock: Clock, vault: Vault, payment: Payment
         .where(PaymentInvoice.payment_id == payment.id)
         .order_by(Invoice.number)
     ).all()
-    pdf = FPDF(format="A4")
-    pdf.core_fonts_encoding = PDF_ENCODING
-    pdf.set_title(f"Reçu {payment.reference}")
-    pdf.set_author(entity.name)
-    pdf.set_margins(20, 20, 20)
-    pdf.add_page()
-    _text(pdf, entity.name, 13, "B")
-    _text(pdf, "Régie - accueil de la mairie", 10)
-    pdf.ln(8)
+    pdf = _letter(entity.name, "Régie - accueil de la mairie", f"Reçu n° {payment.reference}")
     _text(pdf, f"Reçu n° {payment.reference}", 15, "B")
     settled = payment.settled_at.astimezone(PARIS).date()
     _text(
