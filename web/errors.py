@@ -9,6 +9,7 @@ from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from werkzeug.exceptions import HTTPException
+from werkzeug.http import HTTP_STATUS_CODES
 
 from coffre.errors import (
     AccessDenied,
@@ -51,10 +52,16 @@ def _messages() -> dict[int, str]:
 
 
 def render_error(status: int, message: str | None = None) -> tuple[Response | str, int]:
-    """The French error page, or a JSON body for API clients."""
+    """The French error page, or for API clients an RFC 9457 problem: `title` in English
+    (the HTTP status's phrase), `detail` in French (what a person reads); never a trace."""
     text = message or _messages().get(status, _messages()[500])
     if request.path.startswith("/api/"):
-        return jsonify(error=text, status=status), status
+        problem = jsonify(
+            type="about:blank", title=HTTP_STATUS_CODES.get(status, "Error"), status=status,
+            detail=text, lang="fr",
+        )  # fmt: skip
+        problem.mimetype = "application/problem+json"
+        return problem, status
     return render_template("error.html", status=status, message=text), status
 
 

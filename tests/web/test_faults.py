@@ -187,6 +187,7 @@ def test_two_writes_of_the_same_thing_at_once_answer_409_not_database_down(
     assert page.status_code == 409
     assert "au même moment" in page_text(page)
     answer = client.get("/api/essai/conflit")
-    assert answer.status_code == 409 and "au même moment" in answer.get_json()["error"]
+    assert answer.status_code == 409 and "au même moment" in answer.get_json()["detail"]
+    assert answer.get_json()["title"] == "Conflict"
     assert client.get("/healthz").status_code == 200
     assert db_session.scalar(select(func.count(Service.id)).where(Service.code == ville.code)) == 1

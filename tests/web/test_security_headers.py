@@ -73,12 +73,18 @@ def test_unknown_page_is_a_french_404(client: FlaskClient) -> None:
     assert "Cette page n'existe pas" in page_text(response)
 
 
-def test_api_errors_are_json(client: FlaskClient) -> None:
+def test_api_errors_are_rfc_9457_problems_in_english_and_french(client: FlaskClient) -> None:
     response = client.get("/api/v1/nothing-here")
 
     assert response.status_code == 404
-    assert response.is_json
-    assert response.get_json()["status"] == 404
+    assert response.mimetype == "application/problem+json"
+    assert response.get_json() == {
+        "type": "about:blank",
+        "title": "Not Found",
+        "status": 404,
+        "detail": "Cette page n'existe pas ou n'est plus disponible.",
+        "lang": "fr",
+    }
 
 
 def test_a_static_file_not_modified_is_closed_not_left_to_the_garbage_collector(
