@@ -57,21 +57,17 @@ class Grids:
             .where(Tariff.activity_id.in_(list(activity_ids)))
             .order_by(Tariff.valid_from)
         )
-        for row in rows:
-            price = Price(row.unit, row.price_cents, row.valid_from)
-            self._prices[(row.activity_id, row.band)].append(price)
+        self._starts: dict[tuple[int, str], list[date]] = defaultdict(list)
+        for row in rows:  # in order of their first day
+            key = (row.activity_id, row.band)
+            self._prices[key].append(Price(row.unit, row.price_cents, row.valid_from))
+            self._starts[key].append(row.valid_from)
 
     def price(self, activity_id: int, band: str, day: date) -> Price | None:
-        prices = self._prices.get((activity_id, band), [])
-        index = bisect_right([p.valid_from for p in prices], day)
-        return prices[index - 1] if index else None
-
-
-def current_grid(session: Session, activity_id: int, day: date) -> dict[str, Price]:
-    """The price per band in force on a day (bands without a price are left out)."""
-    grids = Grids(session, [activity_id])
-    prices = {band: grids.price(activity_id, band, day) for band in BANDS}
-    return {band: price for band, price in prices.items() if price is not None}
+        """Called for each booked day of a town's month: a bisection, nothing rebuilt."""
+        key = (activity_id, band)
+        index = bisect_right(self._starts.get(key, []), day)
+        return self._prices[key][index - 1] if index else None
 
 
 def set_grid(
@@ -163,12 +159,14 @@ def grids_of(session: Session, entity_id: int | None, today: date) -> list[GridV
     if entity_id is not None:
         query = query.where(Service.entity_id == entity_id)
     rows = session.execute(query.order_by(Activity.site, Activity.name)).all()
-    tariffs = session.scalars(
+    of_activity: dict[int, list[Tariff]] = defaultdict(list)
+    for tariff in session.scalars(
         select(Tariff).where(Tariff.activity_id.in_([a.id for a, _ in rows]))
-    ).all()
+    ):
+        of_activity[tariff.activity_id].append(tariff)
     views = []
     for activity, owner in rows:
-        mine = [t for t in tariffs if t.activity_id == activity.id]
+        mine = of_activity[activity.id]
         starts = sorted({t.valid_from for t in mine})
         current_from = max((d for d in starts if d <= today), default=None)
         current = _grid_on(mine, current_from) if current_from else {}
