@@ -16,6 +16,8 @@ class Role(StrEnum):
     FAMILLE = "famille"
     AGENT = "agent"
     ADMIN = "admin"
+    # A town's other software calling the API (interop.clients): never signs in on a page.
+    LOGICIEL = "logiciel"
 
 
 class Entity(Base):

@@ -222,12 +222,17 @@ def refuse_document(
 
 
 def read_document(
-    session: Session, vault: Vault, agent: AgentActor, demande_id: int, document_id: int
+    session: Session,
+    vault: Vault,
+    agent: AgentActor,
+    demande_id: int,
+    document_id: int,
+    purpose: str = "view",
 ) -> OpenedDocument:
-    """Open a granted document for viewing (the read is logged); "not found" for any other."""
+    """Open a granted document (the read is logged with its purpose); "not found" for any other."""
     agent_demande(session, agent, demande_id)
     try:
-        return vault.open(session, _reader(agent), document_id, demande_id, purpose="view")
+        return vault.open(session, _reader(agent), document_id, demande_id, purpose=purpose)
     except AccessDenied:
         raise DocumentNotFound(f"document {document_id} is not readable for {demande_id}") from None
 

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
+from typing import Any
 
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.routing import IntegerConverter, Map
 
 from coffre.clock import Clock
 from facturation.money import euros
@@ -28,6 +30,8 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     settings = settings or load_settings()
     app = Flask(__name__)
     app.request_class = PortalRequest
+    # An id in a path is a database integer: 99999999999999999999 is "not found", not a crash.
+    app.url_map.converters["int"] = DatabaseId
     _configure(app, settings)
     app.extensions[EXTENSION_KEY] = build_runtime(settings, clock)
     app.teardown_appcontext(close_db)
@@ -37,8 +41,9 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         )
     app.wsgi_app = ServedHostsOnly(app, app.wsgi_app)  # type: ignore[method-assign]
     _init_extensions(app)
-    for module in (public, auth, famille, agent, admin, api, paiement):
+    for module in (public, auth, famille, agent, admin, paiement):
         app.register_blueprint(module.bp)
+    api.init_app(app)
     security.init_app(app)
     errors.init_app(app)
     cli.init_app(app)
@@ -47,6 +52,14 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     # spent on each submission and step. Its warnings and errors still come through.
     logging.getLogger("spiff").setLevel(logging.WARNING)
     return app
+
+
+class DatabaseId(IntegerConverter):
+    """`<int:...>` in every route: at most the largest 32-bit integer, as the tables' ids."""
+
+    def __init__(self, map: Map, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("max", 2**31 - 1)
+        super().__init__(map, *args, **kwargs)
 
 
 def _configure(app: Flask, settings: Settings) -> None:

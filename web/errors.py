@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
+from typing import Any
 
 from flask import Flask, Response, jsonify, render_template, request
 from flask_babel import gettext as _
@@ -51,18 +53,42 @@ def _messages() -> dict[int, str]:
     }
 
 
-def render_error(status: int, message: str | None = None) -> tuple[Response | str, int]:
+def render_error(
+    status: int, message: str | None = None, errors: Mapping[str, Any] | None = None
+) -> tuple[Response | str, int]:
     """The French error page, or for API clients an RFC 9457 problem: `title` in English
     (the HTTP status's phrase), `detail` in French (what a person reads); never a trace."""
     text = message or _messages().get(status, _messages()[500])
     if request.path.startswith("/api/"):
-        problem = jsonify(
-            type="about:blank", title=HTTP_STATUS_CODES.get(status, "Error"), status=status,
-            detail=text, lang="fr",
-        )  # fmt: skip
-        problem.mimetype = "application/problem+json"
-        return problem, status
+        return problem(status, text, errors)
     return render_template("error.html", status=status, message=text), status
+
+
+def problem(
+    status: int, detail: str, errors: Mapping[str, Any] | None = None
+) -> tuple[Response, int]:
+    """An RFC 9457 problem document; `errors` names the fields refused, if any."""
+    body: dict[str, Any] = {
+        "type": "about:blank", "title": HTTP_STATUS_CODES.get(status, "Error"), "status": status,
+        "detail": detail, "lang": "fr",
+    }  # fmt: skip
+    if errors:
+        body["errors"] = errors
+    response = jsonify(body)
+    response.status_code = status
+    response.mimetype = "application/problem+json"
+    return response, status
+
+
+def _flat(messages: Mapping[str, Any]) -> dict[str, Any]:
+    """webargs nests the refusals under their location ("json", "query"): one level suffices."""
+    flat: dict[str, Any] = {}
+    for location, fields in messages.items():
+        if isinstance(fields, Mapping):
+            flat.update(fields)
+        else:
+            flat[location] = fields
+    return flat
 
 
 def init_app(app: Flask) -> None:
@@ -76,6 +102,12 @@ def init_app(app: Flask) -> None:
             return render_error(
                 413, _("The file exceeds the maximum size of %(size)s MB.", size=limit)
             )
+        if exc.response is not None:  # already a full answer (the API's refused tokens)
+            return exc.response, exc.code or exc.response.status_code  # type: ignore[return-value]
+        data = getattr(exc, "data", None) or {}  # webargs' refusals carry the fields refused
+        messages = data.get("messages")
+        if exc.code == 422 and messages:
+            return render_error(422, _("Some data sent is not valid."), _flat(messages))
         return render_error(exc.code or 500)
 
     @app.errorhandler(CSRFError)

@@ -66,6 +66,8 @@ def init_app(app: Flask) -> None:
 
     @app.before_request
     def _idle_expiry() -> None:
-        # A permanent session is re-issued on each request, so it expires after idle time.
-        if not session.permanent:  # setting it again would mark every session modified
+        # A permanent session is re-issued on each request, so it expires after idle time
+        # (setting it again would mark every session modified). API clients carry a bearer
+        # token, never a session: no cookie is set for them.
+        if not session.permanent and not request.path.startswith("/api/"):
             session.permanent = True

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from limits import parse
+
 from coffre.journal.signing_key import create_signing_key_file
 from coffre.keyring import create_keyring_file, create_private_file
 
@@ -73,6 +75,8 @@ class Settings:
     payment_windows: Mapping[str, tuple[int, int]] = field(default_factory=dict)
     # The worker invoices the month before from this day of each month on (BILLING_DAY).
     billing_day: int = 1
+    # Calls each API client may make, as the `limits` package writes it (API_RATE_LIMIT).
+    api_rate_limit: str = "600/minute"
 
     @property
     def is_production(self) -> bool:
@@ -128,7 +132,17 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         payment_options=_payment_options(env),
         payment_windows=_payment_windows(env),
         billing_day=_day_of_month(env, "BILLING_DAY", 1),
+        api_rate_limit=_rate(env, "API_RATE_LIMIT", "600/minute"),
     )
+
+
+def _rate(env: Mapping[str, str], name: str, default: str) -> str:
+    value = env.get(name, default).strip()
+    try:
+        parse(value)
+    except ValueError:
+        raise ConfigError(f"{name} must read like 600/minute, not {value!r}") from None
+    return value
 
 
 PAYMENT_BACKENDS = ("dummy", "payfip_ws")

@@ -168,6 +168,8 @@ class Public:
 
 
 INVALID_TOKEN = Public("400", "400")  # a link whose token is not one (the scene's)
+# The REST API: a session cookie opens nothing, only an OAuth bearer token (tests/web/api/).
+API_BEARER = Public("401", "401")
 NO_LOGIN_UNDER_WAY = Public(LOGIN, LOGIN)  # the second factor's pages, with no password step
 
 
@@ -229,6 +231,10 @@ RULES: dict[str, Expect | Public] = {
     "public.home": Public("200"),
     "public.healthz": Public("200"),
     "api.index": Public("200"),
+    "api.docs": Public("200"),
+    "api-docs.openapi_json": Public("200"),
+    # OAuth's token endpoint: a GET is not allowed, a POST without a grant type refused.
+    "api.token": Public("405", "400"),
     "auth.login": Public("200"),
     "auth.logout": any_account,
     "auth.enrolement": NO_LOGIN_UNDER_WAY,
@@ -273,6 +279,8 @@ OVERRIDES: dict[str, dict[str, str]] = {
     "admin.document_type_restore": {"code": "justificatif_domicile"},
 }
 PREFIXES: dict[str, Expect | Public] = {
+    "demandes.": API_BEARER,
+    "foyers-et-services.": API_BEARER,
     "famille.": family_space,
     "agent.": agent_space,
     "admin.": admin_space,

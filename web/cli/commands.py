@@ -21,6 +21,7 @@ from procedures import catalogue
 from procedures.designer.importing import ImportResult, import_stream, service_codes
 from web import schema
 from web.checkpointing import anchoring_from
+from web.cli.api import api_cli
 from web.cli.coffre import coffre_cli
 from web.cli.facturation import facturation_cli
 from web.runtime import runtime
@@ -183,3 +184,4 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(coffre_cli)
     app.cli.add_command(procedures_cli)
     app.cli.add_command(facturation_cli)
+    app.cli.add_command(api_cli)

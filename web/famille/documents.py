@@ -58,7 +58,11 @@ REFUSAL_LABELS = {
     RefusalReason.INCOMPLET: _l("incomplete"),
     RefusalReason.NE_CORRESPOND_PAS: _l("not the requested document"),
 }
-PURPOSE_LABELS = {"view": _l("viewed"), "download": _l("downloaded")}
+PURPOSE_LABELS = {
+    "view": _l("viewed"),
+    "download": _l("downloaded"),
+    "logiciel": _l("copied by the service's software"),  # read through the API
+}
 
 
 def member_name(member: FoyerMember) -> str:

@@ -8,6 +8,7 @@ from sqlalchemy import Connection, Engine
 import accounts.models
 import coffre.catalogue
 import coffre.models
+import interop.models
 import notifications.models
 import procedures.models
 import reservations.models
@@ -43,4 +44,5 @@ assert coffre.models and procedures.models  # imported for their tables
 assert coffre.catalogue and accounts.models  # imported for their tables
 assert notifications.models and worker.models  # imported for their tables
 assert reservations.models  # imported for its tables
+assert interop.models  # imported for its tables
 run_migrations_online()

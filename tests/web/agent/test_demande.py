@@ -55,6 +55,11 @@ def petite_enfance(db_session: Session) -> Service:
 
 @pytest.fixture
 def case(app: Flask, db_session: Session, clock: FrozenClock, petite_enfance: Service) -> Case:
+    return submitted_case(app, db_session, clock)
+
+
+def submitted_case(app: Flask, db_session: Session, clock: FrozenClock) -> Case:
+    """A crèche demande submitted by a new family, with three documents shared and one kept."""
     publish(db_session, clock, "creche")
     family = make_account(db_session, clock, Role.FAMILLE)
     foyer = db_session.get(Foyer, family.foyer_id)
