@@ -102,6 +102,8 @@ def authenticate(session: Session, clock: Clock, email: str, password: str) -> A
         raise InvalidCredentials()
     if not _verify(account.password_hash, password) or not account.is_active:
         raise InvalidCredentials()
+    if account.role is Role.LOGICIEL:  # software uses the API's tokens, never a page
+        raise InvalidCredentials()
     if _hasher.check_needs_rehash(account.password_hash):
         account.password_hash = _hasher.hash(password)
     account.last_login_at = clock.now()

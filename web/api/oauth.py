@@ -186,6 +186,8 @@ def journal(response: Response) -> Response:
     """After each API call with a known caller: one line in the calls' journal."""
     caller: Caller | None = g.get("api_caller")
     if caller is not None:
+        if response.status_code >= 400:
+            db().rollback()  # a refused call wrote nothing; its transaction may be broken
         clients.record_call(
             db(), _now(), caller, method=request.method,
             operation=request.endpoint or "", resource=request.path,

@@ -35,7 +35,7 @@ def log_in(
     )
 
 
-@pytest.mark.parametrize("role", list(Role))
+@pytest.mark.parametrize("role", [role for role in Role if role is not Role.LOGICIEL])
 def test_each_role_lands_in_its_own_space(
     client: FlaskClient, db_session: Session, clock: FrozenClock, role: Role
 ) -> None:
@@ -50,6 +50,17 @@ def test_each_role_lands_in_its_own_space(
     assert response.headers["Location"] == SPACES[role]
     page = page_text(client.get(SPACES[role]))
     assert account.display_name in page
+
+
+def test_an_api_client_account_never_signs_in_on_a_page(
+    client: FlaskClient, db_session: Session, clock: FrozenClock
+) -> None:
+    account = make_account(db_session, clock, Role.LOGICIEL)  # even given a real password
+
+    response = log_in(client, account.email)
+
+    assert response.status_code == 401
+    assert "Adresse électronique ou mot de passe incorrect." in page_text(response)
 
 
 def test_wrong_password_and_unknown_email_get_the_same_french_message(
