@@ -14,11 +14,15 @@ from accounts.credentials import create_account, find_account
 from accounts.models import AgentService, Entity, Role, Service
 from coffre.catalogue import document_type
 from coffre.clock import Clock, local_today
-from coffre.models import Foyer, FoyerMember, MemberRole
+from coffre.models import Document, Foyer, FoyerMember, MemberRole
 from coffre.vault import Upload, Vault
 from facturation import documents as invoice_documents
 from facturation import run
 from facturation.models import BANDS, Tariff, Unit
+from procedures import demandes
+from procedures.demandes import FamilyActor
+from procedures.history import EngineContext
+from procedures.models import Demande
 from procedures.working_hours import WorkingCalendar
 from reservations import activities, custody
 from reservations.models import (
@@ -530,3 +534,36 @@ def _attended_month(
                 )
             )  # fmt: skip
             slot.taken += 1
+
+
+def seed_demandes(session: Session, ctx: EngineContext) -> list[str]:
+    """A submitted crèche pre-registration of the Nguyen family, its three papers shared.
+
+    Idempotent: a family that already has a demande gets none. Needs the built-in procedures
+    published and the vault's documents deposited. Returns the numbers of the demandes made.
+    """
+    account = find_account(session, "famille.nguyen@bellerive.example")
+    if account is None or account.foyer_id is None:
+        return []
+    foyer_id = account.foyer_id
+    if session.scalar(select(Demande.id).where(Demande.foyer_id == foyer_id)) is not None:
+        return []
+    child = session.scalar(
+        select(FoyerMember).where(
+            FoyerMember.foyer_id == foyer_id, FoyerMember.role == MemberRole.ENFANT
+        )
+    )
+    papers = session.scalars(
+        select(Document).where(Document.foyer_id == foyer_id, Document.superseded_at.is_(None))
+    ).all()
+    wanted = ("justificatif_domicile", "avis_imposition", "carnet_vaccination")
+    shared = [d.id for d in papers if d.type_code in wanted]
+    if child is None or len(shared) < len(wanted):
+        return []
+    actor = FamilyActor(account.id, foyer_id)
+    today = local_today(ctx.clock)
+    entry = date(today.year + (today.month > 10), (today.month + 1) % 12 + 1, 1)
+    form = {"enfant": str(child.id), "date_entree": entry.isoformat(), "jours": "4"}
+    draft = demandes.create_draft(session, ctx, actor, "creche")
+    demande = demandes.submit(session, ctx, actor, draft.id, form, shared)
+    return [demande.number or str(demande.id)]

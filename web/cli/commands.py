@@ -15,7 +15,7 @@ from flask import Flask
 from flask.cli import AppGroup, with_appcontext
 from sqlalchemy.exc import SQLAlchemyError
 
-from demo.seed import DEMO_PASSWORD, seed_demo
+from demo.seed import DEMO_PASSWORD, seed_demandes, seed_demo
 from notifications.outbox import MailSettings
 from procedures import catalogue
 from procedures.designer.importing import ImportResult, import_stream, service_codes
@@ -70,8 +70,11 @@ def seed_demo_command() -> None:
     with rt.sessions() as session:
         logins = seed_demo(session, rt.clock, rt.vault, rt.settings.base_url)
         published = catalogue.publish_built_ins(session, rt.clock)
+        submitted = seed_demandes(session, rt.engine_context)
     for version in published:
         click.echo(f"Démarche publiée : {version.title} (version {version.version})")
+    for number in submitted:
+        click.echo(f"Demande déposée : {number} (pré-inscription en crèche, famille Nguyen)")
     click.echo("\nComptes de démonstration (mot de passe commun : " + DEMO_PASSWORD + ")")
     for login in logins:
         click.echo(f"  {login.role:<15} {login.email:<40} {login.name}")

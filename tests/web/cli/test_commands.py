@@ -39,7 +39,42 @@ def test_db_upgrade_then_seed_demo_prints_the_logins(tmp_path: Path) -> None:
     assert "application d'authentification" in seeded.output  # agents enrol a second factor
     assert "Démarche publiée : Pré-inscription en crèche (version 1)" in seeded.output
     assert "Démarche publiée" not in again.output  # unchanged diagrams are not republished
+    assert "Demande déposée" in seeded.output and "Demande déposée" not in again.output
     assert again.output in seeded.output  # the same logins, nothing created twice
+    runtime(app).engine.dispose()
+
+
+def test_a_client_created_with_the_cli_reads_the_demo_demande_and_its_documents(
+    tmp_path: Path,
+) -> None:
+    """What the README shows: `flask api client create`, a token, the demandes, a document."""
+    app = _fresh_app(tmp_path)
+    runner = app.test_cli_runner()
+    assert runner.invoke(args=["db", "upgrade"]).exit_code == 0
+    assert runner.invoke(args=["seed-demo"]).exit_code == 0
+    created = runner.invoke(
+        args=["api", "client", "create", "--entite", "ville",
+              "--scopes", "demandes:read documents:read"]
+    )  # fmt: skip
+    values = dict(line.split("=", 1) for line in created.stdout.splitlines())
+    http = app.test_client()
+
+    token = http.post(
+        "/api/v1/oauth/token",
+        data={"grant_type": "client_credentials"},
+        auth=(values["client_id"], values["client_secret"]),
+    ).get_json()["access_token"]
+    headers = {"Authorization": f"Bearer {token}"}
+    demandes = http.get("/api/v1/demandes", headers=headers).get_json()["items"]
+    documents = http.get(f"/api/v1/demandes/{demandes[0]['id']}/documents", headers=headers)
+    first = documents.get_json()[0]
+    content = http.get(
+        f"/api/v1/demandes/{demandes[0]['id']}/documents/{first['id']}/contenu", headers=headers
+    )
+
+    assert [d["procedure"]["code"] for d in demandes] == ["creche"]
+    assert len(documents.get_json()) == 3
+    assert content.status_code == 200 and content.data.startswith(b"%PDF")
     runtime(app).engine.dispose()
 
 
