@@ -131,7 +131,7 @@ def demande(session: Session, caller: Caller, demande_id: int, now: datetime) ->
             }
             for line in view.history
         ],
-        "documents": [_document(line.document) for line in view.documents],
+        "documents": [document_view(line.document) for line in view.documents],
     }
 
 
@@ -142,7 +142,7 @@ def shared_documents(session: Session, caller: Caller, demande_id: int) -> list[
     foyer = session.get(Foyer, found.foyer_id)
     assert foyer is not None
     return [
-        _document(line.document)
+        document_view(line.document)
         for line in agent_views.document_lines(session, agent, demande_id, foyer.members)
     ]
 
@@ -305,35 +305,7 @@ def invoices(
         cursor=cursor,
         limit=limit,
     )
-    return Page(
-        [
-            {
-                "id": i.id,
-                "number": i.number,
-                "kind": i.kind.value,
-                "foyer_id": i.foyer_id,
-                "month": i.month,
-                "band": i.band,
-                "total_cents": i.total_cents,
-                "issued_at": i.issued_at,
-                "due_on": i.due_on,
-                "credits_invoice_id": i.credits_invoice_id,
-                "lines": [
-                    {
-                        "member_id": line.member_id,
-                        "label": line.label,
-                        "unit": line.unit.value,
-                        "quantity": line.quantity,
-                        "unit_price_cents": line.unit_price_cents,
-                        "amount_cents": line.amount_cents,
-                    }
-                    for line in i.lines
-                ],
-            }
-            for i in found.items
-        ],
-        found.next_cursor,
-    )
+    return Page([invoice_view(i) for i in found.items], found.next_cursor)
 
 
 def payments(
@@ -355,29 +327,60 @@ def payments(
         cursor=cursor,
         limit=limit,
     )
-    settled: dict[int, list[int]] = {}
-    if found.items:
-        for link in session.scalars(
-            select(PaymentInvoice).where(PaymentInvoice.payment_id.in_([p.id for p in found.items]))
-        ):
-            settled.setdefault(link.payment_id, []).append(link.invoice_id)
-    return Page(
-        [
+    settled = _settled(session, [p.id for p in found.items])
+    return Page([payment_view(p, settled.get(p.id, [])) for p in found.items], found.next_cursor)
+
+
+def invoice_view(i: Invoice) -> dict[str, Any]:
+    return {
+        "id": i.id,
+        "number": i.number,
+        "kind": i.kind.value,
+        "foyer_id": i.foyer_id,
+        "month": i.month,
+        "band": i.band,
+        "total_cents": i.total_cents,
+        "issued_at": i.issued_at,
+        "due_on": i.due_on,
+        "credits_invoice_id": i.credits_invoice_id,
+        "lines": [
             {
-                "id": p.id,
-                "foyer_id": p.foyer_id,
-                "method": p.method.value,
-                "state": p.state.value,
-                "amount_cents": p.amount_cents,
-                "reference": p.reference,
-                "created_at": p.created_at,
-                "settled_at": p.settled_at,
-                "invoice_ids": sorted(settled.get(p.id, [])),
+                "member_id": line.member_id,
+                "label": line.label,
+                "unit": line.unit.value,
+                "quantity": line.quantity,
+                "unit_price_cents": line.unit_price_cents,
+                "amount_cents": line.amount_cents,
             }
-            for p in found.items
+            for line in i.lines
         ],
-        found.next_cursor,
-    )
+    }
+
+
+def payment_view(p: Payment, invoice_ids: Iterable[int]) -> dict[str, Any]:
+    return {
+        "id": p.id,
+        "foyer_id": p.foyer_id,
+        "method": p.method.value,
+        "state": p.state.value,
+        "amount_cents": p.amount_cents,
+        "reference": p.reference,
+        "created_at": p.created_at,
+        "settled_at": p.settled_at,
+        "invoice_ids": sorted(invoice_ids),
+    }
+
+
+def _settled(session: Session, payment_ids: list[int]) -> dict[int, list[int]]:
+    """The invoices each payment settles."""
+    settled: dict[int, list[int]] = {}
+    if payment_ids:
+        links = session.scalars(
+            select(PaymentInvoice).where(PaymentInvoice.payment_id.in_(payment_ids))
+        )
+        for link in links:
+            settled.setdefault(link.payment_id, []).append(link.invoice_id)
+    return settled
 
 
 def _summary(d: Demande) -> dict[str, Any]:
@@ -409,7 +412,7 @@ def _member(m: FoyerMember) -> dict[str, Any]:
     }
 
 
-def _document(document: Document) -> dict[str, Any]:
+def document_view(document: Document) -> dict[str, Any]:
     return {
         "id": document.id,
         "type": document.type_code,

@@ -64,8 +64,12 @@ def check_files(bpmn_path: Path) -> list[str]:
 
 
 def metadata_json(definition: Definition) -> str:
-    """The metadata as a published version stores it."""
-    return json.dumps(asdict(definition), ensure_ascii=False)
+    """The metadata as a published version stores it (a setting left unset is left out, so a
+    version published before the setting existed compares equal)."""
+    data = asdict(definition)
+    if data["back_office"] is None:
+        del data["back_office"]
+    return json.dumps(data, ensure_ascii=False)
 
 
 def publish(

@@ -85,6 +85,9 @@ class Definition:
     season_start: tuple[int, int] | None = None
     # When last year's accepted demandes may be renewed for the season starting next.
     renewal: Window | None = None
+    # Accepted demandes handed to the back office as a file in the object store ("json" or
+    # "csv", `interop.handover`); every procedure's acceptance is also a webhook event.
+    back_office: str | None = None
 
     def task(self, spec_id: str) -> TaskSettings:
         return self.tasks.get(spec_id, TaskSettings())
@@ -125,7 +128,21 @@ def definition_from_dict(raw: Mapping[str, Any]) -> Definition:
         retention_days=int(raw.get("retention_days", 365 * 5)),
         season_start=_month_day(raw["season_start"]) if raw.get("season_start") else None,
         renewal=_window(raw.get("renewal")),
+        back_office=_back_office(raw.get("back_office")),
     )
+
+
+BACK_OFFICE_FORMATS = ("json", "csv")
+
+
+def _back_office(value: Any) -> str | None:
+    if value is None:
+        return None
+    if value not in BACK_OFFICE_FORMATS:
+        raise DefinitionError(
+            [f"back_office : « {value} » inconnu (attendu : {', '.join(BACK_OFFICE_FORMATS)})"]
+        )
+    return str(value)
 
 
 def _field(item: Mapping[str, Any], problems: list[str]) -> FormField:

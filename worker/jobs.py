@@ -12,6 +12,7 @@ from coffre.journal.anchoring import Anchoring, write_checkpoint
 from coffre.vault import Vault
 from facturation import documents as invoice_documents
 from facturation import run as billing
+from interop import handover, webhooks
 from notifications import outbox
 from notifications.outbox import MailSettings
 from procedures import tasks
@@ -28,6 +29,7 @@ def register_standard_jobs(
     base_url: str,
     anchoring: Anchoring | None = None,
     billing_day: int = billing.BILLING_DAY,
+    secret_key: str | None = None,
 ) -> None:
     """Send e-mail, fire task time limits, pass lapsed place offers on, expire documents and
     drafts and remind, sweep blobs, and (given the journal key) checkpoint the journal's
@@ -68,6 +70,14 @@ def register_standard_jobs(
         timedelta(minutes=1),
         lambda s, c: invoice_documents.issue_documents(s, c, invoices),
     )
+    worker.register(
+        "handover", timedelta(minutes=1), lambda s, c: handover.export_accepted(s, c, vault.store)
+    )
+    if secret_key is not None:  # it signs the webhooks' deliveries
+        worker.register("webhook-events", timedelta(seconds=15), webhooks.collect)
+        worker.register(
+            "webhooks", timedelta(seconds=15), lambda s, c: webhooks.send_due(s, c, secret_key)
+        )
     worker.register("drafts", timedelta(hours=1), lambda s, c: drafts.expire_drafts(s, context(c)))
     worker.register("sweep", timedelta(hours=1), lambda s, c: maintenance.sweep_orphans(s, vault))
     if anchoring is not None:

@@ -13,6 +13,10 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from sqlalchemy import select
+
+from accounts.models import Account, Role
+from coffre.models import Foyer, FoyerMember, MemberRole
 from procedures.models import ProcedureVersion
 from procedures.operations.context import Operation, OperationContext, OperationError
 
@@ -38,11 +42,50 @@ def export_to_back_office(
         "deposee_le": demande.submitted_at.isoformat() if demande.submitted_at else None,
         "exportee_le": context.clock.now().isoformat(),
         "donnees": _plain(context.data),
+        **_identity(context, version),
     }
     key = f"{PREFIX}/{version.code}/{demande.number or demande.id}.json"
     body = json.dumps(record, ensure_ascii=False, indent=2, sort_keys=True).encode("utf-8")
     stored = context.vault.store.put(key, io.BytesIO(body))
     return {"fichier": key, "sha256": stored.sha256}
+
+
+def _identity(context: OperationContext, version: ProcedureVersion) -> dict[str, Any]:
+    """Who the demande is about, as the back office files them: the child named in the form,
+    the foyer's adults, its address and the e-mail addresses of its accounts."""
+    foyer = context.session.get(Foyer, context.demande.foyer_id)
+    assert foyer is not None
+    fields = json.loads(version.metadata_json).get("fields", [])
+    child_ids = {
+        int(value)
+        for field in fields
+        if field.get("type") == "child"
+        and str(value := context.data.get(field.get("name", ""), "")).isdigit()
+    }
+    emails = context.session.scalars(
+        select(Account.email).where(
+            Account.foyer_id == foyer.id, Account.role == Role.FAMILLE, Account.is_active
+        )
+    )
+    return {
+        "enfants": [_person(m) for m in foyer.members if m.id in child_ids],
+        "adultes": [_person(m) for m in foyer.members if m.role is MemberRole.ADULTE],
+        "adresse": {
+            "ligne": foyer.address_line,
+            "code_postal": foyer.postal_code,
+            "ville": foyer.city,
+        },
+        "courriels": sorted(emails),
+    }
+
+
+def _person(member: FoyerMember) -> dict[str, Any]:
+    return {
+        "nom": member.last_name,
+        "prenom": member.first_name,
+        "naissance": member.birth_date.isoformat() if member.birth_date else None,
+        "ecole": member.school,
+    }
 
 
 def _plain(data: Mapping[str, Any]) -> dict[str, Any]:

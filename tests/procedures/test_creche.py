@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from accounts.models import Role, Service
 from coffre.clock import FrozenClock
 from coffre.consent import AgentReader, granted_documents
-from coffre.models import Foyer
+from coffre.models import Foyer, MemberRole
 from coffre.vault import Vault
 from procedures import catalogue, demandes, tasks
 from procedures.demandes import FamilyActor
@@ -84,6 +84,13 @@ def test_creche_reaches_each_end(
             record = json.loads(file.read())
         assert (record["numero"], record["donnees"]["decision"]) == (demande.number, "place")
         assert record["donnees"]["jours"] == "4" and "demande_id" not in record["donnees"]
+        child = next(m for m in foyer.members if m.role is MemberRole.ENFANT)
+        assert [(c["prenom"], c["nom"]) for c in record["enfants"]] == [
+            (child.first_name, child.last_name)
+        ]  # the identity, not a bare id
+        adults = [m for m in foyer.members if m.role is MemberRole.ADULTE]
+        assert record["adresse"]["ville"] == foyer.city and record["courriels"]
+        assert [a["nom"] for a in record["adultes"]] == [a.last_name for a in adults]
 
 
 @pytest.mark.usefixtures("published")

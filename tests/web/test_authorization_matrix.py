@@ -33,6 +33,7 @@ from accounts import activation
 from accounts.models import Account, AgentService, JoinRequest, Role, Service
 from coffre.clock import FrozenClock
 from coffre.models import Foyer, FoyerMember, MemberRole
+from interop import webhooks
 from procedures import demandes
 from procedures.history import EngineContext
 from procedures.inbox.saved_filters import save_filter
@@ -114,6 +115,11 @@ def scene(app: Flask, db_session: Session, clock: FrozenClock) -> Scene:
     join_id = db_session.scalars(
         select(JoinRequest.id).where(JoinRequest.account_id == newcomer.id)
     ).one()
+    admin = make_account(db_session, clock, Role.ADMIN)
+    endpoint = webhooks.create_endpoint(
+        db_session, clock, admin.id, entity_id=service.entity_id, url="https://bo.test/hook",
+        events=["demande.acceptee"], secret_key="k" * 40, production=False,
+    ).endpoint  # fmt: skip
     return Scene(
         ids={
             "demande_id": str(demande.id),
@@ -132,6 +138,7 @@ def scene(app: Flask, db_session: Session, clock: FrozenClock) -> Scene:
             "session_id": str(slot),
             "activity_id": str(canteen.id),
             "custody_id": str(shared.id),
+            "endpoint_id": str(endpoint.id),
         },
         accounts={
             "famille_a": family_a,
@@ -139,7 +146,7 @@ def scene(app: Flask, db_session: Session, clock: FrozenClock) -> Scene:
             "agent_autre_entite": outsider,
             "agent_du_service": agent,
             "superviseur": supervisor,
-            "admin": make_account(db_session, clock, Role.ADMIN),
+            "admin": admin,
         },
     )
 

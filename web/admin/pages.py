@@ -9,6 +9,7 @@ from web.admin import (  # noqa: F401
     organisation,
     procedures,
     tariffs,
+    webhooks,
 )
 from web.admin.blueprint import bp
 

@@ -100,8 +100,9 @@ def worker_command(tick: float) -> None:
     if anchoring is None:
         click.echo("JOURNAL_KEY_FILE is not set: the journal is not checkpointed.")
     register_standard_jobs(
-        worker, rt.vault, mail, rt.settings.base_url, anchoring, rt.settings.billing_day
-    )
+        worker, rt.vault, mail, rt.settings.base_url, anchoring, rt.settings.billing_day,
+        secret_key=rt.settings.secret_key,
+    )  # fmt: skip
 
     def _stop(signum: int, _frame: FrameType | None) -> None:
         worker.stop()
