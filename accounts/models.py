@@ -5,7 +5,18 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String, Text, false, text
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    false,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from coffre.db import Base
@@ -172,3 +183,23 @@ class AdminJournalEntry(Base):
     target_id: Mapped[str] = mapped_column(String(60))
     before: Mapped[str | None] = mapped_column(Text)
     after: Mapped[str | None] = mapped_column(Text)
+
+
+class FederatedIdentity(Base):
+    """A family account's link to an identity of FranceConnect (its `sub`, pairwise per portal).
+
+    One identity opens one account, and an account has at most one identity per provider.
+    """
+
+    __tablename__ = "federated_identities"
+    __table_args__ = (
+        UniqueConstraint("provider", "subject", name="uq_federated_identities_subject"),
+        UniqueConstraint("provider", "account_id", name="uq_federated_identities_account"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    provider: Mapped[str] = mapped_column(String(40))
+    subject: Mapped[str] = mapped_column(String(255))
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime]
+    last_login_at: Mapped[datetime | None]

@@ -15,8 +15,8 @@ from facturation.money import euros
 from web import api, cli, errors, paiement, public, security
 from web.admin import pages as admin
 from web.agent import pages as agent
+from web.auth import franceconnect, throttle
 from web.auth import pages as auth
-from web.auth import throttle
 from web.extensions import babel, csrf, limiter, login_manager
 from web.famille import pages as famille
 from web.hosts import ServedHostsOnly
@@ -44,6 +44,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     for module in (public, auth, famille, agent, admin, paiement):
         app.register_blueprint(module.bp)
     api.init_app(app)
+    franceconnect.init_app(app)
     security.init_app(app)
     errors.init_app(app)
     cli.init_app(app)

@@ -25,6 +25,12 @@ LOOPBACK_HOSTS = ("127.0.0.1", "localhost")
 log = logging.getLogger(__name__)
 
 
+# FranceConnect v2's identity pivot and e-mail address.
+FRANCECONNECT_SCOPES = (
+    "openid given_name family_name birthdate gender birthplace birthcountry email"
+)
+
+
 class ConfigError(Exception):
     """The configuration cannot be used; the message names the variable (never its value)."""
 
@@ -77,6 +83,18 @@ class Settings:
     billing_day: int = 1
     # Calls each API client may make, as the `limits` package writes it (API_RATE_LIMIT).
     api_rate_limit: str = "600/minute"
+    # FranceConnect (web.auth.franceconnect): the provider's address (its OpenID discovery
+    # document is at <url>/.well-known/openid-configuration; empty: no FranceConnect), this
+    # portal's client id and secret, the scopes asked for and the eIDAS level.
+    franceconnect_url: str = ""
+    franceconnect_client_id: str = ""
+    franceconnect_client_secret: str = field(default="", repr=False)
+    franceconnect_scopes: str = FRANCECONNECT_SCOPES
+    franceconnect_acr: str = "eidas1"
+
+    @property
+    def franceconnect(self) -> bool:
+        return bool(self.franceconnect_url and self.franceconnect_client_id)
 
     @property
     def is_production(self) -> bool:
@@ -133,6 +151,11 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         payment_windows=_payment_windows(env),
         billing_day=_day_of_month(env, "BILLING_DAY", 1),
         api_rate_limit=_rate(env, "API_RATE_LIMIT", "600/minute"),
+        franceconnect_url=env.get("FRANCECONNECT_URL", "").strip().rstrip("/"),
+        franceconnect_client_id=env.get("FRANCECONNECT_CLIENT_ID", "").strip(),
+        franceconnect_client_secret=env.get("FRANCECONNECT_CLIENT_SECRET", ""),
+        franceconnect_scopes=env.get("FRANCECONNECT_SCOPES", FRANCECONNECT_SCOPES).strip(),
+        franceconnect_acr=env.get("FRANCECONNECT_ACR", "eidas1").strip(),
     )
 
 

@@ -256,6 +256,11 @@ RULES: dict[str, Expect | Public] = {
     "auth.invitation": INVALID_TOKEN,
     "auth.rejoindre_foyer": INVALID_TOKEN,
     "auth.inviter": family_space,
+    # FranceConnect, not configured in this scene: its pages do not exist.
+    "auth.franceconnect": Public("404", "404"),
+    "auth.franceconnect_retour": Public("404", "404"),
+    "auth.franceconnect_lier": Public("404", "404"),
+    "auth.franceconnect_delier": family_space,
     "auth.changer_mot_de_passe": family_space,
     "agent.supervision": supervisors_only,
     "agent.supervision_csv": supervisors_only,

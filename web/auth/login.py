@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from urllib.parse import urlsplit
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, request, session, url_for
 from flask_babel import format_time
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -18,7 +18,7 @@ from wtforms.validators import DataRequired, Length
 from accounts.credentials import InvalidCredentials, sign_out
 from accounts.second_factor import requires_second_factor
 from accounts.throttle import LoginBlocked
-from web.auth import totp
+from web.auth import franceconnect, totp
 from web.auth.blueprint import bp
 from web.auth.guard import HOME_BY_ROLE, _as_user
 from web.auth.throttle import client_address, login_throttle
@@ -63,11 +63,14 @@ def _blocked_page(form: LoginForm, blocked: LoginBlocked) -> tuple[str, int, dic
 @bp.post("/deconnexion")
 def logout() -> BaseResponse:
     # Every session of the account ends, on every device: a copied cookie dies with them.
+    # Signed in through FranceConnect, its session ends too: off to its end-session page.
+    provider_logout = franceconnect.end_session_url()
     if current_user.is_authenticated:
         sign_out(db(), current_user.id)
     logout_user()
+    session.pop(franceconnect.ID_TOKEN_KEY, None)
     flash(_("You are signed out."), "info")
-    return redirect(url_for("public.home"))
+    return redirect(provider_logout or url_for("public.home"))
 
 
 def _next_url() -> str | None:
