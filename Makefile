@@ -13,6 +13,10 @@ CATALOGUE_PO := web/translations/fr/LC_MESSAGES/messages.po
 CATALOGUE_MO := $(CATALOGUE_PO:.po=.mo)
 HOST ?= 127.0.0.1
 PORT ?= 5000
+# The demo's stand-in for FranceConnect: an OpenID provider on this machine (oidc-provider-mock).
+FC_PORT ?= $(shell echo $$(( $(PORT) + 400 )))
+FC_DEMO_USERS := '{"sub":"fc-camille-martin","given_name":"Camille","family_name":"MARTIN","birthdate":"1987-03-14","email":"famille.martin@bellerive.example"}' \
+  '{"sub":"fc-nadia-lopez","given_name":"Nadia","family_name":"LOPEZ","birthdate":"1990-11-02","email":"nadia.lopez@bellerive.example"}'
 export FLASK_APP := web:create_app
 
 .PHONY: help run test lint typecheck install install-dev assets system-deps bench clean
@@ -32,6 +36,10 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 
 $(VENV)/.installed-dev: pyproject.toml $(VENV)/.installed
 	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+$(VENV)/.installed-demo: pyproject.toml $(VENV)/.installed
+	$(BIN)/pip install --quiet -e '.[demo]'
 	touch $@
 
 node_modules/.installed: package.json package-lock.json
@@ -76,13 +84,20 @@ system-deps:
 
 # Links in e-mails and the payment's return come from BASE_URL: the address served here.
 run: export BASE_URL ?= http://$(HOST):$(PORT)
-run: system-deps install
+run: export FRANCECONNECT_URL ?= http://$(HOST):$(FC_PORT)
+run: export FRANCECONNECT_CLIENT_ID ?= portail-bellerive-demo
+run: export FRANCECONNECT_CLIENT_SECRET ?= demo
+run: export FRANCECONNECT_SCOPES ?= openid profile email
+run: system-deps install $(VENV)/.installed-demo
 	install -d -m 700 var  # keys and database: the portal narrows a wider mode too
 	$(BIN)/flask db upgrade
 	$(BIN)/flask seed-demo
 	$(BIN)/flask worker & worker=$$!
-	trap 'kill $$worker 2>/dev/null; wait $$worker 2>/dev/null || true' EXIT INT TERM
+	$(BIN)/python -m oidc_provider_mock --host $(HOST) --port $(FC_PORT) \
+	  $(foreach user,$(FC_DEMO_USERS),--user-claims $(user)) >var/fournisseur-identite.log 2>&1 & provider=$$!
+	trap 'kill $$worker $$provider 2>/dev/null; wait $$worker $$provider 2>/dev/null || true' EXIT INT TERM
 	echo "Portail : http://$(HOST):$(PORT)  (Ctrl-C pour arrêter ; worker pid $$worker)"
+	echo "FranceConnect de démonstration : $$FRANCECONNECT_URL (fournisseur OpenID local, pid $$provider)"
 	$(BIN)/gunicorn --bind $(HOST):$(PORT) --workers 2 --threads 4 --access-logfile - \
 	  --logger-class web.access_log.MaskingLogger 'web:create_app()'
 

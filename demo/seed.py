@@ -537,7 +537,8 @@ def _attended_month(
 
 
 def seed_demandes(session: Session, ctx: EngineContext) -> list[str]:
-    """A submitted crèche pre-registration of the Nguyen family, its three papers shared.
+    """A submitted family-quotient request of the Nguyen family, its tax notice shared, for the
+    school service (and the town's software, through the API) to handle.
 
     Idempotent: a family that already has a demande gets none. Needs the built-in procedures
     published and the vault's documents deposited. Returns the numbers of the demandes made.
@@ -548,22 +549,17 @@ def seed_demandes(session: Session, ctx: EngineContext) -> list[str]:
     foyer_id = account.foyer_id
     if session.scalar(select(Demande.id).where(Demande.foyer_id == foyer_id)) is not None:
         return []
-    child = session.scalar(
-        select(FoyerMember).where(
-            FoyerMember.foyer_id == foyer_id, FoyerMember.role == MemberRole.ENFANT
+    notice = session.scalar(
+        select(Document.id).where(
+            Document.foyer_id == foyer_id,
+            Document.type_code == "avis_imposition",
+            Document.superseded_at.is_(None),
         )
     )
-    papers = session.scalars(
-        select(Document).where(Document.foyer_id == foyer_id, Document.superseded_at.is_(None))
-    ).all()
-    wanted = ("justificatif_domicile", "avis_imposition", "carnet_vaccination")
-    shared = [d.id for d in papers if d.type_code in wanted]
-    if child is None or len(shared) < len(wanted):
+    if notice is None:
         return []
     actor = FamilyActor(account.id, foyer_id)
-    today = local_today(ctx.clock)
-    entry = date(today.year + (today.month > 10), (today.month + 1) % 12 + 1, 1)
-    form = {"enfant": str(child.id), "date_entree": entry.isoformat(), "jours": "4"}
-    draft = demandes.create_draft(session, ctx, actor, "creche")
-    demande = demandes.submit(session, ctx, actor, draft.id, form, shared)
+    form = {"nombre_parts": "2", "revenu_fiscal_reference": "24000"}
+    draft = demandes.create_draft(session, ctx, actor, "quotient_familial")
+    demande = demandes.submit(session, ctx, actor, draft.id, form, [notice])
     return [demande.number or str(demande.id)]

@@ -17,6 +17,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from accounts.models import Account, Entity, Role, Service
+from accounts.organisation import NotFound, administrator, record
 from coffre.clock import Clock
 from interop.models import ApiCall, ApiClient, ApiToken
 from procedures.tasks import AgentActor
@@ -237,3 +238,52 @@ def calls_of(session: Session, client_pk: int, limit: int = 100) -> list[ApiCall
             .limit(limit)
         )
     )
+
+
+def create_client_as_admin(
+    session: Session, clock: Clock, actor_id: int, *, entity_id: int, name: str, scopes: str
+) -> NewClient:
+    """A client of an entity in the administrator's reach, journaled; commits."""
+    actor = administrator(session, actor_id)
+    entity = session.get(Entity, entity_id)
+    if entity is None or not actor.reaches(entity.id):
+        raise NotFound()
+    if not name.strip():
+        raise ClientError("Donnez le nom du logiciel.")
+    new = create_client(
+        session, clock, entity_slug=entity.slug, name=name, scopes=scopes, created_by=actor.id
+    )
+    record(
+        session, clock, actor, action="api_client.created", target=("api_client", new.client.id),
+        entity_id=entity.id, before=None,
+        after={"client_id": new.client.client_id, "scopes": new.client.scopes},
+    )  # fmt: skip
+    session.commit()
+    return new
+
+
+def clients_in_reach(session: Session, actor_id: int) -> list[ApiClient]:
+    actor = administrator(session, actor_id)
+    query = select(ApiClient).order_by(ApiClient.id)
+    if not actor.is_global:
+        query = query.where(ApiClient.entity_id == actor.entity_id)
+    return list(session.scalars(query))
+
+
+def client_in_reach(session: Session, actor_id: int, client_pk: int) -> ApiClient:
+    actor = administrator(session, actor_id)
+    client = session.get(ApiClient, client_pk)
+    if client is None or not actor.reaches(client.entity_id):
+        raise NotFound()
+    return client
+
+
+def revoke_as_admin(session: Session, clock: Clock, actor_id: int, client_pk: int) -> ApiClient:
+    """Revoke a client in the administrator's reach, journaled; commits."""
+    client = client_in_reach(session, actor_id, client_pk)
+    if client.revoked_at is None:
+        record(
+            session, clock, administrator(session, actor_id), action="api_client.revoked",
+            target=("api_client", client.id), entity_id=client.entity_id, before=None, after=None,
+        )  # fmt: skip
+    return revoke_client(session, clock, client.client_id)

@@ -33,7 +33,7 @@ from accounts import activation
 from accounts.models import Account, AgentService, JoinRequest, Role, Service
 from coffre.clock import FrozenClock
 from coffre.models import Foyer, FoyerMember, MemberRole
-from interop import webhooks
+from interop import clients, webhooks
 from procedures import demandes
 from procedures.history import EngineContext
 from procedures.inbox.saved_filters import save_filter
@@ -120,6 +120,9 @@ def scene(app: Flask, db_session: Session, clock: FrozenClock) -> Scene:
         db_session, clock, admin.id, entity_id=service.entity_id, url="https://bo.test/hook",
         events=["demande.acceptee"], secret_key="k" * 40, production=False,
     ).endpoint  # fmt: skip
+    software = clients.create_client(
+        db_session, clock, entity_slug=service.entity.slug, name="Logiciel", scopes="foyers:read"
+    ).client
     return Scene(
         ids={
             "demande_id": str(demande.id),
@@ -139,6 +142,7 @@ def scene(app: Flask, db_session: Session, clock: FrozenClock) -> Scene:
             "activity_id": str(canteen.id),
             "custody_id": str(shared.id),
             "endpoint_id": str(endpoint.id),
+            "client_pk": str(software.id),
         },
         accounts={
             "famille_a": family_a,

@@ -110,7 +110,7 @@ def sign_up_and_activate(journey: Journey, portal: Portal, mailbox: Mailbox) -> 
     page.get_by_role("button", name="Créer mon compte").click()
     assert journey.heading() == "Consultez votre messagerie"
 
-    assert deliver_mail(portal) == 1
+    assert deliver_mail(portal) >= 1  # the demo's own families may have mail queued too
     (message,) = mailbox.to(EMAIL)
     assert message["Subject"] == "Activez votre compte sur le portail famille"
     link = re.search(r"https?://\S+/activation/\S+", message.get_content())

@@ -2,6 +2,7 @@
 
 from web.admin import (  # noqa: F401
     agents,
+    api_clients,
     designer,
     document_types,
     home,

@@ -4,6 +4,8 @@ on every call, a rate limit per client, and each call journaled.
 
 from __future__ import annotations
 
+import math
+import time
 from collections.abc import Callable
 from copy import deepcopy
 from datetime import datetime
@@ -42,12 +44,14 @@ class _Client(ClientMixin):
     def get_default_redirect_uri(self) -> None:
         return None
 
-    def get_allowed_scope(self, scope: str | None) -> str:
-        """What was asked for among what the client may have; all of it when nothing was asked."""
+    def get_allowed_scope(self, scope: str | None) -> str | None:
+        """What was asked for, all of it the client's (all it has when nothing was asked);
+        None (an `invalid_scope` answer) when it asked for one it was not given."""
         allowed = self.row.scopes.split()
         if not scope:
             return " ".join(allowed)
-        return " ".join(s for s in scope.split() if s in allowed)
+        asked = scope.split()
+        return None if any(s not in allowed for s in asked) else " ".join(asked)
 
     def check_redirect_uri(self, redirect_uri: str) -> bool:
         return False
@@ -128,7 +132,9 @@ def init_app(app: Flask) -> None:
 
     def save_token(token: dict[str, Any], oauth_request: Any) -> None:
         client = oauth_request.client.row
-        clients.store_token(db(), runtime().clock, client, token["access_token"], token["scope"])
+        clients.store_token(
+            db(), runtime().clock, client, token["access_token"], token.get("scope", "")
+        )
 
     app.config["OAUTH2_TOKEN_EXPIRES_IN"] = {
         "client_credentials": int(clients.TOKEN_LIFETIME.total_seconds())
@@ -176,9 +182,10 @@ def _throttle(caller: Caller) -> None:
     limit = parse(runtime().settings.api_rate_limit)
     strategy = limiter.limiter
     if not strategy.hit(limit, "api-client", caller.client_id):
-        reset = int(strategy.get_window_stats(limit, "api-client", caller.client_id).reset_time)
-        body, _ = problem(429, "Trop d'appels de ce client : réessayez dans une minute.")
-        body.headers["Retry-After"] = str(max(1, reset - int(runtime().clock.now().timestamp())))
+        # The counters' windows run on the machine's time, not the application's clock.
+        reset = strategy.get_window_stats(limit, "api-client", caller.client_id).reset_time
+        body, _ = problem(429, "Trop d'appels de ce client : réessayez dans un moment.")
+        body.headers["Retry-After"] = str(max(1, math.ceil(reset - time.time())))
         raise _Refused(body)
 
 

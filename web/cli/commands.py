@@ -74,7 +74,7 @@ def seed_demo_command() -> None:
     for version in published:
         click.echo(f"Démarche publiée : {version.title} (version {version.version})")
     for number in submitted:
-        click.echo(f"Demande déposée : {number} (pré-inscription en crèche, famille Nguyen)")
+        click.echo(f"Demande déposée : {number} (calcul du quotient familial, famille Nguyen)")
     click.echo("\nComptes de démonstration (mot de passe commun : " + DEMO_PASSWORD + ")")
     for login in logins:
         click.echo(f"  {login.role:<15} {login.email:<40} {login.name}")

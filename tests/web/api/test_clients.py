@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 
 import pytest
 from flask import Flask
@@ -15,10 +16,11 @@ from coffre.clock import FrozenClock
 from interop import clients
 from interop.models import ApiClient as ApiClientRow
 from interop.models import ApiToken
-from tests.factories import page_text
+from tests.factories import make_account, page_text
 from tests.web.agent.test_demande import Case
+from tests.web.agents import sign_in_agent
 from tests.web.api.conftest import ApiClient, bearer, token_for
-from tests.web.auth.test_login import log_in
+from tests.web.auth.test_login import csrf_token, log_in
 from web import create_app
 from web.runtime import runtime
 from web.settings import Settings
@@ -104,3 +106,47 @@ def test_tokens_are_kept_as_digests_only(
 ) -> None:
     rows = db_session.scalars(select(ApiToken)).all()
     assert [row.digest for row in rows] == [clients.digest(token)]
+
+
+def test_an_administrator_creates_reads_the_calls_of_and_revokes_a_client(
+    app: Flask, client: FlaskClient, db_session: Session, clock: FrozenClock, case: Case
+) -> None:
+    service = db_session.scalar(select(Service).where(Service.code == "petite-enfance"))
+    assert service is not None
+    admin = make_account(db_session, clock, Role.ADMIN)
+    browser = app.test_client()
+    assert sign_in_agent(browser, admin).status_code == 302
+    token = csrf_token(browser, "/admin/clients-api")
+
+    refused = browser.post(
+        "/admin/clients-api",
+        data={"csrf_token": token, "entite": service.entity_id, "nom": "Arpège"},
+    )
+    created = browser.post(
+        "/admin/clients-api",
+        data={"csrf_token": token, "entite": service.entity_id, "nom": "Arpège",
+              "portees": ["demandes:read"]},
+    )  # fmt: skip
+
+    assert refused.status_code == 400 and "aucune portée" in page_text(refused)
+    assert created.status_code == 201
+    html = created.get_data(as_text=True)
+    client_id = re.search(r'<code id="client-id">([^<]+)</code>', html)
+    secret = re.search(r'<code id="client-secret">([^<]+)</code>', html)
+    assert client_id and secret
+    bearer_token = token_for(client, ApiClient(client_id.group(1), secret.group(1)))
+    assert client.get("/api/v1/demandes", headers=bearer(bearer_token)).status_code == 200
+    row = db_session.scalar(
+        select(ApiClientRow).where(ApiClientRow.client_id == client_id.group(1))
+    )
+    assert row is not None and row.created_by == admin.id
+    page = page_text(browser.get(f"/admin/clients-api/{row.id}"))
+    assert "GET /api/v1/demandes" in page and "HTTP 200" in page
+    assert secret.group(1) not in page
+
+    revoked = browser.post(
+        f"/admin/clients-api/{row.id}/revoquer",
+        data={"csrf_token": csrf_token(browser, f"/admin/clients-api/{row.id}")},
+    )
+    assert revoked.status_code == 303
+    assert client.get("/api/v1/demandes", headers=bearer(bearer_token)).status_code == 401

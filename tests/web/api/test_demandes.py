@@ -6,8 +6,10 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from accounts.models import Service
 from coffre.clock import FrozenClock
 from coffre.models import DocumentRead
+from interop import clients
 from interop.models import ApiCall
 from notifications.models import OutboxMessage
 from procedures.models import Demande, DemandeStatus, Task, TaskState
@@ -70,6 +72,20 @@ def test_no_token_a_bad_token_or_a_missing_scope_is_refused(
     assert outside.mimetype == "application/problem+json"
 
 
+def test_a_scope_the_client_was_not_given_gets_no_token(
+    client: FlaskClient, db_session: Session, clock: FrozenClock, petite_enfance: Service
+) -> None:
+    narrow = make_client(db_session, clock, petite_enfance, scopes="foyers:read")
+    answer = client.post(
+        "/api/v1/oauth/token",
+        data={"grant_type": "client_credentials", "scope": "demandes:write"},
+        auth=(narrow.client_id, narrow.secret),
+    )
+
+    assert answer.status_code == 400
+    assert answer.get_json()["error"] == "invalid_scope"
+
+
 def test_a_wrong_secret_gets_no_token(client: FlaskClient, api_client: ApiClient) -> None:
     answer = client.post(
         "/api/v1/oauth/token",
@@ -88,8 +104,6 @@ def test_a_revoked_client_loses_its_tokens_at_once(
     client: FlaskClient, db_session: Session, clock: FrozenClock, case: Case,
     api_client: ApiClient, token: str,
 ) -> None:  # fmt: skip
-    from interop import clients
-
     assert client.get("/api/v1/demandes", headers=bearer(token)).status_code == 200
     clients.revoke_client(db_session, clock, api_client.client_id)
 

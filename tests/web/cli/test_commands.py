@@ -72,8 +72,8 @@ def test_a_client_created_with_the_cli_reads_the_demo_demande_and_its_documents(
         f"/api/v1/demandes/{demandes[0]['id']}/documents/{first['id']}/contenu", headers=headers
     )
 
-    assert [d["procedure"]["code"] for d in demandes] == ["creche"]
-    assert len(documents.get_json()) == 3
+    assert [d["procedure"]["code"] for d in demandes] == ["quotient_familial"]
+    assert [d["type"] for d in documents.get_json()] == ["avis_imposition"]
     assert content.status_code == 200 and content.data.startswith(b"%PDF")
     runtime(app).engine.dispose()
 
