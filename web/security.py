@@ -2,23 +2,31 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from flask import Flask, Response, request, session
 from flask.sessions import SecureCookieSessionInterface, SessionMixin
 
-CONTENT_SECURITY_POLICY = "; ".join(
-    [
-        "default-src 'self'",
-        "script-src 'self'",
-        "style-src 'self'",
-        "img-src 'self' data:",
-        "font-src 'self'",
-        "connect-src 'self'",
-        "object-src 'none'",
-        "base-uri 'self'",
-        "form-action 'self'",
-        "frame-ancestors 'none'",
-    ]
-)
+from web.runtime import EXTENSION_KEY
+
+
+def content_security_policy(form_targets: tuple[str, ...] = ()) -> str:
+    """The pages' policy; `form_targets` are the other origins a form may lead to (a form's
+    redirect counts: FranceConnect's sign-in and sign-out pages)."""
+    return "; ".join(
+        [
+            "default-src 'self'",
+            "script-src 'self'",
+            "style-src 'self'",
+            "img-src 'self' data:",
+            "font-src 'self'",
+            "connect-src 'self'",
+            "object-src 'none'",
+            "base-uri 'self'",
+            " ".join(["form-action 'self'", *form_targets]),
+            "frame-ancestors 'none'",
+        ]
+    )
 
 
 class PageSessionInterface(SecureCookieSessionInterface):
@@ -38,14 +46,23 @@ class PageSessionInterface(SecureCookieSessionInterface):
         return super().should_set_cookie(app, session)
 
 
+def _form_targets(app: Flask) -> tuple[str, ...]:
+    settings = app.extensions[EXTENSION_KEY].settings
+    if not settings.franceconnect:
+        return ()
+    parts = urlsplit(settings.franceconnect_url)
+    return (f"{parts.scheme}://{parts.netloc}",)
+
+
 def init_app(app: Flask) -> None:
     """Attach the security headers and the session refresh to every response."""
     app.session_interface = PageSessionInterface()
     hsts = app.config["SESSION_COOKIE_SECURE"]
+    policy = content_security_policy(_form_targets(app))
 
     @app.after_request
     def _headers(response: Response) -> Response:
-        response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        response.headers.setdefault("Content-Security-Policy", policy)
         response.headers["X-Content-Type-Options"] = "nosniff"
         # The inline document preview sets its own (SAMEORIGIN) for old browsers.
         response.headers.setdefault("X-Frame-Options", "DENY")

@@ -301,3 +301,14 @@ def test_an_expired_id_token_is_refused(
 def test_without_configuration_there_is_no_franceconnect(client: FlaskClient) -> None:
     assert client.get("/connexion/franceconnect").status_code == 404
     assert "FranceConnect" not in page_text(client.get("/connexion"))
+
+
+def test_pages_let_a_form_lead_to_franceconnect_and_nowhere_else(
+    fc_app: Flask, provider: Provider, client: FlaskClient
+) -> None:
+    """The button's form and the sign-out form end on the provider's pages (CSP form-action)."""
+    configured = fc_app.test_client().get("/connexion").headers["Content-Security-Policy"]
+    plain = client.get("/connexion").headers["Content-Security-Policy"]
+
+    assert f"form-action 'self' {provider.url};" in configured
+    assert "form-action 'self';" in plain
