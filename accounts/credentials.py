@@ -7,7 +7,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from accounts.models import Account, Role
+from accounts.models import Account, FamilyCode, Role
 from coffre.clock import Clock
 
 MIN_PASSWORD_LENGTH = 12
@@ -95,12 +95,22 @@ def find_account(session: Session, email: str) -> Account | None:
 
 
 def authenticate(session: Session, clock: Clock, email: str, password: str) -> Account:
-    """Check a login and record it; raises InvalidCredentials whatever was wrong."""
-    account = find_account(session, email)
-    if account is None:
-        _verify(_DUMMY_HASH, password)
-        raise InvalidCredentials()
-    if not _verify(account.password_hash, password) or not account.is_active:
+    """Check a login and record it; raises InvalidCredentials whatever was wrong.
+
+    `email` may instead be the foyer's family code, as Vincennes' families sign in (the code
+    printed on their papers, and their own password): each adult of the foyer keeps their
+    own password, and the one it matches is the account opened.
+    """
+    if "@" not in email:
+        account = _by_family_code(session, email, password)
+    else:
+        account = find_account(session, email)
+        if account is None:
+            _verify(_DUMMY_HASH, password)
+            raise InvalidCredentials()
+        if not _verify(account.password_hash, password):
+            account = None
+    if account is None or not account.is_active:
         raise InvalidCredentials()
     if account.role is Role.LOGICIEL:  # software uses the API's tokens, never a page
         raise InvalidCredentials()
@@ -109,6 +119,20 @@ def authenticate(session: Session, clock: Clock, email: str, password: str) -> A
     account.last_login_at = clock.now()
     session.commit()
     return account
+
+
+def _by_family_code(session: Session, code: str, password: str) -> Account | None:
+    """The active family account of the foyer with this code that the password opens."""
+    normalized = code.strip().upper().replace(" ", "")
+    foyers = select(FamilyCode.foyer_id).where(FamilyCode.code == normalized)
+    adults = session.scalars(
+        select(Account)
+        .where(Account.foyer_id.in_(foyers), Account.role == Role.FAMILLE, Account.is_active)
+        .order_by(Account.id)
+    ).all()
+    if not adults:
+        _verify(_DUMMY_HASH, password)  # the same time as a wrong password
+    return next((a for a in adults if _verify(a.password_hash, password)), None)
 
 
 def _verify(password_hash: str, password: str) -> bool:

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from accounts.credentials import AccountError
-from accounts.models import Account
+from accounts.models import Account, FamilyCode
 from coffre.models import Foyer, FoyerMember, MemberRole
 
 
@@ -52,6 +52,9 @@ class Household:
     quotient_familial: int | None
     tranche_qf: str | None
     qf_valid_until: date | None
+    # The code the town gave the foyer (at the counter), with which its adults may also sign
+    # in, each with their own password; None for a foyer that never was given one.
+    family_code: str | None = None
 
 
 class FoyerNotFound(AccountError):
@@ -110,6 +113,12 @@ def household(session: Session, foyer_id: int) -> Household:
         quotient_familial=foyer.quotient_familial,
         tranche_qf=foyer.tranche_qf,
         qf_valid_until=foyer.qf_valid_until,
+        family_code=session.scalar(
+            select(FamilyCode.code)
+            .where(FamilyCode.foyer_id == foyer_id)
+            .order_by(FamilyCode.created_at.desc(), FamilyCode.id.desc())
+            .limit(1)
+        ),
     )
 
 

@@ -8,6 +8,7 @@ from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
+from accounts import activation
 from accounts.models import Role
 from coffre.clock import FrozenClock
 from tests.factories import PASSWORD, make_account, page_text
@@ -50,6 +51,40 @@ def test_each_role_lands_in_its_own_space(
     assert response.headers["Location"] == SPACES[role]
     page = page_text(client.get(SPACES[role]))
     assert account.display_name in page
+
+
+def test_a_family_signs_in_with_its_family_code_and_each_adult_with_their_password(
+    client: FlaskClient, db_session: Session, clock: FrozenClock
+) -> None:
+    other_password = "un autre mot de passe 2026"
+    first = make_account(db_session, clock, Role.FAMILLE)
+    second = make_account(
+        db_session, clock, Role.FAMILLE, foyer_id=first.foyer_id, password=other_password
+    )
+    assert first.foyer_id is not None
+    code, _one_time = activation.issue_family_code(db_session, clock, first.foyer_id)
+    db_session.commit()
+    typed = " " + code.lower().replace("-", "- ") + " "  # as read off a letter, spaces and all
+
+    wrong = log_in(app_client(client), typed, "pas le bon mot de passe")
+    as_first = log_in(app_client(client), typed)
+    foyer_page = page_text(client.get("/famille/foyer"))
+    as_second = log_in(app_client(client), typed, other_password)
+    second_home = page_text(client.get("/famille/"))
+    unknown = log_in(app_client(client), "F-INCONNU1")
+
+    assert wrong.status_code == unknown.status_code == 401
+    assert as_first.status_code == 302 and as_first.headers["Location"] == "/famille/"
+    assert f"Code famille : {code}" in foyer_page
+    assert as_second.status_code == 302
+    assert second.display_name in second_home  # each adult opens their own account
+
+
+def app_client(client: FlaskClient) -> FlaskClient:
+    """The same browser, signed out first (each login below starts afresh)."""
+    with client.session_transaction() as session:
+        session.clear()
+    return client
 
 
 def test_an_api_client_account_never_signs_in_on_a_page(
