@@ -12,7 +12,7 @@ import binascii
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypedDict, TypeVar, Unpack
 
 from sqlalchemy import Select, and_, or_
 from sqlalchemy.orm import InstrumentedAttribute, Session
@@ -24,6 +24,14 @@ DEFAULT_LIMIT = 50
 
 class InvalidCursor(ValueError):
     """A cursor this API did not give (or damaged on the way)."""
+
+
+class Listing(TypedDict, total=False):
+    """What a client may ask of a list: changes since a time, after a cursor, how many."""
+
+    updated_since: datetime | None
+    cursor: str | None
+    limit: int
 
 
 @dataclass(frozen=True)
@@ -60,13 +68,11 @@ def page(
     query: Select[Any],
     time_column: InstrumentedAttribute[Any],
     id_column: InstrumentedAttribute[Any],
-    *,
-    updated_since: datetime | None,
-    cursor: str | None,
-    limit: int,
+    **listing: Unpack[Listing],
 ) -> Page[Any]:
     """The rows of `query` after the cursor (or since the time), oldest change first."""
-    limit = max(1, min(limit, MAX_LIMIT))
+    updated_since, cursor = listing.get("updated_since"), listing.get("cursor")
+    limit = max(1, min(listing.get("limit", DEFAULT_LIMIT), MAX_LIMIT))
     if updated_since is not None:
         query = query.where(time_column >= _aware(updated_since))
     if cursor:

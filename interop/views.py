@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, Unpack
 
 from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import Session
@@ -21,7 +21,7 @@ from coffre.catalogue import document_type
 from coffre.models import DemandeAccess, Document, Foyer, FoyerMember
 from facturation.models import Invoice, Payment, PaymentInvoice
 from interop.clients import Caller
-from interop.pages import Page, page
+from interop.pages import Listing, Page, page
 from procedures import agent_views
 from procedures.catalogue import definition_of
 from procedures.errors import DemandeNotFound
@@ -43,11 +43,9 @@ def demandes(
     session: Session,
     caller: Caller,
     *,
-    updated_since: datetime | None = None,
-    cursor: str | None = None,
-    limit: int = 50,
     status: DemandeStatus | None = None,
     procedure: str | None = None,
+    **listing: Unpack[Listing],
 ) -> Page[dict[str, Any]]:
     """The demandes the entity's services handle, least recently changed first."""
     query = select(Demande).where(Demande.id.in_(_handled(caller)))
@@ -59,15 +57,7 @@ def demandes(
                 select(ProcedureVersion.id).where(ProcedureVersion.code == procedure)
             )
         )
-    found = page(
-        session,
-        query,
-        Demande.updated_at,
-        Demande.id,
-        updated_since=updated_since,
-        cursor=cursor,
-        limit=limit,
-    )
+    found = page(session, query, Demande.updated_at, Demande.id, **listing)
     return Page([_summary(d) for d in found.items], found.next_cursor)
 
 
@@ -147,25 +137,10 @@ def shared_documents(session: Session, caller: Caller, demande_id: int) -> list[
     ]
 
 
-def foyers(
-    session: Session,
-    caller: Caller,
-    *,
-    updated_since: datetime | None = None,
-    cursor: str | None = None,
-    limit: int = 50,
-) -> Page[dict[str, Any]]:
+def foyers(session: Session, caller: Caller, **listing: Unpack[Listing]) -> Page[dict[str, Any]]:
     """The foyers known to the entity's services, oldest first (`created_at`, then id)."""
     query = select(Foyer).where(Foyer.id.in_(_known_foyers(caller)), Foyer.shredded_at.is_(None))
-    found = page(
-        session,
-        query,
-        Foyer.created_at,
-        Foyer.id,
-        updated_since=updated_since,
-        cursor=cursor,
-        limit=limit,
-    )
+    found = page(session, query, Foyer.created_at, Foyer.id, **listing)
     return Page([foyer_identity(session, f) for f in found.items], found.next_cursor)
 
 
@@ -207,24 +182,11 @@ def foyer_identity(session: Session, foyer: Foyer) -> dict[str, Any]:
 
 
 def enrolments(
-    session: Session,
-    caller: Caller,
-    *,
-    updated_since: datetime | None = None,
-    cursor: str | None = None,
-    limit: int = 50,
+    session: Session, caller: Caller, **listing: Unpack[Listing]
 ) -> Page[dict[str, Any]]:
     """Children enrolled in the entity's activities (the registrations)."""
     query = select(Enrolment).where(Enrolment.activity_id.in_(_activities(caller)))
-    found = page(
-        session,
-        query,
-        Enrolment.created_at,
-        Enrolment.id,
-        updated_since=updated_since,
-        cursor=cursor,
-        limit=limit,
-    )
+    found = page(session, query, Enrolment.created_at, Enrolment.id, **listing)
     return Page(
         [
             {
@@ -244,29 +206,14 @@ def enrolments(
     )
 
 
-def bookings(
-    session: Session,
-    caller: Caller,
-    *,
-    updated_since: datetime | None = None,
-    cursor: str | None = None,
-    limit: int = 50,
-) -> Page[dict[str, Any]]:
+def bookings(session: Session, caller: Caller, **listing: Unpack[Listing]) -> Page[dict[str, Any]]:
     """Bookings in the entity's activities, with the attendance marked for each, if any."""
     query = select(Booking).where(
         Booking.session_id.in_(
             select(ActivitySession.id).where(ActivitySession.activity_id.in_(_activities(caller)))
         )
     )
-    found = page(
-        session,
-        query,
-        Booking.updated_at,
-        Booking.id,
-        updated_since=updated_since,
-        cursor=cursor,
-        limit=limit,
-    )
+    found = page(session, query, Booking.updated_at, Booking.id, **listing)
     marks = _marks(session, found.items)
     return Page(
         [
@@ -286,47 +233,17 @@ def bookings(
     )
 
 
-def invoices(
-    session: Session,
-    caller: Caller,
-    *,
-    updated_since: datetime | None = None,
-    cursor: str | None = None,
-    limit: int = 50,
-) -> Page[dict[str, Any]]:
+def invoices(session: Session, caller: Caller, **listing: Unpack[Listing]) -> Page[dict[str, Any]]:
     """The entity's invoices and credit notes, with their lines, in order of issue."""
     query = select(Invoice).where(Invoice.entity_id == caller.entity_id)
-    found = page(
-        session,
-        query,
-        Invoice.issued_at,
-        Invoice.id,
-        updated_since=updated_since,
-        cursor=cursor,
-        limit=limit,
-    )
+    found = page(session, query, Invoice.issued_at, Invoice.id, **listing)
     return Page([invoice_view(i) for i in found.items], found.next_cursor)
 
 
-def payments(
-    session: Session,
-    caller: Caller,
-    *,
-    updated_since: datetime | None = None,
-    cursor: str | None = None,
-    limit: int = 50,
-) -> Page[dict[str, Any]]:
+def payments(session: Session, caller: Caller, **listing: Unpack[Listing]) -> Page[dict[str, Any]]:
     """The entity's payments and refunds, and the invoices each settles."""
     query = select(Payment).where(Payment.entity_id == caller.entity_id)
-    found = page(
-        session,
-        query,
-        Payment.created_at,
-        Payment.id,
-        updated_since=updated_since,
-        cursor=cursor,
-        limit=limit,
-    )
+    found = page(session, query, Payment.created_at, Payment.id, **listing)
     settled = _settled(session, [p.id for p in found.items])
     return Page([payment_view(p, settled.get(p.id, [])) for p in found.items], found.next_cursor)
 

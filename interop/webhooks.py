@@ -20,15 +20,15 @@ import json
 import secrets
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from accounts.models import Entity, Service
 from accounts.organisation import Administrator, NotFound, administrator, record
@@ -331,16 +331,25 @@ def _entities_of_demande(session: Session, demande_id: int) -> frozenset[int]:
     )
 
 
-Found = list[tuple[int, Event | None]]  # each row read, and the event it makes (None: none)
+Found = list[tuple[int, Event | None]]
+Row = TypeVar("Row", DemandeEvent, JournalEntry, Invoice, LedgerEntry)
+
+
+def _rows_after(
+    session: Session,
+    table: type[Row],
+    time_column: InstrumentedAttribute[datetime],
+    after: int,
+    before: datetime,
+) -> Sequence[Row]:
+    """A source's next rows: past its cursor, and old enough to have settled."""
+    return session.scalars(
+        select(table).where(table.id > after, time_column <= before).order_by(table.id).limit(BATCH)
+    ).all()  # each row read, and the event it makes (None: none)
 
 
 def _demande_events(session: Session, after: int, before: datetime) -> Found:
-    rows = session.scalars(
-        select(DemandeEvent)
-        .where(DemandeEvent.id > after, DemandeEvent.at <= before)
-        .order_by(DemandeEvent.id)
-        .limit(BATCH)
-    ).all()
+    rows = _rows_after(session, DemandeEvent, DemandeEvent.at, after, before)
     names = {
         DemandeStatus.DEPOSEE.value: "demande.deposee",
         DemandeStatus.ACCEPTEE.value: "demande.acceptee",
@@ -369,12 +378,7 @@ def _demande_events(session: Session, after: int, before: datetime) -> Found:
 
 
 def _consents(session: Session, after: int, before: datetime) -> Found:
-    rows = session.scalars(
-        select(JournalEntry)
-        .where(JournalEntry.id > after, JournalEntry.at <= before)
-        .order_by(JournalEntry.id)
-        .limit(BATCH)
-    ).all()
+    rows = _rows_after(session, JournalEntry, JournalEntry.at, after, before)
     names = {"consent.granted": "document.partage", "consent.revoked": "document.retire"}
     found: Found = []
     for row in rows:
@@ -403,12 +407,7 @@ def _consents(session: Session, after: int, before: datetime) -> Found:
 
 
 def _invoices(session: Session, after: int, before: datetime) -> Found:
-    rows = session.scalars(
-        select(Invoice)
-        .where(Invoice.id > after, Invoice.issued_at <= before)
-        .order_by(Invoice.id)
-        .limit(BATCH)
-    ).all()
+    rows = _rows_after(session, Invoice, Invoice.issued_at, after, before)
     return [
         (
             row.id,
@@ -422,12 +421,7 @@ def _invoices(session: Session, after: int, before: datetime) -> Found:
 
 
 def _payments(session: Session, after: int, before: datetime) -> Found:
-    rows = session.scalars(
-        select(LedgerEntry)
-        .where(LedgerEntry.id > after, LedgerEntry.at <= before)
-        .order_by(LedgerEntry.id)
-        .limit(BATCH)
-    ).all()
+    rows = _rows_after(session, LedgerEntry, LedgerEntry.at, after, before)
     found: Found = []
     for row in rows:
         payment = session.get(Payment, row.payment_id) if row.payment_id else None

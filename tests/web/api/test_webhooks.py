@@ -21,7 +21,7 @@ from coffre.clock import FrozenClock
 from interop import webhooks
 from interop.models import WebhookDelivery
 from tests.factories import make_account, page_text
-from tests.web.agent.test_demande import submitted_case
+from tests.web.agent.test_demande import Case, submitted_case
 from tests.web.agents import sign_in_agent
 from web.runtime import runtime
 
@@ -78,6 +78,14 @@ def endpoint_for(
     )  # fmt: skip
 
 
+def submit_and_collect(app: Flask, db_session: Session, clock: FrozenClock) -> tuple[Case, int]:
+    """A crèche demande submitted after the sources' cursors start, and its events collected."""
+    webhooks.collect(db_session, clock)  # the sources' cursors start at the present
+    case = submitted_case(app, db_session, clock)
+    clock.advance(timedelta(seconds=10))  # past the settling delay
+    return case, webhooks.collect(db_session, clock)
+
+
 def test_a_submitted_demande_reaches_the_receiver_signed(
     app: Flask,
     db_session: Session,
@@ -87,11 +95,8 @@ def test_a_submitted_demande_reaches_the_receiver_signed(
     receiver: Receiver,
 ) -> None:
     new = endpoint_for(db_session, clock, admin, petite_enfance, receiver.url)
-    webhooks.collect(db_session, clock)  # the sources' cursors start at the present
-    case = submitted_case(app, db_session, clock)
-    clock.advance(timedelta(seconds=10))
 
-    made = webhooks.collect(db_session, clock)
+    case, made = submit_and_collect(app, db_session, clock)
     sent = webhooks.send_due(db_session, clock, SECRET_KEY)
 
     assert made >= 4  # deposee, and the three documents shared
@@ -123,10 +128,7 @@ def test_a_refusal_is_retried_later_then_given_up(
     receiver: Receiver,
 ) -> None:
     endpoint_for(db_session, clock, admin, petite_enfance, receiver.url)
-    webhooks.collect(db_session, clock)
-    submitted_case(app, db_session, clock)
-    clock.advance(timedelta(seconds=10))
-    webhooks.collect(db_session, clock)
+    submit_and_collect(app, db_session, clock)
     receiver.status = 503
 
     assert webhooks.send_due(db_session, clock, SECRET_KEY) == 0
@@ -149,10 +151,7 @@ def test_an_unreachable_receiver_is_given_up_after_the_last_back_off(
     app: Flask, db_session: Session, clock: FrozenClock, petite_enfance: Service, admin: Account
 ) -> None:
     endpoint_for(db_session, clock, admin, petite_enfance, "http://127.0.0.1:9/nulle-part")
-    webhooks.collect(db_session, clock)
-    submitted_case(app, db_session, clock)
-    clock.advance(timedelta(seconds=10))
-    webhooks.collect(db_session, clock)
+    submit_and_collect(app, db_session, clock)
 
     for wait in (timedelta(0), *webhooks.BACKOFF):
         clock.advance(wait)
@@ -191,10 +190,7 @@ def test_the_administrator_registers_an_endpoint_and_reads_its_log(
     assert bad.status_code == 400 and "https://" in page_text(bad)
     assert created.status_code == 201
     secret = _secret(created.get_data(as_text=True))
-    webhooks.collect(db_session, clock)
-    submitted_case(app, db_session, clock)
-    clock.advance(timedelta(seconds=10))
-    webhooks.collect(db_session, clock)
+    submit_and_collect(app, db_session, clock)
     webhooks.send_due(db_session, clock, runtime(app).settings.secret_key)
     [(headers, body)] = receiver.received  # only the event chosen
     assert webhooks.verify(secret, headers["Portail-Signature"], body, int(clock.now().timestamp()))
