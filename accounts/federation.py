@@ -15,13 +15,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from accounts.credentials import (
-    EmailTaken,
-    authenticate,
-    find_account,
-    hash_password,
-    normalize_email,
-)
+from accounts.credentials import EmailTaken, find_account, hash_password, normalize_email
 from accounts.models import Account, FederatedIdentity, Role
 from coffre.clock import Clock
 from coffre.models import Foyer, FoyerMember, MemberRole
@@ -35,6 +29,10 @@ class FederationError(Exception):
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
+
+
+class InvalidEmail(FederationError):
+    pass
 
 
 @dataclass(frozen=True)
@@ -70,15 +68,11 @@ def account_for(session: Session, clock: Clock, subject: str) -> Account | None:
     return account
 
 
-def link_with_password(
-    session: Session, clock: Clock, identity: Identity, email: str, password: str
-) -> Account:
-    """Link the identity to the family account these credentials open; commits.
+def link(session: Session, clock: Clock, account: Account, identity: Identity) -> Account:
+    """Link the identity to an account whose password was just given; commits.
 
-    InvalidCredentials when they do not; FederationError when the account is not a family's
-    or already has another FranceConnect identity.
+    FederationError when the account is not a family's, or already has another identity.
     """
-    account = authenticate(session, clock, email, password)
     if account.role is not Role.FAMILLE:
         raise FederationError("FranceConnect ouvre seulement les comptes des familles.")
     _link(session, clock, account, identity)
@@ -92,14 +86,18 @@ def create_family(session: Session, clock: Clock, identity: Identity, email: str
     de passe oublié" gives it one. EmailTaken when the address has an account already.
     """
     email = normalize_email(email)
+    if "@" not in email or len(email) > 254 or " " in email:
+        raise InvalidEmail("Indiquez une adresse électronique valide.")
     if find_account(session, email) is not None:
         raise EmailTaken(email)
     now = clock.now()
-    foyer = Foyer(label=f"Foyer {identity.family_name.title()}", created_at=now)
+    first = identity.given_name.split()[0].title() if identity.given_name.split() else ""
+    last = identity.family_name.title()
+    foyer = Foyer(label=f"Foyer {last}".strip(), created_at=now)
     foyer.members = [
         FoyerMember(
-            role=MemberRole.ADULTE, first_name=identity.given_name.split()[0].title(),
-            last_name=identity.family_name.title(), birth_date=identity.birthdate,
+            role=MemberRole.ADULTE, first_name=first[:120], last_name=last[:120],
+            birth_date=identity.birthdate,
         )
     ]  # fmt: skip
     session.add(foyer)

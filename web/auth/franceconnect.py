@@ -37,10 +37,12 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from accounts import federation
 from accounts.credentials import EmailTaken, InvalidCredentials
-from accounts.federation import FederationError, Identity
+from accounts.federation import FederationError, Identity, InvalidEmail
 from accounts.models import Role
+from accounts.throttle import LoginBlocked
 from web.auth.blueprint import bp
 from web.auth.guard import HOME_BY_ROLE, _as_user, role_required
+from web.auth.throttle import client_address, login_throttle
 from web.extensions import limiter
 from web.runtime import EXTENSION_KEY as RUNTIME_KEY
 from web.runtime import db, runtime
@@ -202,9 +204,13 @@ def franceconnect_lier() -> BaseResponse | tuple[str, int]:
         try:
             if request.form.get("choix") == "creer":
                 account = federation.create_family(db(), rt.clock, identity, email)
-            else:
+            else:  # the account's password, counted like any sign-in's
                 password = request.form.get("password", "")
-                account = federation.link_with_password(db(), rt.clock, identity, email, password)
+                known = login_throttle().authenticate(db(), email, password, client_address())
+                account = federation.link(db(), rt.clock, known, identity)
+        except LoginBlocked:
+            db().rollback()
+            error, status = _("Too many attempts. Please wait a few minutes and try again."), 429
         except InvalidCredentials:
             db().rollback()
             error, status = _("Incorrect e-mail address or password."), 401
@@ -214,6 +220,9 @@ def franceconnect_lier() -> BaseResponse | tuple[str, int]:
                 "An account already uses this address: link FranceConnect to it with its password."
             )
             status = 409
+        except InvalidEmail as refused:
+            db().rollback()
+            error, status = refused.message, 400
         except FederationError as refused:
             db().rollback()
             error, status = refused.message, 409

@@ -199,6 +199,28 @@ def test_a_first_sign_in_links_an_existing_account_after_its_password(
     assert [(link.subject, link.account_id) for link in links] == [("fc-sub-1", existing.id)]
 
 
+def test_an_identity_without_names_or_address_asks_for_a_valid_address(
+    fc_app: Flask, provider: Provider, db_session: Session
+) -> None:
+    http = fc_app.test_client()
+    through_franceconnect(http, provider, sub="fc-sans-nom")  # the provider knows only the sub
+    token = csrf_token(http, "/connexion/franceconnect/lier")
+
+    invalid = http.post(
+        "/connexion/franceconnect/lier",
+        data={"csrf_token": token, "choix": "creer", "email": "fc-sans-nom"},
+    )
+    created = http.post(
+        "/connexion/franceconnect/lier",
+        data={"csrf_token": token, "choix": "creer", "email": "sans.nom@test.example"},
+    )
+
+    assert invalid.status_code == 400 and "adresse électronique valide" in page_text(invalid)
+    assert created.status_code == 303
+    account = db_session.scalar(select(Account).where(Account.email == "sans.nom@test.example"))
+    assert account is not None and account.display_name == "Parent"
+
+
 def test_an_adult_unlinks_franceconnect(
     fc_app: Flask, provider: Provider, db_session: Session
 ) -> None:
