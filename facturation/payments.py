@@ -12,12 +12,14 @@ notification is journaled (`payment_notifications`).
 
 from __future__ import annotations
 
+import importlib
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
+from urllib.parse import urlsplit
 
 import eopayment
 from eopayment.common import PaymentException
@@ -79,6 +81,16 @@ class Gateway:
 class Started:
     payment: Payment
     redirect_url: str
+
+
+def bank_origin(backend: str) -> str | None:
+    """Where the backend's payment pages are (`scheme://host`), to which a family's browser is
+    sent to pay; None for none, or for the dummy, whose bank the portal serves itself."""
+    if not backend or backend == "dummy":
+        return None
+    module = importlib.import_module(f"eopayment.{backend}")
+    parts = urlsplit(str(getattr(module, "PAYMENT_URL", "")))
+    return f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else None
 
 
 def start_online(

@@ -7,6 +7,7 @@ from urllib.parse import urlsplit
 from flask import Flask, Response, request, session
 from flask.sessions import SecureCookieSessionInterface, SessionMixin
 
+from facturation import payments
 from web.runtime import EXTENSION_KEY
 
 
@@ -47,11 +48,17 @@ class PageSessionInterface(SecureCookieSessionInterface):
 
 
 def _form_targets(app: Flask) -> tuple[str, ...]:
+    """The other origins a form may lead to: FranceConnect's pages (signing in and out) and
+    the online payment's bank (the "Payer" form's redirect)."""
     settings = app.extensions[EXTENSION_KEY].settings
-    if not settings.franceconnect:
-        return ()
-    parts = urlsplit(settings.franceconnect_url)
-    return (f"{parts.scheme}://{parts.netloc}",)
+    targets = []
+    if settings.franceconnect:
+        parts = urlsplit(settings.franceconnect_url)
+        targets.append(f"{parts.scheme}://{parts.netloc}")
+    bank = payments.bank_origin(settings.payment_backend)
+    if bank is not None:
+        targets.append(bank)
+    return tuple(targets)
 
 
 def init_app(app: Flask) -> None:

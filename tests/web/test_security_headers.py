@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 import gc
 from pathlib import Path
 
@@ -12,7 +13,7 @@ from tests.factories import page_text
 from tests.web.conftest import deposit
 from web import create_app
 from web.runtime import runtime
-from web.settings import load_settings
+from web.settings import Settings, load_settings
 
 
 def test_pages_carry_a_strict_content_security_policy(client: FlaskClient) -> None:
@@ -25,6 +26,22 @@ def test_pages_carry_a_strict_content_security_policy(client: FlaskClient) -> No
     assert headers["X-Content-Type-Options"] == "nosniff"
     assert headers["X-Frame-Options"] == "DENY"
     assert headers["Referrer-Policy"] == "same-origin"
+
+
+def test_the_pay_form_may_lead_to_the_bank_and_nowhere_else(
+    settings: Settings, sessions: sessionmaker[Session], client: FlaskClient
+) -> None:
+    """PayFiP's pages are another origin: the "Payer" form's redirect must be allowed there
+    (Chromium applies form-action to a form's redirects), and only there."""
+    payfip = create_app(dataclasses.replace(settings, payment_backend="payfip_ws"))
+    runtime(payfip).sessions = sessions
+
+    with_bank = payfip.test_client().get("/").headers["Content-Security-Policy"]
+    demo = client.get("/").headers["Content-Security-Policy"]
+
+    assert "form-action 'self' https://www.payfip.gouv.fr;" in with_bank
+    assert "form-action 'self';" in demo  # the dummy's bank is served by the portal
+    runtime(payfip).engine.dispose()
 
 
 def test_pages_have_no_inline_script(client: FlaskClient) -> None:
