@@ -26,6 +26,7 @@ from procedures.definitions import FAMILY_LANE, Definition, DefinitionError, loa
 from procedures.designer.importing import ImportResult, import_diagram, service_codes
 from procedures.designer.layout import with_layout
 from procedures.designer.metadata import definition_toml, toml_text
+from procedures.designer.policy import policy_problems
 from procedures.models import ProcedureDraft, ProcedureVersion
 
 MAX_METADATA_CHARS = 200_000
@@ -167,6 +168,10 @@ def publish_draft(session: Session, clock: Clock, code: str, actor_id: int) -> P
     if problems:
         raise DraftInvalid(problems)
     definition = load_definition(row.metadata_toml)
+    # The policy: what would make the procedure fail its families, each with its fix.
+    refused = policy_problems(session, definition, row.bpmn_xml.encode("utf-8"), row.metadata_toml)
+    if refused:
+        raise DraftInvalid([DraftProblem(p.message, p.element_id) for p in refused])
     before = _current_state(session, code)
     version = catalogue.publish(session, clock, definition, row.bpmn_xml.encode("utf-8"), actor_id)
     session.execute(delete(ProcedureDraft).where(ProcedureDraft.code == code))

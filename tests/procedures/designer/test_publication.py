@@ -31,10 +31,11 @@ from procedures.designer.versions import diff_versions, procedures_overview, ver
 from procedures.history import EngineContext
 from procedures.models import Demande, ProcedureDraft, ProcedureVersion
 from procedures.tasks import AgentActor
-from tests.factories import make_account
+from tests.factories import make_account, make_agent
 from tests.procedures.flows import agent_of, open_task, publish, submitted_creche, work
 
 INTERVIEW = "entretien_famille"
+INTERVIEW_DEADLINE = f"\n[tasks.{INTERVIEW}]\nsla_hours = 16\n"
 
 
 def with_interview(xml: str) -> str:
@@ -63,7 +64,9 @@ def admin(db_session: Session, clock: FrozenClock) -> Account:
 
 @pytest.fixture
 def published(db_session: Session, clock: FrozenClock, petite_enfance: Service) -> None:
+    """The crèche published, its service staffed (the policy wants an agent to do its steps)."""
     publish(db_session, clock, "creche")
+    make_agent(db_session, clock, petite_enfance)
 
 
 @pytest.fixture
@@ -152,8 +155,8 @@ def test_publishing_keeps_running_demandes_on_their_version_and_starts_new_ones_
 ) -> None:
     before = submitted_creche(db_session, ctx, family, vault, foyer)
     draft = open_draft(db_session, "creche")
-    save_draft(db_session, clock, "creche", with_interview(draft.bpmn_xml), draft.metadata_toml,
-               admin.id)  # fmt: skip
+    save_draft(db_session, clock, "creche", with_interview(draft.bpmn_xml),
+               draft.metadata_toml + INTERVIEW_DEADLINE, admin.id)  # fmt: skip
 
     version = publish_draft(db_session, clock, "creche", admin.id)
 
@@ -182,7 +185,7 @@ def test_publishing_keeps_running_demandes_on_their_version_and_starts_new_ones_
 
 @pytest.mark.usefixtures("published")
 def test_diff_shows_the_changed_metadata_lines_and_rollback_republishes_an_old_version(
-    db_session: Session, clock: FrozenClock, admin: Account
+    db_session: Session, clock: FrozenClock, admin: Account, agent: AgentActor
 ) -> None:
     draft = open_draft(db_session, "creche")
     toml = draft.metadata_toml.replace("sla_hours = 48", "sla_hours = 24")
@@ -320,3 +323,59 @@ def test_every_built_in_diagram_gets_a_shape_for_each_node_and_lane_and_an_edge_
     lanes = {lane.get("id") for lane in process.iter(f"{{{BPMN}}}lane")}
     assert nodes | lanes <= shapes and edges == flows
     assert catalogue.check(definition, drawn.encode("utf-8")).process_id == process.get("id")
+
+
+def test_the_policy_refuses_publishing_with_each_element_and_its_fix(
+    db_session: Session, clock: FrozenClock, admin: Account, petite_enfance: Service
+) -> None:
+    """A new step with no deadline, in a service with no agent: refused twice, by name."""
+    publish(db_session, clock, "creche")
+    draft = open_draft(db_session, "creche")
+    save_draft(db_session, clock, "creche", with_interview(draft.bpmn_xml), draft.metadata_toml,
+               admin.id)  # fmt: skip
+
+    with pytest.raises(DraftInvalid) as first:
+        publish_draft(db_session, clock, "creche", admin.id)
+    make_agent(db_session, clock, petite_enfance)
+    with pytest.raises(DraftInvalid) as second:
+        publish_draft(db_session, clock, "creche", admin.id)
+    save_draft(db_session, clock, "creche", with_interview(draft.bpmn_xml),
+               draft.metadata_toml + INTERVIEW_DEADLINE, admin.id)  # fmt: skip
+    version = publish_draft(db_session, clock, "creche", admin.id)
+
+    messages = [problem.message for problem in first.value.problems]
+    assert any("n'a aucun agent actif" in m and "Invitez un agent" in m for m in messages)
+    assert [(p.element_id, "aucun délai" in p.message) for p in second.value.problems] == [
+        (INTERVIEW, True)
+    ]
+    assert version.version == 2
+
+
+@pytest.mark.usefixtures("published")
+def test_the_policy_names_an_unreachable_step_a_dead_end_and_an_end_without_status(
+    db_session: Session, clock: FrozenClock, admin: Account, agent: AgentActor
+) -> None:
+    draft = open_draft(db_session, "creche")
+    root = etree.fromstring(draft.bpmn_xml.encode("utf-8"))
+    process = root.find("bpmn:process", NS)
+    assert process is not None
+    lane = process.find(".//bpmn:lane[@id='Lane_commission']", NS)
+    etree.SubElement(lane, f"{{{BPMN}}}flowNodeRef").text = "orpheline"
+    etree.SubElement(process, f"{{{BPMN}}}userTask", id="orpheline", name="Tâche orpheline")
+    etree.SubElement(process, f"{{{BPMN}}}endEvent", id="fin_oubliee", name="Fin oubliée")
+    etree.SubElement(
+        process, f"{{{BPMN}}}sequenceFlow", id="Flow_orpheline", sourceRef="orpheline",
+        targetRef="fin_oubliee",
+    )  # fmt: skip
+    toml = draft.metadata_toml + "\n[tasks.orpheline]\nsla_hours = 8\n"
+    save_draft(db_session, clock, "creche", etree.tostring(root, encoding="unicode"), toml,
+               admin.id)  # fmt: skip
+
+    with pytest.raises(DraftInvalid) as refused:
+        publish_draft(db_session, clock, "creche", admin.id)
+
+    found = {(p.element_id, p.message.split(":")[0]) for p in refused.value.problems}
+    assert ("orpheline", "« Tâche orpheline » ") in found  # nothing leads to it
+    assert ("fin_oubliee", "fin « Fin oubliée » ") in found  # no final status
+    assert db_session.scalar(select(ProcedureVersion.version).order_by(
+        ProcedureVersion.version.desc()).limit(1)) == 1  # fmt: skip

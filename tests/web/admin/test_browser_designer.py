@@ -23,6 +23,7 @@ from procedures.demandes import FamilyActor
 from procedures.history import EngineContext
 from procedures.models import Demande, Task, TaskState
 from procedures.tasks import AgentActor
+from tests.procedures.designer.test_publication import INTERVIEW_DEADLINE
 from tests.web.agents import sign_in_agent_in_browser
 from tests.web.browser import ARTIFACTS, Portal, serve_portal
 from tests.web.conftest import deposit
@@ -144,6 +145,16 @@ def test_admin_adds_a_task_in_the_modeler_and_publishes_it_for_new_demandes_only
     assert page.locator(".designer-erreur").count() == 0
     assert "Brouillon enregistré le" in page.locator("#designer-etat").inner_text()
     page.screenshot(path=str(ARTIFACTS / "concepteur-creche-entretien.png"), full_page=True)
+
+    # The policy refuses it: the new step has no deadline; the message says what to add.
+    page.get_by_role("button", name="Publier le brouillon").click()
+    page.wait_for_url(portal.url + DESIGNER)
+    page.wait_for_selector("#designer-canvas[data-ready=true]")
+    refusal = page.get_by_text("« Entretien avec la famille » : aucun délai de traitement")
+    assert refusal.count() == 1, page.locator("main").inner_text()
+    metadata.fill(metadata.input_value() + INTERVIEW_DEADLINE)
+    page.get_by_role("button", name="Enregistrer le brouillon").click()
+    page.locator("#designer-problemes", has_text="Aucun problème trouvé.").wait_for()
 
     page.get_by_role("button", name="Publier le brouillon").click()
     page.wait_for_url(portal.url + "/admin/procedures/creche")

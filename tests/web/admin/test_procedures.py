@@ -16,7 +16,7 @@ from coffre.clock import FrozenClock
 from procedures import catalogue
 from tests.factories import make_account, make_agent, make_service, page_text
 from tests.procedures.bpmn.test_budget import LOOPING, SCRIPT_NAME, with_script
-from tests.procedures.designer.test_publication import INTERVIEW, with_interview
+from tests.procedures.designer.test_publication import INTERVIEW, INTERVIEW_DEADLINE, with_interview
 from tests.procedures.flows import publish
 from tests.web.agents import sign_in_agent
 
@@ -31,6 +31,7 @@ def petite_enfance(db_session: Session) -> Service:
 @pytest.fixture
 def admin(db_session: Session, clock: FrozenClock, petite_enfance: Service) -> Account:
     publish(db_session, clock, "creche")
+    make_agent(db_session, clock, petite_enfance)  # the policy wants the service staffed
     return make_account(db_session, clock, Role.ADMIN, display_name="Alice Admin")
 
 
@@ -141,7 +142,7 @@ def test_publish_diff_and_rollback_through_the_pages(
     admin_client: FlaskClient, db_session: Session
 ) -> None:
     bpmn, metadata = current_draft(admin_client)
-    changed = metadata.replace("sla_hours = 48", "sla_hours = 24")
+    changed = metadata.replace("sla_hours = 48", "sla_hours = 24") + INTERVIEW_DEADLINE
     assert save(admin_client, with_interview(bpmn), changed).get_json()["problems"] == []  # type: ignore[attr-defined]
 
     published = admin_client.post(

@@ -1,0 +1,211 @@
+"""The policy check before publishing: a procedure that cannot work, or breaks the town's rules,
+is refused with the element to fix and what to do.
+
+The engine's checks (`procedures.bpmn.diagrams`) say whether a diagram can run at all; these
+say whether it can serve families: every agent step in a service that has agents and a
+deadline, every end giving the demande a final status, every document asked for one that
+exists, every element on a path from the start to an end, and a retention period chosen.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+
+from lxml import etree
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from accounts.models import Account, AgentService, Role, Service
+from coffre.catalogue import DOCUMENT_TYPES
+from procedures.bpmn.diagrams import BPMN, HUMAN_TASKS, NS, parse_xml
+from procedures.definitions import FAMILY_LANE, Definition
+
+# What a path goes through: the flow nodes the engine runs (not lanes, flows or annotations).
+FLOW_NODES = frozenset(
+    {
+        "startEvent", "endEvent", "userTask", "manualTask", "serviceTask", "scriptTask", "task",
+        "exclusiveGateway", "parallelGateway", "inclusiveGateway", "boundaryEvent",
+        "intermediateCatchEvent", "intermediateThrowEvent", "subProcess", "callActivity",
+        "receiveTask", "sendTask", "businessRuleTask", "eventBasedGateway",
+    }
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class PolicyProblem:
+    message: str
+    element_id: str = ""
+
+
+def policy_problems(
+    session: Session, definition: Definition, bpmn: bytes, metadata_toml: str | None = None
+) -> list[PolicyProblem]:
+    """Every reason the procedure may not be published, each with its fix, in French."""
+    root = parse_xml(bpmn)
+    process = root.find("bpmn:process", NS)
+    if process is None:
+        return []
+    problems = list(_retention(metadata_toml))
+    problems += _agentless_services(session, definition, process)
+    problems += _steps_without_deadline(definition, process)
+    problems += _ends_without_status(definition, process)
+    problems += _unknown_documents(definition)
+    problems += _paths(process)
+    return problems
+
+
+def _retention(metadata_toml: str | None) -> Iterator[PolicyProblem]:
+    if metadata_toml is None:
+        return
+    try:
+        raw = tomllib.loads(metadata_toml)
+    except tomllib.TOMLDecodeError:
+        return  # the metadata's own check says so
+    if "retention_days" not in raw:
+        yield PolicyProblem(
+            "métadonnées : aucune durée de conservation. Indiquez en jours, avec "
+            "« retention_days », combien de temps une demande close est gardée avant d'être "
+            "effacée (par exemple 1825 pour cinq ans)."
+        )
+
+
+def _lanes(process: etree._Element) -> tuple[dict[str, str], dict[str, str]]:
+    """Each lane's id by name, and each flow node's lane name."""
+    ids: dict[str, str] = {}
+    lane_of: dict[str, str] = {}
+    for lane in process.iter(f"{{{BPMN}}}lane"):
+        name = lane.get("name", "")
+        ids[name] = lane.get("id", "")
+        for ref in lane.iterfind("bpmn:flowNodeRef", NS):
+            lane_of[(ref.text or "").strip()] = name
+    return ids, lane_of
+
+
+def _agentless_services(
+    session: Session, definition: Definition, process: etree._Element
+) -> Iterator[PolicyProblem]:
+    lane_ids, _ = _lanes(process)
+    codes = {code for code in definition.lanes.values() if code != FAMILY_LANE}
+    staffed = set(
+        session.scalars(
+            select(Service.code)
+            .join(AgentService, AgentService.service_id == Service.id)
+            .join(Account, Account.id == AgentService.account_id)
+            .where(Service.code.in_(codes), Account.is_active, Account.role == Role.AGENT)
+            .group_by(Service.code)
+            .having(func.count(Account.id) > 0)
+        )
+    )
+    known = set(session.scalars(select(Service.code).where(Service.code.in_(codes))))
+    for lane, code in definition.lanes.items():
+        if code in known and code not in staffed:
+            yield PolicyProblem(
+                f"couloir « {lane} » : le service « {code} » n'a aucun agent actif, personne "
+                "ne traiterait ses étapes. Invitez un agent dans ce service (Administration, "
+                "Agents) avant de publier.",
+                lane_ids.get(lane, ""),
+            )
+
+
+def _human_tasks(process: etree._Element) -> Iterator[etree._Element]:
+    for tag in HUMAN_TASKS:
+        yield from process.iter(f"{{{BPMN}}}{tag}")
+
+
+def _steps_without_deadline(
+    definition: Definition, process: etree._Element
+) -> Iterator[PolicyProblem]:
+    _, lane_of = _lanes(process)
+    for task in _human_tasks(process):
+        task_id = task.get("id", "")
+        service = definition.lanes.get(lane_of.get(task_id, ""))
+        if service is None or service == FAMILY_LANE:
+            continue  # outside a lane (the engine says so), or the family's own step
+        if definition.task(task_id).sla_hours is None:
+            yield PolicyProblem(
+                f"étape « {_name(task)} » : aucun délai de traitement. Indiquez-le en heures "
+                f"ouvrées ([tasks.{task_id}] sla_hours = 40, par exemple) : sans lui, la "
+                "supervision ne voit jamais l'étape en retard.",
+                task_id,
+            )
+
+
+def _ends_without_status(
+    definition: Definition, process: etree._Element
+) -> Iterator[PolicyProblem]:
+    for end in process.iter(f"{{{BPMN}}}endEvent"):
+        end_id = end.get("id", "")
+        if end_id not in definition.ends:
+            yield PolicyProblem(
+                f"fin « {_name(end)} » : elle ne donne aucun statut final à la demande, qui "
+                f"resterait ouverte. Ajoutez-la à [ends] (« {end_id} » = « acceptee », "
+                "« refusee » ou « classee »).",
+                end_id,
+            )
+
+
+def _unknown_documents(definition: Definition) -> Iterator[PolicyProblem]:
+    for required in definition.documents:
+        for code in required.types:
+            if code not in DOCUMENT_TYPES:
+                yield PolicyProblem(
+                    f"justificatif « {code} » : ce type n'existe pas. Choisissez-en un de la "
+                    "liste des types de justificatifs (Administration, Types de justificatifs)."
+                )
+
+
+def _paths(process: etree._Element) -> Iterator[PolicyProblem]:
+    """Every flow node on a path from a start event to an end event."""
+    nodes = {
+        element.get("id", ""): element
+        for element in process
+        if isinstance(element.tag, str) and element.tag.rpartition("}")[2] in FLOW_NODES
+    }
+    forward: dict[str, set[str]] = {node: set() for node in nodes}
+    backward: dict[str, set[str]] = {node: set() for node in nodes}
+
+    def join(source: str, target: str) -> None:
+        if source in nodes and target in nodes:
+            forward[source].add(target)
+            backward[target].add(source)
+
+    for flow in process.iter(f"{{{BPMN}}}sequenceFlow"):
+        join(flow.get("sourceRef", ""), flow.get("targetRef", ""))
+    for node_id, element in nodes.items():
+        attached = element.get("attachedToRef")
+        if attached:  # a boundary event starts from the task it is attached to
+            join(attached, node_id)
+    starts = [n for n, e in nodes.items() if e.tag == f"{{{BPMN}}}startEvent"]
+    ends = [n for n, e in nodes.items() if e.tag == f"{{{BPMN}}}endEvent"]
+    reached = _closure(starts, forward)
+    leads_to_end = _closure(ends, backward)
+    for node_id, element in nodes.items():
+        if node_id not in reached:
+            yield PolicyProblem(
+                f"« {_name(element)} » : aucun chemin n'y mène depuis le début. Reliez-le à la "
+                "suite par un flux, ou supprimez-le.",
+                node_id,
+            )
+        elif node_id not in leads_to_end:
+            yield PolicyProblem(
+                f"« {_name(element)} » : aucun chemin n'en mène à une fin, la demande y "
+                "resterait bloquée. Ajoutez un flux vers la suite ou un événement de fin.",
+                node_id,
+            )
+
+
+def _closure(seeds: Iterable[str], edges: Mapping[str, set[str]]) -> set[str]:
+    seen = set(seeds)
+    stack = list(seen)
+    while stack:
+        for following in edges.get(stack.pop(), ()):
+            if following not in seen:
+                seen.add(following)
+                stack.append(following)
+    return seen
+
+
+def _name(element: etree._Element) -> str:
+    return " ".join((element.get("name") or element.get("id") or "").split())[:120]
