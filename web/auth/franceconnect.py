@@ -130,7 +130,7 @@ def franceconnect_retour() -> BaseResponse:
         claims = token.get("userinfo") or {}
         identity = _identity(client, token, claims)
     except (AuthlibBaseError, JoseError, RequestException, KeyError, ValueError) as error:
-        log.warning("franceconnect sign-in refused: %s %s", type(error).__name__, error)
+        log.warning("franceconnect sign-in refused: %s", type(error).__name__)
         flash(_failed(), "error")
         return redirect("/connexion", code=303)
     session[ID_TOKEN_KEY] = token.get("id_token", "")
