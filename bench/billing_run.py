@@ -24,12 +24,10 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, insert, select, text
 
-from accounts.models import Entity, Service
 from coffre.clock import FrozenClock
 from coffre.db import make_engine, make_session_factory
 from coffre.models import Foyer, FoyerMember, MemberRole
 from facturation import ledger, run
-from facturation.models import BANDS, Tariff, Unit
 from reservations.models import ActivitySession, Booking, BookingState
 from web import schema
 
@@ -47,22 +45,9 @@ def generate(url: str, foyers: int, sites: int) -> int:
     clock = FrozenClock(datetime(2026, 8, 24, 8, 0, tzinfo=UTC))
     now = clock.now()
     with make_session_factory(engine)() as session:
-        entity = Entity(slug="ville", name="Ville de Bench")
-        session.add(entity)
-        session.flush()
-        service = Service(entity_id=entity.id, code="scolaire", name="Affaires scolaires")
-        session.add(service)
-        session.flush()
+        service = school_year.bench_service(session)
         canteens = school_year.open_canteens(session, service.id, sites)
-        session.execute(
-            insert(Tariff),
-            [
-                {"activity_id": canteen, "band": band, "unit": Unit.JOUR,
-                 "price_cents": 65 + 80 * index, "valid_from": SEPTEMBER, "created_at": now}
-                for canteen in canteens
-                for index, band in enumerate(BANDS)
-            ],
-        )  # fmt: skip
+        school_year.price_canteens(session, canteens, SEPTEMBER, now, step=80)
         september = {
             canteen: session.scalars(
                 select(ActivitySession.id).where(

@@ -33,7 +33,6 @@ from pathlib import Path
 from sqlalchemy import create_engine, insert, select, text
 from sqlalchemy.orm import Session
 
-from accounts.models import Entity, Service
 from coffre.clock import FrozenClock
 from coffre.db import make_engine, make_session_factory
 from coffre.models import Foyer, FoyerMember, MemberRole
@@ -54,12 +53,7 @@ from school_year import BATCH, CANTEEN_DAYS, YEAR_END, YEAR_START
 
 def generate(session: Session, clock: FrozenClock, args: argparse.Namespace) -> dict[str, object]:
     """The town; returns the ids the measures need."""
-    entity = Entity(slug="ville", name="Ville de Bench")
-    session.add(entity)
-    session.flush()
-    service = Service(entity_id=entity.id, code="scolaire", name="Affaires scolaires")
-    session.add(service)
-    session.flush()
+    service = school_year.bench_service(session)
     # The last site: the weekly patterns' fresh one.
     sites = school_year.open_canteens(session, service.id, args.sites + 1)
     now = clock.now()

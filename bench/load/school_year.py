@@ -15,6 +15,7 @@ from datetime import time as clock_time
 from sqlalchemy import insert, select, text
 from sqlalchemy.orm import Session
 
+from accounts.models import Entity, Service
 from coffre.models import FoyerMember, MemberRole
 from facturation.models import BANDS, Tariff, Unit
 from procedures.working_hours import WorkingCalendar
@@ -35,6 +36,32 @@ BATCH = 5000
 SITES, BOOKED_SITES = 40, 8  # the load town: a fifth of the sites booked all year
 
 Child = tuple[int, int]  # (member id, foyer id)
+
+
+def bench_service(session: Session) -> Service:
+    """The benchmarks' town and its school service, which runs the canteens."""
+    entity = Entity(slug="ville", name="Ville de Bench")
+    session.add(entity)
+    session.flush()
+    service = Service(entity_id=entity.id, code="scolaire", name="Affaires scolaires")
+    session.add(service)
+    session.flush()
+    return service
+
+
+def price_canteens(
+    session: Session, canteens: Sequence[int], valid_from: date, now: datetime, step: int
+) -> None:
+    """A price per day and band for each canteen: 65 cents in band A, `step` more per band."""
+    session.execute(
+        insert(Tariff),
+        [
+            {"activity_id": canteen, "band": band, "unit": Unit.JOUR,
+             "price_cents": 65 + step * index, "valid_from": valid_from, "created_at": now}
+            for canteen in canteens
+            for index, band in enumerate(BANDS)
+        ],
+    )  # fmt: skip
 
 
 def open_canteens(session: Session, service_id: int, count: int, prefix: str = "") -> list[int]:
@@ -97,15 +124,7 @@ def ensure_school_year(session: Session, service_id: int, now: datetime) -> int:
     if session.scalar(select(Activity.id).where(Activity.code == "ville-cantine-0")) is not None:
         return 0
     sites = open_canteens(session, service_id, SITES, prefix="ville-")
-    session.execute(
-        insert(Tariff),
-        [
-            {"activity_id": site, "band": band, "unit": Unit.JOUR,
-             "price_cents": 65 + 83 * index, "valid_from": YEAR_START, "created_at": now}
-            for site in sites
-            for index, band in enumerate(BANDS)
-        ],
-    )  # fmt: skip
+    price_canteens(session, sites, YEAR_START, now, step=83)
     children: dict[int, list[Child]] = {site: [] for site in sites}
     for member_id, foyer_id in session.execute(
         select(FoyerMember.id, FoyerMember.foyer_id).where(FoyerMember.role == MemberRole.ENFANT)
