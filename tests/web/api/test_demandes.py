@@ -214,8 +214,14 @@ def test_every_call_is_journaled(
     assert calls[0].operation == "demandes.Demandes"
 
 
-def test_refused_statuses_are_the_demande_statuses(client: FlaskClient, token: str) -> None:
+def test_refused_statuses_are_the_demande_statuses(
+    client: FlaskClient, case: Case, token: str
+) -> None:
     answer = client.get("/api/v1/demandes?status=nope", headers=bearer(token))
+    deposee = client.get(f"/api/v1/demandes?status={DemandeStatus.DEPOSEE.value}",
+                         headers=bearer(token))  # fmt: skip
+    closed = client.get("/api/v1/demandes?status=acceptee", headers=bearer(token))
 
-    assert answer.status_code == 422
-    assert DemandeStatus.DEPOSEE.value  # the enum the parameter is checked against
+    assert answer.status_code == 422 and "status" in answer.get_json()["errors"]
+    assert [d["id"] for d in deposee.get_json()["items"]] == [case.demande_id]
+    assert closed.get_json()["items"] == []
