@@ -8,7 +8,7 @@ exist. The documents listed are exactly those the vault lets the agent read.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -189,6 +189,13 @@ def _provides(
     return required.member != "child" or child is None or document.member_id == child
 
 
+def _children_names(value: Any, names: Mapping[int, str]) -> list[str]:
+    """Several children, as submitted (their ids and first names) or as a draft keeps them."""
+    if isinstance(value, list):
+        return [str(item.get("prenom", "")) for item in value if isinstance(item, dict)]
+    return [names.get(int(part), "") for part in str(value).split(",") if part.isdigit()]
+
+
 def form_lines(
     demande: Demande, version: ProcedureVersion, members: Iterable[FoyerMember]
 ) -> tuple[FieldLine, ...]:
@@ -202,6 +209,8 @@ def form_lines(
             value = None
         elif field.type == "child":
             value = names.get(int(value), "")
+        elif field.type == "children":
+            value = ", ".join(_children_names(value, names))
         elif field.type == "date":
             value = date.fromisoformat(str(value))
         elif field.type == "choice":

@@ -38,9 +38,18 @@ def read_built_in(code: str) -> tuple[Definition, bytes]:
     return definition, (BUILT_IN / f"{code}.bpmn").read_bytes()
 
 
-def check(definition: Definition, bpmn: bytes) -> Diagram:
-    """Load the diagram against its metadata; raises DiagramRejected with every problem."""
-    return load_diagram(bpmn, definition.lanes, OPERATIONS.keys(), f"{definition.code}.bpmn")
+def read_decisions(bpmn_path: Path) -> bytes:
+    """The DMN decision tables beside a diagram (`<code>.dmn`), or nothing."""
+    path = bpmn_path.with_suffix(".dmn")
+    return path.read_bytes() if path.is_file() else b""
+
+
+def check(definition: Definition, bpmn: bytes, decisions: bytes = b"") -> Diagram:
+    """Load the diagram (and its decision tables) against its metadata; raises
+    DiagramRejected with every problem."""
+    return load_diagram(
+        bpmn, definition.lanes, OPERATIONS.keys(), f"{definition.code}.bpmn", decisions
+    )
 
 
 def check_files(bpmn_path: Path) -> list[str]:
@@ -57,7 +66,7 @@ def check_files(bpmn_path: Path) -> list[str]:
     except DefinitionError as exc:
         return exc.problems
     try:
-        check(definition, content)
+        check(definition, content, read_decisions(bpmn_path))
     except DiagramRejected as exc:
         return [str(problem) for problem in exc.problems]
     return []
@@ -73,10 +82,15 @@ def metadata_json(definition: Definition) -> str:
 
 
 def publish(
-    session: Session, clock: Clock, definition: Definition, bpmn: bytes, actor_id: int | None
+    session: Session,
+    clock: Clock,
+    definition: Definition,
+    bpmn: bytes,
+    actor_id: int | None,
+    decisions: bytes = b"",
 ) -> ProcedureVersion:
     """Check, then store a new immutable version and make it the current one."""
-    check(definition, bpmn)
+    check(definition, bpmn, decisions)
     _check_services(session, definition)
     latest = session.scalar(
         select(func.max(ProcedureVersion.version)).where(ProcedureVersion.code == definition.code)
@@ -92,6 +106,7 @@ def publish(
         title=definition.title,
         metadata_json=metadata_json(definition),
         bpmn_xml=bpmn.decode("utf-8"),
+        dmn_xml=decisions.decode("utf-8"),
         published_at=clock.now(),
         published_by=actor_id,
         is_current=True,
@@ -114,14 +129,16 @@ def publish_built_ins(session: Session, clock: Clock) -> list[ProcedureVersion]:
     published = []
     for code in built_in_codes():
         definition, bpmn = read_built_in(code)
+        decisions = read_decisions(BUILT_IN / f"{code}.bpmn")
         current = current_version(session, code, required=False)
         unchanged = (
             current is not None
             and current.metadata_json == metadata_json(definition)
             and current.bpmn_xml == bpmn.decode("utf-8")
+            and current.dmn_xml == decisions.decode("utf-8")
         )
         if not unchanged:
-            published.append(publish(session, clock, definition, bpmn, None))
+            published.append(publish(session, clock, definition, bpmn, None, decisions))
     session.commit()
     return published
 
@@ -149,7 +166,7 @@ def diagram_of(version: ProcedureVersion) -> Diagram:
     Its spec is the one every workflow of the version runs on, started or restored: saved
     states name it rather than copy it.
     """
-    return _diagram(version.id, version.metadata_json, version.bpmn_xml)
+    return _diagram(version.id, version.metadata_json, version.bpmn_xml, version.dmn_xml or "")
 
 
 @lru_cache(maxsize=256)
@@ -159,5 +176,6 @@ def _definition(version_id: int, metadata_json: str) -> Definition:
 
 # A crèche-sized diagram takes about 45 KiB and 1.5 ms to parse and check.
 @lru_cache(maxsize=256)
-def _diagram(version_id: int, metadata_json: str, bpmn_xml: str) -> Diagram:
-    return check(_definition(version_id, metadata_json), bpmn_xml.encode("utf-8"))
+def _diagram(version_id: int, metadata_json: str, bpmn_xml: str, dmn_xml: str) -> Diagram:
+    definition = _definition(version_id, metadata_json)
+    return check(definition, bpmn_xml.encode("utf-8"), dmn_xml.encode("utf-8"))

@@ -13,7 +13,7 @@ from datetime import date
 from typing import Any
 
 FAMILY_LANE = "famille"  # a lane mapped to this handles tasks the family does itself
-FIELD_TYPES = frozenset({"text", "date", "choice", "child", "number", "boolean"})
+FIELD_TYPES = frozenset({"text", "date", "choice", "child", "children", "number", "boolean"})
 
 
 class DefinitionError(Exception):

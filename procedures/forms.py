@@ -55,7 +55,19 @@ def _typed(field: FormField, text: str, members: Sequence[FoyerMember]) -> Any:
             raise ValueError("nombre attendu.") from None
     if field.type == "boolean":
         return text.lower() in ("1", "true", "oui", "on")
+    if field.type == "children":
+        return _children(text, members)
     return _child(text, members)
+
+
+def _children(text: str, members: Sequence[FoyerMember]) -> list[dict[str, Any]]:
+    """Several children of the foyer (ids separated by commas), each with its first name:
+    a multi-instance task runs once per child and is named after them."""
+    children = {str(m.id): m for m in members if m.role is MemberRole.ENFANT}
+    chosen = list(dict.fromkeys(part.strip() for part in text.split(",") if part.strip()))
+    if not chosen or any(part not in children for part in chosen):
+        raise ValueError("choisissez des enfants de votre foyer.")
+    return [{"id": children[part].id, "prenom": children[part].first_name} for part in chosen]
 
 
 def _child(text: str, members: Sequence[FoyerMember]) -> int:

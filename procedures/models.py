@@ -53,6 +53,8 @@ class ProcedureVersion(Base):
     title: Mapped[str] = mapped_column(String(200))
     metadata_json: Mapped[str] = mapped_column(Text)
     bpmn_xml: Mapped[str] = mapped_column(Text)
+    # The DMN decision tables its business rule tasks evaluate ("" when it has none).
+    dmn_xml: Mapped[str] = mapped_column(Text, default="", server_default="")
     published_at: Mapped[datetime]
     published_by: Mapped[int | None]
     is_current: Mapped[bool] = mapped_column(Boolean, default=True)
@@ -65,6 +67,7 @@ class ProcedureDraft(Base):
 
     code: Mapped[str] = mapped_column(String(60), primary_key=True)
     bpmn_xml: Mapped[str] = mapped_column(Text)
+    dmn_xml: Mapped[str] = mapped_column(Text, default="", server_default="")
     metadata_toml: Mapped[str] = mapped_column(Text)
     updated_at: Mapped[datetime]
     updated_by: Mapped[int | None] = mapped_column(ForeignKey("accounts.id", ondelete="SET NULL"))
@@ -87,6 +90,8 @@ class Demande(Base):
     updated_at: Mapped[datetime]
     submitted_at: Mapped[datetime | None]
     closed_at: Mapped[datetime | None]
+    # When a timer of its diagram falls due: the worker wakes the workflow then.
+    wakes_at: Mapped[datetime | None] = mapped_column(index=True)
     row_version: Mapped[int] = mapped_column(Integer, default=1)
     # Held by the demande once read: a version only the session's weak identity map held was
     # read again at each use (three times in one submission).

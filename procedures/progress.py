@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from accounts.models import Service
 from coffre import consent
-from procedures.bpmn import engine
+from procedures.bpmn import engine, timers
 from procedures.catalogue import definition_of, diagram_of
 from procedures.definitions import FAMILY_LANE, Definition
 from procedures.history import EngineContext, record_event
@@ -58,7 +58,9 @@ def _script_engine(
         )  # fmt: skip
         return run_operation(name, context, params)
 
-    return engine.OperationScriptEngine(dispatch)
+    return engine.OperationScriptEngine(
+        dispatch, clock=ctx.clock.now, working_days=ctx.calendar.add_working_days
+    )
 
 
 def start_workflow(session: Session, ctx: EngineContext, demande: Demande) -> None:
@@ -95,6 +97,9 @@ def _after_step(
 ) -> None:
     demande.workflow_state = engine.dump(workflow)
     demande.updated_at = ctx.clock.now()
+    demande.wakes_at = timers.wakes_at(workflow)
+    for message in engine.messages_sent(workflow):
+        record_event(session, ctx, demande, None, "message", message)
     definition = definition_of(version)
     sync_tasks(session, ctx, demande, definition, engine.ready_tasks(workflow), started=started)
     end = engine.end_reached(workflow)
@@ -102,6 +107,7 @@ def _after_step(
         status = DemandeStatus(definition.ends.get(end, DemandeStatus.CLASSEE.value))
         set_status(session, ctx, demande, status, None, "decision")
         demande.closed_at = ctx.clock.now()
+        demande.wakes_at = None
 
 
 def sync_tasks(

@@ -242,6 +242,31 @@ def fire_timeouts(session: Session, ctx: EngineContext, limit: int = 500) -> int
     return fired
 
 
+def fire_timers(session: Session, ctx: EngineContext, limit: int = 500) -> int:
+    """Wake the workflows whose diagram timer (boundary, intermediate or event-based
+    gateway) has fallen due: the timer fires and the engine runs on. One demande per
+    transaction, locked with SKIP LOCKED, as `fire_timeouts`."""
+    woken = 0
+    while woken < limit:
+        demande = session.scalar(
+            select(Demande)
+            .where(Demande.wakes_at <= ctx.clock.now(), Demande.closed_at.is_(None))
+            .order_by(Demande.wakes_at, Demande.id)
+            .limit(1)
+            .with_for_update(skip_locked=True)
+            .execution_options(populate_existing=True)
+        )
+        if demande is None:
+            session.rollback()
+            return woken
+        with all_or_nothing(session):
+            demande.wakes_at = None  # the step sets the next one
+            step(session, ctx, demande, engine.wake)
+            session.commit()
+        woken += 1
+    return woken
+
+
 def _fire_timeout(session: Session, ctx: EngineContext, task: Task) -> None:
     demande = session.get(Demande, task.demande_id, populate_existing=True)
     assert demande is not None

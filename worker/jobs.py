@@ -43,6 +43,7 @@ def register_standard_jobs(
     worker.register(
         "timeouts", timedelta(minutes=1), lambda s, c: tasks.fire_timeouts(s, context(c))
     )
+    worker.register("timers", timedelta(minutes=1), lambda s, c: tasks.fire_timers(s, context(c)))
     worker.register(
         "escalations",
         timedelta(minutes=1),

@@ -11,6 +11,7 @@ unsafe expressions or other tools' expression languages, duplicate ids, broken f
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,6 +21,7 @@ from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 
+from procedures.bpmn import timers
 from procedures.bpmn.expressions import UnsafeExpression, check_expression, check_script
 
 MAX_DIAGRAM_BYTES = 5 * 1024 * 1024
@@ -37,9 +39,35 @@ SUPPORTED = frozenset(
         "outgoing", "timerEventDefinition", "timeDuration", "timeDate", "escalationEventDefinition",
         "terminateEventDefinition", "textAnnotation", "association", "text", "script",
         "signalEventDefinition", "messageEventDefinition", "errorEventDefinition",
+        # Sub-processes, reusable procedures called from this one, loops and multi-instances.
+        "subProcess", "callActivity", "multiInstanceLoopCharacteristics", "loopCardinality",
+        "loopDataInputRef", "loopDataOutputRef", "inputDataItem", "outputDataItem",
+        "completionCondition", "standardLoopCharacteristics", "loopCondition",
+        # Waiting for the family, a partner or a date; decision tables; messages to the pools
+        # that stand for the family or a partner.
+        "eventBasedGateway", "receiveTask", "sendTask", "businessRuleTask", "timeCycle",
+    }
+)  # fmt: skip
+# Kept in the stored diagram for the people who read it, removed from what the engine runs
+# (see `_runnable`): data objects and stores, data inputs and outputs, and resource roles
+# (lanes say who does a task here).
+DOCUMENTATION_ONLY = frozenset(
+    {
+        "dataObject", "dataObjectReference", "dataStoreReference", "dataInputAssociation",
+        "dataOutputAssociation", "ioSpecification", "property", "potentialOwner", "performer",
+        "humanPerformer", "dataInput", "dataOutput", "inputSet", "outputSet", "dataStore",
     }
 )  # fmt: skip
 HUMAN_TASKS = ("userTask", "manualTask")
+DMN_TAGS = "dmn"
+# Elements whose text is an expression the engine evaluates (timers: an ISO 8601 string,
+# a date, or "5 jours ouvrés").
+EXPRESSION_TAGS = frozenset(
+    {"conditionExpression", "loopCondition", "completionCondition", "loopCardinality",
+     "timeDuration", "timeDate", "timeCycle"}
+)  # fmt: skip
+MISSING_REFERENCES = frozenset({"unknown_called_element", "missing_decision", "unknown_decision"})
+TIMER_TAGS = frozenset({"timeDuration", "timeDate", "timeCycle"})
 # Names SpiffWorkflow gives its own task specs: an element with one of them breaks the graph.
 RESERVED_IDS = frozenset({"Start", "End", "Root"})
 
@@ -108,8 +136,9 @@ def _refused(code: str, message: str) -> DiagramRejected:
     return DiagramRejected([Problem("", message, code)])
 
 
-def parse_xml(content: bytes) -> etree._Element:
-    """Parse BPMN XML refusing DTDs, entities, network access and oversized input."""
+def parse_xml(content: bytes, kind: str = "bpmn") -> etree._Element:
+    """Parse BPMN (or, with `kind=DMN_TAGS`, DMN) XML refusing DTDs, entities, network
+    access and oversized input."""
     if len(content) > MAX_DIAGRAM_BYTES:
         raise _refused("too_large", "le fichier dépasse 5 Mo, ce n'est pas un diagramme")
     if _declares_dtd(content):
@@ -126,7 +155,11 @@ def parse_xml(content: bytes) -> etree._Element:
     docinfo = root.getroottree().docinfo
     if docinfo.doctype or docinfo.internalDTD is not None:  # declared in another encoding
         raise _refused("doctype", "les déclarations DOCTYPE et ENTITY sont refusées")
-    if root.tag != f"{{{BPMN}}}definitions":
+    if kind == DMN_TAGS:
+        namespace, _, tag = root.tag[1:].partition("}")
+        if tag != "definitions" or "DMN" not in namespace.upper():
+            raise _refused("not_dmn", "ce fichier n'est pas une table de décision DMN")
+    elif root.tag != f"{{{BPMN}}}definitions":
         raise _refused("not_bpmn", "ce fichier n'est pas un diagramme BPMN 2.0")
     return root
 
@@ -136,26 +169,170 @@ def load_diagram(
     lane_services: Mapping[str, str],
     operations: Collection[str],
     filename: str = "diagramme.bpmn",
+    decisions: bytes = b"",
 ) -> Diagram:
-    """Parse and check a diagram; raise DiagramRejected listing every problem."""
+    """Parse and check a diagram (and the DMN decision tables its business rule tasks call);
+    raise DiagramRejected listing every problem."""
     root = parse_xml(content)
-    processes = root.findall("bpmn:process", NS)
-    executable = [p for p in processes if p.get("isExecutable", "true") != "false"] or processes
-    if len(executable) != 1:
-        raise _refused("process_count", "le diagramme doit contenir un seul processus")
-    process = executable[0]
-    problems = list(check_process(process, lane_services, operations))
-    spec, subprocesses = _spiff_spec(root, process, filename, problems)
+    process, problems = main_process(root)
+    if process is None:
+        raise DiagramRejected(problems)
+    called = called_processes(root, process, problems)
+    problems.extend(check_process(process, lane_services, operations))
+    for callee in called:
+        problems.extend(check_process(callee, lane_services, operations, called=True))
+    dmn = _decisions(decisions, problems)
+    problems.extend(_check_decision_refs(process, called, dmn))
+    if any(problem.code in MISSING_REFERENCES for problem in problems):
+        raise DiagramRejected(problems)  # the engine would only say it again, in English
+    spec, subprocesses = _spiff_spec(root, process, filename, problems, dmn)
     if problems:
         raise DiagramRejected(problems)
+    timers.clock_timers(spec, subprocesses)
+    source = hashlib.sha256(content)
+    if decisions:
+        source.update(b"\0" + decisions)  # the spec is made of both
     return Diagram(
         process_id=process.get("id", ""),
         spec=spec,
         subprocess_specs=subprocesses,
         lanes=[lane.get("name", "") for lane in process.iter(f"{{{BPMN}}}lane")],
         human_tasks=list(_human_tasks(process)),
-        source_sha256=hashlib.sha256(content).hexdigest(),
+        source_sha256=source.hexdigest(),
     )
+
+
+def main_process(root: etree._Element) -> tuple[etree._Element | None, list[Problem]]:
+    """The one process the portal runs, and the problems of choosing it.
+
+    A diagram may hold other processes: those its call activities call (run as parts of the
+    main one), and pools standing for the family or a partner (not executable, or empty: a
+    "black box" pool), which message flows reach as documentation.
+    """
+    processes = root.findall("bpmn:process", NS)
+    called = {node.get("calledElement") for node in root.iter(f"{{{BPMN}}}callActivity")}
+    candidates = [p for p in processes if p.get("id") not in called]
+    executable = [p for p in candidates if p.get("isExecutable", "true") != "false"]
+    if len(executable) > 1:
+        executable = [p for p in executable if _has_flow_nodes(p)]
+    if not executable:
+        executable = [p for p in candidates if _has_flow_nodes(p)]
+    if len(executable) == 1:
+        return executable[0], []
+    if not executable:
+        return None, [Problem("", "le diagramme ne contient aucun processus", "no_process")]
+    names = ", ".join(f"« {p.get('name') or p.get('id')} »" for p in executable[:10])
+    message = (
+        f"{len(executable)} processus exécutables : {names} ; marquez non exécutables "
+        '(isExecutable="false") ceux qui représentent la famille ou un partenaire'
+    )
+    return None, [Problem("", message, "several_processes")]
+
+
+def _has_flow_nodes(process: etree._Element) -> bool:
+    return any(
+        child.tag.rpartition("}")[2] not in ("laneSet", "documentation", "extensionElements")
+        for child in process.iterchildren(f"{{{BPMN}}}*")
+    )
+
+
+def called_processes(
+    root: etree._Element, process: etree._Element, problems: list[Problem]
+) -> list[etree._Element]:
+    """The processes the main one calls (and those they call), all in the same file so
+    that they are versioned with it; a call to a process not in the file is a problem."""
+    by_id = {p.get("id"): p for p in root.findall("bpmn:process", NS)}
+    found: list[etree._Element] = []
+    pending = [process]
+    while pending:
+        caller = pending.pop()
+        for call in caller.iter(f"{{{BPMN}}}callActivity"):
+            target = call.get("calledElement", "")
+            callee = by_id.get(target)
+            if callee is None:
+                message = (
+                    f"la procédure appelée « {target} » n'est pas dans le fichier : ajoutez son "
+                    "processus au diagramme (elle sera versionnée avec lui)"
+                )
+                problems.append(_problem(call, message, "unknown_called_element"))
+            elif callee is process or callee in found:
+                if callee is process:
+                    message = "une procédure ne peut pas s'appeler elle-même"
+                    problems.append(_problem(call, message, "recursive_call"))
+            else:
+                found.append(callee)
+                pending.append(callee)
+    return found
+
+
+def _decisions(decisions: bytes, problems: list[Problem]) -> etree._Element | None:
+    """The DMN document, read by the same hardened parser, every expression checked."""
+    if not decisions.strip():
+        return None
+    try:
+        root = parse_xml(decisions, DMN_TAGS)
+    except DiagramRejected as exc:
+        problems.extend(exc.problems)
+        return None
+    for table in root.iter("{*}decisionTable"):
+        for entry in table.iter("{*}inputExpression", "{*}inputEntry", "{*}outputEntry"):
+            text = "".join(entry.itertext()).strip()
+            if not text or text == "-":
+                continue
+            language = entry.get("expressionLanguage") or _language_of(text)
+            check = text.replace("?", "dmninputexpr")
+            if language and "python" not in language.lower():
+                problems.append(
+                    _decision_problem(entry, f"langage « {language[:60]} » non pris en charge")
+                )
+                continue
+            try:
+                if entry.tag.endswith("inputEntry"):
+                    _check_unary_test(check)
+                else:
+                    check_expression(check)
+            except UnsafeExpression as exc:
+                problems.append(_decision_problem(entry, f"expression refusée : {exc}"))
+    return root
+
+
+def _check_unary_test(text: str) -> None:
+    """A rule's input cell: an expression, or a comparison missing its left side (`< 500`)."""
+    try:
+        check_expression(text)
+    except UnsafeExpression:
+        check_expression(f"dmninputexpr {text}")
+
+
+def _decision_problem(entry: etree._Element, message: str) -> Problem:
+    node: etree._Element | None = entry
+    while node is not None and not node.tag.endswith("}decision"):
+        node = node.getparent()
+    label = (
+        f"table de décision « {node.get('name') or node.get('id')} »" if node is not None else ""
+    )
+    return Problem(
+        label, message, "unsafe_expression", node.get("id", "") if node is not None else ""
+    )
+
+
+def _check_decision_refs(
+    process: etree._Element, called: list[etree._Element], dmn: etree._Element | None
+) -> Iterator[Problem]:
+    known = {d.get("id") for d in dmn.iter("{*}decision")} if dmn is not None else set()
+    for owner in (process, *called):
+        for task in owner.iter(f"{{{BPMN}}}businessRuleTask"):
+            ref = task.find("bpmn:extensionElements/spiffworkflow:calledDecisionId", NS)
+            decision = (ref.text or "").strip() if ref is not None else ""
+            if not decision:
+                message = "aucune table de décision choisie : indiquez celle que la tâche évalue"
+                yield _problem(task, message, "missing_decision")
+            elif decision not in known:
+                message = (
+                    f"table de décision « {decision} » introuvable : ajoutez-la ou "
+                    "choisissez-en une existante"
+                )
+                yield _problem(task, message, "unknown_decision")
 
 
 def engine_problems(root: etree._Element, process: etree._Element, filename: str) -> list[Problem]:
@@ -165,20 +342,37 @@ def engine_problems(root: etree._Element, process: etree._Element, filename: str
     return problems
 
 
+def _runnable(root: etree._Element) -> etree._Element:
+    """The tree SpiffWorkflow parses: data objects and their associations left out."""
+    if not any(True for _ in root.iter(*(f"{{{BPMN}}}{tag}" for tag in DOCUMENTATION_ONLY))):
+        return root
+    copy = etree.fromstring(etree.tostring(root))
+    etree.strip_elements(copy, *(f"{{{BPMN}}}{tag}" for tag in DOCUMENTATION_ONLY), with_tail=False)
+    return copy
+
+
 def _spiff_spec(
-    root: etree._Element, process: etree._Element, filename: str, problems: list[Problem]
+    root: etree._Element,
+    process: etree._Element,
+    filename: str,
+    problems: list[Problem],
+    dmn: etree._Element | None = None,
 ) -> tuple[Any, dict[str, Any]]:
     parser = SpiffBpmnParser()
     try:
-        parser.add_bpmn_xml(root, filename)
+        if dmn is not None:
+            parser.add_dmn_xml(dmn, "decisions.dmn")
+        parser.add_bpmn_xml(_runnable(root), filename)
         process_id = process.get("id", "")
         return parser.get_spec(process_id), parser.get_subprocess_specs(process_id)
     except ValidationException as exc:
         element = f"{exc.tag} « {exc.name or exc.id} »" if exc.tag else ""
-        message = f"refusé par le moteur : {_first_line(exc)}"
+        message = f"refusé par le moteur : {engine_message(exc)}"
         problems.append(Problem(element, message, "engine_refused", exc.id or ""))
     except SpiffWorkflowException as exc:
-        problems.append(Problem("", f"refusé par le moteur : {_first_line(exc)}", "engine_refused"))
+        problems.append(
+            Problem("", f"refusé par le moteur : {engine_message(exc)}", "engine_refused")
+        )
     except (KeyError, AttributeError, TypeError, ValueError, IndexError) as exc:
         # SpiffWorkflow's parser trusts its input; a diagram it cannot read is refused.
         message = f"refusé par le moteur : structure illisible ({type(exc).__name__})"
@@ -186,17 +380,69 @@ def _spiff_spec(
     return None, {}
 
 
-def _first_line(exc: Exception) -> str:
-    return str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__
+# SpiffWorkflow's parser speaks English; administrators read French, with what to do next.
+ENGINE_MESSAGES: tuple[tuple[str, str], ...] = (
+    (r"A Service Task must have an operator",
+     "tâche de service sans opération : choisissez l'une des opérations du portail "
+     "(ou faites-en une tâche humaine)"),
+    (r"No start event found", "aucun événement de début : ajoutez-en un au processus"),
+    (r"Exactly one start event is required in a SubWorkflow",
+     "le sous-processus doit avoir exactement un événement de début : ajoutez-le à l'intérieur"),
+    (r"Non-default exclusive outgoing sequence flow without condition",
+     "flux sortant d'une passerelle exclusive sans condition : écrivez sa condition ou "
+     "faites-en le flux par défaut"),
+    (r"A SubWorkflow Must contain an End event",
+     "le sous-processus n'a pas d'événement de fin : ajoutez-en un à l'intérieur"),
+    (r"A SubWorkflow Must contain a Start event",
+     "le sous-processus n'a pas d'événement de début : ajoutez-en un à l'intérieur"),
+    (r"Multiple outgoing flows are not supported",
+     "plusieurs flux sortants d'une tâche : placez une passerelle après la tâche"),
+    (r"A loopMaximum or loopCondition must be specified",
+     "boucle sans condition ni maximum : indiquez quand elle s'arrête"),
+    (r"loop input data reference is missing|loop output data reference is missing",
+     "collection de l'instance multiple introuvable : indiquez la variable de la liste"),
+    (r"Cancel Events may only be used with transactions",
+     "un événement d'annulation n'est possible que dans une transaction"),
+    (r"Expected an? (\w+) node",
+     "définition d'événement incomplète : choisissez le message, le signal ou l'erreur"),
+    (r"(Signal|Error|Escalation|Correlation) identifier is missing",
+     "identifiant d'événement manquant : nommez le message, le signal ou l'erreur"),
+    (r"Unknown Time Specification|Time Specification Error",
+     "minuterie illisible : une durée ISO 8601 (« P5D », « PT2H ») ou « 5 jours ouvrés »"),
+    (r"Duplicate process ID", "deux processus ont le même identifiant : renommez-en un"),
+    (r"No DMN Diagram available with id",
+     "table de décision introuvable : ajoutez-la ou choisissez-en une existante"),
+    (r"There is no support implemented for this task type",
+     "type de tâche non pris en charge par le moteur"),
+    (r"Process .* is not executable", "le processus n'est pas exécutable"),
+    (r"Cannot resolve data(Input|Output)Association",
+     "association de données vers un objet absent : reliez-la à un objet de données"),
+    (r"Conditional event definition with missing condition",
+     "événement conditionnel sans condition : écrivez la condition"),
+)  # fmt: skip
+
+
+def engine_message(exc: Exception) -> str:
+    """SpiffWorkflow's message in French, with the fix; an unknown one quoted as it is."""
+    text = str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__
+    for pattern, french in ENGINE_MESSAGES:
+        if re.search(pattern, text):
+            return french
+    return f"« {text} »"
 
 
 def check_process(
-    process: etree._Element, lane_services: Mapping[str, str], operations: Collection[str]
+    process: etree._Element,
+    lane_services: Mapping[str, str],
+    operations: Collection[str],
+    *,
+    called: bool = False,
 ) -> Iterator[Problem]:
-    """Every problem of one process element."""
+    """Every problem of one process element (`called`: a process the main one calls, whose
+    tasks may take the lane of the call activity)."""
     for element in _elements(process):
         yield from _check_element(element, operations)
-    yield from _check_lanes(process, lane_services)
+    yield from _check_lanes(process, lane_services, called)
     yield from _check_id_clashes(process)
     yield from _check_flows(process)
 
@@ -228,6 +474,8 @@ def _elements(process: etree._Element) -> Iterator[etree._Element]:
         namespace, _, tag = element.tag[1:].partition("}")
         if in_extension and namespace != SPIFF:
             continue
+        if namespace == BPMN and tag in DOCUMENTATION_ONLY:
+            continue  # not run, so not checked
         yield element
         if namespace == BPMN and tag not in SUPPORTED:
             continue
@@ -262,7 +510,9 @@ def _check_element(element: etree._Element, operations: Collection[str]) -> Iter
         yield _problem(
             element, f"l'identifiant « {element_id} » est réservé par le moteur", "reserved_id"
         )
-    if namespace == BPMN and tag == "conditionExpression":
+    if namespace == BPMN and tag in TIMER_TAGS and timers.is_literal(element.text or ""):
+        return
+    if namespace == BPMN and tag in EXPRESSION_TAGS:
         yield from _check_condition(element)
     elif namespace == BPMN and tag == "script":
         yield from _check_script_element(element)
@@ -279,7 +529,13 @@ def _check_condition(element: etree._Element) -> Iterator[Problem]:
     if language and "python" not in language.lower():
         yield _unsupported_language(owner, language)
     elif not code.strip():
-        yield _problem(owner, "condition vide", "unsafe_expression")
+        tag = element.tag.rpartition("}")[2]
+        message = (
+            "minuterie vide : indiquez une durée (« P1D », « 5 jours ouvrés ») ou une date"
+            if tag in TIMER_TAGS
+            else "condition vide"
+        )
+        yield _problem(owner, message, "unsafe_expression")
     else:
         yield from _check_code(owner, code, check_expression)
 
@@ -324,32 +580,52 @@ def _check_operation(element: etree._Element, operations: Collection[str]) -> It
         yield from _check_code(owner, parameter.get("value", ""), check_expression)
 
 
-def _check_lanes(process: etree._Element, lane_services: Mapping[str, str]) -> Iterator[Problem]:
-    lane_of: dict[str, str] = {}
+def _check_lanes(
+    process: etree._Element, lane_services: Mapping[str, str], called: bool
+) -> Iterator[Problem]:
     for lane in process.iter(f"{{{BPMN}}}lane"):
-        name = lane.get("name", "")
-        if name not in lane_services:
+        if lane.get("name", "") not in lane_services:
             yield _problem(
                 lane, "ce couloir n'est rattaché à aucun service", "lane_without_service"
             )
-        for ref in lane.iterfind("bpmn:flowNodeRef", NS):
-            lane_of[(ref.text or "").strip()] = name
+    lane_of = _lanes_by_node(process)
+    if called and not lane_of:
+        return  # its human tasks take the lane of the call activity that runs it
     for tag in HUMAN_TASKS:
         for task in process.iter(f"{{{BPMN}}}{tag}"):
-            if task.get("id") not in lane_of:
-                yield _problem(task, "tâche humaine hors de tout couloir", "task_outside_lane")
+            if _lane_for(task, lane_of) is None:
+                message = (
+                    "tâche humaine hors de tout couloir : placez-la dans le couloir du "
+                    "service qui la traite (ou de la famille)"
+                )
+                yield _problem(task, message, "task_outside_lane")
 
 
-def _human_tasks(process: etree._Element) -> Iterator[HumanTask]:
-    lane_of = {
+def _lanes_by_node(process: etree._Element) -> dict[str, str]:
+    return {
         (ref.text or "").strip(): lane.get("name", "")
         for lane in process.iter(f"{{{BPMN}}}lane")
         for ref in lane.iterfind("bpmn:flowNodeRef", NS)
     }
+
+
+def _lane_for(node: etree._Element, lane_of: Mapping[str, str]) -> str | None:
+    """A node's lane, or that of the sub-process it sits in (as SpiffWorkflow runs it)."""
+    current: etree._Element | None = node
+    while current is not None and current.tag != f"{{{BPMN}}}process":
+        lane = lane_of.get(current.get("id", ""))
+        if lane is not None:
+            return lane
+        current = current.getparent()
+    return None
+
+
+def _human_tasks(process: etree._Element) -> Iterator[HumanTask]:
+    lane_of = _lanes_by_node(process)
     for tag in HUMAN_TASKS:
         for task in process.iter(f"{{{BPMN}}}{tag}"):
             task_id = task.get("id", "")
-            yield HumanTask(task_id, task.get("name") or task_id, lane_of.get(task_id))
+            yield HumanTask(task_id, task.get("name") or task_id, _lane_for(task, lane_of))
 
 
 def _owner(element: etree._Element) -> etree._Element | None:

@@ -17,6 +17,7 @@ import json
 import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -25,11 +26,17 @@ from SpiffWorkflow.bpmn.serializer.default.workflow import (
     BpmnWorkflowConverter,
     WorkflowConverter,
 )
-from SpiffWorkflow.bpmn.specs.defaults import EndEvent
+from SpiffWorkflow.bpmn.specs.defaults import BoundaryEvent, EndEvent
+from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
+from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
+from SpiffWorkflow.bpmn.specs.mixins.events.intermediate_event import EventBasedGateway
+from SpiffWorkflow.bpmn.util.event import BpmnEvent
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+from SpiffWorkflow.exceptions import WorkflowException
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 from SpiffWorkflow.util.task import TaskState as SpiffState
 
+from procedures.bpmn import timers
 from procedures.bpmn.diagrams import Diagram
 from procedures.bpmn.expressions import RestrictedScriptEngine
 
@@ -67,16 +74,27 @@ class _StateConverter(BpmnWorkflowConverter):
         return dct
 
 
+# Our clocked timers travel in saved states too (an event-based gateway keeps the events it
+# saw): converted as SpiffWorkflow's own, under their own names.
+_CLOCKED_TIMERS = {clocked: SPIFF_CONFIG[base] for base, clocked in timers.CLOCKED.items()}
 _SERIALIZER = BpmnWorkflowSerializer(
-    BpmnWorkflowSerializer.configure(SPIFF_CONFIG | {BpmnWorkflow: _StateConverter})
+    BpmnWorkflowSerializer.configure(
+        SPIFF_CONFIG | _CLOCKED_TIMERS | {BpmnWorkflow: _StateConverter}
+    )
 )
 
 
 class OperationScriptEngine(RestrictedScriptEngine):
     """The restricted engine, whose service tasks call one of our named operations."""
 
-    def __init__(self, dispatch: Dispatch) -> None:
-        super().__init__()
+    def __init__(
+        self,
+        dispatch: Dispatch,
+        *,
+        clock: Callable[[], datetime] | None = None,
+        working_days: Callable[[datetime, int], datetime] | None = None,
+    ) -> None:
+        super().__init__(clock=clock, working_days=working_days)
         self._dispatch = dispatch
 
     def call_service(self, task: Any, **kwargs: Any) -> str:
@@ -173,28 +191,110 @@ def _place_spec(dct: dict[str, Any], diagram: Diagram) -> None:
 
 
 def ready_tasks(workflow: BpmnWorkflow) -> list[ReadyTask]:
-    """The human tasks that are ready now."""
-    return [
+    """What waits for someone now: the ready human tasks, and the message catches (receive
+    tasks, message events, those after an event-based gateway) that someone answers.
+
+    A task inside a sub-process or a called procedure without lanes takes the lane of the
+    activity that runs it; an instance of a multi-instance task is named after its item.
+    """
+    found = [
         ReadyTask(
             id=str(task.id),
             spec_id=task.task_spec.bpmn_id,
-            name=task.task_spec.bpmn_name or task.task_spec.bpmn_id,
-            lane=task.task_spec.lane,
+            name=_task_name(task),
+            lane=_lane_of(task),
         )
         for task in workflow.get_tasks(state=SpiffState.READY, manual=True)
     ]
+    for task in workflow.get_tasks(state=SpiffState.WAITING):
+        awaited = _awaited_message(task)
+        if awaited is not None:
+            spec = awaited[1]
+            name = str(spec.bpmn_name or spec.bpmn_id)
+            lane = spec.lane or _lane_of(task)
+            found.append(ReadyTask(str(task.id), spec.bpmn_id, name, lane))
+    return found
+
+
+def _awaited_message(task: Any) -> tuple[MessageEventDefinition, Any] | None:
+    """The message a waiting task waits for, and the element that catches it: a receive
+    task or message catch event, or the message branch of an event-based gateway."""
+    spec = task.task_spec
+    definition = getattr(spec, "event_definition", None)
+    if isinstance(spec, EventBasedGateway):
+        for index, item in enumerate(spec.event_definition.event_definitions):
+            if isinstance(item, MessageEventDefinition):
+                return item, spec.outputs[index]
+        return None
+    waits_here = isinstance(spec, CatchingEvent) and not isinstance(spec, BoundaryEvent)
+    if isinstance(definition, MessageEventDefinition) and waits_here:
+        return definition, spec
+    return None
+
+
+def _lane_of(task: Any) -> str | None:
+    while task is not None:
+        if task.task_spec.lane:
+            return str(task.task_spec.lane)
+        task = _caller(task)
+    return None
+
+
+def _caller(task: Any) -> Any:
+    """The task that runs the (sub)workflow `task` belongs to (None at the top)."""
+    workflow = task.workflow
+    parent_id = getattr(workflow, "parent_task_id", None)
+    if parent_id is None:
+        return None
+    return workflow.top_workflow.get_task_from_id(parent_id)
+
+
+def _task_name(task: Any) -> str:
+    name = str(task.task_spec.bpmn_name or task.task_spec.bpmn_id)
+    item_name = getattr(task.task_spec, "input_item", None)
+    parent = task.parent
+    loop = getattr(parent.task_spec, "input_item", None) if parent is not None else None
+    variable = getattr(item_name or loop, "bpmn_id", None)
+    item = task.data.get(variable) if variable else None
+    label = _item_label(item)
+    return f"{name} — {label}" if label else name
+
+
+def _item_label(item: Any) -> str:
+    if isinstance(item, str | int):
+        return str(item)[:80]
+    if isinstance(item, Mapping):
+        for key in ("prenom", "nom", "name", "label", "libelle"):
+            if isinstance(item.get(key), str | int):
+                return str(item[key])[:80]
+    return ""
 
 
 def complete(workflow: BpmnWorkflow, task_id: str, data: Mapping[str, Any]) -> None:
-    """Complete one ready human task with its form data, then run the engine on."""
+    """Complete one ready human task with its form data (or answer a waiting message catch
+    with it), then run the engine on."""
     try:
         task = workflow.get_task_from_id(UUID(task_id))
     except Exception:
         raise EngineError(f"task {task_id} is not in this workflow") from None
+    awaited = _awaited_message(task) if task.state == SpiffState.WAITING else None
+    if awaited is not None:
+        try:
+            workflow.send_event(BpmnEvent(awaited[0], payload=dict(data)))
+        except WorkflowException:
+            raise EngineError(f"task {task_id} no longer waits for a message") from None
+        _run_engine_tasks(workflow)
+        return
     if task.state != SpiffState.READY or not task.task_spec.manual:
         raise EngineError(f"task {task_id} is not a ready human task")
     task.data.update(data)
     task.run()
+    _run_engine_tasks(workflow)
+
+
+def wake(workflow: BpmnWorkflow) -> None:
+    """Let the timers due by the run's clock fire, then run the engine on."""
+    workflow.refresh_timers()
     _run_engine_tasks(workflow)
 
 
@@ -205,16 +305,37 @@ def _run_engine_tasks(workflow: BpmnWorkflow) -> None:
     workflow.do_engine_steps(will_complete_task=script_engine.run_task)
 
 
+def messages_sent(workflow: BpmnWorkflow) -> list[str]:
+    """The names of the messages the workflow sent that none of its own events caught: to
+    a pool standing for the family or a partner (kept in the demande's history)."""
+    return [
+        str(event.event_definition.name)
+        for event in workflow.get_events()
+        if isinstance(event.event_definition, MessageEventDefinition)
+    ]
+
+
 def end_reached(workflow: BpmnWorkflow) -> str | None:
     """The id of the end event the top process finished on, when it is complete."""
     if not workflow.is_completed():
         return None
     ends = workflow.get_tasks(state=SpiffState.COMPLETED, spec_class=EndEvent)
     top = [task for task in ends if task.workflow is workflow]
-    return str(top[-1].task_spec.bpmn_id) if top else None
+    # The last one reached: a non-interrupting branch (a reminder) may end before the main path.
+    last = _last_changed(top)
+    return str(last.task_spec.bpmn_id) if last is not None else None
 
 
 def data_of(workflow: BpmnWorkflow) -> dict[str, Any]:
     """The data of the workflow's latest completed task (what the diagram knows now)."""
     done = workflow.get_tasks(state=SpiffState.COMPLETED)
-    return dict(done[-1].data) if done else dict(workflow.data)
+    # The one completed last (tree order puts a reminder's branch after the main path).
+    last = _last_changed(done)
+    return dict(last.data) if last is not None else dict(workflow.data)
+
+
+def _last_changed(tasks: list[Any]) -> Any:
+    """The task whose state changed last; on a tie, the later in tree order."""
+    if not tasks:
+        return None
+    return max(enumerate(tasks), key=lambda pair: (pair[1].last_state_change, pair[0]))[1]

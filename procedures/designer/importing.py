@@ -25,14 +25,17 @@ from procedures.bpmn.diagrams import (
     NS,
     DiagramRejected,
     Problem,
+    called_processes,
     check_process,
     engine_problems,
+    main_process,
     parse_xml,
 )
 from procedures.definitions import FAMILY_LANE
 from procedures.operations.registry import OPERATIONS
 
 MAX_IMPORT_BYTES = MAX_DIAGRAM_BYTES
+TO_COMPLETE = frozenset({"task_outside_lane", "decision_missing"})
 MAX_REASONS = 50  # a diagram from another world can hold hundreds of problems; the first tell
 # Definitions a diagram may hold beside its process: referenced by supported elements, or inert.
 ROOT_ELEMENTS = frozenset(
@@ -43,8 +46,11 @@ ROOT_ELEMENTS = frozenset(
     }
 )  # fmt: skip
 COLLABORATION_ELEMENTS = frozenset(
-    {"participant", "textAnnotation", "association", "group", "documentation", "extensionElements"}
-)
+    {
+        "participant", "messageFlow", "textAnnotation", "association", "group", "documentation",
+        "extensionElements",
+    }
+)  # fmt: skip
 
 
 class Reason(NamedTuple):
@@ -121,41 +127,76 @@ def import_diagram(data: bytes, *, filename: str, services: Collection[str] | No
 def _import_tree(
     root: etree._Element, filename: str, services: Collection[str] | None
 ) -> ImportResult:
-    processes = root.findall("bpmn:process", NS)
+    chosen = list(_one_executable(root))
+    main, problems = main_process(root)
+    yield_called: list[Problem] = []
+    processes = [main, *called_processes(root, main, yield_called)] if main is not None else []
     lanes = {process: _lanes(process, services) for process in processes}
     lane_services = {
         lane.name: lane.service or "" for found in lanes.values() for lane in found
     }  # every lane passes here: the mapping is metadata, checked at publication
-    problems = list(_check_structure(root, processes))
-    for process in processes:
-        problems.extend(check_process(process, lane_services, OPERATIONS.keys()))
+    problems += yield_called
+    problems += _unsupported_children(root, ROOT_ELEMENTS)
+    for collaboration in root.findall("bpmn:collaboration", NS):
+        problems += _unsupported_children(collaboration, COLLABORATION_ELEMENTS)
+    for index, process in enumerate(processes):
+        problems.extend(check_process(process, lane_services, OPERATIONS.keys(), called=index > 0))
+    problems += _decision_tasks(processes)
     unmapped = [lane for found_lanes in lanes.values() for lane in found_lanes if not lane.service]
     warnings = [_unmapped(lane) for lane in unmapped] if services is not None else []
-    if not problems:  # the engine's own parser, on what passed every check above
-        warnings.extend(_made_executable(processes[0]))
-        problems = engine_problems(root, processes[0], filename)
+    warnings = chosen + warnings
+    # What the portal needs beside what the engine runs (lanes, decision tables) is for the
+    # draft to complete: the designer lists it and publication refuses until it is done.
+    warnings += _reasons([p for p in problems if p.code in TO_COMPLETE])
+    problems = [p for p in problems if p.code not in TO_COMPLETE]
+    if not problems and main is not None:  # the engine's own parser, on what passed above
+        warnings.extend(_made_executable(main))
+        problems = engine_problems(root, main, filename)
     found = [_process_found(process, lanes[process]) for process in processes]
     if problems:
         return ImportResult(filename, False, _reasons(problems), warnings, found)
     return ImportResult(filename, True, [], warnings, found, _normalised(root))
 
 
-def _check_structure(root: etree._Element, processes: list[etree._Element]) -> Iterator[Problem]:
-    """One process, one pool at most, no definitions the engine has no meaning for."""
-    participants = root.findall("bpmn:collaboration/bpmn:participant", NS)
-    if len(participants) > 1:
-        names = ", ".join(f"« {_name(p)} »" for p in participants[:10])
-        message = f"{len(participants)} participants (pools) : {names} ; un seul est pris en charge"
-        yield Problem("", message, "several_participants")
-    elif len(processes) > 1:
-        names = ", ".join(f"« {_name(p)} »" for p in processes[:10])
-        message = f"{len(processes)} processus : {names} ; un seul est pris en charge"
-        yield Problem("", message, "several_processes")
-    elif not processes:
-        yield Problem("", "le diagramme ne contient aucun processus", "no_process")
-    yield from _unsupported_children(root, ROOT_ELEMENTS)
-    for collaboration in root.findall("bpmn:collaboration", NS):
-        yield from _unsupported_children(collaboration, COLLABORATION_ELEMENTS)
+def _one_executable(root: etree._Element) -> Iterator[Reason]:
+    """Several executable pools from another tool: the one with the most elements is run,
+    the others (the customer, a partner) stay as pools that message flows reach."""
+    called = {node.get("calledElement") for node in root.iter(f"{{{BPMN}}}callActivity")}
+    candidates = [p for p in root.findall("bpmn:process", NS) if p.get("id") not in called]
+    executable = [p for p in candidates if p.get("isExecutable", "true") != "false"]
+    if len(executable) < 2:
+        executable = executable or [p for p in candidates if _has_content(p)]
+    if len(executable) < 2:
+        return
+    main = max(executable, key=lambda process: sum(1 for _ in process.iter()))
+    yield from _made_executable(main)
+    for process in executable:
+        if process is not main:
+            process.set("isExecutable", "false")
+            message = (
+                f"processus « {_name(process)} » : marqué non exécutable (le portail exécute "
+                f"« {_name(main)} » ; celui-ci reste un participant du diagramme)"
+            )
+            yield Reason("made_not_executable", message, process.get("id", ""))
+
+
+def _has_content(process: etree._Element) -> bool:
+    return any(True for _ in process.iter(f"{{{BPMN}}}startEvent"))
+
+
+def _decision_tasks(processes: list[etree._Element]) -> Iterator[Problem]:
+    """A business rule task needs its decision table, which a `.bpmn` file does not carry:
+    imported, it would fail to run; the designer adds the table, then the task."""
+    for process in processes:
+        for task in process.iter(f"{{{BPMN}}}businessRuleTask"):
+            name = task.get("name") or task.get("id") or ""
+            message = (
+                "tâche de règle métier : sa table de décision (DMN) n'est pas dans le fichier ; "
+                "importez le diagramme sans elle, puis ajoutez-la dans le concepteur avec sa table"
+            )
+            yield Problem(
+                f"businessRuleTask « {name} »", message, "decision_missing", task.get("id", "")
+            )
 
 
 def _unsupported_children(parent: etree._Element, allowed: frozenset[str]) -> Iterator[Problem]:

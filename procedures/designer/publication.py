@@ -67,50 +67,67 @@ class Draft:
     updated_at: datetime | None = None
     updated_by: str | None = None
     problems: list[DraftProblem] = field(default_factory=list)
+    dmn_xml: str = ""  # the decision tables, versioned with the diagram
 
 
 def open_draft(session: Session, code: str) -> Draft:
     """The draft of a procedure, or a new one from its current version (with a drawing)."""
     row = session.get(ProcedureDraft, code)
     if row is not None:
-        problems = draft_problems(session, code, row.bpmn_xml, row.metadata_toml)
+        problems = draft_problems(session, code, row.bpmn_xml, row.metadata_toml, row.dmn_xml)
         return Draft(
             code, row.bpmn_xml, row.metadata_toml, True, row.updated_at,
-            _name(session, row.updated_by), problems,
+            _name(session, row.updated_by), problems, row.dmn_xml,
         )  # fmt: skip
     current = catalogue.current_version(session, code, required=False)
     if current is None:
         raise ProcedureUnknown(code)
     toml = definition_toml(catalogue.definition_of(current))
-    return Draft(code, with_layout(current.bpmn_xml), toml, saved=False)
+    return Draft(code, with_layout(current.bpmn_xml), toml, saved=False, dmn_xml=current.dmn_xml)
 
 
 def save_draft(
-    session: Session, clock: Clock, code: str, bpmn_xml: str, metadata_toml: str, actor_id: int
+    session: Session,
+    clock: Clock,
+    code: str,
+    bpmn_xml: str,
+    metadata_toml: str,
+    actor_id: int,
+    dmn_xml: str | None = None,
 ) -> Draft:
-    """Keep the edited diagram and metadata as the draft, valid or not; return its problems."""
+    """Keep the edited diagram and metadata (and decision tables: None keeps those of the
+    draft or current version) as the draft, valid or not; return its problems."""
     _global_administrator(session, actor_id)
     if session.get(ProcedureDraft, code) is None and not _published(session, code):
         raise ProcedureUnknown(code)
-    _store(session, clock, code, bpmn_xml, metadata_toml, actor_id)
+    if dmn_xml is None:
+        dmn_xml = open_draft(session, code).dmn_xml
+    _store(session, clock, code, bpmn_xml, metadata_toml, actor_id, dmn_xml)
     session.commit()
     return open_draft(session, code)
 
 
 def _store(
-    session: Session, clock: Clock, code: str, bpmn_xml: str, metadata_toml: str, actor_id: int
+    session: Session,
+    clock: Clock,
+    code: str,
+    bpmn_xml: str,
+    metadata_toml: str,
+    actor_id: int,
+    dmn_xml: str = "",
 ) -> None:
-    if len(bpmn_xml.encode("utf-8")) > MAX_DIAGRAM_BYTES or len(metadata_toml) > MAX_METADATA_CHARS:
+    too_large = max(len(bpmn_xml.encode("utf-8")), len(dmn_xml.encode("utf-8"))) > MAX_DIAGRAM_BYTES
+    if too_large or len(metadata_toml) > MAX_METADATA_CHARS:
         raise DraftInvalid([DraftProblem("le brouillon dépasse la taille autorisée")])
     row = session.get(ProcedureDraft, code) or ProcedureDraft(code=code)
-    row.bpmn_xml, row.metadata_toml = bpmn_xml, metadata_toml
+    row.bpmn_xml, row.metadata_toml, row.dmn_xml = bpmn_xml, metadata_toml, dmn_xml
     row.updated_at, row.updated_by = clock.now(), actor_id
     session.add(row)
     session.flush()
 
 
 def draft_problems(
-    session: Session, code: str, bpmn_xml: str, metadata_toml: str
+    session: Session, code: str, bpmn_xml: str, metadata_toml: str, dmn_xml: str = ""
 ) -> list[DraftProblem]:
     """Every problem of a draft: metadata, the engine's checks of the diagram, services."""
     try:
@@ -121,7 +138,7 @@ def draft_problems(
         return [DraftProblem(f"métadonnées : le code doit rester « {code} »")]
     bpmn = bpmn_xml.encode("utf-8")
     try:
-        catalogue.check(definition, bpmn)
+        catalogue.check(definition, bpmn, dmn_xml.encode("utf-8"))
     except DiagramRejected as exc:
         return [DraftProblem(str(problem), problem.element_id) for problem in exc.problems]
     return _service_problems(session, definition, bpmn) + _metadata_problems(definition, bpmn)
@@ -164,7 +181,7 @@ def publish_draft(session: Session, clock: Clock, code: str, actor_id: int) -> P
     row = session.get(ProcedureDraft, code)
     if row is None:
         raise DraftInvalid([DraftProblem("aucun brouillon enregistré : rien à publier")])
-    problems = draft_problems(session, code, row.bpmn_xml, row.metadata_toml)
+    problems = draft_problems(session, code, row.bpmn_xml, row.metadata_toml, row.dmn_xml)
     if problems:
         raise DraftInvalid(problems)
     definition = load_definition(row.metadata_toml)
@@ -173,7 +190,10 @@ def publish_draft(session: Session, clock: Clock, code: str, actor_id: int) -> P
     if refused:
         raise DraftInvalid([DraftProblem(p.message, p.element_id) for p in refused])
     before = _current_state(session, code)
-    version = catalogue.publish(session, clock, definition, row.bpmn_xml.encode("utf-8"), actor_id)
+    version = catalogue.publish(
+        session, clock, definition, row.bpmn_xml.encode("utf-8"), actor_id,
+        row.dmn_xml.encode("utf-8"),
+    )  # fmt: skip
     session.execute(delete(ProcedureDraft).where(ProcedureDraft.code == code))
     _journal(session, clock, actor, "procedure_published", code, before, _state(version))
     session.commit()
@@ -189,8 +209,9 @@ def republish(
     before = _current_state(session, code)
     try:
         version = catalogue.publish(
-            session, clock, catalogue.definition_of(old), old.bpmn_xml.encode("utf-8"), actor_id
-        )
+            session, clock, catalogue.definition_of(old), old.bpmn_xml.encode("utf-8"),
+            actor_id, old.dmn_xml.encode("utf-8"),
+        )  # fmt: skip
     except DiagramRejected as exc:
         raise DraftInvalid([DraftProblem(str(p), p.element_id) for p in exc.problems]) from None
     except DefinitionError as exc:

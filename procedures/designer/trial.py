@@ -55,7 +55,9 @@ def trial_run(session: Session, code: str, answers: Mapping[str, str]) -> TrialR
     if draft.problems:
         raise DraftInvalid(draft.problems)
     definition = load_definition(draft.metadata_toml)
-    diagram = catalogue.check(definition, draft.bpmn_xml.encode("utf-8"))
+    diagram = catalogue.check(
+        definition, draft.bpmn_xml.encode("utf-8"), draft.dmn_xml.encode("utf-8")
+    )
     rows = session.execute(select(Service.code, Service.name)).all()
     services = {str(code): str(name) for code, name in rows}
     data = _sample(definition.fields, answers) | {"demande_id": 0}

@@ -7,7 +7,6 @@ import signal
 import sys
 from pathlib import Path
 from types import FrameType
-from typing import NoReturn
 
 import click
 from alembic import command
@@ -18,7 +17,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from demo.seed import DEMO_PASSWORD, seed_demandes, seed_demo
 from notifications.outbox import MailSettings
 from procedures import catalogue
-from procedures.designer.importing import ImportResult, import_stream, service_codes
+from procedures.designer.importing import ImportResult, Reason, import_stream, service_codes
 from web import schema
 from web.checkpointing import anchoring_from
 from web.cli.api import api_cli
@@ -139,19 +138,36 @@ def procedures_check(files: tuple[Path, ...]) -> None:
 
 @procedures_cli.command("import")
 @with_appcontext
-@click.argument("file", type=click.Path(path_type=Path))
-def procedures_import(file: Path) -> None:
-    """Import a .bpmn file made by another tool: `accepted` or `refused:` and the reasons."""
-    if not file.is_file():
-        _echo_refused([f"unreadable: {file.name} n'est pas un fichier lisible"])
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+def procedures_import(files: tuple[Path, ...]) -> None:
+    """Check .bpmn files made by other tools: one verdict line per file, `accepted FILE` or
+    `refused FILE: reasons`; exit 0 when all are accepted, 1 when some are refused."""
+    services = _known_services()
+    refused = 0
+    for path in files:
+        result = _import_one(path, services)
+        if result.accepted:
+            _echo_accepted(path, result)
+        else:
+            refused += 1
+            reasons = "; ".join(f"{r.code}: {' '.join(r.message.split())}" for r in result.reasons)
+            click.echo(f"refused {path}: {reasons}")
+    if len(files) > 1:
+        click.echo(f"{len(files) - refused} accepted, {refused} refused")
+    if refused:
+        raise SystemExit(1)
+
+
+def _import_one(path: Path, services: list[str] | None) -> ImportResult:
+    if not path.is_file():
+        reason = Reason("unreadable", f"{path.name} n'est pas un fichier lisible")
+        return ImportResult(path.name, False, [reason])
     try:
-        with file.open("rb") as stream:
-            result = import_stream(stream, filename=file.name, services=_known_services())
+        with path.open("rb") as stream:
+            return import_stream(stream, filename=path.name, services=services)
     except OSError as exc:
-        _echo_refused([f"unreadable: fichier illisible ({exc.strerror or type(exc).__name__})"])
-    if not result.accepted:
-        _echo_refused([f"{reason.code}: {reason.message}" for reason in result.reasons])
-    _echo_accepted(result)
+        reason = Reason("unreadable", f"fichier illisible ({exc.strerror or type(exc).__name__})")
+        return ImportResult(path.name, False, [reason])
 
 
 def _known_services() -> list[str] | None:
@@ -163,15 +179,8 @@ def _known_services() -> list[str] | None:
         return None
 
 
-def _echo_refused(lines: list[str]) -> NoReturn:
-    click.echo("refused:")
-    for line in lines:
-        click.echo(f"  {line}")
-    raise SystemExit(1)
-
-
-def _echo_accepted(result: ImportResult) -> None:
-    click.echo("accepted")
+def _echo_accepted(path: Path, result: ImportResult) -> None:
+    click.echo(f"accepted {path}")
     for process in result.processes:
         lanes = ", ".join(f"« {lane.name or lane.id} »" for lane in process.lanes) or "aucun"
         click.echo(f"  processus « {process.name} » ; couloirs : {lanes}")

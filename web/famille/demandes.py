@@ -18,6 +18,7 @@ from coffre.models import Document, Foyer, MemberRole
 from procedures import demandes, family_views, tasks
 from procedures.agent_views import form_lines
 from procedures.catalogue import definition_of
+from procedures.definitions import FormField
 from procedures.demandes import FamilyActor
 from procedures.errors import DemandeNotFound, Incomplete, InvalidTransition
 from procedures.models import OPEN_STATUSES, Demande, DemandeStatus
@@ -109,7 +110,7 @@ def commencer(code: str) -> BaseResponse:
 def demande_formulaire(demande_id: int) -> str | BaseResponse:
     demande, definition = _draft(demande_id)
     if request.method == "POST":
-        form = {f.name: request.form.get(f.name, "") for f in definition.fields}
+        form = {f.name: _field_value(f) for f in definition.fields}
         chosen = json.loads(demande.form_data or "{}").get("_documents", "")
         demandes.save_draft(
             db(), runtime().engine_context, _actor(), demande_id, {**form, "_documents": chosen}
@@ -278,3 +279,10 @@ def demande_retirer(demande_id: int, document_id: int) -> BaseResponse:
     db().commit()
     flash(_("Your consent has been withdrawn."), "info")
     return redirect(url_for("famille.demande", demande_id=demande_id), 303)
+
+
+def _field_value(field: FormField) -> str:
+    """What the form sent for a field; several children as their ids joined by commas."""
+    if field.type == "children":
+        return ",".join(value for value in request.form.getlist(field.name) if value.isdigit())
+    return request.form.get(field.name, "")

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import ast
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
@@ -59,8 +61,31 @@ class RestrictedScriptEngine(PythonScriptEngine):
     shared by everything the run evaluates and by every task the engine runs by itself.
     """
 
-    def __init__(self, budget: Budget | None = None) -> None:
+    def __init__(
+        self,
+        budget: Budget | None = None,
+        *,
+        clock: Callable[[], datetime] | None = None,
+        working_days: Callable[[datetime, int], datetime] | None = None,
+    ) -> None:
         super().__init__(environment=RestrictedEnvironment(budget))
+        self._clock = clock
+        self._working_days = working_days
+
+    def now(self) -> datetime:
+        """The run's time, which timers compare their deadline with (aware, UTC)."""
+        return self._clock() if self._clock is not None else datetime.now(UTC)
+
+    def add_working_days(self, start: datetime, days: int) -> datetime:
+        """`days` working days after `start`: on the town's calendar when the run has one,
+        else Monday to Friday."""
+        if self._working_days is not None:
+            return self._working_days(start, days)
+        instant = start
+        while days > 0:
+            instant += timedelta(days=1)
+            days -= instant.weekday() < 5
+        return instant
 
     @property
     def environment(self) -> RestrictedEnvironment:
@@ -82,6 +107,7 @@ class RestrictedScriptEngine(PythonScriptEngine):
         self.budget.run_task(_name(task), len(task.workflow.tasks))
 
     def validate(self, expression: str) -> None:
+        ast.parse(expression, mode="eval")  # a SyntaxError as SpiffWorkflow's DMN engine expects
         check_expression(expression)
 
     def evaluate(

@@ -32,59 +32,29 @@ CRECHE = (BUILT_IN / "creche.bpmn").read_bytes()
 # elements the refusal must name (bpmn:<tag>). Only A.1.0 runs as is on our engine.
 MIWG_EXPECTED: dict[str, tuple[set[str], set[str]]] = {
     "A.1.0.bpmn": (set(), set()),
-    "A.2.0.bpmn": ({"engine_refused"}, set()),
-    "A.2.1.bpmn": ({"unsupported_element", "unsupported_language"}, {"ioSpecification"}),
-    "A.3.0.bpmn": ({"unsupported_element"}, {"subProcess"}),
-    "A.4.0.bpmn": ({"several_processes", "unsupported_element"}, {"messageFlow", "subProcess"}),
-    "A.4.1.bpmn": ({"several_participants", "unsupported_element"}, {"messageFlow", "subProcess"}),
-    "B.1.0.bpmn": (
-        {"several_participants", "task_outside_lane", "unsupported_element"},
-        {"callActivity", "globalTask", "dataObject", "dataStoreReference", "subProcess"},
-    ),
+    "A.2.0.bpmn": ({"engine_refused"}, set()),  # a gateway's flow without a condition
+    "A.2.1.bpmn": ({"unsupported_language"}, set()),
+    "A.3.0.bpmn": ({"engine_refused"}, set()),  # a sub-process without a start event
+    "A.4.0.bpmn": ({"engine_refused"}, set()),  # a task with two outgoing flows
+    "A.4.1.bpmn": ({"engine_refused"}, set()),
+    "B.1.0.bpmn": ({"unknown_called_element", "unsupported_element"}, {"globalTask"}),
     "B.2.0.bpmn": (
-        {"several_participants", "task_outside_lane", "unsupported_element"},
-        {"eventBasedGateway", "globalUserTask", "multiInstanceLoopCharacteristics", "sendTask"},
+        {"unsafe_expression", "unsupported_element"},
+        {"conditionalEventDefinition", "globalUserTask", "linkEventDefinition"},
     ),
-    "C.1.0.bpmn": (
-        {"several_participants", "unsupported_element", "unsupported_language"},
-        {"eventBasedGateway", "messageFlow", "potentialOwner"},
-    ),
-    "C.1.1.bpmn": (
-        {"task_outside_lane", "unsafe_expression", "unsupported_element"},
-        {"dataObject", "ioSpecification", "potentialOwner"},
-    ),
-    "C.2.0.bpmn": ({"several_participants", "unsupported_element"}, {"messageFlow", "subProcess"}),
-    "C.3.0.bpmn": (
-        {"task_outside_lane", "unsafe_expression", "unsupported_element"},
-        {"potentialOwner", "subProcess"},
-    ),
-    "C.4.0.bpmn": (
-        {"several_participants", "task_outside_lane", "unsupported_element"},
-        {"dataStoreReference", "ioSpecification", "standardLoopCharacteristics"},
-    ),
-    "C.5.0.bpmn": (
-        {"more", "several_processes", "task_outside_lane", "unsupported_element"},
-        {"callActivity", "dataObject"},
-    ),
-    "C.6.0.bpmn": (
-        {"unsupported_element"},
-        {"compensateEventDefinition", "eventBasedGateway", "sendTask", "subProcess"},
-    ),
-    "C.7.0.bpmn": ({"unsupported_element"}, {"businessRuleTask", "performer"}),
-    "C.8.0.bpmn": (
-        {"task_outside_lane", "unsafe_expression", "unsupported_element"},
-        {"businessRuleTask", "sendTask"},
-    ),
-    "C.8.1.bpmn": (
-        {"task_outside_lane", "unsupported_element", "unsupported_language"},
-        {"businessRuleTask", "potentialOwner", "sendTask"},
-    ),
-    "C.9.0.bpmn": (
-        {"task_outside_lane", "unsupported_element", "unsupported_language"},
-        {"businessRuleTask", "callActivity", "sendTask", "subProcess"},
-    ),
-    "C.9.1.bpmn": ({"task_outside_lane", "unsupported_element"}, {"receiveTask", "timeCycle"}),
-    "C.9.2.bpmn": ({"task_outside_lane", "unsupported_element"}, {"subProcess"}),
+    "C.1.0.bpmn": ({"unsupported_language"}, set()),
+    "C.1.1.bpmn": ({"unsafe_expression"}, set()),
+    "C.2.0.bpmn": ({"engine_refused"}, set()),
+    "C.3.0.bpmn": ({"unsafe_expression"}, set()),
+    "C.4.0.bpmn": ({"engine_refused"}, set()),
+    "C.5.0.bpmn": ({"engine_refused"}, set()),
+    "C.6.0.bpmn": ({"unsafe_expression", "unsupported_element"}, {"compensateEventDefinition"}),
+    "C.7.0.bpmn": ({"engine_refused"}, set()),  # a service task naming no operation
+    "C.8.0.bpmn": ({"unsafe_expression"}, set()),
+    "C.8.1.bpmn": ({"unsupported_language"}, set()),
+    "C.9.0.bpmn": ({"unknown_called_element", "unsupported_language"}, set()),
+    "C.9.1.bpmn": (set(), set()),
+    "C.9.2.bpmn": ({"unknown_called_element", "unsupported_language"}, set()),
 }
 
 
@@ -150,11 +120,12 @@ def test_a_refusal_names_the_element_and_its_id() -> None:
     assert not result.accepted
     assert result.xml is None
     [reason] = result.reasons
-    assert reason.code == "unsupported_element"
+    assert reason.code == "engine_refused"
     assert reason.element_id == "_1ae31d1b-2559-4f78-a3ec-47986a49db48"
     assert reason.message == (
-        "subProcess « Collapsed Sub-Process » : élément BPMN non pris en charge "
-        "(bpmn:subProcess) (id _1ae31d1b-2559-4f78-a3ec-47986a49db48)"
+        "bpmn:subProcess « Collapsed\nSub-Process » : refusé par le moteur : le sous-processus "
+        "doit avoir exactement un événement de début : ajoutez-le à l'intérieur "
+        "(id _1ae31d1b-2559-4f78-a3ec-47986a49db48)"
     )
 
 
@@ -230,17 +201,34 @@ def test_what_the_engine_cannot_run_is_refused_by_code(
     assert not Path("/tmp/pwned").exists()  # noqa: S108  (the path the hostile condition targets)
 
 
-def test_a_second_pool_is_refused_by_name() -> None:
+def test_a_pool_standing_for_a_partner_is_accepted_beside_the_executable_one() -> None:
     participants = (
         b'<bpmn:collaboration id="Collab"><bpmn:participant id="P1" name="Mairie" '
-        b'processRef="creche" /><bpmn:participant id="P2" name="CAF" /></bpmn:collaboration>'
+        b'processRef="creche" /><bpmn:participant id="P2" name="CAF" />'
+        b'<bpmn:messageFlow id="Vers_CAF" sourceRef="P1" targetRef="P2" /></bpmn:collaboration>'
     )
     content = CRECHE.replace(b"<bpmn:process ", participants + b"<bpmn:process ", 1)
 
     result = imported(content)
 
-    assert [reason.code for reason in result.reasons] == ["several_participants"]
-    assert "« Mairie », « CAF »" in result.reasons[0].message
+    assert result.accepted, result.reasons
+    assert [process.id for process in result.processes] == ["creche"]
+
+
+def test_two_executable_pools_run_the_larger_and_keep_the_other_as_a_participant() -> None:
+    partner = (
+        b'<bpmn:process id="caf" name="CAF" isExecutable="true">'
+        b'<bpmn:startEvent id="caf_start" /></bpmn:process>'
+    )
+    content = CRECHE.replace(b"<bpmn:process ", partner + b"<bpmn:process ", 1)
+
+    result = imported(content)
+
+    assert result.accepted, result.reasons
+    [warning] = [w for w in result.warnings if w.code == "made_not_executable"]
+    assert warning.element_id == "caf"
+    assert "« CAF » : marqué non exécutable" in warning.message
+    assert 'isExecutable="false"' in (result.xml or "")
 
 
 @pytest.mark.parametrize(

@@ -120,7 +120,8 @@ def test_saving_answers_the_problems_with_their_element_ids_and_needs_the_csrf_t
         {
             "element_id": "verifier_dossier",
             "message": "userTask « Vérifier la complétude du dossier » : tâche humaine hors de "
-            "tout couloir (id verifier_dossier)",
+            "tout couloir : placez-la dans le couloir du service qui la traite (ou de la famille) "
+            "(id verifier_dossier)",
         }
     ]
     page = page_text(admin_client.get(CRECHE + "/concepteur"))
@@ -199,10 +200,12 @@ def test_an_accepted_import_becomes_the_draft_and_a_refused_one_lists_its_reason
     assert "Le fichier xxe.bpmn a été refusé" in text
     assert "les déclarations DOCTYPE et ENTITY sont refusées" in text and "root:" not in text
 
-    chart = bpmn.decode().replace("</bpmn:process>", '<bpmn:subProcess id="sp" /></bpmn:process>')
-    unsupported = upload(admin_client, "creche", chart.encode(), "sous-processus.bpmn")
+    chart = bpmn.decode().replace(
+        "</bpmn:process>", '<bpmn:complexGateway id="sp" /></bpmn:process>'
+    )
+    unsupported = upload(admin_client, "creche", chart.encode(), "passerelle-complexe.bpmn")
     assert 'data-element="sp"' in page_text(unsupported)  # type: ignore[arg-type]
-    assert "bpmn:subProcess" in page_text(unsupported)  # type: ignore[arg-type]
+    assert "bpmn:complexGateway" in page_text(unsupported)  # type: ignore[arg-type]
     assert upload(admin_client, "Pas un code!", bpmn, "c.bpmn").status_code == 400  # type: ignore[attr-defined]
 
 

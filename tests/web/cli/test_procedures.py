@@ -53,9 +53,9 @@ def test_the_built_in_catalogue_passes(app: Flask) -> None:
         (
             (
                 '<bpmn:endEvent id="End_refus"',
-                '<bpmn:subProcess id="Sub" /><bpmn:endEvent id="End_refus"',
+                '<bpmn:complexGateway id="Sub" /><bpmn:endEvent id="End_refus"',
             ),
-            "subProcess « Sub » : élément BPMN non pris en charge",
+            "complexGateway « Sub » : élément BPMN non pris en charge",
         ),
     ],
 )
@@ -119,13 +119,14 @@ def test_an_element_named_like_an_operation_is_refused_by_name(app: Flask, tmp_p
     assert "serviceTask « Accuser réception » : l'identifiant « notifier_famille »" in output
 
 
-# `flask procedures import FILE`: `accepted` or `refused:` and the reasons, exit 0 or 1.
+# `flask procedures import FILE...`: a verdict line per file, `accepted FILE` or
+# `refused FILE: reasons`; exit 0 when all are accepted, 1 when some are refused.
 
 MIWG = Path(__file__).resolve().parents[3].parent / "shared" / "bpmn-corpus" / "miwg-reference"
 
 
-def import_file(app: Flask, path: Path | str) -> tuple[int, list[str]]:
-    result = app.test_cli_runner().invoke(args=["procedures", "import", str(path)])
+def import_file(app: Flask, *paths: Path | str) -> tuple[int, list[str]]:
+    result = app.test_cli_runner().invoke(args=["procedures", "import", *map(str, paths)])
     assert "Traceback" not in result.output
     assert result.exception is None or isinstance(result.exception, SystemExit)
     return result.exit_code, result.output.splitlines()
@@ -139,7 +140,7 @@ def test_import_accepts_a_diagram_the_engine_runs(app: Flask, db_session: Sessio
     code, lines = import_file(app, path)
 
     assert code == 0
-    assert lines[0] == "accepted"
+    assert lines[0] == f"accepted {path}"
     assert "  processus « Pré-inscription en crèche » ; couloirs : " in lines[1]
     assert "  tâches humaines : " in lines[2]
     assert any("« Commission petite enfance » : à rattacher à un service" in x for x in lines)
@@ -150,14 +151,37 @@ def test_import_refuses_a_miwg_model_naming_the_element(app: Flask) -> None:
     if not MIWG.is_dir():
         require(f"the MIWG reference models are missing: {MIWG}")
 
-    code, lines = import_file(app, MIWG / "A.3.0.bpmn")
+    code, lines = import_file(app, MIWG / "A.2.1.bpmn")
 
     assert code == 1
-    assert lines == [
-        "refused:",
-        "  unsupported_element: subProcess « Collapsed Sub-Process » : élément BPMN non pris "
-        "en charge (bpmn:subProcess) (id _1ae31d1b-2559-4f78-a3ec-47986a49db48)",
-    ]
+    [line] = lines
+    assert line.startswith(f"refused {MIWG / 'A.2.1.bpmn'}: unsupported_language: sequenceFlow ")
+    assert "langage d'expression non pris en charge « http://www.w3.org/1999/XPath »" in line
+    assert "(id _To9Z7TOCEeSknpIVFCxNIQ)" in line
+
+
+def test_import_of_the_whole_miwg_corpus_gives_a_verdict_per_file_and_a_count(
+    app: Flask,
+) -> None:
+    if not MIWG.is_dir():
+        require(f"the MIWG reference models are missing: {MIWG}")
+    paths = sorted(MIWG.glob("*.bpmn"))
+
+    code, lines = import_file(app, *paths)
+
+    assert code == 1  # some are refused
+    verdicts = [line for line in lines if not line.startswith("  ")]
+    assert [v.split(" ", 2)[1].rstrip(":") for v in verdicts[:-1]] == [str(p) for p in paths]
+    accepted = [v for v in verdicts if v.startswith("accepted ")]
+    assert [Path(v.split(" ", 1)[1]).name for v in accepted] == ["A.1.0.bpmn", "C.9.1.bpmn"]
+    assert verdicts[-1] == f"2 accepted, {len(paths) - 2} refused"
+
+
+def test_import_of_accepted_files_only_exits_0(app: Flask) -> None:
+    code, lines = import_file(app, BUILT_IN / "creche.bpmn", BUILT_IN / "signalement.bpmn")
+
+    assert code == 0
+    assert lines[-1] == "2 accepted, 0 refused"
 
 
 def write(tmp_path: Path, name: str, content: bytes) -> Path:
@@ -183,11 +207,11 @@ def write(tmp_path: Path, name: str, content: bytes) -> Path:
 def test_import_refuses_broken_or_hostile_files(
     app: Flask, tmp_path: Path, name: str, content: bytes, reason: str
 ) -> None:
-    code, lines = import_file(app, write(tmp_path, name, content))
+    path = write(tmp_path, name, content)
+    code, lines = import_file(app, path)
 
     assert code == 1
-    assert lines[0] == "refused:"
-    assert lines[1].startswith(reason)
+    assert lines[0].startswith(f"refused {path}: {reason.strip()}")
     assert not any("root:" in line for line in lines)
 
 
@@ -201,7 +225,7 @@ def test_import_refuses_a_50_mb_file_by_its_size(app: Flask, tmp_path: Path) -> 
 
     assert (code, lines) == (
         1,
-        ["refused:", "  too_large: le fichier dépasse 5 Mo, ce n'est pas un diagramme"],
+        [f"refused {path}: too_large: le fichier dépasse 5 Mo, ce n'est pas un diagramme"],
     )
 
 
@@ -212,5 +236,4 @@ def test_import_refuses_what_is_not_a_readable_file(
     code, lines = import_file(app, tmp_path / target)
 
     assert code == 1
-    assert lines[0] == "refused:"
-    assert lines[1].startswith("  unreadable: ")
+    assert lines[0].startswith(f"refused {tmp_path / target}: unreadable: ")
