@@ -76,8 +76,9 @@ def metadata_json(definition: Definition) -> str:
     """The metadata as a published version stores it (a setting left unset is left out, so a
     version published before the setting existed compares equal)."""
     data = asdict(definition)
-    if data["back_office"] is None:
-        del data["back_office"]
+    for optional in ("back_office", "opens_on"):
+        if data[optional] is None:
+            del data[optional]
     return json.dumps(data, ensure_ascii=False)
 
 

@@ -88,9 +88,18 @@ class Definition:
     # Accepted demandes handed to the back office as a file in the object store ("json" or
     # "csv", `interop.handover`); every procedure's acceptance is also a webhook event.
     back_office: str | None = None
+    # The first day families see the procedure and may file it (ISO date; None: at once).
+    opens_on: str | None = None
 
     def task(self, spec_id: str) -> TaskSettings:
         return self.tasks.get(spec_id, TaskSettings())
+
+    def open_on(self, today: date) -> bool:
+        """Whether families may see and file the procedure on `today`: from its opening
+        date, and within its yearly window."""
+        if self.opens_on is not None and today < date.fromisoformat(self.opens_on):
+            return False
+        return self.window is None or self.window.is_open(today)
 
 
 def load_definition(text: str) -> Definition:
@@ -129,7 +138,20 @@ def definition_from_dict(raw: Mapping[str, Any]) -> Definition:
         season_start=_month_day(raw["season_start"]) if raw.get("season_start") else None,
         renewal=_window(raw.get("renewal")),
         back_office=_back_office(raw.get("back_office")),
+        opens_on=_opening(raw.get("opens_on")),
     )
+
+
+def _opening(value: Any) -> str | None:
+    """The opening date, a TOML date (`opens_on = 2027-01-04`) or its ISO text."""
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(str(value)).isoformat()
+    except ValueError:
+        raise DefinitionError(
+            [f"opens_on : « {value} » n'est pas une date (attendu : AAAA-MM-JJ)"]
+        ) from None
 
 
 BACK_OFFICE_FORMATS = ("json", "csv")

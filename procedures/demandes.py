@@ -54,8 +54,7 @@ def create_draft(session: Session, ctx: EngineContext, actor: FamilyActor, code:
     """Start a draft on the procedure's current version, if it is open today."""
     version = current_version(session, code)
     assert version is not None
-    window = definition_of(version).window
-    if window is not None and not window.is_open(local_today(ctx.clock)):
+    if not definition_of(version).open_on(local_today(ctx.clock)):
         raise ProcedureClosed(f"procedure {code!r} is closed today")
     now = ctx.clock.now()
     demande = Demande(

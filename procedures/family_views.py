@@ -56,8 +56,8 @@ def open_procedures(session: Session, foyer_id: int, today: date) -> list[Proced
     cards = []
     for version in versions:
         definition = definition_of(version)
-        if definition.window is not None and not definition.window.is_open(today):
-            continue
+        if not definition.open_on(today):
+            continue  # before its opening date, or outside its window
         requirements = requirements_of(session, foyer_id, definition, today)
         cards.append(ProcedureCard(version, definition, tuple(requirements)))
     return cards

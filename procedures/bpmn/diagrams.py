@@ -588,12 +588,12 @@ def _check_lanes(
             yield _problem(
                 lane, "ce couloir n'est rattaché à aucun service", "lane_without_service"
             )
-    lane_of = _lanes_by_node(process)
+    lane_of = lanes_by_node(process)
     if called and not lane_of:
         return  # its human tasks take the lane of the call activity that runs it
     for tag in HUMAN_TASKS:
         for task in process.iter(f"{{{BPMN}}}{tag}"):
-            if _lane_for(task, lane_of) is None:
+            if lane_for(task, lane_of) is None:
                 message = (
                     "tâche humaine hors de tout couloir : placez-la dans le couloir du "
                     "service qui la traite (ou de la famille)"
@@ -601,7 +601,7 @@ def _check_lanes(
                 yield _problem(task, message, "task_outside_lane")
 
 
-def _lanes_by_node(process: etree._Element) -> dict[str, str]:
+def lanes_by_node(process: etree._Element) -> dict[str, str]:
     return {
         (ref.text or "").strip(): lane.get("name", "")
         for lane in process.iter(f"{{{BPMN}}}lane")
@@ -609,7 +609,7 @@ def _lanes_by_node(process: etree._Element) -> dict[str, str]:
     }
 
 
-def _lane_for(node: etree._Element, lane_of: Mapping[str, str]) -> str | None:
+def lane_for(node: etree._Element, lane_of: Mapping[str, str]) -> str | None:
     """A node's lane, or that of the sub-process it sits in (as SpiffWorkflow runs it)."""
     current: etree._Element | None = node
     while current is not None and current.tag != f"{{{BPMN}}}process":
@@ -621,11 +621,11 @@ def _lane_for(node: etree._Element, lane_of: Mapping[str, str]) -> str | None:
 
 
 def _human_tasks(process: etree._Element) -> Iterator[HumanTask]:
-    lane_of = _lanes_by_node(process)
+    lane_of = lanes_by_node(process)
     for tag in HUMAN_TASKS:
         for task in process.iter(f"{{{BPMN}}}{tag}"):
             task_id = task.get("id", "")
-            yield HumanTask(task_id, task.get("name") or task_id, _lane_for(task, lane_of))
+            yield HumanTask(task_id, task.get("name") or task_id, lane_for(task, lane_of))
 
 
 def _owner(element: etree._Element) -> etree._Element | None:

@@ -9,6 +9,7 @@ exists, every element on a path from the start to an end, and a retention period
 
 from __future__ import annotations
 
+import ast
 import tomllib
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -19,7 +20,17 @@ from sqlalchemy.orm import Session
 
 from accounts.models import Account, AgentService, Role, Service
 from coffre.catalogue import DOCUMENT_TYPES
-from procedures.bpmn.diagrams import BPMN, HUMAN_TASKS, NS, parse_xml
+from procedures.bpmn.diagrams import (
+    BPMN,
+    HUMAN_TASKS,
+    NS,
+    called_processes,
+    lane_for,
+    lanes_by_node,
+    main_process,
+    parse_xml,
+)
+from procedures.bpmn.expressions import UnsafeExpression, check_expression
 from procedures.definitions import FAMILY_LANE, Definition
 
 # What a path goes through: the flow nodes the engine runs (not lanes, flows or annotations).
@@ -44,15 +55,17 @@ def policy_problems(
 ) -> list[PolicyProblem]:
     """Every reason the procedure may not be published, each with its fix, in French."""
     root = parse_xml(bpmn)
-    process = root.find("bpmn:process", NS)
+    process, _ = main_process(root)
     if process is None:
         return []
+    called = called_processes(root, process, [])
     problems = list(_retention(metadata_toml))
     problems += _agentless_services(session, definition, process)
-    problems += _steps_without_deadline(definition, process)
+    problems += _steps_without_deadline(definition, process, called)
     problems += _ends_without_status(definition, process)
     problems += _unknown_documents(definition)
     problems += _paths(process)
+    problems += _conditions_never_true(definition, process, called)
     return problems
 
 
@@ -115,12 +128,11 @@ def _human_tasks(process: etree._Element) -> Iterator[etree._Element]:
 
 
 def _steps_without_deadline(
-    definition: Definition, process: etree._Element
+    definition: Definition, process: etree._Element, called: list[etree._Element]
 ) -> Iterator[PolicyProblem]:
-    _, lane_of = _lanes(process)
-    for task in _human_tasks(process):
+    for task, lane in _human_tasks_with_lanes(process, called):
         task_id = task.get("id", "")
-        service = definition.lanes.get(lane_of.get(task_id, ""))
+        service = definition.lanes.get(lane or "")
         if service is None or service == FAMILY_LANE:
             continue  # outside a lane (the engine says so), or the family's own step
         if definition.task(task_id).sla_hours is None:
@@ -132,11 +144,33 @@ def _steps_without_deadline(
             )
 
 
+def _human_tasks_with_lanes(
+    process: etree._Element, called: list[etree._Element]
+) -> Iterator[tuple[etree._Element, str | None]]:
+    """Every human task the procedure runs, with its lane: a task in a sub-process has the
+    sub-process's, one in a called procedure without lanes the calling activity's."""
+    lane_of = lanes_by_node(process)
+    for task in _human_tasks(process):
+        yield task, lane_for(task, lane_of)
+    for callee in called:
+        own = lanes_by_node(callee)
+        callers = [
+            lane_for(call, lane_of)
+            for call in process.iter(f"{{{BPMN}}}callActivity")
+            if call.get("calledElement") == callee.get("id")
+        ]
+        for task in _human_tasks(callee):
+            yield task, lane_for(task, own) if own else next(iter(callers), None)
+
+
 def _ends_without_status(
     definition: Definition, process: etree._Element
 ) -> Iterator[PolicyProblem]:
-    for end in process.iter(f"{{{BPMN}}}endEvent"):
+    reminders_only = _reached(process, interrupting_only=False) - _reached(process)
+    for end in process.iterchildren(f"{{{BPMN}}}endEvent"):
         end_id = end.get("id", "")
+        if end_id in reminders_only:
+            continue  # the end of a reminder's branch: the demande ends elsewhere
         if end_id not in definition.ends:
             yield PolicyProblem(
                 f"fin « {_name(end)} » : elle ne donne aucun statut final à la demande, qui "
@@ -194,6 +228,72 @@ def _paths(process: etree._Element) -> Iterator[PolicyProblem]:
                 "resterait bloquée. Ajoutez un flux vers la suite ou un événement de fin.",
                 node_id,
             )
+
+
+def _reached(process: etree._Element, interrupting_only: bool = True) -> set[str]:
+    """The flow nodes reached from the start (by default not through a non-interrupting
+    boundary event: a reminder's branch runs beside the demande's path, never ends it)."""
+    forward: dict[str, set[str]] = {}
+    for flow in process.iterchildren(f"{{{BPMN}}}sequenceFlow"):
+        forward.setdefault(flow.get("sourceRef", ""), set()).add(flow.get("targetRef", ""))
+    for event in process.iterchildren(f"{{{BPMN}}}boundaryEvent"):
+        if not interrupting_only or event.get("cancelActivity", "true") != "false":
+            forward.setdefault(event.get("attachedToRef", ""), set()).add(event.get("id", ""))
+    starts = [e.get("id", "") for e in process.iterchildren(f"{{{BPMN}}}startEvent")]
+    return _closure(starts, forward)
+
+
+def _conditions_never_true(
+    definition: Definition, process: etree._Element, called: list[etree._Element]
+) -> Iterator[PolicyProblem]:
+    """A flow whose condition compares a choice field with a value it cannot take, or is a
+    constant that is false: that path is never taken."""
+    # A name may be a field of several forms: a value any of them offers can be compared.
+    choices: dict[str, tuple[str, set[str]]] = {}
+    forms = [definition.fields, *(settings.form for settings in definition.tasks.values())]
+    for field in (field for form in forms for field in form):
+        if field.type == "choice":
+            choices.setdefault(field.name, (field.label, set()))[1].update(field.choices)
+        else:
+            choices[field.name] = (field.label, {"*"})  # not only choices: anything goes
+    for owner in (process, *called):
+        for flow in owner.iter(f"{{{BPMN}}}sequenceFlow"):
+            condition = flow.find("bpmn:conditionExpression", NS)
+            if condition is None or not (condition.text or "").strip():
+                continue
+            text = " ".join((condition.text or "").split())
+            reason = _never_true(text, choices)
+            if reason:
+                yield PolicyProblem(
+                    f"flux « {_name(flow)} » : la condition « {text[:120]} » "
+                    f"ne peut jamais être vraie ({reason}), ce chemin ne serait jamais pris. "
+                    "Corrigez la valeur comparée ou supprimez le flux.",
+                    flow.get("id", ""),
+                )
+
+
+def _never_true(source: str, choices: Mapping[str, tuple[str, set[str]]]) -> str:
+    try:
+        check_expression(source)
+        tree = ast.parse(source.strip(), mode="eval")
+    except (UnsafeExpression, SyntaxError):
+        return ""  # the engine's checks name it
+    body = tree.body
+    if isinstance(body, ast.Constant) and not body.value:
+        return "elle est toujours fausse"
+    if (
+        isinstance(body, ast.Compare)
+        and len(body.ops) == 1
+        and isinstance(body.ops[0], ast.Eq)
+        and isinstance(body.left, ast.Name)
+        and isinstance(body.comparators[0], ast.Constant)
+        and body.left.id in choices
+    ):
+        (label, values), value = choices[body.left.id], str(body.comparators[0].value)
+        if "*" not in values and value not in values:
+            allowed = ", ".join(f"« {choice} »" for choice in sorted(values))
+            return f"« {value} » n'est pas un choix du champ « {label} » : {allowed}"
+    return ""
 
 
 def _closure(seeds: Iterable[str], edges: Mapping[str, set[str]]) -> set[str]:

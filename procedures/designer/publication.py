@@ -68,6 +68,9 @@ class Draft:
     updated_by: str | None = None
     problems: list[DraftProblem] = field(default_factory=list)
     dmn_xml: str = ""  # the decision tables, versioned with the diagram
+    # What the policy check would refuse at publication, listed while editing (only once
+    # the draft has no problem of its own).
+    before_publishing: list[DraftProblem] = field(default_factory=list)
 
 
 def open_draft(session: Session, code: str) -> Draft:
@@ -75,15 +78,22 @@ def open_draft(session: Session, code: str) -> Draft:
     row = session.get(ProcedureDraft, code)
     if row is not None:
         problems = draft_problems(session, code, row.bpmn_xml, row.metadata_toml, row.dmn_xml)
+        policy = [] if problems else _policy(session, row.bpmn_xml, row.metadata_toml)
         return Draft(
             code, row.bpmn_xml, row.metadata_toml, True, row.updated_at,
-            _name(session, row.updated_by), problems, row.dmn_xml,
+            _name(session, row.updated_by), problems, row.dmn_xml, policy,
         )  # fmt: skip
     current = catalogue.current_version(session, code, required=False)
     if current is None:
         raise ProcedureUnknown(code)
     toml = definition_toml(catalogue.definition_of(current))
     return Draft(code, with_layout(current.bpmn_xml), toml, saved=False, dmn_xml=current.dmn_xml)
+
+
+def _policy(session: Session, bpmn_xml: str, metadata_toml: str) -> list[DraftProblem]:
+    definition = load_definition(metadata_toml)
+    found = policy_problems(session, definition, bpmn_xml.encode("utf-8"), metadata_toml)
+    return [DraftProblem(problem.message, problem.element_id) for problem in found]
 
 
 def save_draft(
@@ -186,9 +196,9 @@ def publish_draft(session: Session, clock: Clock, code: str, actor_id: int) -> P
         raise DraftInvalid(problems)
     definition = load_definition(row.metadata_toml)
     # The policy: what would make the procedure fail its families, each with its fix.
-    refused = policy_problems(session, definition, row.bpmn_xml.encode("utf-8"), row.metadata_toml)
+    refused = _policy(session, row.bpmn_xml, row.metadata_toml)
     if refused:
-        raise DraftInvalid([DraftProblem(p.message, p.element_id) for p in refused])
+        raise DraftInvalid(refused)
     before = _current_state(session, code)
     version = catalogue.publish(
         session, clock, definition, row.bpmn_xml.encode("utf-8"), actor_id,

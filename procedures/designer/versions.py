@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import difflib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from accounts.models import Account
+from procedures.catalogue import definition_of
+from procedures.designer.changes import Change, changes
 from procedures.designer.publication import version_numbered
 from procedures.models import Demande, ProcedureDraft, ProcedureVersion
 
@@ -110,6 +112,7 @@ class VersionDiff:
     right: int
     rows: list[DiffRow]
     diagram_changed: bool
+    elements: list[Change] = field(default_factory=list)  # element by element, in French
 
     @property
     def metadata_changed(self) -> bool:
@@ -127,7 +130,11 @@ def diff_versions(session: Session, code: str, left: int, right: int) -> Version
             rows.append(DiffRow("gap", None, "…", None, "…"))
         for kind, i1, i2, j1, j2 in group:
             rows.extend(_pairs(kind, old_lines, i1, i2, new_lines, j1, j2))
-    return VersionDiff(left, right, rows, old.bpmn_xml != new.bpmn_xml)
+    elements = changes(
+        old.bpmn_xml, new.bpmn_xml, definition_of(old), definition_of(new),
+        old.dmn_xml or "", new.dmn_xml or "",
+    )  # fmt: skip
+    return VersionDiff(left, right, rows, old.bpmn_xml != new.bpmn_xml, elements)
 
 
 def _lines(metadata_json: str) -> list[str]:

@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 from sqlalchemy.orm import Session
 
 from accounts.models import Role
-from coffre.clock import FrozenClock
+from coffre.clock import FrozenClock, local_today
 from coffre.models import Foyer
 from procedures import catalogue, demandes
 from procedures.definitions import DefinitionError, Window, definition_from_dict, load_definition
 from procedures.demandes import FamilyActor
+from procedures.designer.metadata import definition_toml
 from procedures.errors import ProcedureClosed
+from procedures.family_views import open_procedures
 from procedures.forms import choice_label
 from procedures.history import EngineContext
 from tests.factories import make_account, make_service
@@ -77,6 +79,46 @@ def test_a_closed_procedure_refuses_new_drafts(
 
     with pytest.raises(ProcedureClosed):  # the frozen clock stands on 1 September
         demandes.create_draft(db_session, EngineContext(clock=clock), family, "creche")
+
+
+def test_a_procedure_is_hidden_from_families_until_its_opening_date(
+    db_session: Session, clock: FrozenClock, foyer: Foyer
+) -> None:
+    make_service(db_session, code="petite-enfance")
+    definition, bpmn = catalogue.read_built_in("creche")
+    later = definition_from_dict(asdict(definition) | {"opens_on": "2026-09-15"})
+    catalogue.publish(db_session, clock, later, bpmn, None)
+    family = FamilyActor(
+        make_account(db_session, clock, Role.FAMILLE, foyer_id=foyer.id).id, foyer.id
+    )
+    ctx = EngineContext(clock=clock)
+
+    # The frozen clock stands on 1 September: published, but neither listed nor open.
+    assert open_procedures(db_session, foyer.id, local_today(clock)) == []
+    with pytest.raises(ProcedureClosed):
+        demandes.create_draft(db_session, ctx, family, "creche")
+
+    clock.advance(timedelta(days=14))
+    [card] = open_procedures(db_session, foyer.id, local_today(clock))
+    assert card.version.code == "creche"
+    assert demandes.create_draft(db_session, ctx, family, "creche").id
+
+
+def test_an_opening_date_is_a_toml_date_kept_through_the_designer_s_text() -> None:
+    definition = load_definition(CHOICE_HEAD + "opens_on = 2027-01-04\n")
+
+    assert definition.opens_on == "2027-01-04"
+    assert load_definition(definition_toml(definition)) == definition
+    assert json.loads(catalogue.metadata_json(definition))["opens_on"] == "2027-01-04"
+
+
+def test_an_opening_date_must_be_a_date() -> None:
+    with pytest.raises(DefinitionError) as refused:
+        load_definition(CHOICE_HEAD + 'opens_on = "bientôt"\n')
+
+    assert refused.value.problems == [
+        "opens_on : « bientôt » n'est pas une date (attendu : AAAA-MM-JJ)"
+    ]
 
 
 CHOICE_HEAD = 'code = "x"\ntitle = "X"\nlanes = { A = "s" }\nends = { E = "acceptee" }\n'

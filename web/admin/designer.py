@@ -80,7 +80,12 @@ def procedure_save_draft(code: str) -> BaseResponse | tuple[Response | str, int]
         # Not "the file is too large": there is no file, and the draft stays as it was.
         return render_error(413, _("The draft exceeds the allowed size: nothing was saved."))
     if request.is_json:
-        return jsonify(saved=True, saved_at=_saved_at(draft), problems=_problems(draft.problems))
+        return jsonify(
+            saved=True,
+            saved_at=_saved_at(draft),
+            problems=_problems(draft.problems),
+            before_publishing=_problems(draft.before_publishing),
+        )
     flash(_("Draft saved."))
     return redirect(url_for("admin.procedure_designer", code=code))
 

@@ -4,12 +4,13 @@ the retention period, on the crèche as shipped."""
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 from sqlalchemy.orm import Session
 
 from coffre.clock import FrozenClock
 from procedures import catalogue
-from procedures.definitions import RequiredDocument
+from procedures.definitions import RequiredDocument, load_definition
 from procedures.designer.policy import policy_problems
 from tests.factories import make_agent, make_service
 
@@ -43,3 +44,41 @@ def test_an_unknown_document_type_and_no_retention_period_are_named(
         m.startswith("justificatif « passeport_chat » : ce type n'existe pas") for m in messages
     )
     assert any("aucune durée de conservation" in m for m in messages)
+
+
+def test_a_condition_comparing_a_choice_with_a_value_it_cannot_take_is_named(
+    db_session: Session, clock: FrozenClock
+) -> None:
+    definition, bpmn = catalogue.read_built_in("creche")
+    make_agent(db_session, clock, make_service(db_session, code="petite-enfance"))
+    typo = bpmn.replace(b"decision == 'attente'", b"decision == 'atente'")
+    never = bpmn.replace(b"decision == 'attente'", b"False")
+
+    [problem] = policy_problems(db_session, definition, typo, None)
+    [constant] = policy_problems(db_session, definition, never, None)
+
+    assert problem.element_id == constant.element_id
+    assert problem.message.startswith(
+        "flux « liste d'attente » : la condition « decision == 'atente' » ne peut jamais être "
+        "vraie (« atente » n'est pas un choix du champ « Décision de la commission » : "
+        "« attente », « place », « refus »)"
+    )
+    assert "(elle est toujours fausse)" in constant.message
+
+
+def test_steps_in_a_sub_process_or_a_called_procedure_and_a_reminder_s_end_are_understood(
+    db_session: Session, clock: FrozenClock
+) -> None:
+    examples = Path(__file__).parents[1] / "bpmn" / "examples"
+    toml = (examples / "aide_activites.toml").read_text()
+    bpmn = (examples / "aide_activites.bpmn").read_bytes()
+    make_agent(db_session, clock, make_service(db_session, code="scolaire"))
+    definition = load_definition(toml)
+    without_reminder_end = load_definition(toml.replace('Fin_rappel = "en_instruction"\n', ""))
+    no_deadline = load_definition(toml.replace("[tasks.controler_pieces]\nsla_hours = 16\n", ""))
+
+    assert policy_problems(db_session, definition, bpmn, toml) == []
+    assert policy_problems(db_session, without_reminder_end, bpmn, toml) == []
+    [problem] = policy_problems(db_session, no_deadline, bpmn, toml)
+    assert problem.element_id == "controler_pieces"  # in the called procedure, the caller's lane
+    assert "aucun délai de traitement" in problem.message

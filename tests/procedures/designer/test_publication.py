@@ -379,3 +379,36 @@ def test_the_policy_names_an_unreachable_step_a_dead_end_and_an_end_without_stat
     assert ("fin_oubliee", "fin « Fin oubliée » ") in found  # no final status
     assert db_session.scalar(select(ProcedureVersion.version).order_by(
         ProcedureVersion.version.desc()).limit(1)) == 1  # fmt: skip
+
+
+@pytest.mark.usefixtures("published")
+def test_diff_names_each_element_and_field_that_changed(
+    db_session: Session, clock: FrozenClock, admin: Account, agent: AgentActor
+) -> None:
+    draft = open_draft(db_session, "creche")
+    root = etree.fromstring(with_interview(draft.bpmn_xml).encode("utf-8"))
+    task = root.find(".//bpmn:userTask[@id='verifier_dossier']", NS)
+    assert task is not None
+    task.set("name", "Contrôler le dossier")
+    bpmn = etree.tostring(root, encoding="unicode").replace(
+        "decision == 'attente'", "decision == 'attente' and jours >= 2"
+    )
+    toml = draft.metadata_toml.replace("sla_hours = 48", "sla_hours = 24") + INTERVIEW_DEADLINE
+    toml = toml.replace('label = "Décision de la commission"', 'label = "Décision"')
+    save_draft(db_session, clock, "creche", bpmn, toml, admin.id)
+    publish_draft(db_session, clock, "creche", admin.id)
+
+    found = {(c.kind, c.what, c.change) for c in diff_versions(db_session, "creche", 1, 2).elements}
+
+    assert ("added", "étape « Entretien avec la famille »",
+            "ajouté (couloir « Commission petite enfance »)") in found  # fmt: skip
+    assert ("renamed", "étape « Vérifier la complétude du dossier »",
+            "renommé « Contrôler le dossier »") in found  # fmt: skip
+    assert ("changed", "flux « liste d'attente »",
+            "condition : « decision == 'attente' » → « decision == 'attente' and jours >= 2 »"
+            ) in found  # fmt: skip
+    assert ("changed", "étape « verifier_dossier »",
+            "délai de traitement : 48 h ouvrées → 24 h ouvrées") in found  # fmt: skip
+    assert ("changed", "formulaire de l'étape « decision_commission », champ « Décision »",
+            "libellé « Décision de la commission » → « Décision »") in found  # fmt: skip
+    assert not diff_versions(db_session, "creche", 1, 1).elements

@@ -142,14 +142,23 @@ def test_admin_adds_a_task_in_the_modeler_and_publishes_it_for_new_demandes_only
     assert placed.startswith("creche/") and placed.endswith(",entretien_famille")
     page.get_by_role("button", name="Enregistrer le brouillon").click()
     page.locator("#designer-problemes", has_text="Aucun problème trouvé.").wait_for()
-    assert page.locator(".designer-erreur").count() == 0
+    # Sound, but the policy would refuse it: listed while editing, the new step highlighted.
+    policy = page.locator(".designer-avant-publication li[data-element=entretien_famille]")
+    assert "aucun délai de traitement" in policy.inner_text()
+    highlighted = page.locator(".djs-element.designer-erreur")
+    assert [
+        highlighted.nth(i).get_attribute("data-element-id") for i in range(highlighted.count())
+    ] == ["entretien_famille"]
     assert "Brouillon enregistré le" in page.locator("#designer-etat").inner_text()
     page.screenshot(path=str(ARTIFACTS / "concepteur-creche-entretien.png"), full_page=True)
 
     # The policy refuses it: the new step has no deadline; the message says what to add.
     with page.expect_navigation():  # the refusal comes back to this same page
         page.get_by_role("button", name="Publier le brouillon").click()
-    page.get_by_text("« Entretien avec la famille » : aucun délai de traitement").wait_for()
+    refusal = page.get_by_role("paragraph").filter(
+        has_text="« Entretien avec la famille » : aucun délai de traitement"
+    )
+    refusal.wait_for()  # the flash message, beside the list under the diagram
     page.wait_for_selector("#designer-canvas[data-ready=true]")
     metadata.fill(metadata.input_value() + INTERVIEW_DEADLINE)
     page.get_by_role("button", name="Enregistrer le brouillon").click()

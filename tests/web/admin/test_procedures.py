@@ -160,7 +160,8 @@ def test_publish_diff_and_rollback_through_the_pages(
     diff = page_text(admin_client.get(CRECHE + "/diff?de=1&a=2"))
     assert re.search(r'<del>\s*"sla_hours": 48,</del>', diff)
     assert re.search(r'<ins>\s*"sla_hours": 24,</ins>', diff)
-    assert "Le diagramme a changé entre ces versions." in diff
+    assert "Ce qui a changé, élément par élément" in diff
+    assert re.search(r"ajouté\s*</p>\s*</td>\s*<td>étape « Entretien avec la famille »</td>", diff)
     assert admin_client.get(CRECHE + "/diff?de=1&a=9").status_code == 404
     assert admin_client.get(CRECHE + "/diff?de=x&a=2").status_code == 400
 
@@ -270,3 +271,22 @@ def test_a_draft_over_the_size_limit_from_the_form_is_refused_with_413(
         page_text(refused)
     )
     assert current_draft(admin_client)[1] == metadata  # the saved draft is untouched
+
+
+def test_the_designer_lists_what_the_policy_would_refuse_while_editing(
+    admin_client: FlaskClient,
+) -> None:
+    bpmn, metadata = current_draft(admin_client)
+    without_deadline = metadata.replace("sla_hours = 48\n", "")
+
+    body = save(admin_client, bpmn, without_deadline).get_json()  # type: ignore[attr-defined]
+
+    assert body["problems"] == []  # the draft is sound: a trial run may go on
+    [problem] = body["before_publishing"]
+    assert problem["element_id"] == "verifier_dossier"
+    assert problem["message"].startswith(
+        "étape « Vérifier la complétude du dossier » : aucun délai de traitement."
+    )
+    page = page_text(admin_client.get(CRECHE + "/concepteur"))
+    assert "À corriger avant de publier" in page
+    assert 'data-element="verifier_dossier"' in page

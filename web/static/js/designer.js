@@ -31,24 +31,37 @@
     marked.forEach(function (id) { canvas.addMarker(id, MARKER); });
   }
 
-  function showProblems(problems) {
+  function problemList(problems, className) {
+    var list = document.createElement("ul");
+    list.className = className;
+    problems.forEach(function (problem) {
+      var item = document.createElement("li");
+      item.textContent = problem.message;
+      item.setAttribute("data-element", problem.element_id || "");
+      list.appendChild(item);
+    });
+    return list;
+  }
+
+  // The draft's own problems, then what the policy check would refuse at publication.
+  function showProblems(problems, beforePublishing) {
+    beforePublishing = beforePublishing || [];
     problemsBox.textContent = "";
     if (!problems.length) {
       var none = document.createElement("p");
       none.textContent = "Aucun problème trouvé.";
       problemsBox.appendChild(none);
     } else {
-      var list = document.createElement("ul");
-      list.className = "designer-problemes";
-      problems.forEach(function (problem) {
-        var item = document.createElement("li");
-        item.textContent = problem.message;
-        item.setAttribute("data-element", problem.element_id || "");
-        list.appendChild(item);
-      });
-      problemsBox.appendChild(list);
+      problemsBox.appendChild(problemList(problems, "designer-problemes"));
     }
-    highlight(problems.map(function (problem) { return problem.element_id; }));
+    if (beforePublishing.length) {
+      var heading = document.createElement("h3");
+      heading.className = "fr-h6 fr-mt-2w";
+      heading.textContent = "À corriger avant de publier";
+      problemsBox.appendChild(heading);
+      problemsBox.appendChild(problemList(beforePublishing, "designer-problemes designer-avant-publication"));
+    }
+    highlight(problems.concat(beforePublishing).map(function (problem) { return problem.element_id; }));
   }
 
   function problemsOnPage() {
@@ -70,7 +83,7 @@
       }
       return response.json();
     }).then(function (answer) {
-      showProblems(answer.problems || []);
+      showProblems(answer.problems || [], answer.before_publishing || []);
       status.textContent = answer.saved
         ? "Brouillon enregistré le " + answer.saved_at + "."
         : "Le brouillon n'a pas été enregistré.";
