@@ -48,13 +48,20 @@ node_modules/.installed: package.json package-lock.json
 
 $(VENDOR)/.copied: node_modules/.installed
 	rm -rf $(VENDOR)
-	mkdir -p $(VENDOR)/dsfr $(VENDOR)/htmx $(VENDOR)/bpmn-js
+	mkdir -p $(VENDOR)/dsfr $(VENDOR)/htmx $(VENDOR)/bpmn-js $(VENDOR)/dmn-js $(VENDOR)/form-js
 	cp -r $(DSFR)/dsfr.min.css $(DSFR)/dsfr.module.min.js $(DSFR)/dsfr.nomodule.min.js \
 	      $(DSFR)/fonts $(DSFR)/icons $(DSFR)/favicon $(DSFR)/utility $(DSFR)/artwork $(VENDOR)/dsfr/
 	cp node_modules/htmx.org/dist/htmx.min.js $(VENDOR)/htmx/
 	cp node_modules/bpmn-js/dist/bpmn-modeler.production.min.js \
 	   node_modules/bpmn-js/dist/bpmn-navigated-viewer.production.min.js $(VENDOR)/bpmn-js/
 	cp -r node_modules/bpmn-js/dist/assets $(VENDOR)/bpmn-js/
+	cp node_modules/dmn-js/dist/dmn-modeler.production.min.js $(VENDOR)/dmn-js/
+	cp -r node_modules/dmn-js/dist/assets $(VENDOR)/dmn-js/
+	cp node_modules/@bpmn-io/form-js/dist/form-editor.umd.js $(VENDOR)/form-js/
+	cp node_modules/@bpmn-io/form-js/dist/assets/form-js.css \
+	   node_modules/@bpmn-io/form-js/dist/assets/form-js-editor.css \
+	   node_modules/@bpmn-io/form-js/dist/assets/properties-panel.css \
+	   node_modules/@bpmn-io/form-js/dist/assets/draggle.css $(VENDOR)/form-js/
 	touch $@
 
 $(CATALOGUE_MO): $(CATALOGUE_PO) $(VENV)/.installed

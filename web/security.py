@@ -11,14 +11,20 @@ from facturation import payments
 from web.runtime import EXTENSION_KEY
 
 
-def content_security_policy(form_targets: tuple[str, ...] = ()) -> str:
+def content_security_policy(
+    form_targets: tuple[str, ...] = (), *, inline_styles: bool = False
+) -> str:
     """The pages' policy; `form_targets` are the other origins a form may lead to (a form's
-    redirect counts: FranceConnect's sign-in and sign-out pages)."""
+    redirect counts: FranceConnect's sign-in and sign-out pages).
+
+    `inline_styles`: only for the procedure designer, whose form builder and decision table
+    editor (form-js, dmn-js) write style attributes and elements; scripts stay 'self' only.
+    """
     return "; ".join(
         [
             "default-src 'self'",
             "script-src 'self'",
-            "style-src 'self'",
+            "style-src 'self' 'unsafe-inline'" if inline_styles else "style-src 'self'",
             "img-src 'self' data:",
             "font-src 'self'",
             "connect-src 'self'",

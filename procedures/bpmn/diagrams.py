@@ -336,17 +336,29 @@ def _check_decision_refs(
 
 
 def engine_problems(root: etree._Element, process: etree._Element, filename: str) -> list[Problem]:
-    """What SpiffWorkflow's own parser refuses in a process (run after the checks above)."""
+    """What SpiffWorkflow's own parser refuses in a process (run after the checks above).
+
+    Business rule tasks are read as plain tasks: an imported file does not carry its
+    decision tables, which the designer adds afterwards (and then checks).
+    """
     problems: list[Problem] = []
-    _spiff_spec(root, process, filename, problems)
+    _spiff_spec(root, process, filename, problems, decisions_pending=True)
     return problems
 
 
-def _runnable(root: etree._Element) -> etree._Element:
-    """The tree SpiffWorkflow parses: data objects and their associations left out."""
-    if not any(True for _ in root.iter(*(f"{{{BPMN}}}{tag}" for tag in DOCUMENTATION_ONLY))):
+def _runnable(root: etree._Element, decisions_pending: bool = False) -> etree._Element:
+    """The tree SpiffWorkflow parses: data objects and their associations left out (and,
+    while decisions are pending, business rule tasks as plain tasks)."""
+    documentation = any(
+        True for _ in root.iter(*(f"{{{BPMN}}}{tag}" for tag in DOCUMENTATION_ONLY))
+    )
+    rules = decisions_pending and any(True for _ in root.iter(f"{{{BPMN}}}businessRuleTask"))
+    if not documentation and not rules:
         return root
     copy = etree.fromstring(etree.tostring(root))
+    if rules:
+        for task in copy.iter(f"{{{BPMN}}}businessRuleTask"):
+            task.tag = f"{{{BPMN}}}task"
     etree.strip_elements(copy, *(f"{{{BPMN}}}{tag}" for tag in DOCUMENTATION_ONLY), with_tail=False)
     return copy
 
@@ -357,12 +369,13 @@ def _spiff_spec(
     filename: str,
     problems: list[Problem],
     dmn: etree._Element | None = None,
+    decisions_pending: bool = False,
 ) -> tuple[Any, dict[str, Any]]:
     parser = SpiffBpmnParser()
     try:
         if dmn is not None:
             parser.add_dmn_xml(dmn, "decisions.dmn")
-        parser.add_bpmn_xml(_runnable(root), filename)
+        parser.add_bpmn_xml(_runnable(root, decisions_pending), filename)
         process_id = process.get("id", "")
         return parser.get_spec(process_id), parser.get_subprocess_specs(process_id)
     except ValidationException as exc:
@@ -399,6 +412,9 @@ ENGINE_MESSAGES: tuple[tuple[str, str], ...] = (
      "plusieurs flux sortants d'une tâche : placez une passerelle après la tâche"),
     (r"A loopMaximum or loopCondition must be specified",
      "boucle sans condition ni maximum : indiquez quand elle s'arrête"),
+    (r"A multiinstance task must specify a cardinality or a loop input data reference",
+     "instance multiple sans collection : déclarez une propriété du processus nommée comme la "
+     "liste (par exemple « enfants ») et choisissez-la comme collection d'entrée"),
     (r"loop input data reference is missing|loop output data reference is missing",
      "collection de l'instance multiple introuvable : indiquez la variable de la liste"),
     (r"Cancel Events may only be used with transactions",

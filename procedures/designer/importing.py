@@ -192,7 +192,7 @@ def _decision_tasks(processes: list[etree._Element]) -> Iterator[Problem]:
             name = task.get("name") or task.get("id") or ""
             message = (
                 "tâche de règle métier : sa table de décision (DMN) n'est pas dans le fichier ; "
-                "importez le diagramme sans elle, puis ajoutez-la dans le concepteur avec sa table"
+                "ajoutez-la dans le concepteur (Tables de décision) avant de publier"
             )
             yield Problem(
                 f"businessRuleTask « {name} »", message, "decision_missing", task.get("id", "")

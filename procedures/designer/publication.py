@@ -10,8 +10,11 @@ publication, rollback, import and discarded draft is written to the administrati
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from lxml import etree
 from sqlalchemy import delete, select
@@ -23,6 +26,7 @@ from coffre.clock import Clock
 from procedures import catalogue
 from procedures.bpmn.diagrams import BPMN, MAX_DIAGRAM_BYTES, NS, DiagramRejected, parse_xml
 from procedures.definitions import FAMILY_LANE, Definition, DefinitionError, load_definition
+from procedures.designer.form_schemas import FormSchemaError, fields_of, schema_of
 from procedures.designer.importing import ImportResult, import_diagram, service_codes
 from procedures.designer.layout import with_layout
 from procedures.designer.metadata import definition_toml, toml_text
@@ -48,12 +52,20 @@ class DraftInvalid(DesignerError):
         self.problems = problems
 
 
+class DraftTooLarge(DraftInvalid):
+    """The draft's diagram, tables or metadata exceed the size allowed; nothing was saved."""
+
+
 @dataclass(frozen=True)
 class DraftProblem:
     """One reason the draft cannot be published, in French; `element_id` to highlight."""
 
     message: str
     element_id: str = ""
+
+
+FAMILY_FORM = "famille"  # the key of the family's form among the forms to edit
+ANSWERED_TASKS = ("userTask", "manualTask", "receiveTask")
 
 
 @dataclass(frozen=True)
@@ -104,17 +116,84 @@ def save_draft(
     metadata_toml: str,
     actor_id: int,
     dmn_xml: str | None = None,
+    forms: Mapping[str, Any] | None = None,
 ) -> Draft:
     """Keep the edited diagram and metadata (and decision tables: None keeps those of the
-    draft or current version) as the draft, valid or not; return its problems."""
+    draft or current version) as the draft, valid or not; return its problems.
+
+    `forms`: form-js schemas made in the form builder, by form (`FAMILY_FORM` or a step's
+    id): they replace those forms' fields in the metadata. A schema the portal cannot use
+    raises DraftInvalid and nothing is saved.
+    """
     _global_administrator(session, actor_id)
     if session.get(ProcedureDraft, code) is None and not _published(session, code):
         raise ProcedureUnknown(code)
+    if forms:
+        metadata_toml = with_forms(metadata_toml, forms)
     if dmn_xml is None:
         dmn_xml = open_draft(session, code).dmn_xml
     _store(session, clock, code, bpmn_xml, metadata_toml, actor_id, dmn_xml)
     session.commit()
     return open_draft(session, code)
+
+
+def with_forms(metadata_toml: str, forms: Mapping[str, Any]) -> str:
+    """The metadata with the forms built in the form builder in place of their fields (as it
+    stands when the metadata itself has problems: they are listed, the forms wait)."""
+    try:
+        definition = load_definition(metadata_toml)
+    except DefinitionError:
+        return metadata_toml
+    fields, tasks, problems = definition.fields, dict(definition.tasks), []
+    for key, schema in forms.items():
+        try:
+            built = fields_of(schema)
+        except FormSchemaError as exc:
+            label = "formulaire de la famille" if key == FAMILY_FORM else f"étape « {key} »"
+            problems += [DraftProblem(f"{label} : {problem}", "" if key == FAMILY_FORM else key)
+                         for problem in exc.problems]  # fmt: skip
+            continue
+        if key == FAMILY_FORM:
+            fields = built
+        else:
+            tasks[str(key)] = dataclasses.replace(definition.task(str(key)), form=built)
+    if problems:
+        raise DraftInvalid(problems)
+    return definition_toml(dataclasses.replace(definition, fields=fields, tasks=tasks))
+
+
+@dataclass(frozen=True)
+class FormToEdit:
+    """One form of the procedure for the form builder: the family's, or a step's."""
+
+    key: str
+    label: str
+    schema: dict[str, Any]
+
+
+def forms_to_edit(draft: Draft) -> list[FormToEdit]:
+    """The family's form, then one per step someone answers (human tasks, the family's or a
+    partner's awaited messages), as form-js schemas; none when the metadata is unreadable."""
+    try:
+        definition = load_definition(draft.metadata_toml)
+        root = parse_xml(draft.bpmn_xml.encode("utf-8"))
+    except (DefinitionError, DiagramRejected):
+        return []
+    forms = [FormToEdit(FAMILY_FORM, "Formulaire de la famille", schema_of(definition.fields))]
+    steps = {node.get("id", ""): node.get("name") or node.get("id", "") for node in _answered(root)}
+    for spec_id in sorted(set(steps) | set(definition.tasks), key=lambda s: steps.get(s, s)):
+        label = f"Étape « {steps.get(spec_id, spec_id)} »"
+        forms.append(FormToEdit(spec_id, label, schema_of(definition.task(spec_id).form, spec_id)))
+    return forms
+
+
+def _answered(root: etree._Element) -> list[etree._Element]:
+    """The elements someone answers with a form: human tasks, and message waits."""
+    found = [node for tag in ANSWERED_TASKS for node in root.iter(f"{{{BPMN}}}{tag}")]
+    for event in root.iter(f"{{{BPMN}}}intermediateCatchEvent"):
+        if event.find("bpmn:messageEventDefinition", NS) is not None:
+            found.append(event)
+    return found
 
 
 def _store(
@@ -128,7 +207,7 @@ def _store(
 ) -> None:
     too_large = max(len(bpmn_xml.encode("utf-8")), len(dmn_xml.encode("utf-8"))) > MAX_DIAGRAM_BYTES
     if too_large or len(metadata_toml) > MAX_METADATA_CHARS:
-        raise DraftInvalid([DraftProblem("le brouillon dépasse la taille autorisée")])
+        raise DraftTooLarge([DraftProblem("le brouillon dépasse la taille autorisée")])
     row = session.get(ProcedureDraft, code) or ProcedureDraft(code=code)
     row.bpmn_xml, row.metadata_toml, row.dmn_xml = bpmn_xml, metadata_toml, dmn_xml
     row.updated_at, row.updated_by = clock.now(), actor_id
@@ -166,10 +245,13 @@ def _service_problems(session: Session, definition: Definition, bpmn: bytes) -> 
 
 def _metadata_problems(definition: Definition, bpmn: bytes) -> list[DraftProblem]:
     """Settings naming a task or an end event the diagram does not have (a typo, a removal)."""
-    human = {node.get("id") for tag in ("userTask", "manualTask") for node in _all(bpmn, tag)}
+    human = {node.get("id") for node in _answered(parse_xml(bpmn))}
     ends = {node.get("id") for node in _all(bpmn, "endEvent")}
     problems = [
-        DraftProblem(f"métadonnées : [tasks.{spec_id}] ne correspond à aucune tâche humaine")
+        DraftProblem(
+            f"métadonnées : [tasks.{spec_id}] ne correspond à aucune étape du diagramme "
+            "(tâche humaine ou attente d'un message)"
+        )
         for spec_id in definition.tasks
         if spec_id not in human
     ]

@@ -18,7 +18,9 @@ from accounts.models import Role
 from procedures.designer.publication import (
     Draft,
     DraftInvalid,
+    DraftTooLarge,
     delete_draft,
+    forms_to_edit,
     open_draft,
     publish_draft,
     save_draft,
@@ -28,15 +30,24 @@ from web.admin.blueprint import bp
 from web.auth.guard import role_required
 from web.errors import render_error
 from web.runtime import db, runtime
+from web.security import content_security_policy
 
 BPMN_MIMETYPE = "application/bpmn+xml"
 
 
 @bp.get("/procedures/<code>/concepteur")
 @role_required(Role.ADMIN)
-def procedure_designer(code: str) -> str:
+def procedure_designer(code: str) -> Response:
     draft = open_draft(db(), code)
-    return render_template("admin/procedure_designer.html", code=code, draft=draft)
+    forms = [
+        {"key": form.key, "label": form.label, "schema": form.schema}
+        for form in forms_to_edit(draft)
+    ]
+    page = render_template("admin/procedure_designer.html", code=code, draft=draft, forms=forms)
+    # form-js and dmn-js style their editors inline: allowed on this page only.
+    return Response(
+        page, headers={"Content-Security-Policy": content_security_policy(inline_styles=True)}
+    )
 
 
 @bp.get("/procedures/<code>/brouillon.bpmn")
@@ -72,11 +83,21 @@ def procedure_save_draft(code: str) -> BaseResponse | tuple[Response | str, int]
             abort(400)
         bpmn = open_draft(db(), code).bpmn_xml  # the form sends only the metadata
         metadata = metadata if isinstance(metadata, str) else ""
+    decisions = payload.get("dmn") if request.is_json else None
+    forms = payload.get("forms") if request.is_json else None
+    if decisions is not None and not isinstance(decisions, str):
+        abort(400)
+    if forms is not None and not isinstance(forms, dict):
+        abort(400)
     try:
-        draft = save_draft(db(), runtime().clock, code, bpmn, metadata, current_user.id)
+        draft = save_draft(
+            db(), runtime().clock, code, bpmn, metadata, current_user.id, decisions, forms
+        )
     except DraftInvalid as exc:
         if request.is_json:
-            return jsonify(saved=False, problems=_problems(exc.problems)), 413
+            # 413 when too large, 422 when a form built in the form builder cannot be used.
+            status = 413 if isinstance(exc, DraftTooLarge) else 422
+            return jsonify(saved=False, problems=_problems(exc.problems)), status
         # Not "the file is too large": there is no file, and the draft stays as it was.
         return render_error(413, _("The draft exceeds the allowed size: nothing was saved."))
     if request.is_json:
@@ -85,6 +106,7 @@ def procedure_save_draft(code: str) -> BaseResponse | tuple[Response | str, int]
             saved_at=_saved_at(draft),
             problems=_problems(draft.problems),
             before_publishing=_problems(draft.before_publishing),
+            metadata=draft.metadata_toml,
         )
     flash(_("Draft saved."))
     return redirect(url_for("admin.procedure_designer", code=code))

@@ -138,7 +138,8 @@ def test_metadata_problems_are_listed_in_french(
     typo = draft.metadata_toml.replace("[tasks.verifier_dossier]", "[tasks.verifier_dosier]")
     saved = save_draft(db_session, clock, "creche", draft.bpmn_xml, typo, admin.id)
     assert [p.message for p in saved.problems] == [
-        "métadonnées : [tasks.verifier_dosier] ne correspond à aucune tâche humaine"
+        "métadonnées : [tasks.verifier_dosier] ne correspond à aucune étape du diagramme "
+        "(tâche humaine ou attente d'un message)"
     ]
 
 

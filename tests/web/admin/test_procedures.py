@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import html
 import io
+import json
 import re
 
 import pytest
@@ -290,3 +291,95 @@ def test_the_designer_lists_what_the_policy_would_refuse_while_editing(
     page = page_text(admin_client.get(CRECHE + "/concepteur"))
     assert "À corriger avant de publier" in page
     assert 'data-element="verifier_dossier"' in page
+
+
+def forms_on_page(client: FlaskClient) -> dict[str, dict[str, object]]:
+    page = client.get(CRECHE + "/concepteur").get_data(as_text=True)
+    match = re.search(r'<script type="application/json" id="designer-formulaires">(.*?)</script>',
+                      page, re.S)  # fmt: skip
+    assert match
+    return {form["key"]: form for form in json.loads(match.group(1))}
+
+
+def test_forms_built_in_the_form_builder_become_the_metadata_s_fields(
+    admin_client: FlaskClient, db_session: Session
+) -> None:
+    bpmn, metadata = current_draft(admin_client)
+    forms = forms_on_page(admin_client)
+    assert forms["famille"]["label"] == "Formulaire de la famille"
+    assert forms["decision_commission"]["label"] == "Étape « Décision de la commission »"
+    family = forms["famille"]["schema"]
+    family["components"].append(  # type: ignore[index]
+        {"type": "textarea", "key": "remarques", "label": "Remarques pour la commission"}
+    )
+    headers = {"X-CSRFToken": designer_token(admin_client)}
+    body = {"bpmn": bpmn, "metadata": metadata, "forms": {"famille": family},
+            "dmn": DECISIONS}  # fmt: skip
+
+    answer = admin_client.post(CRECHE + "/brouillon", json=body, headers=headers)
+
+    assert answer.status_code == 200, answer.get_json()
+    saved = answer.get_json()
+    assert saved["problems"] == []
+    assert 'name = "remarques"\nlabel = "Remarques pour la commission"' in saved["metadata"]
+    assert forms_on_page(admin_client)["famille"]["schema"]["components"][-1]["key"] == (  # type: ignore[index]
+        "remarques"
+    )
+    published = admin_client.post(
+        CRECHE + "/publier", data={"csrf_token": designer_token(admin_client)}
+    )
+    assert published.status_code == 302
+    current = catalogue.current_version(db_session, "creche")
+    assert current is not None and current.dmn_xml == DECISIONS
+    assert [f.name for f in catalogue.definition_of(current).fields][-1] == "remarques"
+
+
+def test_a_form_the_portal_cannot_use_is_refused_and_nothing_is_saved(
+    admin_client: FlaskClient,
+) -> None:
+    bpmn, metadata = current_draft(admin_client)
+    bad = {"components": [{"type": "filepicker", "key": "piece", "label": "Pièce"}]}
+    headers = {"X-CSRFToken": designer_token(admin_client)}
+
+    answer = admin_client.post(
+        CRECHE + "/brouillon",
+        json={"bpmn": bpmn, "metadata": metadata, "forms": {"decision_commission": bad}},
+        headers=headers,
+    )
+
+    assert answer.status_code == 422
+    assert answer.get_json() == {
+        "saved": False,
+        "problems": [
+            {
+                "element_id": "decision_commission",
+                "message": "étape « decision_commission » : champ « Pièce » : le composant "
+                "« filepicker » n'est pas pris en charge (texte, nombre, date, case à cocher, "
+                "liste de choix, enfant(s) du foyer)",
+            }
+        ],
+    }
+    assert "Aucun brouillon" in page_text(admin_client.get(CRECHE + "/concepteur"))
+    hostile = admin_client.post(
+        CRECHE + "/brouillon",
+        json={"bpmn": bpmn, "metadata": metadata, "dmn": DECISIONS.replace(
+            "<text>150</text>", "<text>__import__('os').getcwd()</text>")},
+        headers=headers,
+    )  # fmt: skip
+    assert hostile.status_code == 200
+    assert any("expression refusée" in p["message"] for p in hostile.get_json()["problems"])
+
+
+DECISIONS = """<?xml version="1.0" encoding="UTF-8"?>
+<definitions xmlns="https://www.omg.org/spec/DMN/20191111/MODEL/" id="d" name="D" namespace="x">
+  <decision id="montant" name="Montant">
+    <decisionTable id="t" hitPolicy="UNIQUE">
+      <input id="i" label="QF"><inputExpression id="e" typeRef="number"><text>quotient</text>
+      </inputExpression></input>
+      <output id="o" label="Montant" name="montant" typeRef="number" />
+      <rule id="r"><inputEntry id="c"><text>&lt; 600</text></inputEntry>
+      <outputEntry id="s"><text>150</text></outputEntry></rule>
+    </decisionTable>
+  </decision>
+</definitions>
+"""

@@ -18,6 +18,8 @@
   var metadata = document.getElementById("designer-metadonnees");
   var svgButton = document.getElementById("designer-svg");
   var marked = [];
+  var decisions = designerDecisions();
+  var forms = designerForms();
 
   function highlight(ids) {
     var canvas = modeler.get("canvas");
@@ -70,19 +72,35 @@
   }
 
   function save() {
-    return modeler.saveXML({ format: true }).then(function (result) {
+    var payload = { metadata: metadata.value };
+    return Promise.all([
+      modeler.saveXML({ format: true }),
+      decisions.xml(),
+      Promise.resolve(forms.changed())
+    ]).then(function (results) {
+      payload.bpmn = results[0].xml;
+      if (results[1] !== null) {
+        payload.dmn = results[1];
+      }
+      if (results[2] !== null) {
+        payload.forms = results[2];
+      }
       return fetch(container.getAttribute("data-save-url"), {
         method: "POST",
         credentials: "same-origin",
         headers: { "Content-Type": "application/json", "X-CSRFToken": container.getAttribute("data-csrf") },
-        body: JSON.stringify({ bpmn: result.xml, metadata: metadata.value })
+        body: JSON.stringify(payload)
       });
     }).then(function (response) {
-      if (!response.ok && response.status !== 413) {
+      if (!response.ok && response.status !== 413 && response.status !== 422) {
         throw new Error("HTTP " + response.status);
       }
       return response.json();
     }).then(function (answer) {
+      if (answer.saved && payload.forms) {
+        metadata.value = answer.metadata;  // the forms built are now the metadata's fields
+        forms.saved();
+      }
       showProblems(answer.problems || [], answer.before_publishing || []);
       status.textContent = answer.saved
         ? "Brouillon enregistré le " + answer.saved_at + "."
@@ -136,6 +154,130 @@
       status.textContent = "Le diagramme ne peut pas être affiché : " + error.message;
     });
 
-  // For scripted checks (the browser tests) and the console: the modeler and the save.
-  window.portailDesigner = { modeler: modeler, save: save };
+  // For scripted checks (the browser tests) and the console: the editors and the save.
+  window.portailDesigner = { modeler: modeler, save: save, decisions: decisions, forms: forms };
+
+  // The decision tables (dmn-js): opened when the draft has some, or when asked for.
+  function designerDecisions() {
+    var box = document.getElementById("designer-decisions");
+    var addButton = document.getElementById("designer-dmn-ajouter");
+    var viewsBox = document.getElementById("designer-dmn-vues");
+    var choice = document.getElementById("designer-dmn-choix");
+    var source = document.getElementById("designer-dmn-xml");
+    var dmn = null;
+    var STARTER = '<?xml version="1.0" encoding="UTF-8"?>' +
+      '<definitions xmlns="https://www.omg.org/spec/DMN/20191111/MODEL/" id="decisions" ' +
+      'name="Tables de décision" namespace="https://portail-famille.example/dmn">' +
+      '<decision id="decision_1" name="Nouvelle décision">' +
+      '<decisionTable id="table_1" hitPolicy="UNIQUE">' +
+      '<input id="entree_1" label="Quotient familial"><inputExpression id="expression_1" typeRef="number">' +
+      '<text>quotient</text></inputExpression></input>' +
+      '<output id="sortie_1" label="Tranche" name="tranche" typeRef="string" />' +
+      '</decisionTable></decision></definitions>';
+
+    function showViews() {
+      var tables = dmn.getViews().filter(function (view) { return view.type === "decisionTable"; });
+      choice.textContent = "";
+      tables.forEach(function (view, index) {
+        var option = document.createElement("option");
+        option.value = String(index);
+        option.textContent = view.name || view.id;
+        choice.appendChild(option);
+      });
+      viewsBox.hidden = tables.length < 2;
+      if (tables.length) {
+        dmn.open(tables[0]);
+      }
+      choice.onchange = function () { dmn.open(tables[Number(choice.value)]); };
+    }
+
+    function open(xml) {
+      if (!box || typeof window.DmnJS !== "function") {
+        return Promise.resolve(null);
+      }
+      dmn = new window.DmnJS({ container: box });
+      return dmn.importXML(xml).then(function () {
+        showViews();
+        box.setAttribute("data-ready", "true");
+        if (addButton) {
+          addButton.hidden = true;
+        }
+      }).catch(function (error) {
+        box.setAttribute("data-import-error", error.message);
+      });
+    }
+
+    var initial = source ? JSON.parse(source.textContent) : "";
+    if (initial) {
+      open(initial);
+    }
+    if (addButton) {
+      addButton.addEventListener("click", function () { open(STARTER); });
+    }
+    return {
+      // The tables as XML, or null when none were opened (the draft keeps its own).
+      xml: function () {
+        if (!dmn) {
+          return Promise.resolve(null);
+        }
+        return dmn.saveXML({ format: true }).then(function (result) { return result.xml; });
+      },
+      modeler: function () { return dmn; }
+    };
+  }
+
+  // The forms (form-js): one editor, the form chosen in the list; only the forms changed
+  // are sent, and the server turns them into the metadata's fields.
+  function designerForms() {
+    var box = document.getElementById("designer-formulaire");
+    var choice = document.getElementById("designer-formulaire-choix");
+    var source = document.getElementById("designer-formulaires");
+    var none = { changed: function () { return null; }, saved: function () {}, editor: function () { return null; } };
+    if (!box || !source || !window.FormEditor) {
+      return none;
+    }
+    var schemas = {};
+    JSON.parse(source.textContent).forEach(function (form) { schemas[form.key] = form.schema; });
+    var current = choice.value;
+    var dirty = {};
+    var importing = true;
+    var editor = new window.FormEditor.FormEditor({ container: box });
+    editor.on("changed", function () {
+      if (!importing) {
+        dirty[current] = true;
+      }
+    });
+    function show(key) {
+      importing = true;
+      current = key;
+      return editor.importSchema(schemas[key]).then(function () {
+        importing = false;
+        box.setAttribute("data-form", key);
+        box.setAttribute("data-ready", "true");
+      });
+    }
+    show(current);
+    choice.addEventListener("change", function () {
+      if (dirty[current]) {
+        schemas[current] = editor.saveSchema();
+      }
+      show(choice.value);
+    });
+    return {
+      changed: function () {
+        if (dirty[current]) {
+          schemas[current] = editor.saveSchema();
+        }
+        var keys = Object.keys(dirty);
+        if (!keys.length) {
+          return null;
+        }
+        var changed = {};
+        keys.forEach(function (key) { changed[key] = schemas[key]; });
+        return changed;
+      },
+      saved: function () { dirty = {}; },
+      editor: function () { return editor; }
+    };
+  }
 })();
