@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from lxml import etree
 
-from procedures.bpmn.diagrams import BPMN, NS, parse_xml
+from procedures.bpmn.diagrams import BPMN, NS, called_processes, main_process, parse_xml
 
 BPMNDI = "http://www.omg.org/spec/BPMN/20100524/DI"
 DC = "http://www.omg.org/spec/DD/20100524/DC"
@@ -40,12 +40,16 @@ def with_layout(xml: str) -> str:
     root = parse_xml(xml.encode("utf-8"))
     if root.find(f"{{{BPMNDI}}}BPMNDiagram/{{{BPMNDI}}}BPMNPlane/*") is not None:
         return xml
-    process = root.find("bpmn:process", NS)
+    process, _ = main_process(root)
     if process is None:
         return xml
     for empty in root.findall(f"{{{BPMNDI}}}BPMNDiagram"):
         root.remove(empty)
     _draw(root, process)
+    # Each sub-process is drawn on its own plane (the modeler's "drill down"), each called
+    # process on a diagram of its own.
+    for index, container in enumerate(_inner_containers(root, process), start=2):
+        _draw_plane(root, container, index)
     text = etree.tostring(root, encoding="unicode")
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + text + "\n"
 
@@ -166,6 +170,38 @@ def _draw(root: etree._Element, process: etree._Element) -> None:
     for node_id, box in boxes.items():
         _shape(plane, nodes[node_id], box)
     for flow in process.iterchildren(f"{{{BPMN}}}sequenceFlow"):
+        source, target = boxes.get(flow.get("sourceRef", "")), boxes.get(flow.get("targetRef", ""))
+        if source is not None and target is not None:
+            _edge(plane, flow, _waypoints(source, target))
+
+
+def _inner_containers(root: etree._Element, process: etree._Element) -> list[etree._Element]:
+    containers = [*process.iter(f"{{{BPMN}}}subProcess")]
+    for callee in called_processes(root, process, []):
+        containers += [callee, *callee.iter(f"{{{BPMN}}}subProcess")]
+    return containers
+
+
+def _draw_plane(root: etree._Element, container: etree._Element, index: int) -> None:
+    """A sub-process's or a called process's elements, in a row, on a plane of their own."""
+    nodes = _nodes(container)
+    flows = _flows(container, nodes)
+    column = _columns(nodes, flows)
+    slots: dict[int, int] = defaultdict(int)
+    slot_of: dict[str, int] = {}
+    for node_id, node in nodes.items():
+        if not node.get("attachedToRef"):
+            slot_of[node_id] = slots[column[node_id]]
+            slots[column[node_id]] += 1
+    boxes = _node_boxes(nodes, column, {}, slot_of, {"": POOL_Y}, POOL_X)
+    diagram = etree.SubElement(root, f"{{{BPMNDI}}}BPMNDiagram", id=f"BPMNDiagram_{index}")
+    plane = etree.SubElement(
+        diagram, f"{{{BPMNDI}}}BPMNPlane", id=f"BPMNPlane_{index}",
+        bpmnElement=container.get("id", ""),
+    )  # fmt: skip
+    for node_id, box in boxes.items():
+        _shape(plane, nodes[node_id], box)
+    for flow in container.iterchildren(f"{{{BPMN}}}sequenceFlow"):
         source, target = boxes.get(flow.get("sourceRef", "")), boxes.get(flow.get("targetRef", ""))
         if source is not None and target is not None:
             _edge(plane, flow, _waypoints(source, target))

@@ -137,8 +137,9 @@ def _steps_without_deadline(
             continue  # outside a lane (the engine says so), or the family's own step
         if definition.task(task_id).sla_hours is None:
             yield PolicyProblem(
-                f"étape « {_name(task)} » : aucun délai de traitement. Indiquez-le en heures "
-                f"ouvrées ([tasks.{task_id}] sla_hours = 40, par exemple) : sans lui, la "
+                f"étape « {_name(task)} » : aucun délai de traitement. Sélectionnez l'étape et "
+                "indiquez son délai en heures ouvrées dans les propriétés (40 pour une "
+                f"semaine ; [tasks.{task_id}] sla_hours dans les métadonnées) : sans lui, la "
                 "supervision ne voit jamais l'étape en retard.",
                 task_id,
             )

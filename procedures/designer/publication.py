@@ -24,7 +24,14 @@ from accounts.models import Account, Service
 from accounts.organisation import Administrator, OutsideScope, administrator, record
 from coffre.clock import Clock
 from procedures import catalogue
-from procedures.bpmn.diagrams import BPMN, MAX_DIAGRAM_BYTES, NS, DiagramRejected, parse_xml
+from procedures.bpmn.diagrams import (
+    BPMN,
+    MAX_DIAGRAM_BYTES,
+    NS,
+    DiagramRejected,
+    main_process,
+    parse_xml,
+)
 from procedures.definitions import FAMILY_LANE, Definition, DefinitionError, load_definition
 from procedures.designer.form_schemas import FormSchemaError, fields_of, schema_of
 from procedures.designer.importing import ImportResult, import_diagram, service_codes
@@ -117,6 +124,7 @@ def save_draft(
     actor_id: int,
     dmn_xml: str | None = None,
     forms: Mapping[str, Any] | None = None,
+    settings: Mapping[str, Any] | None = None,
 ) -> Draft:
     """Keep the edited diagram and metadata (and decision tables: None keeps those of the
     draft or current version) as the draft, valid or not; return its problems.
@@ -130,6 +138,8 @@ def save_draft(
         raise ProcedureUnknown(code)
     if forms:
         metadata_toml = with_forms(metadata_toml, forms)
+    if settings:
+        metadata_toml = with_settings(metadata_toml, settings)
     if dmn_xml is None:
         dmn_xml = open_draft(session, code).dmn_xml
     _store(session, clock, code, bpmn_xml, metadata_toml, actor_id, dmn_xml)
@@ -160,6 +170,83 @@ def with_forms(metadata_toml: str, forms: Mapping[str, Any]) -> str:
     if problems:
         raise DraftInvalid(problems)
     return definition_toml(dataclasses.replace(definition, fields=fields, tasks=tasks))
+
+
+MAX_SLA_HOURS = 24 * 365
+MAX_TIMEOUT_DAYS = 366
+
+
+def with_settings(metadata_toml: str, settings: Mapping[str, Any]) -> str:
+    """The metadata with what the properties panel set: each lane's service (`lanes`: lane
+    name -> service code or "famille"), each step's deadlines (`tasks`: step id ->
+    `sla_hours`, `timeout_days`; null removes one). Refused as a whole when one is invalid."""
+    try:
+        definition = load_definition(metadata_toml)
+    except DefinitionError:
+        return metadata_toml
+    lanes, tasks = dict(definition.lanes), dict(definition.tasks)
+    problems: list[DraftProblem] = []
+    raw_lanes = settings.get("lanes") or {}
+    raw_tasks = settings.get("tasks") or {}
+    if not isinstance(raw_lanes, Mapping) or not isinstance(raw_tasks, Mapping):
+        raise DraftInvalid([DraftProblem("réglages illisibles (couloirs et étapes attendus)")])
+    for lane, code in raw_lanes.items():
+        if not isinstance(code, str) or len(code) > 60:
+            problems.append(DraftProblem(f"couloir « {str(lane)[:80]} » : service illisible"))
+        else:
+            lanes[str(lane)[:200]] = code
+    for spec_id, values in raw_tasks.items():
+        if not isinstance(values, Mapping):
+            problems.append(DraftProblem(f"étape « {str(spec_id)[:80]} » : réglages illisibles"))
+            continue
+        current = definition.task(str(spec_id))
+        sla = _bounded(values.get("sla_hours", current.sla_hours), MAX_SLA_HOURS)
+        timeout = _bounded(values.get("timeout_days", current.timeout_days), MAX_TIMEOUT_DAYS)
+        if sla is False or timeout is False:
+            problems.append(
+                DraftProblem(
+                    f"étape « {str(spec_id)[:80]} » : délai invalide (un nombre entier d'heures "
+                    f"ouvrées, jusqu'à {MAX_SLA_HOURS}, ou de jours, jusqu'à {MAX_TIMEOUT_DAYS})",
+                    str(spec_id)[:200],
+                )
+            )
+            continue
+        tasks[str(spec_id)] = dataclasses.replace(current, sla_hours=sla, timeout_days=timeout)
+    if problems:
+        raise DraftInvalid(problems)
+    return definition_toml(dataclasses.replace(definition, lanes=lanes, tasks=tasks))
+
+
+def _bounded(value: Any, maximum: int) -> int | bool | None:
+    """A positive whole number up to `maximum`, None for "none", False when invalid."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        return False
+    try:
+        number = int(str(value))
+    except ValueError:
+        return False
+    return number if 0 < number <= maximum else False
+
+
+def panel_settings(session: Session, draft: Draft) -> dict[str, Any]:
+    """What the properties panel shows: the services a lane may go to (and the family), each
+    lane's service and each step's deadlines as the metadata sets them."""
+    services = [
+        [code, name]
+        for code, name in session.execute(select(Service.code, Service.name).order_by(Service.name))
+    ]
+    services.append([FAMILY_LANE, "La famille"])
+    try:
+        definition = load_definition(draft.metadata_toml)
+    except DefinitionError:
+        return {"services": services, "lanes": {}, "tasks": {}}
+    tasks = {
+        spec_id: {"sla_hours": task.sla_hours, "timeout_days": task.timeout_days}
+        for spec_id, task in definition.tasks.items()
+    }
+    return {"services": services, "lanes": dict(definition.lanes), "tasks": tasks}
 
 
 @dataclass(frozen=True)
@@ -357,7 +444,8 @@ def import_into_draft(
 def _new_metadata(code: str, result: ImportResult) -> str:
     process = result.processes[0]
     root = parse_xml((result.xml or "").encode("utf-8"))
-    ends = root.iterfind(f"bpmn:process//{{{BPMN}}}endEvent", NS)
+    main, _ = main_process(root)  # its own end events: a sub-process's do not end a demande
+    ends = list(main.iterchildren(f"{{{BPMN}}}endEvent")) if main is not None else []
     return toml_text(
         {
             "code": code,

@@ -36,6 +36,16 @@ CHROMIUM_ARGS = [
 ]
 ROOT = Path(__file__).parents[2]
 ARTIFACTS = ROOT / "tests" / "artifacts"
+# dmn-js's production bundle carries Inferno's development build, which says so on load: a
+# known message of the library, not a fault of the page.
+KNOWN_CONSOLE = ("minified copy of the development build of Inferno",)
+
+
+def unexpected(console: list[str]) -> list[str]:
+    """The console's errors but the libraries' known notices."""
+    return [text for text in console if not any(known in text for known in KNOWN_CONSOLE)]
+
+
 VENDOR = ROOT / "web" / "static" / "vendor" / "dsfr" / "dsfr.min.css"
 AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
 AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]

@@ -22,6 +22,7 @@ from procedures.designer.publication import (
     delete_draft,
     forms_to_edit,
     open_draft,
+    panel_settings,
     publish_draft,
     save_draft,
     version_numbered,
@@ -43,7 +44,10 @@ def procedure_designer(code: str) -> Response:
         {"key": form.key, "label": form.label, "schema": form.schema}
         for form in forms_to_edit(draft)
     ]
-    page = render_template("admin/procedure_designer.html", code=code, draft=draft, forms=forms)
+    settings = panel_settings(db(), draft)
+    page = render_template(
+        "admin/procedure_designer.html", code=code, draft=draft, forms=forms, settings=settings
+    )
     # form-js and dmn-js style their editors inline: allowed on this page only.
     return Response(
         page, headers={"Content-Security-Policy": content_security_policy(inline_styles=True)}
@@ -85,14 +89,18 @@ def procedure_save_draft(code: str) -> BaseResponse | tuple[Response | str, int]
         metadata = metadata if isinstance(metadata, str) else ""
     decisions = payload.get("dmn") if request.is_json else None
     forms = payload.get("forms") if request.is_json else None
+    settings = payload.get("settings") if request.is_json else None
+    if settings is not None and not isinstance(settings, dict):
+        abort(400)
     if decisions is not None and not isinstance(decisions, str):
         abort(400)
     if forms is not None and not isinstance(forms, dict):
         abort(400)
     try:
         draft = save_draft(
-            db(), runtime().clock, code, bpmn, metadata, current_user.id, decisions, forms
-        )
+            db(), runtime().clock, code, bpmn, metadata, current_user.id, decisions, forms,
+            settings,
+        )  # fmt: skip
     except DraftInvalid as exc:
         if request.is_json:
             # 413 when too large, 422 when a form built in the form builder cannot be used.

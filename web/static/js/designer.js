@@ -20,6 +20,7 @@
   var marked = [];
   var decisions = designerDecisions();
   var forms = designerForms();
+  var panel = designerPanel();
 
   function highlight(ids) {
     var canvas = modeler.get("canvas");
@@ -76,8 +77,12 @@
     return Promise.all([
       modeler.saveXML({ format: true }),
       decisions.xml(),
-      Promise.resolve(forms.changed())
+      Promise.resolve(forms.changed()),
+      Promise.resolve(panel.changed())
     ]).then(function (results) {
+      if (results[3] !== null) {
+        payload.settings = results[3];
+      }
       payload.bpmn = results[0].xml;
       if (results[1] !== null) {
         payload.dmn = results[1];
@@ -97,9 +102,10 @@
       }
       return response.json();
     }).then(function (answer) {
-      if (answer.saved && payload.forms) {
-        metadata.value = answer.metadata;  // the forms built are now the metadata's fields
+      if (answer.saved && (payload.forms || payload.settings)) {
+        metadata.value = answer.metadata;  // forms and settings are now the metadata's
         forms.saved();
+        panel.saved();
       }
       showProblems(answer.problems || [], answer.before_publishing || []);
       status.textContent = answer.saved
@@ -155,7 +161,9 @@
     });
 
   // For scripted checks (the browser tests) and the console: the editors and the save.
-  window.portailDesigner = { modeler: modeler, save: save, decisions: decisions, forms: forms };
+  window.portailDesigner = {
+    modeler: modeler, save: save, decisions: decisions, forms: forms, panel: panel
+  };
 
   // The decision tables (dmn-js): opened when the draft has some, or when asked for.
   function designerDecisions() {
@@ -278,6 +286,133 @@
       },
       saved: function () { dirty = {}; },
       editor: function () { return editor; }
+    };
+  }
+
+  // The properties panel: a lane's service, a step's deadlines (kept for the metadata and
+  // sent with the save), a flow's condition and a timer (written into the diagram).
+  function designerPanel() {
+    var box = document.getElementById("designer-proprietes");
+    var source = document.getElementById("designer-reglages");
+    var none = { changed: function () { return null; }, saved: function () {} };
+    if (!box || !source) {
+      return none;
+    }
+    var known = JSON.parse(source.textContent);
+    var changed = { lanes: {}, tasks: {} };
+    var selected = null;
+    var title = document.getElementById("designer-proprietes-element");
+    var inputs = {
+      service: document.getElementById("designer-prop-service"),
+      sla: document.getElementById("designer-prop-sla"),
+      delai: document.getElementById("designer-prop-delai"),
+      condition: document.getElementById("designer-prop-condition"),
+      minuterie: document.getElementById("designer-prop-minuterie")
+    };
+    var STEPS = ["bpmn:UserTask", "bpmn:ManualTask", "bpmn:ReceiveTask"];
+
+    function show(name, visible) {
+      document.getElementById("designer-prop-" + name + "-groupe").hidden = !visible;
+    }
+    function timerOf(element) {
+      var definitions = element.businessObject.eventDefinitions || [];
+      return definitions.filter(function (d) { return d.$type === "bpmn:TimerEventDefinition"; })[0];
+    }
+    function isStep(element) {
+      var bo = element.businessObject;
+      if (STEPS.indexOf(element.type) >= 0) {
+        return true;
+      }
+      return element.type === "bpmn:IntermediateCatchEvent" && (bo.eventDefinitions || [])
+        .some(function (d) { return d.$type === "bpmn:MessageEventDefinition"; });
+    }
+    function taskValue(id, key) {
+      var own = changed.tasks[id];
+      if (own && key in own) {
+        return own[key];
+      }
+      var stored = known.tasks[id];
+      return stored ? stored[key] : null;
+    }
+    function select(element) {
+      selected = element || null;
+      if (!element || element.type === "bpmn:Process" || element.type === "bpmn:Collaboration") {
+        box.hidden = true;
+        return;
+      }
+      var bo = element.businessObject;
+      box.hidden = false;
+      box.setAttribute("data-element", bo.id);
+      title.textContent = (bo.name || bo.id);
+      var lane = element.type === "bpmn:Lane";
+      var step = isStep(element);
+      var flow = element.type === "bpmn:SequenceFlow";
+      var timer = timerOf(element);
+      show("service", lane);
+      show("sla", step);
+      show("delai", step);
+      show("condition", flow);
+      show("minuterie", Boolean(timer));
+      if (lane) {
+        var name = bo.name || "";
+        inputs.service.value = name in changed.lanes ? changed.lanes[name] : (known.lanes[name] || "");
+      }
+      if (step) {
+        inputs.sla.value = taskValue(bo.id, "sla_hours") || "";
+        inputs.delai.value = taskValue(bo.id, "timeout_days") || "";
+      }
+      if (flow) {
+        inputs.condition.value = bo.conditionExpression ? bo.conditionExpression.body || "" : "";
+      }
+      if (timer) {
+        var expression = timer.timeDuration || timer.timeDate || timer.timeCycle;
+        inputs.minuterie.value = expression ? expression.body || "" : "";
+      }
+    }
+    function setTask(key, value) {
+      var id = selected.businessObject.id;
+      changed.tasks[id] = changed.tasks[id] || {};
+      changed.tasks[id][key] = value === "" ? null : Number(value);
+    }
+
+    modeler.on("selection.changed", function (event) { select(event.newSelection[0]); });
+    inputs.service.addEventListener("change", function () {
+      changed.lanes[selected.businessObject.name || ""] = inputs.service.value;
+    });
+    inputs.sla.addEventListener("change", function () { setTask("sla_hours", inputs.sla.value); });
+    inputs.delai.addEventListener("change", function () { setTask("timeout_days", inputs.delai.value); });
+    inputs.condition.addEventListener("change", function () {
+      var body = inputs.condition.value.trim();
+      var expression = body ? modeler.get("moddle").create("bpmn:FormalExpression", { body: body }) : undefined;
+      modeler.get("modeling").updateProperties(selected, { conditionExpression: expression });
+    });
+    inputs.minuterie.addEventListener("change", function () {
+      var body = inputs.minuterie.value.trim();
+      var timer = timerOf(selected);
+      var expression = modeler.get("moddle").create("bpmn:FormalExpression", { body: body });
+      var kind = /^R\d*\//.test(body) ? "timeCycle" : (/^\d{4}-\d{2}-\d{2}/.test(body) ? "timeDate" : "timeDuration");
+      var properties = { timeDuration: undefined, timeDate: undefined, timeCycle: undefined };
+      properties[kind] = expression;
+      modeler.get("modeling").updateModdleProperties(selected, timer, properties);
+    });
+    return {
+      changed: function () {
+        var any = Object.keys(changed.lanes).length || Object.keys(changed.tasks).length;
+        return any ? changed : null;
+      },
+      saved: function () {
+        Object.keys(changed.lanes).forEach(function (name) { known.lanes[name] = changed.lanes[name]; });
+        Object.keys(changed.tasks).forEach(function (id) {
+          known.tasks[id] = Object.assign({}, known.tasks[id] || {}, changed.tasks[id]);
+        });
+        changed = { lanes: {}, tasks: {} };
+      },
+      // By id: an element of the diagram shown, or a step of a called procedure (drawn on a
+      // diagram of its own), whose deadlines are the procedure's too.
+      select: function (id) {
+        var element = modeler.get("elementRegistry").get(id);
+        select(element || { type: "bpmn:UserTask", businessObject: { id: id, name: id } });
+      }
     };
   }
 })();
