@@ -7,12 +7,14 @@ task at once, one wins and the other gets TaskConflict; nothing is applied twice
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -35,6 +37,10 @@ from procedures.models import Demande, DemandeEvent, DemandeStatus, Task, TaskSt
 from procedures.progress import all_or_nothing, set_status, step, version_of
 
 ACTIVE = (TaskState.OPEN, TaskState.CLAIMED)
+
+_LOG = logging.getLogger(__name__)
+# A diagram whose timer fails (a broken state, an expression over budget) is tried again then.
+TIMER_RETRY = timedelta(hours=1)
 
 
 @dataclass(frozen=True)
@@ -259,9 +265,20 @@ def fire_timers(session: Session, ctx: EngineContext, limit: int = 500) -> int:
         if demande is None:
             session.rollback()
             return woken
-        with all_or_nothing(session):
-            demande.wakes_at = None  # the step sets the next one
-            step(session, ctx, demande, engine.wake)
+        demande_id = demande.id
+        try:
+            with all_or_nothing(session):
+                demande.wakes_at = None  # the step sets the next one
+                step(session, ctx, demande, engine.wake)
+                session.commit()
+        except Exception as exc:  # one broken demande must not hold up the others
+            _LOG.error("timer of demande %s failed (%s): retried later", demande_id,
+                       type(exc).__name__)  # fmt: skip
+            session.execute(
+                update(Demande)
+                .where(Demande.id == demande_id)
+                .values(wakes_at=ctx.clock.now() + TIMER_RETRY)
+            )
             session.commit()
         woken += 1
     return woken

@@ -58,6 +58,15 @@ DOCUMENTATION_ONLY = frozenset(
         "humanPerformer", "dataInput", "dataOutput", "inputSet", "outputSet", "dataStore",
     }
 )  # fmt: skip
+# The flow nodes the engine runs, which a path goes through (not lanes, flows or annotations).
+FLOW_NODES = frozenset(
+    {
+        "startEvent", "endEvent", "userTask", "manualTask", "serviceTask", "scriptTask", "task",
+        "exclusiveGateway", "parallelGateway", "inclusiveGateway", "boundaryEvent",
+        "intermediateCatchEvent", "intermediateThrowEvent", "subProcess", "callActivity",
+        "receiveTask", "sendTask", "businessRuleTask", "eventBasedGateway",
+    }
+)  # fmt: skip
 HUMAN_TASKS = ("userTask", "manualTask")
 DMN_TAGS = "dmn"
 # Elements whose text is an expression the engine evaluates (timers: an ISO 8601 string,

@@ -15,6 +15,7 @@ from lxml import etree
 
 from procedures.bpmn.diagrams import (
     BPMN,
+    FLOW_NODES,
     NS,
     called_processes,
     lane_for,
@@ -25,14 +26,7 @@ from procedures.bpmn.diagrams import main_process as find_main_process
 from procedures.definitions import Definition, FormField, TaskSettings
 
 # The elements a person sees in the diagram (not the lanes, which hold them).
-ELEMENTS = frozenset(
-    {
-        "startEvent", "endEvent", "userTask", "manualTask", "serviceTask", "scriptTask", "task",
-        "exclusiveGateway", "parallelGateway", "inclusiveGateway", "eventBasedGateway",
-        "boundaryEvent", "intermediateCatchEvent", "intermediateThrowEvent", "subProcess",
-        "callActivity", "receiveTask", "sendTask", "businessRuleTask", "sequenceFlow",
-    }
-)  # fmt: skip
+ELEMENTS = FLOW_NODES | {"sequenceFlow"}
 KINDS = {
     "startEvent": "début", "endEvent": "fin", "userTask": "étape", "manualTask": "étape",
     "serviceTask": "opération", "scriptTask": "calcul", "task": "tâche",

@@ -167,12 +167,7 @@ def _draw(root: etree._Element, process: etree._Element) -> None:
             _shape(plane, lane, box, horizontal=True)
     elif participant is not None:
         _shape(plane, participant, Box(POOL_X, POOL_Y, width, max(top - POOL_Y, ROW)), True)
-    for node_id, box in boxes.items():
-        _shape(plane, nodes[node_id], box)
-    for flow in process.iterchildren(f"{{{BPMN}}}sequenceFlow"):
-        source, target = boxes.get(flow.get("sourceRef", "")), boxes.get(flow.get("targetRef", ""))
-        if source is not None and target is not None:
-            _edge(plane, flow, _waypoints(source, target))
+    _draw_nodes(plane, process, nodes, boxes)
 
 
 def _inner_containers(root: etree._Element, process: etree._Element) -> list[etree._Element]:
@@ -199,6 +194,16 @@ def _draw_plane(root: etree._Element, container: etree._Element, index: int) -> 
         diagram, f"{{{BPMNDI}}}BPMNPlane", id=f"BPMNPlane_{index}",
         bpmnElement=container.get("id", ""),
     )  # fmt: skip
+    _draw_nodes(plane, container, nodes, boxes)
+
+
+def _draw_nodes(
+    plane: etree._Element,
+    container: etree._Element,
+    nodes: dict[str, etree._Element],
+    boxes: dict[str, Box],
+) -> None:
+    """The shapes of the nodes and the edges of the flows between them."""
     for node_id, box in boxes.items():
         _shape(plane, nodes[node_id], box)
     for flow in container.iterchildren(f"{{{BPMN}}}sequenceFlow"):

@@ -22,6 +22,7 @@ from accounts.models import Account, AgentService, Role, Service
 from coffre.catalogue import DOCUMENT_TYPES
 from procedures.bpmn.diagrams import (
     BPMN,
+    FLOW_NODES,
     HUMAN_TASKS,
     NS,
     called_processes,
@@ -32,16 +33,6 @@ from procedures.bpmn.diagrams import (
 )
 from procedures.bpmn.expressions import UnsafeExpression, check_expression
 from procedures.definitions import FAMILY_LANE, Definition
-
-# What a path goes through: the flow nodes the engine runs (not lanes, flows or annotations).
-FLOW_NODES = frozenset(
-    {
-        "startEvent", "endEvent", "userTask", "manualTask", "serviceTask", "scriptTask", "task",
-        "exclusiveGateway", "parallelGateway", "inclusiveGateway", "boundaryEvent",
-        "intermediateCatchEvent", "intermediateThrowEvent", "subProcess", "callActivity",
-        "receiveTask", "sendTask", "businessRuleTask", "eventBasedGateway",
-    }
-)  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -207,3 +207,28 @@ def test_a_business_rule_task_needs_its_table_and_a_call_its_procedure() -> None
     messages = " ".join(str(p) for p in refused.value.problems)
     assert "table de décision « montant_aide » introuvable" in messages
     assert "la procédure appelée « ailleurs » n'est pas dans le fichier" in messages
+
+
+@pytest.mark.usefixtures("published")
+def test_a_demande_whose_timer_fails_is_retried_later_without_holding_up_the_others(
+    db_session: Session,
+    ctx: EngineContext,
+    clock: FrozenClock,
+    family: FamilyActor,
+    children: list[FoyerMember],
+) -> None:
+    broken = submitted(db_session, ctx, family, children[:1], "300")
+    sound = submitted(db_session, ctx, family, children[1:], "300")
+    broken.workflow_state = "{ not a saved workflow"
+    db_session.commit()
+    due = sound.wakes_at
+    assert due is not None and broken.wakes_at == due
+
+    clock.advance(due - clock.now())
+    assert tasks.fire_timers(db_session, ctx) == 2
+
+    db_session.refresh(broken)
+    db_session.refresh(sound)
+    assert broken.wakes_at == clock.now() + tasks.TIMER_RETRY
+    assert workflow_data(db_session, sound).get("rappel_envoye") is True
+    assert tasks.fire_timers(db_session, ctx) == 0  # nothing else due before the retry
