@@ -95,10 +95,11 @@ def _after_step(
     workflow: BpmnWorkflow,
     started: bool = False,
 ) -> None:
+    sent = engine.messages_sent(workflow)  # taken out of the state before it is saved
     demande.workflow_state = engine.dump(workflow)
     demande.updated_at = ctx.clock.now()
     demande.wakes_at = timers.wakes_at(workflow)
-    for message in engine.messages_sent(workflow):
+    for message in sent:
         record_event(session, ctx, demande, None, "message", message)
     definition = definition_of(version)
     sync_tasks(session, ctx, demande, definition, engine.ready_tasks(workflow), started=started)

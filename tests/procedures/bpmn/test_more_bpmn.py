@@ -130,6 +130,10 @@ def test_a_family_answer_ends_the_demande_after_each_child_and_the_called_check(
     db_session.refresh(demande)
     assert demande.status is DemandeStatus.ACCEPTEE
     assert demande.wakes_at is None
+    messages = select(DemandeEvent).where(
+        DemandeEvent.demande_id == demande.id, DemandeEvent.kind == "message"
+    )
+    assert len(db_session.scalars(messages).all()) == 1  # recorded once, not at each step
     assert workflow_data(db_session, demande)["reponse_famille"] == {"confirme": True}
 
 
