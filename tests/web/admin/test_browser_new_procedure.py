@@ -56,8 +56,10 @@ DECISIONS = """(xml) => window.portailDesigner.decisions.modeler().importXML(xml
 
 
 @pytest.fixture
-def portal(tmp_path: Path, deployed: dict[str, str]) -> Iterator[Portal]:
-    with serve_portal(tmp_path / "var", deployed) as served:
+def portal(tmp_path: Path) -> Iterator[Portal]:
+    """The demo portal on the embedded deployment: what this test proves is the pages' (the
+    stores are the demande services', proved on each deployment in test_more_bpmn)."""
+    with serve_portal(tmp_path / "var") as served:
         yield served
 
 
