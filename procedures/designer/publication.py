@@ -134,14 +134,16 @@ def save_draft(
     raises DraftInvalid and nothing is saved.
     """
     _global_administrator(session, actor_id)
-    if session.get(ProcedureDraft, code) is None and not _published(session, code):
+    row = session.get(ProcedureDraft, code)
+    current = catalogue.current_version(session, code, required=False) if row is None else None
+    if row is None and current is None:
         raise ProcedureUnknown(code)
     if forms:
         metadata_toml = with_forms(metadata_toml, forms)
     if settings:
         metadata_toml = with_settings(metadata_toml, settings)
-    if dmn_xml is None:
-        dmn_xml = open_draft(session, code).dmn_xml
+    if dmn_xml is None:  # the tables as they stand, without checking the whole draft for them
+        dmn_xml = row.dmn_xml if row is not None else current.dmn_xml if current else ""
     _store(session, clock, code, bpmn_xml, metadata_toml, actor_id, dmn_xml)
     session.commit()
     return open_draft(session, code)
