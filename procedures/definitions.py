@@ -114,8 +114,9 @@ def load_definition(text: str) -> Definition:
 def definition_from_dict(raw: Mapping[str, Any]) -> Definition:
     """Build a Definition from a dict (TOML or stored JSON)."""
     problems: list[str] = []
-    for key in ("code", "title", "lanes", "ends"):
-        # A diagram without human tasks has no lane: its table is there, empty.
+    # A diagram without human tasks has no lane: its table is there, empty. `ends` may be
+    # missing while the draft is drawn: the check before publishing names each end to map.
+    for key in ("code", "title", "lanes"):
         if key not in raw if key == "lanes" else not raw.get(key):
             problems.append(f"la clé « {key} » est obligatoire")
     fields = tuple(_field(item, problems) for item in raw.get("fields", []))
@@ -132,7 +133,7 @@ def definition_from_dict(raw: Mapping[str, Any]) -> Definition:
         documents=tuple(_document(item) for item in raw.get("documents", [])),
         lanes=dict(raw["lanes"]),
         tasks=tasks,
-        ends=dict(raw["ends"]),
+        ends=dict(raw.get("ends") or {}),
         window=_window(raw.get("window")),
         retention_days=int(raw.get("retention_days", 365 * 5)),
         season_start=_month_day(raw["season_start"]) if raw.get("season_start") else None,

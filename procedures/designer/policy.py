@@ -166,8 +166,8 @@ def _ends_without_status(
         if end_id not in definition.ends:
             yield PolicyProblem(
                 f"fin « {_name(end)} » : elle ne donne aucun statut final à la demande, qui "
-                f"resterait ouverte. Ajoutez-la à [ends] (« {end_id} » = « acceptee », "
-                "« refusee » ou « classee »).",
+                "resterait ouverte. Choisissez son statut dans le panneau des propriétés (ou "
+                f"ajoutez-la à [ends] : « {end_id} » = « acceptee », « refusee » ou « classee »).",
                 end_id,
             )
 

@@ -59,6 +59,10 @@ class DraftInvalid(DesignerError):
         self.problems = problems
 
 
+class ProcedureExists(DesignerError):
+    """A new procedure was asked for with the code of a published one or of a draft."""
+
+
 class DraftTooLarge(DraftInvalid):
     """The draft's diagram, tables or metadata exceed the size allowed; nothing was saved."""
 
@@ -73,6 +77,8 @@ class DraftProblem:
 
 FAMILY_FORM = "famille"  # the key of the family's form among the forms to edit
 ANSWERED_TASKS = ("userTask", "manualTask", "receiveTask")
+# The statuses an end event may give a demande (the properties panel offers them).
+END_STATUSES = ("acceptee", "refusee", "classee")
 
 
 @dataclass(frozen=True)
@@ -181,17 +187,33 @@ MAX_TIMEOUT_DAYS = 366
 def with_settings(metadata_toml: str, settings: Mapping[str, Any]) -> str:
     """The metadata with what the properties panel set: each lane's service (`lanes`: lane
     name -> service code or "famille"), each step's deadlines (`tasks`: step id ->
-    `sla_hours`, `timeout_days`; null removes one). Refused as a whole when one is invalid."""
+    `sla_hours`, `timeout_days`; null removes one), the status each end gives the demande
+    (`ends`: end id -> one of END_STATUSES; null or "" removes it). Refused as a whole when
+    one is invalid."""
     try:
         definition = load_definition(metadata_toml)
     except DefinitionError:
         return metadata_toml
-    lanes, tasks = dict(definition.lanes), dict(definition.tasks)
+    lanes, tasks, ends = dict(definition.lanes), dict(definition.tasks), dict(definition.ends)
     problems: list[DraftProblem] = []
     raw_lanes = settings.get("lanes") or {}
     raw_tasks = settings.get("tasks") or {}
-    if not isinstance(raw_lanes, Mapping) or not isinstance(raw_tasks, Mapping):
+    raw_ends = settings.get("ends") or {}
+    if not all(isinstance(raw, Mapping) for raw in (raw_lanes, raw_tasks, raw_ends)):
         raise DraftInvalid([DraftProblem("réglages illisibles (couloirs et étapes attendus)")])
+    for end_id, status in raw_ends.items():
+        if status in (None, ""):
+            ends.pop(str(end_id), None)
+        elif status in END_STATUSES:
+            ends[str(end_id)[:200]] = str(status)
+        else:
+            problems.append(
+                DraftProblem(
+                    f"fin « {str(end_id)[:80]} » : statut inconnu (attendu : "
+                    f"{', '.join(END_STATUSES)})",
+                    str(end_id)[:200],
+                )
+            )
     for lane, code in raw_lanes.items():
         if not isinstance(code, str) or len(code) > 60:
             problems.append(DraftProblem(f"couloir « {str(lane)[:80]} » : service illisible"))
@@ -216,7 +238,8 @@ def with_settings(metadata_toml: str, settings: Mapping[str, Any]) -> str:
         tasks[str(spec_id)] = dataclasses.replace(current, sla_hours=sla, timeout_days=timeout)
     if problems:
         raise DraftInvalid(problems)
-    return definition_toml(dataclasses.replace(definition, lanes=lanes, tasks=tasks))
+    changed = dataclasses.replace(definition, lanes=lanes, tasks=tasks, ends=ends)
+    return definition_toml(changed)
 
 
 def _bounded(value: Any, maximum: int) -> int | bool | None:
@@ -243,12 +266,13 @@ def panel_settings(session: Session, draft: Draft) -> dict[str, Any]:
     try:
         definition = load_definition(draft.metadata_toml)
     except DefinitionError:
-        return {"services": services, "lanes": {}, "tasks": {}}
+        return {"services": services, "lanes": {}, "tasks": {}, "ends": {}}
     tasks = {
         spec_id: {"sla_hours": task.sla_hours, "timeout_days": task.timeout_days}
         for spec_id, task in definition.tasks.items()
     }
-    return {"services": services, "lanes": dict(definition.lanes), "tasks": tasks}
+    lanes, ends = dict(definition.lanes), dict(definition.ends)
+    return {"services": services, "lanes": lanes, "tasks": tasks, "ends": ends}
 
 
 @dataclass(frozen=True)
@@ -326,7 +350,16 @@ def _service_problems(session: Session, definition: Definition, bpmn: bytes) -> 
     known = set(session.scalars(select(Service.code)))
     lane_ids = {lane.get("name", ""): lane.get("id", "") for lane in _all(bpmn, "lane")}
     return [
-        DraftProblem(f"couloir « {lane} » : service inconnu « {service} »", lane_ids.get(lane, ""))
+        DraftProblem(
+            f"couloir « {lane} » : "
+            + (
+                f"service inconnu « {service} »"
+                if service
+                else "aucun service choisi. Sélectionnez le couloir et choisissez, dans le "
+                "panneau des propriétés, le service qui traite ses étapes."
+            ),
+            lane_ids.get(lane, ""),
+        )
         for lane, service in definition.lanes.items()
         if service != FAMILY_LANE and service not in known
     ]
@@ -441,6 +474,74 @@ def import_into_draft(
     )
     session.commit()
     return result
+
+
+# The diagram a new procedure starts from: the town's pool, one lane to map to a service and
+# the start event, drawn, so that the administrator builds the rest in the modeler.
+EMPTY_DIAGRAM = """<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
+    xmlns:bpmndi="http://www.omg.org/spec/BPMN/20100524/DI"
+    xmlns:dc="http://www.omg.org/spec/DD/20100524/DC"
+    xmlns:spiffworkflow="http://spiffworkflow.org/bpmn/schema/1.0/core"
+    id="Definitions_{code}" targetNamespace="https://portail-famille.example/bpmn">
+  <bpmn:collaboration id="Collaboration_{code}">
+    <bpmn:participant id="Pool_mairie" name="Mairie" processRef="{code}" />
+  </bpmn:collaboration>
+  <bpmn:process id="{code}" name="{title}" isExecutable="true">
+    <bpmn:laneSet id="LaneSet_{code}">
+      <bpmn:lane id="Lane_service" name="{lane}">
+        <bpmn:flowNodeRef>Debut</bpmn:flowNodeRef>
+      </bpmn:lane>
+    </bpmn:laneSet>
+    <bpmn:startEvent id="Debut" name="Demande déposée" />
+  </bpmn:process>
+  <bpmndi:BPMNDiagram id="Diagram_{code}">
+    <bpmndi:BPMNPlane id="Plane_{code}" bpmnElement="Collaboration_{code}">
+      <bpmndi:BPMNShape id="Pool_mairie_di" bpmnElement="Pool_mairie" isHorizontal="true">
+        <dc:Bounds x="100" y="60" width="1200" height="400" />
+      </bpmndi:BPMNShape>
+      <bpmndi:BPMNShape id="Lane_service_di" bpmnElement="Lane_service" isHorizontal="true">
+        <dc:Bounds x="130" y="60" width="1170" height="400" />
+      </bpmndi:BPMNShape>
+      <bpmndi:BPMNShape id="Debut_di" bpmnElement="Debut">
+        <dc:Bounds x="182" y="242" width="36" height="36" />
+      </bpmndi:BPMNShape>
+    </bpmndi:BPMNPlane>
+  </bpmndi:BPMNDiagram>
+</bpmn:definitions>
+"""
+EMPTY_LANE = "Service instructeur"
+
+
+def new_draft(session: Session, clock: Clock, code: str, title: str, actor_id: int) -> Draft:
+    """Start a new procedure from an empty diagram: its draft, with metadata to complete.
+
+    Refused (ProcedureExists) when the code is a published procedure's or a draft's.
+    """
+    actor = _global_administrator(session, actor_id)
+    if session.get(ProcedureDraft, code) is not None or _published(session, code):
+        raise ProcedureExists(code)
+    title = " ".join(title.split())[:200] or code
+    xml = EMPTY_DIAGRAM.format(code=code, title=_xml_text(title), lane=EMPTY_LANE)
+    metadata = toml_text(
+        {
+            "code": code,
+            "title": title,
+            "description": "",
+            "retention_days": 1825,
+            "lanes": {EMPTY_LANE: ""},
+        }
+    )
+    _store(session, clock, code, xml, metadata, actor_id)
+    _journal(session, clock, actor, "procedure_draft_created", code, None, {"draft": "empty"})
+    session.commit()
+    return open_draft(session, code)
+
+
+def _xml_text(text: str) -> str:
+    return (
+        text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
+    )
 
 
 def _new_metadata(code: str, result: ImportResult) -> str:

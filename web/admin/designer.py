@@ -40,10 +40,7 @@ BPMN_MIMETYPE = "application/bpmn+xml"
 @role_required(Role.ADMIN)
 def procedure_designer(code: str) -> Response:
     draft = open_draft(db(), code)
-    forms = [
-        {"key": form.key, "label": form.label, "schema": form.schema}
-        for form in forms_to_edit(draft)
-    ]
+    forms = _forms(draft)
     settings = panel_settings(db(), draft)
     page = render_template(
         "admin/procedure_designer.html", code=code, draft=draft, forms=forms, settings=settings
@@ -115,9 +112,18 @@ def procedure_save_draft(code: str) -> BaseResponse | tuple[Response | str, int]
             problems=_problems(draft.problems),
             before_publishing=_problems(draft.before_publishing),
             metadata=draft.metadata_toml,
+            forms=_forms(draft),  # a step drawn since the page opened gets its form
         )
     flash(_("Draft saved."))
     return redirect(url_for("admin.procedure_designer", code=code))
+
+
+def _forms(draft: Draft) -> list[dict[str, Any]]:
+    """The forms the form builder edits: the family's, then each step's."""
+    return [
+        {"key": form.key, "label": form.label, "schema": form.schema}
+        for form in forms_to_edit(draft)
+    ]
 
 
 def _problems(problems: list[Any]) -> list[dict[str, str]]:

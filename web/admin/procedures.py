@@ -17,8 +17,10 @@ from procedures.designer.importing import MAX_IMPORT_BYTES
 from procedures.designer.publication import (
     DraftInvalid,
     DraftProblem,
+    ProcedureExists,
     ProcedureUnknown,
     import_into_draft,
+    new_draft,
     republish,
 )
 from procedures.designer.trial import trial_run
@@ -29,6 +31,7 @@ from web.errors import over_budget_message, render_error
 from web.runtime import db, runtime
 
 CODE_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-_")
+RESERVED_CODES = frozenset({"import", "nouvelle"})  # pages of this list, not procedures
 
 
 @bp.errorhandler(ProcedureUnknown)
@@ -85,7 +88,13 @@ def procedure_import() -> Response | str | tuple[str, int]:
     if request.method == "GET":
         return render_template("admin/procedure_import.html", code=code, result=None)
     upload = request.files.get("fichier")
-    if not code or not set(code) <= CODE_CHARS or len(code) > 60 or upload is None:
+    if (
+        not code
+        or not set(code) <= CODE_CHARS
+        or len(code) > 60
+        or code in RESERVED_CODES
+        or upload is None
+    ):
         flash(_("Give the procedure's code (letters, digits, dashes) and a .bpmn file."), "error")
         return render_template("admin/procedure_import.html", code=code, result=None), 400
     data = upload.stream.read(MAX_IMPORT_BYTES + 1)
@@ -96,6 +105,37 @@ def procedure_import() -> Response | str | tuple[str, int]:
     flash(_("The diagram was imported: it is now the draft of %(code)s.", code=code))
     for warning in result.warnings:
         flash(warning.message)
+    return redirect(url_for("admin.procedure_designer", code=code))
+
+
+@bp.route("/procedures/nouvelle", methods=["GET", "POST"])
+@role_required(Role.ADMIN)
+def procedure_new() -> Response | str | tuple[str, int]:
+    """A new procedure from an empty diagram, built in the designer."""
+    code = (request.values.get("code") or "").strip().lower()
+    title = (request.values.get("titre") or "").strip()
+    problem, status = None, 400
+    if request.method == "GET":
+        return render_template("admin/procedure_new.html", code=code, title=title)
+    valid_code = bool(code) and set(code) <= CODE_CHARS and len(code) <= 60
+    if not valid_code or code in RESERVED_CODES or not code[0].isalpha():
+        problem = _(
+            "Give the procedure's code: lower-case letters, digits, dashes, starting with a letter."
+        )
+    elif not title or len(title) > 200:
+        problem = _(
+            "Give the procedure's title, as families will read it (200 characters at most)."
+        )
+    else:
+        try:
+            new_draft(db(), runtime().clock, code, title, current_user.id)
+        except ProcedureExists:
+            problem = _("A procedure or a draft already has the code %(code)s.", code=code)
+            status = 409
+    if problem is not None:
+        flash(problem, "error")
+        return render_template("admin/procedure_new.html", code=code, title=title), status
+    flash(_("The procedure %(code)s is created: build its diagram, then publish it.", code=code))
     return redirect(url_for("admin.procedure_designer", code=code))
 
 

@@ -1,11 +1,17 @@
-"""A new procedure made in the designer, in headless Chromium, to a demande an agent completes.
+"""A new procedure built in the designer from an empty diagram, in headless Chromium, to a
+demande an agent completes.
 
-The administrator imports a diagram holding a sub-process with a check per child, a reminder
-after 5 working days, a called procedure, a business rule task and a wait for the family's
-answer; builds the family's form and a step's form in the form builder (form-js), adds the
-decision table in the DMN editor (dmn-js), maps its lane, and publishes after the policy check
-has refused it twice, naming the step without a deadline each time. The family then files a
-demande for two children in the browser, the agent completes each check, the family answers.
+The administrator creates the procedure (an empty diagram: the town's pool, one lane, the
+start event) and builds it in the modeler with what its palette, context pad and replace
+menu do (bpmn-js's modeling API, the commands those clicks run): a business rule task, an
+expanded sub-process with a check per child (parallel multi-instance) and a non-interrupting
+reminder after 5 working days, a gateway whose conditions read the decision's output, two
+ends. The properties panel sets the rest: the collection the check runs over, the decision
+table, the timer, the conditions, the status each end gives, the lane's service, the
+deadlines. The family's form and the check's form are made in the form builder (form-js), the
+decision table in the DMN editor (dmn-js). The check before publishing refuses it twice, for
+named reasons, then it is published; the family files a demande for its children on a phone,
+the agent completes each child's check and the demande is accepted.
 """
 
 from __future__ import annotations
@@ -20,7 +26,6 @@ from sqlalchemy import select
 from accounts.credentials import find_account
 from accounts.models import Service
 from procedures import catalogue, tasks
-from procedures.demandes import FamilyActor
 from procedures.history import EngineContext
 from procedures.models import Demande, DemandeStatus, Task, TaskState
 from procedures.tasks import AgentActor
@@ -28,11 +33,54 @@ from tests.web.agents import sign_in_agent_in_browser
 from tests.web.browser import ARTIFACTS, Portal, serve_portal, unexpected
 from web.runtime import runtime
 
-EXAMPLES = Path(__file__).parents[2] / "procedures" / "bpmn" / "examples"
 ADMIN = "admin@bellerive.example"
 FAMILY = "famille.martin@bellerive.example"
 CODE = "aide_activites"
 DESIGNER = f"/admin/procedures/{CODE}/concepteur"
+# The diagram, as the palette (create), the context pad (append, connect) and the replace
+# menu (multi-instance, non-interrupting) build it: each line is one click's command.
+BUILD = """() => {
+  const modeler = window.portailDesigner.modeler;
+  const registry = modeler.get("elementRegistry");
+  const modeling = modeler.get("modeling");
+  const factory = modeler.get("elementFactory");
+  const moddle = modeler.get("moddle");
+  const pool = registry.get("Pool_mairie");
+  const named = (shape, id, name) => {
+    modeling.updateProperties(shape, {id, name});
+    return shape;
+  };
+  const append = (source, type, x, y, id, name) =>
+    named(modeling.appendShape(source, factory.createShape({type}), {x, y}), id, name);
+  const create = (type, x, y, parent, id, name, attrs) => named(modeling.createShape(
+    factory.createShape(Object.assign({type}, attrs || {})), {x, y}, parent), id, name);
+
+  const rule = append(registry.get("Debut"), "bpmn:BusinessRuleTask", 330, 260,
+    "calculer_aide", "Calculer le montant de l'aide");
+  const sub = create("bpmn:SubProcess", 600, 230, pool, "verification",
+    "Vérifier chaque enfant", {isExpanded: true});
+  modeling.connect(rule, sub);
+  const subStart = create("bpmn:StartEvent", 460, 230, sub, "verification_debut", "");
+  const check = append(subStart, "bpmn:UserTask", 590, 230, "verifier_enfant",
+    "Vérifier l'inscription de l'enfant");
+  modeling.updateProperties(check, {loopCharacteristics:
+    moddle.create("bpmn:MultiInstanceLoopCharacteristics", {isSequential: false})});
+  append(check, "bpmn:EndEvent", 720, 230, "verification_fin", "");
+  const reminder = named(modeling.createShape(
+    factory.createShape({type: "bpmn:BoundaryEvent",
+                         eventDefinitionType: "bpmn:TimerEventDefinition"}),
+    {x: 600, y: 330}, sub, {attach: true}), "rappel", "Rappel après 5 jours ouvrés");
+  modeling.updateProperties(reminder, {cancelActivity: false});
+  append(reminder, "bpmn:EndEvent", 600, 410, "Fin_rappel", "Rappel noté");
+  const gateway = append(sub, "bpmn:ExclusiveGateway", 860, 230, "montant_positif",
+    "Une aide à verser ?");
+  append(gateway, "bpmn:EndEvent", 980, 160, "End_accordee", "Aide accordée");
+  append(gateway, "bpmn:EndEvent", 980, 330, "End_refusee", "Aide refusée");
+  const flows = registry.filter((e) => e.type === "bpmn:SequenceFlow"
+                                       && e.businessObject.sourceRef.id === "montant_positif");
+  flows.forEach((flow) => modeling.updateProperties(flow, {
+    id: flow.businessObject.targetRef.id === "End_accordee" ? "si_aide" : "sans_aide"}));
+}"""
 FAMILY_FORM = """() => {
   const editor = window.portailDesigner.forms.editor();
   const root = editor.get("formFieldRegistry").get(editor.getSchema().id);
@@ -48,11 +96,23 @@ STEP_FORM = """() => {
   editor.get("modeling").addFormField(
     {type: "checkbox", key: "inscrit", label: "Inscription vérifiée"}, root, 0);
 }"""
-# What a click on the element does (the steps inside the sub-process are on its own plane).
+# The decision table, as its cells are typed in the DMN editor.
+DECISION = """() => {
+  const viewer = window.portailDesigner.decisions.modeler().getActiveViewer();
+  const modeling = viewer.get("modeling");
+  modeling.editDecisionTableId("montant_aide");
+  modeling.editDecisionTableName("Montant de l'aide par enfant");
+  const output = viewer.get("sheet").getRoot().businessObject.output[0];
+  modeling.editOutputName(output, "montant");
+  modeling.updateProperties(output, {label: "Montant"});
+  modeling.editOutputTypeRef(output, "number");
+  [["< 600", "150"], ["600 <= ? < 1200", "80"], [">= 1200", "0"]].forEach(([test, amount]) => {
+    const row = modeling.addRow({type: "dmn:DecisionRule"});
+    modeling.editCell(row.cells[0].businessObject, test);
+    modeling.editCell(row.cells[1].businessObject, amount);
+  });
+}"""
 SELECT = """(id) => window.portailDesigner.panel.select(id)"""
-DECISIONS = """(xml) => window.portailDesigner.decisions.modeler().importXML(xml)
-  .then(() => window.portailDesigner.decisions.modeler().getViews()
-    .filter((view) => view.type === "decisionTable").length)"""
 
 
 @pytest.fixture
@@ -63,12 +123,15 @@ def portal(tmp_path: Path) -> Iterator[Portal]:
         yield served
 
 
-def deadline(page: Any, step: str, hours: str) -> None:
-    """Select the step in the diagram and set its deadline in the properties panel."""
-    page.evaluate(SELECT, step)
-    page.locator(f"#designer-proprietes[data-element={step}]").wait_for()
-    page.get_by_label("Délai de traitement, en heures ouvrées").fill(hours)
-    page.get_by_label("Délai de traitement, en heures ouvrées").press("Tab")  # "change"
+def properties(page: Any, element: str) -> None:
+    """Select the element (a click on it) and wait for the properties panel to show it."""
+    page.evaluate(SELECT, element)
+    page.locator(f"#designer-proprietes[data-element={element}]").wait_for()
+
+
+def fill(page: Any, label: str, value: str) -> None:
+    page.get_by_label(label).fill(value)
+    page.get_by_label(label).press("Tab")  # "change"
 
 
 def save(page: Any) -> None:
@@ -82,6 +145,7 @@ def save(page: Any) -> None:
 def publish(page: Any) -> None:
     with page.expect_navigation():
         page.get_by_role("button", name="Publier le brouillon").click()
+    page.wait_for_selector("#designer-canvas[data-ready=true]")
 
 
 def refusal(page: Any) -> str:
@@ -98,46 +162,62 @@ def test_an_administrator_builds_publishes_and_a_family_files_a_new_procedure(
     page.on("console", lambda m: console.append(m.text) if m.type == "error" else None)
     sign_in_agent_in_browser(page, portal.url, portal.app, ADMIN)
 
-    # A diagram from the designer's library becomes the draft of a new procedure.
-    page.goto(portal.url + "/admin/procedures/import")
+    # A new procedure: the designer opens on an empty diagram.
+    page.goto(portal.url + "/admin/procedures")
+    page.get_by_role("link", name="Nouvelle démarche").click()
+    page.get_by_label("Titre").fill("Aide aux activités")
     page.get_by_label("Code de la démarche").fill(CODE)
-    page.get_by_label("Fichier BPMN 2.0").set_input_files(str(EXAMPLES / f"{CODE}.bpmn"))
-    page.get_by_role("button", name="Importer").click()
+    page.get_by_role("button", name="Créer et ouvrir le concepteur").click()
     page.wait_for_url(portal.url + DESIGNER)
     page.wait_for_selector("#designer-canvas[data-ready=true]")
-    page.wait_for_selector("#designer-formulaire[data-form=famille]")
-    assert page.locator(".djs-element[data-element-id=verification]").count() == 1
+    shapes = page.locator(".djs-shape[data-element-id]").evaluate_all(
+        "(shapes) => shapes.map((shape) => shape.getAttribute('data-element-id'))"
+    )
+    assert sorted(shapes) == ["Debut", "Debut_label", "Lane_service", "Pool_mairie"]
 
-    # The forms, in the form builder; the decision table, in the DMN editor.
+    # The diagram, drawn; what the panel sets, set there.
+    page.evaluate(BUILD)
+    properties(page, "verifier_enfant")
+    fill(page, "Une étape pour chaque élément de", "enfants")
+    properties(page, "calculer_aide")
+    fill(page, "Table de décision", "montant_aide")
+    properties(page, "rappel")
+    fill(page, "Minuterie", "5 jours ouvrés")
+    properties(page, "si_aide")
+    fill(page, "Condition", "montant > 0")
+    properties(page, "sans_aide")
+    fill(page, "Condition", "montant == 0")
+    for end, status in (("End_accordee", "acceptee"), ("End_refusee", "refusee")):
+        properties(page, end)
+        page.get_by_label("Statut que cette fin donne à la demande").select_option(status)
+    # The decision table, in the DMN editor.
+    page.get_by_role("button", name="Ajouter des tables de décision").click()
+    page.wait_for_selector("#designer-decisions[data-ready=true]")
+    page.evaluate(DECISION)
+    # The forms, in the form builder: the check's appears once the drawn step is saved.
+    page.wait_for_selector("#designer-formulaire[data-form=famille]")
     page.evaluate(FAMILY_FORM)
+    save(page)
     page.select_option("#designer-formulaire-choix", "verifier_enfant")
     page.wait_for_selector("#designer-formulaire[data-form=verifier_enfant]")
     page.evaluate(STEP_FORM)
-    page.get_by_role("button", name="Ajouter des tables de décision").click()
-    page.wait_for_selector("#designer-decisions[data-ready=true]")
-    assert page.evaluate(DECISIONS, (EXAMPLES / f"{CODE}.dmn").read_text()) == 1
-    # The lane's service, in the properties panel.
-    page.evaluate(SELECT, "Lane_scolaire")
-    page.locator("#designer-proprietes[data-element=Lane_scolaire]").wait_for()
-    page.get_by_label("Service qui traite ce couloir").select_option("scolaire")
-    metadata = page.locator("#designer-metadonnees")
     save(page)
-    page.locator("#designer-problemes", has_text="Aucun problème trouvé.").wait_for()
-    saved = metadata.input_value()
+    saved = page.locator("#designer-metadonnees").input_value()
     assert 'name = "enfants"' in saved and 'type = "children"' in saved
     assert '[[tasks.verifier_enfant.form]]\nname = "inscrit"' in saved
+    assert 'End_accordee = "acceptee"' in saved and 'End_refusee = "refusee"' in saved
     page.screenshot(path=str(ARTIFACTS / "nouvelle-demarche-concepteur.png"), full_page=True)
 
-    # Refused twice, each time naming the step without a deadline.
+    # Refused twice, for named reasons: the lane has no service, then the check no deadline.
     publish(page)
-    assert "« Vérifier l'inscription de l'enfant » : aucun délai de traitement" in refusal(page)
-    page.wait_for_selector("#designer-canvas[data-ready=true]")
-    deadline(page, "verifier_enfant", "16")
+    assert "couloir « Service instructeur » : aucun service choisi" in refusal(page)
+    properties(page, "Lane_service")
+    page.get_by_label("Service qui traite ce couloir").select_option("scolaire")
     save(page)
     publish(page)
-    assert "« Contrôler les justificatifs » : aucun délai de traitement" in refusal(page)
-    page.wait_for_selector("#designer-canvas[data-ready=true]")
-    deadline(page, "controler_pieces", "16")
+    assert "« Vérifier l'inscription de l'enfant » : aucun délai de traitement" in refusal(page)
+    properties(page, "verifier_enfant")
+    fill(page, "Délai de traitement, en heures ouvrées", "16")
     save(page)
     page.get_by_role("button", name="Publier le brouillon").click()
     page.wait_for_url(portal.url + f"/admin/procedures/{CODE}")
@@ -146,7 +226,7 @@ def test_an_administrator_builds_publishes_and_a_family_files_a_new_procedure(
     context.close()
 
     demande_id = family_files(portal, browser)
-    agent_and_family_finish(portal, demande_id)
+    agent_finishes(portal, demande_id)
     with runtime(portal.app).sessions() as session:
         version = catalogue.current_version(session, CODE)
         assert version is not None and "montant_aide" in version.dmn_xml
@@ -181,34 +261,28 @@ def family_files(portal: Portal, browser: Any) -> int:
     return demande_id
 
 
-def agent_and_family_finish(portal: Portal, demande_id: int) -> None:
-    """The school service completes each child's check and the called control; the family
-    confirms; the demande is accepted with the amount the decision table gave."""
+def agent_finishes(portal: Portal, demande_id: int) -> None:
+    """The school service completes each child's check; the decision table gave an amount
+    (quotient 540: 150 euros), so the demande is accepted."""
     rt = runtime(portal.app)
     ctx = EngineContext(clock=rt.clock, vault=rt.vault)
     with rt.sessions() as session:
         agent = find_account(session, "agent.ecoles@bellerive.example")
-        family = find_account(session, FAMILY)
         service = session.scalar(select(Service).where(Service.code == "scolaire"))
-        assert agent is not None and family is not None and service is not None
+        assert agent is not None and service is not None
         actor = AgentActor(agent.id, frozenset({service.id}))
         checks = live(session, demande_id)
-        assert all(
-            task.title.startswith("Vérifier l'inscription de l'enfant — ") for task in checks
-        )
-        for _round in range(2):  # each child's check, then the called procedure's control
-            for task in live(session, demande_id):
-                tasks.claim(session, ctx, actor, task.id)
-                tasks.complete(session, ctx, actor, task.id, {"inscrit": "oui"})
-        [answer] = live(session, demande_id)
-        assert answer.for_family and answer.spec_id == "confirmation_recue"
-        assert family.foyer_id is not None
-        tasks.complete_for_family(
-            session, ctx, FamilyActor(family.id, family.foyer_id), answer.id, {}
-        )
+        assert len(checks) == 2  # Léa and Hugo
+        assert sorted(task.title for task in checks) == [
+            "Vérifier l'inscription de l'enfant — Hugo",
+            "Vérifier l'inscription de l'enfant — Léa",
+        ]
+        for task in checks:
+            tasks.claim(session, ctx, actor, task.id)
+            tasks.complete(session, ctx, actor, task.id, {"inscrit": "oui"})
         demande = session.get(Demande, demande_id)
         assert demande is not None
-        assert demande.status is DemandeStatus.CLASSEE  # the import mapped every end to it
+        assert demande.status is DemandeStatus.ACCEPTEE
 
 
 def live(session: Any, demande_id: int) -> list[Task]:

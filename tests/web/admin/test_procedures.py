@@ -383,3 +383,91 @@ DECISIONS = """<?xml version="1.0" encoding="UTF-8"?>
   </decision>
 </definitions>
 """
+
+
+def test_a_new_procedure_starts_from_an_empty_diagram_and_its_drawn_steps_get_forms(
+    admin_client: FlaskClient,
+) -> None:
+    assert "Nouvelle démarche" in page_text(admin_client.get("/admin/procedures"))
+    token = form_token(admin_client, "/admin/procedures/nouvelle")
+    new = {"csrf_token": token, "code": "aide_sport", "titre": "Aide au sport"}
+
+    created = admin_client.post("/admin/procedures/nouvelle", data=new)
+
+    assert created.status_code == 302
+    assert created.headers["Location"].endswith("/admin/procedures/aide_sport/concepteur")
+    designer = page_text(admin_client.get("/admin/procedures/aide_sport/concepteur"))
+    # The lane is there to map; the policy names it (and the start leads nowhere yet).
+    assert "couloir « Service instructeur » : aucun service choisi" in designer
+    bpmn = admin_client.get("/admin/procedures/aide_sport/brouillon.bpmn").get_data(as_text=True)
+    assert 'name="Aide au sport"' in bpmn and '<bpmn:startEvent id="Debut"' in bpmn
+    assert "BPMNShape" in bpmn  # drawn, so the modeler opens on it
+    # A step drawn in the modeler gets its form in the answer to the save.
+    drawn = bpmn.replace(
+        '<bpmn:startEvent id="Debut" name="Demande déposée" />',
+        '<bpmn:startEvent id="Debut" name="Demande déposée" />'
+        '<bpmn:userTask id="etudier" name="Étudier la demande" />',
+    ).replace(
+        "<bpmn:flowNodeRef>Debut</bpmn:flowNodeRef>",
+        "<bpmn:flowNodeRef>Debut</bpmn:flowNodeRef><bpmn:flowNodeRef>etudier</bpmn:flowNodeRef>",
+    )
+    page = page_text(admin_client.get("/admin/procedures/aide_sport/concepteur"))
+    match = re.search(r'name="metadata"[^>]*>(.*?)</textarea>', page, re.S)
+    assert match
+    saved = admin_client.post(
+        "/admin/procedures/aide_sport/brouillon",
+        json={"bpmn": drawn, "metadata": html.unescape(match.group(1))},
+        headers={"X-CSRFToken": token},
+    )
+    assert saved.status_code == 200, saved.get_json()
+    assert [form["key"] for form in saved.get_json()["forms"]] == ["famille", "etudier"]
+
+    again = admin_client.post("/admin/procedures/nouvelle", data=new)
+    assert again.status_code == 409
+    assert "Une démarche ou un brouillon porte déjà le code aide_sport" in page_text(again)
+    taken = admin_client.post("/admin/procedures/nouvelle", data={**new, "code": "creche"})
+    assert taken.status_code == 409
+    for code, title in (("nouvelle", "Titre"), ("1er-essai", "Titre"), ("ok", " ")):
+        refused = admin_client.post(
+            "/admin/procedures/nouvelle", data={**new, "code": code, "titre": title}
+        )
+        assert refused.status_code == 400, code
+    assert "aide_sport" in page_text(admin_client.get("/admin/procedures"))
+
+
+def test_the_properties_panel_sets_ends_and_deadlines_or_is_refused_with_422(
+    admin_client: FlaskClient,
+) -> None:
+    bpmn, metadata = current_draft(admin_client)
+    metadata = html.unescape(metadata)
+    headers = {"X-CSRFToken": designer_token(admin_client)}
+
+    def save_with(settings: object) -> object:
+        body = {"bpmn": bpmn, "metadata": metadata, "settings": settings}
+        return admin_client.post(CRECHE + "/brouillon", json=body, headers=headers)
+
+    answer = save_with(
+        {"ends": {"End_attente": "refusee", "End_caduque": ""},
+         "tasks": {"verifier_dossier": {"sla_hours": 24}}}
+    )  # fmt: skip
+
+    assert answer.status_code == 200, answer.get_json()
+    saved = answer.get_json()["metadata"]
+    assert 'End_attente = "refusee"' in saved and "End_caduque" not in saved
+    assert "[tasks.verifier_dossier]\nsla_hours = 24" in saved
+    # The end left without a status is named by the check before publishing.
+    assert any(
+        problem["element_id"] == "End_caduque" for problem in answer.get_json()["before_publishing"]
+    )
+    for settings, element in (
+        ({"ends": {"End_place": "en_cours"}}, "End_place"),
+        ({"tasks": {"verifier_dossier": {"sla_hours": "beaucoup"}}}, "verifier_dossier"),
+    ):
+        refused = save_with(settings)
+        assert refused.status_code == 422
+        [problem] = refused.get_json()["problems"]
+        assert problem["element_id"] == element
+    assert save_with(["pas", "un", "objet"]).status_code == 400
+    assert (
+        'End_attente = "refusee"' in current_draft(admin_client)[1]
+    )  # the refused changed nothing

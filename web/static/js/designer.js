@@ -107,6 +107,9 @@
         forms.saved();
         panel.saved();
       }
+      if (answer.saved && answer.forms) {
+        forms.offer(answer.forms);
+      }
       showProblems(answer.problems || [], answer.before_publishing || []);
       status.textContent = answer.saved
         ? "Brouillon enregistré le " + answer.saved_at + "."
@@ -240,7 +243,10 @@
     var box = document.getElementById("designer-formulaire");
     var choice = document.getElementById("designer-formulaire-choix");
     var source = document.getElementById("designer-formulaires");
-    var none = { changed: function () { return null; }, saved: function () {}, editor: function () { return null; } };
+    var none = {
+      changed: function () { return null; }, saved: function () {}, offer: function () {},
+      editor: function () { return null; }
+    };
     if (!box || !source || !window.FormEditor) {
       return none;
     }
@@ -285,6 +291,19 @@
         return changed;
       },
       saved: function () { dirty = {}; },
+      // The forms of the saved draft: a step drawn since the page opened is added to the list.
+      offer: function (list) {
+        list.forEach(function (form) {
+          if (form.key in schemas) {
+            return;
+          }
+          schemas[form.key] = form.schema;
+          var option = document.createElement("option");
+          option.value = form.key;
+          option.textContent = form.label;
+          choice.appendChild(option);
+        });
+      },
       editor: function () { return editor; }
     };
   }
@@ -299,7 +318,8 @@
       return none;
     }
     var known = JSON.parse(source.textContent);
-    var changed = { lanes: {}, tasks: {} };
+    known.ends = known.ends || {};
+    var changed = { lanes: {}, tasks: {}, ends: {} };
     var selected = null;
     var title = document.getElementById("designer-proprietes-element");
     var inputs = {
@@ -307,8 +327,13 @@
       sla: document.getElementById("designer-prop-sla"),
       delai: document.getElementById("designer-prop-delai"),
       condition: document.getElementById("designer-prop-condition"),
-      minuterie: document.getElementById("designer-prop-minuterie")
+      minuterie: document.getElementById("designer-prop-minuterie"),
+      fin: document.getElementById("designer-prop-fin"),
+      collection: document.getElementById("designer-prop-collection"),
+      decision: document.getElementById("designer-prop-decision")
     };
+    var SPIFF = "http://spiffworkflow.org/bpmn/schema/1.0/core";
+    var DECISION = "spiffworkflow:calledDecisionId";
     var STEPS = ["bpmn:UserTask", "bpmn:ManualTask", "bpmn:ReceiveTask"];
 
     function show(name, visible) {
@@ -325,6 +350,25 @@
       }
       return element.type === "bpmn:IntermediateCatchEvent" && (bo.eventDefinitions || [])
         .some(function (d) { return d.$type === "bpmn:MessageEventDefinition"; });
+    }
+    function multiInstance(element) {
+      var loop = element.businessObject.loopCharacteristics;
+      return loop && loop.$type === "bpmn:MultiInstanceLoopCharacteristics" ? loop : null;
+    }
+    function processOf(bo) {
+      var parent = bo.$parent;
+      while (parent && parent.$type !== "bpmn:Process") {
+        parent = parent.$parent;
+      }
+      return parent;
+    }
+    function isEnd(element) {  // an end of the demande, not of a sub-process
+      var parent = element.businessObject.$parent;
+      return element.type === "bpmn:EndEvent" && Boolean(parent) && parent.$type === "bpmn:Process";
+    }
+    function decisionOf(bo) {
+      var values = bo.extensionElements ? bo.extensionElements.values || [] : [];
+      return values.filter(function (value) { return value.$type === DECISION; })[0];
     }
     function taskValue(id, key) {
       var own = changed.tasks[id];
@@ -353,6 +397,22 @@
       show("delai", step);
       show("condition", flow);
       show("minuterie", Boolean(timer));
+      var end = isEnd(element);
+      var loop = multiInstance(element);
+      var rule = element.type === "bpmn:BusinessRuleTask";
+      show("fin", end);
+      show("collection", Boolean(loop));
+      show("decision", rule);
+      if (end) {
+        inputs.fin.value = bo.id in changed.ends ? changed.ends[bo.id] : (known.ends[bo.id] || "");
+      }
+      if (loop) {
+        inputs.collection.value = loop.loopDataInputRef ? loop.loopDataInputRef.id || "" : "";
+      }
+      if (rule) {
+        var decision = decisionOf(bo);
+        inputs.decision.value = decision ? decision.$body || "" : "";
+      }
       if (lane) {
         var name = bo.name || "";
         inputs.service.value = name in changed.lanes ? changed.lanes[name] : (known.lanes[name] || "");
@@ -395,9 +455,61 @@
       properties[kind] = expression;
       modeler.get("modeling").updateModdleProperties(selected, timer, properties);
     });
+    inputs.fin.addEventListener("change", function () {
+      changed.ends[selected.businessObject.id] = inputs.fin.value;
+    });
+    // The collection is named by a property of the process (modelers keep loopDataInputRef
+    // only when it refers to an element); each item is named after it ("enfants": "enfant").
+    inputs.collection.addEventListener("change", function () {
+      var name = inputs.collection.value.trim();
+      var moddle = modeler.get("moddle");
+      var modeling = modeler.get("modeling");
+      var loop = multiInstance(selected);
+      if (!name) {
+        modeling.updateModdleProperties(selected, loop, { loopDataInputRef: undefined, inputDataItem: undefined });
+        return;
+      }
+      var process = processOf(selected.businessObject);
+      var properties = (process.properties || []).slice();
+      var property = properties.filter(function (p) { return p.id === name; })[0];
+      if (!property) {
+        property = moddle.create("bpmn:Property", { id: name, name: name });
+        properties.push(property);
+        modeling.updateModdleProperties(selected, process, { properties: properties });
+      }
+      // The item's id is the variable a step reads (SpiffWorkflow's data references).
+      var item = /s$/.test(name) ? name.slice(0, -1) : name + "_element";
+      var current = loop.inputDataItem;
+      if (!(current && current.id === item) && moddle.ids && moddle.ids.assigned(item)) {
+        item = item + "_" + selected.businessObject.id;
+      }
+      modeling.updateModdleProperties(selected, loop, {
+        loopDataInputRef: property,
+        inputDataItem: moddle.create("bpmn:DataInput", { id: item, name: item })
+      });
+    });
+    inputs.decision.addEventListener("change", function () {
+      var id = inputs.decision.value.trim();
+      var moddle = modeler.get("moddle");
+      var modeling = modeler.get("modeling");
+      var bo = selected.businessObject;
+      var others = (bo.extensionElements ? bo.extensionElements.values || [] : [])
+        .filter(function (value) { return value.$type !== DECISION; });
+      if (id) {
+        others.push(moddle.createAny(DECISION, SPIFF, { $body: id }));
+      }
+      if (bo.extensionElements) {
+        modeling.updateModdleProperties(selected, bo.extensionElements, { values: others });
+      } else {
+        modeling.updateProperties(selected, {
+          extensionElements: moddle.create("bpmn:ExtensionElements", { values: others })
+        });
+      }
+    });
     return {
       changed: function () {
-        var any = Object.keys(changed.lanes).length || Object.keys(changed.tasks).length;
+        var any = Object.keys(changed.lanes).length || Object.keys(changed.tasks).length ||
+          Object.keys(changed.ends).length;
         return any ? changed : null;
       },
       saved: function () {
@@ -405,7 +517,8 @@
         Object.keys(changed.tasks).forEach(function (id) {
           known.tasks[id] = Object.assign({}, known.tasks[id] || {}, changed.tasks[id]);
         });
-        changed = { lanes: {}, tasks: {} };
+        Object.keys(changed.ends).forEach(function (id) { known.ends[id] = changed.ends[id]; });
+        changed = { lanes: {}, tasks: {}, ends: {} };
       },
       // By id: an element of the diagram shown, or a step of a called procedure (drawn on a
       // diagram of its own), whose deadlines are the procedure's too.
