@@ -206,6 +206,20 @@ $lien"""
 # Who came into a foyer: its space opened at the counter, a family code issued for it, an
 # adult asking to join it (guichet.sessions, accounts.joining). Every adult of
 # the foyer is told, so that nobody gets in unseen.
+# A message flow from a procedure's diagram to the family's pool.
+PROCESS_MESSAGE_TEMPLATE = "message_demarche"
+TEMPLATES[PROCESS_MESSAGE_TEMPLATE] = MessageTemplate(
+    subject="Demande $reference : un message de la mairie",
+    body="""Bonjour,
+
+La mairie vous adresse un message au sujet de votre demande « $demarche »
+(référence $reference) : $objet.
+
+Vous pouvez le consulter, et y répondre s'il attend une réponse, dans votre espace famille :
+$lien"""
+    + _SIGNATURE,
+)
+
 COUNTER_OPENED_TEMPLATE = "guichet_ouverture"
 FAMILY_CODE_TEMPLATE = "guichet_code_famille"
 JOIN_REQUEST_TEMPLATE = "foyer_demande_rejoindre"

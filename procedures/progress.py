@@ -19,8 +19,11 @@ from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from accounts.family import family_accounts
 from accounts.models import Service
 from coffre import consent
+from notifications import outbox
+from notifications.templates import PROCESS_MESSAGE_TEMPLATE
 from procedures.bpmn import engine, timers
 from procedures.catalogue import definition_of, diagram_of
 from procedures.definitions import FAMILY_LANE, Definition
@@ -99,9 +102,13 @@ def _after_step(
     demande.workflow_state = engine.dump(workflow)
     demande.updated_at = ctx.clock.now()
     demande.wakes_at = timers.wakes_at(workflow)
+    definition = definition_of(version)
+    outgoing = diagram_of(version).outgoing_messages
     for message in sent:
         record_event(session, ctx, demande, None, "message", message)
-    definition = definition_of(version)
+        target = outgoing.get(message)
+        if target is not None and definition.lanes.get(target.pool) == FAMILY_LANE:
+            _tell_family(session, ctx, demande, version, message, target.label)
     sync_tasks(session, ctx, demande, definition, engine.ready_tasks(workflow), started=started)
     end = engine.end_reached(workflow)
     if end is not None:
@@ -109,6 +116,34 @@ def _after_step(
         set_status(session, ctx, demande, status, None, "decision")
         demande.closed_at = ctx.clock.now()
         demande.wakes_at = None
+
+
+def _tell_family(
+    session: Session,
+    ctx: EngineContext,
+    demande: Demande,
+    version: ProcedureVersion,
+    message: str,
+    label: str,
+) -> None:
+    """A message flow to the family's pool: each adult of the foyer is e-mailed a notice (what
+    the message is about, from the diagram; never the demande's data) with the link."""
+    context = {
+        "reference": demande.number or str(demande.id),
+        "demarche": version.title,
+        "objet": label,
+        "lien": f"{ctx.base_url.rstrip('/')}/famille/demandes/{demande.id}",
+    }
+    sent_at = ctx.clock.now().isoformat()
+    for account in family_accounts(session, demande.foyer_id):
+        outbox.enqueue(
+            session,
+            ctx.clock,
+            key=f"bpmn_message:{demande.id}:{message}:{sent_at}:{account.id}",
+            recipient=account.email,
+            template=PROCESS_MESSAGE_TEMPLATE,
+            context=context,
+        )
 
 
 def sync_tasks(

@@ -112,6 +112,15 @@ class HumanTask:
     lane: str | None
 
 
+@dataclass(frozen=True)
+class OutgoingMessage:
+    """A message the process sends to another pool: what it says (the message flow's name,
+    else the sender's) and the name of the pool it goes to (the family's, a partner's)."""
+
+    label: str
+    pool: str
+
+
 @dataclass
 class Diagram:
     """A checked diagram: its process spec for SpiffWorkflow and what the engine needs."""
@@ -123,6 +132,8 @@ class Diagram:
     human_tasks: list[HumanTask]
     # The SHA-256 of the BPMN source: a saved workflow names the diagram it runs on by it.
     source_sha256: str
+    # By message name: where each message sent out of the process goes.
+    outgoing_messages: dict[str, OutgoingMessage] = field(default_factory=dict)
 
 
 class _NothingResolver(etree.Resolver):
@@ -208,7 +219,40 @@ def load_diagram(
         lanes=[lane.get("name", "") for lane in process.iter(f"{{{BPMN}}}lane")],
         human_tasks=list(_human_tasks(process)),
         source_sha256=source.hexdigest(),
+        outgoing_messages=outgoing_messages(root),
     )
+
+
+def outgoing_messages(root: etree._Element) -> dict[str, OutgoingMessage]:
+    """By message name, the pool each message flow leaving an executable element reaches."""
+    messages = {
+        m.get("id", ""): m.get("name") or m.get("id", "") for m in root.iter(f"{{{BPMN}}}message")
+    }
+    pools: dict[str, str] = {}  # any element id -> the name of its pool
+    for participant in root.iter(f"{{{BPMN}}}participant"):
+        name = participant.get("name") or participant.get("id", "")
+        pools[participant.get("id", "")] = name
+        owned = root.find(f"bpmn:process[@id='{participant.get('processRef', '')}']", NS)
+        for element in owned.iter() if owned is not None else ():
+            if element.get("id"):
+                pools[element.get("id", "")] = name
+    elements = {e.get("id"): e for e in root.iterfind("bpmn:process//*[@id]", NS)}
+    found: dict[str, OutgoingMessage] = {}
+    for flow in root.iter(f"{{{BPMN}}}messageFlow"):
+        sender = elements.get(flow.get("sourceRef", ""))
+        if sender is None:
+            continue
+        definition = sender.find("bpmn:messageEventDefinition", NS)
+        reference = sender.get("messageRef") or (
+            definition.get("messageRef") if definition is not None else None
+        )
+        if not reference or reference not in messages:
+            continue
+        label = flow.get("name") or sender.get("name") or messages[reference]
+        found[messages[reference]] = OutgoingMessage(
+            label, pools.get(flow.get("targetRef", ""), "")
+        )
+    return found
 
 
 def main_process(root: etree._Element) -> tuple[etree._Element | None, list[Problem]]:

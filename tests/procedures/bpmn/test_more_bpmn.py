@@ -9,6 +9,7 @@ saved and restored like the built-in procedures' steps.
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from pathlib import Path
 
@@ -16,9 +17,12 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from accounts.family import family_accounts
 from accounts.models import Service
 from coffre.clock import FrozenClock
 from coffre.models import Foyer, FoyerMember, MemberRole
+from notifications.models import OutboxMessage
+from notifications.templates import PROCESS_MESSAGE_TEMPLATE, render
 from procedures import catalogue, demandes, tasks
 from procedures.bpmn.diagrams import DiagramRejected
 from procedures.definitions import load_definition
@@ -122,6 +126,15 @@ def test_a_family_answer_ends_the_demande_after_each_child_and_the_called_check(
         )
     ).all()
     assert kinds == ["confirmation_demandee"]
+    # The family's pool is the family: its adults are e-mailed a notice, without the data.
+    notices = db_session.scalars(
+        select(OutboxMessage).where(OutboxMessage.template == PROCESS_MESSAGE_TEMPLATE)
+    ).all()
+    adults = family_accounts(db_session, family.foyer_id)
+    assert sorted(n.recipient for n in notices) == sorted(a.email for a in adults) != []
+    subject, body = render(PROCESS_MESSAGE_TEMPLATE, json.loads(notices[0].context))
+    assert "confirmez votre demande d'aide" in body and f"/famille/demandes/{demande.id}" in body
+    assert "700" not in subject + body  # the quotient stays online
     [answer] = live_tasks(db_session, demande)
     assert (answer.spec_id, answer.for_family) == ("confirmation_recue", True)
     assert demande.wakes_at is not None  # the 10-day timer is waiting beside it
