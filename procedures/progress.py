@@ -71,7 +71,8 @@ def start_workflow(session: Session, ctx: EngineContext, demande: Demande) -> No
     version = version_of(session, demande)
     script_engine = _script_engine(session, ctx, demande, version)
     data = json.loads(demande.form_data) | {"demande_id": demande.id}
-    workflow = engine.start(diagram_of(version), data, script_engine)
+    with engine.diagram_faults():
+        workflow = engine.start(diagram_of(version), data, script_engine)
     _after_step(session, ctx, demande, version, workflow, started=True)
 
 
@@ -86,7 +87,8 @@ def step(
     assert demande.workflow_state is not None
     script_engine = _script_engine(session, ctx, demande, version)
     workflow = engine.restore(demande.workflow_state, script_engine, diagram_of(version))
-    action(workflow)
+    with engine.diagram_faults():
+        action(workflow)
     _after_step(session, ctx, demande, version, workflow)
 
 

@@ -23,6 +23,7 @@ from coffre.errors import (
 )
 from coffre.inspection.uploads import UploadRefused
 from coffre.vault import DocumentDamaged
+from procedures.bpmn.engine import DiagramFault
 from procedures.bpmn.expressions import ScriptBudgetExceeded
 from procedures.errors import (
     DemandeNotFound,
@@ -200,6 +201,20 @@ def init_procedure_errors(app: Flask) -> None:
     @app.errorhandler(Incomplete)
     def _incomplete(exc: Incomplete) -> tuple[Response | str, int]:
         return render_error(422, " ".join(exc.problems))
+
+    @app.errorhandler(DiagramFault)
+    def _diagram_fault(exc: DiagramFault) -> tuple[Response | str, int]:
+        # The diagram is at fault for these answers: the step was rolled back, nothing saved.
+        log.error("diagram fault at element %s", exc.element_id)  # never the data
+        return render_error(
+            500,
+            _(
+                "This step could not be carried out: the procedure stops at « %(element)s » "
+                "(%(reason)s). Nothing was saved and the town has been told.",
+                element=exc.element,
+                reason=exc.reason,
+            ),
+        )
 
     @app.errorhandler(ScriptBudgetExceeded)
     def _over_budget(exc: ScriptBudgetExceeded) -> tuple[Response | str, int]:

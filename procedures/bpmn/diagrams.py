@@ -488,6 +488,37 @@ ENGINE_MESSAGES: tuple[tuple[str, str], ...] = (
      "association de données vers un objet absent : reliez-la à un objet de données"),
     (r"Conditional event definition with missing condition",
      "événement conditionnel sans condition : écrivez la condition"),
+    # What a run meets: the diagram's fault for these answers, said to whoever can fix it.
+    (r"No conditions satisfied",
+     "aucune condition de la passerelle n'est vraie pour ces réponses : ajoutez un flux par "
+     "défaut ou une condition qui couvre ce cas"),
+    (r"Missing data input for multiinstance task|Missing data input",
+     "la liste que l'instance multiple parcourt manque dans les réponses : choisissez comme "
+     "collection un champ du formulaire (par exemple « enfants »)"),
+    (r"Multiinstance (input|output) item (\S+) already exists",
+     "l'élément de l'instance multiple porte le nom d'une réponse (« \\2 ») : renommez-le"),
+    (r"The data object could not be read|A data object could not be set",
+     "objet de données absent : l'étape qui le remplit doit venir avant"),
+    (r"This process is not waiting for",
+     "la demande n'attend plus ce message : il est arrivé trop tard"),
+    (r"^Error evaluating expression '(.*)': (.*)$",
+     "l'expression « \\1 » ne peut pas être évaluée : \\2"),
+    (r"^Error in script: (.*)$", "le script ne peut pas s'exécuter : \\1"),
+)  # fmt: skip
+
+
+# The restricted evaluator's own reasons (procedures/bpmn/expressions), inside the above.
+EVALUATOR_MESSAGES: tuple[tuple[str, str], ...] = (
+    (r"unknown name '(\w+)'",
+     "aucune réponse ni variable ne s'appelle « \\1 » à cette étape (une faute de frappe, ou "
+     "un champ d'un formulaire qui vient plus tard ?)"),
+    (r"wrong types \((\w+) and (\w+)\) in '(.*)'",
+     "« \\3 » compare ou combine des valeurs de types différents (\\1 et \\2)"),
+    (r"(index out of range|invalid value|number out of range) in '(.*)'",
+     "« \\2 » : valeur hors des limites ou invalide"),
+    (r"(.*) is not allowed", "\\1 n'est pas permis dans le langage des conditions"),
+    (r"(.*) is not a date", "\\1 n'est pas une date"),
+    (r"syntax error at line (\d+)", "erreur de syntaxe à la ligne \\1"),
 )  # fmt: skip
 
 
@@ -495,9 +526,19 @@ def engine_message(exc: Exception) -> str:
     """SpiffWorkflow's message in French, with the fix; an unknown one quoted as it is."""
     text = str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__
     for pattern, french in ENGINE_MESSAGES:
-        if re.search(pattern, text):
-            return french
+        found = re.search(pattern, text)
+        if found:
+            return _evaluator_french(found.expand(french))
     return f"« {text} »"
+
+
+def _evaluator_french(text: str) -> str:
+    head, separator, reason = text.rpartition(" : ")
+    for pattern, french in EVALUATOR_MESSAGES if separator else ():
+        found = re.search(pattern, reason)
+        if found:
+            return f"{head} : {found.expand(french)}"
+    return text
 
 
 def check_process(

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import json
 import weakref
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -32,12 +33,12 @@ from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
 from SpiffWorkflow.bpmn.specs.mixins.events.intermediate_event import EventBasedGateway
 from SpiffWorkflow.bpmn.util.event import BpmnEvent
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
-from SpiffWorkflow.exceptions import WorkflowException
+from SpiffWorkflow.exceptions import SpiffWorkflowException, WorkflowException
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 from SpiffWorkflow.util.task import TaskState as SpiffState
 
 from procedures.bpmn import timers
-from procedures.bpmn.diagrams import Diagram
+from procedures.bpmn.diagrams import Diagram, engine_message
 from procedures.bpmn.expressions import RestrictedScriptEngine
 
 # An operation's dispatcher: (operation name, evaluated parameters, SpiffWorkflow task) -> result.
@@ -54,6 +55,30 @@ _DIGESTS: weakref.WeakKeyDictionary[Any, str] = weakref.WeakKeyDictionary()
 
 class EngineError(Exception):
     """The workflow cannot do what was asked (no such ready task, broken state)."""
+
+
+class DiagramFault(EngineError):
+    """A run stopped on a fault of the diagram for these answers (no condition true, a
+    script naming an unknown answer…): `element` names the element (its name, else its id),
+    `reason` says why in French (SpiffWorkflow's message translated; never the data)."""
+
+    def __init__(self, element: str, element_id: str, reason: str) -> None:
+        super().__init__(f"{element_id}: {reason}")
+        self.element, self.element_id, self.reason = element, element_id, reason
+
+
+@contextmanager
+def diagram_faults() -> Iterator[None]:
+    """SpiffWorkflow's errors while running become DiagramFault (ScriptBudgetExceeded, ours,
+    passes through)."""
+    try:
+        yield
+    except SpiffWorkflowException as exc:
+        task = getattr(exc, "task", None)
+        spec = getattr(exc, "task_spec", None) or getattr(task, "task_spec", None)
+        element_id = str(getattr(spec, "bpmn_id", None) or getattr(spec, "name", "") or "")
+        element = str(getattr(spec, "bpmn_name", None) or element_id)
+        raise DiagramFault(element, element_id, engine_message(exc)) from exc
 
 
 class _StateConverter(BpmnWorkflowConverter):

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from accounts.models import Service
 from procedures import catalogue
 from procedures.bpmn import engine
+from procedures.bpmn.diagrams import engine_message
 from procedures.definitions import FAMILY_LANE, Definition, FormField, load_definition
 from procedures.designer.publication import DraftInvalid, open_draft
 
@@ -74,7 +75,10 @@ def trial_run(session: Session, code: str, answers: Mapping[str, str]) -> TrialR
             steps.append(_step(definition, services, task, given))
             engine.complete(workflow, task.id, given)
     except (SpiffWorkflowException, engine.EngineError) as exc:
-        return TrialRun(steps, None, None, f"la simulation s'arrête : {_first_line(exc)}",
+        reason = (
+            engine_message(exc) if isinstance(exc, SpiffWorkflowException) else _first_line(exc)
+        )
+        return TrialRun(steps, None, None, f"la simulation s'arrête : {reason}",
                         _choices(definition))  # fmt: skip
     end = engine.end_reached(workflow)
     stopped = "" if end else "la demande attend un délai ou un message : fin de la simulation"
