@@ -22,9 +22,11 @@ from accounts.models import Account, AgentService, Role, Service
 from coffre.catalogue import DOCUMENT_TYPES
 from procedures.bpmn.diagrams import (
     BPMN,
+    DMN_TAGS,
     FLOW_NODES,
     HUMAN_TASKS,
     NS,
+    DiagramRejected,
     called_processes,
     lane_for,
     lanes_by_node,
@@ -32,6 +34,7 @@ from procedures.bpmn.diagrams import (
     parse_xml,
 )
 from procedures.bpmn.expressions import UnsafeExpression, check_expression
+from procedures.bpmn.expressions.helpers import HELPERS
 from procedures.definitions import FAMILY_LANE, Definition
 
 
@@ -42,9 +45,14 @@ class PolicyProblem:
 
 
 def policy_problems(
-    session: Session, definition: Definition, bpmn: bytes, metadata_toml: str | None = None
+    session: Session,
+    definition: Definition,
+    bpmn: bytes,
+    metadata_toml: str | None = None,
+    decisions: bytes = b"",
 ) -> list[PolicyProblem]:
-    """Every reason the procedure may not be published, each with its fix, in French."""
+    """Every reason the procedure may not be published, each with its fix, in French
+    (`decisions`: its DMN tables, whose outputs conditions may read)."""
     root = parse_xml(bpmn)
     process, _ = main_process(root)
     if process is None:
@@ -57,6 +65,7 @@ def policy_problems(
     problems += _unknown_documents(definition)
     problems += _paths(process)
     problems += _conditions_never_true(definition, process, called)
+    problems += _unknown_names(definition, root, (process, *called), decisions)
     return problems
 
 
@@ -301,3 +310,86 @@ def _closure(seeds: Iterable[str], edges: Mapping[str, set[str]]) -> set[str]:
 
 def _name(element: etree._Element) -> str:
     return " ".join((element.get("name") or element.get("id") or "").split())[:120]
+
+
+# Names a condition may read besides the procedure's own: the demande's number, the helpers.
+ENGINE_NAMES = frozenset({"demande_id", *HELPERS})
+
+
+def _unknown_names(
+    definition: Definition,
+    root: etree._Element,
+    owners: Iterable[etree._Element],
+    decisions: bytes,
+) -> Iterator[PolicyProblem]:
+    """A condition reading a name that no form, decision table, script, operation or wait
+    provides: a typo, or a field removed since; the demande would stop there."""
+    known = set(ENGINE_NAMES) | _provided(definition, root, decisions)
+    for owner in owners:
+        for flow in owner.iter(f"{{{BPMN}}}sequenceFlow"):
+            condition = flow.find("bpmn:conditionExpression", NS)
+            text = " ".join((condition.text or "").split()) if condition is not None else ""
+            unknown = sorted(_read_names(text) - known) if text else []
+            if unknown:
+                names = ", ".join(f"« {name} »" for name in unknown[:5])
+                yield PolicyProblem(
+                    f"flux « {_name(flow)} » : la condition « {text[:120]} » lit {names}, "
+                    "qu'aucun formulaire, table de décision, script ni opération ne fournit : "
+                    "la demande s'arrêterait là. Corrigez le nom (une faute de frappe ?) ou "
+                    "ajoutez le champ au formulaire qui le demande.",
+                    flow.get("id", ""),
+                )
+
+
+def _provided(definition: Definition, root: etree._Element, decisions: bytes) -> set[str]:
+    """Every name the procedure's data may hold when a condition is evaluated."""
+    names = {field.name for field in definition.fields}
+    for settings in definition.tasks.values():
+        names |= {field.name for field in settings.form} | set(settings.timeout_data)
+    for element in root.iter():
+        if not isinstance(element.tag, str):
+            continue
+        names.update(filter(None, [element.get("resultVariable")]))
+        tag = etree.QName(element).localname
+        if tag == "messageVariable" and element.text:
+            names.add(element.text.strip())
+        elif tag in ("inputDataItem", "outputDataItem", "property", "dataObject"):
+            names.update(filter(None, [element.get("id"), element.get("name")]))
+        elif tag == "loopDataOutputRef" and element.text:
+            names.add(element.text.strip())
+        elif tag == "script" and element.text:
+            names |= _assigned_names(element.text)
+    if decisions:
+        try:
+            tables = parse_xml(decisions, DMN_TAGS)
+        except DiagramRejected:
+            return names
+        names.update(
+            output.get("name", "")
+            for output in tables.iter()
+            if isinstance(output.tag, str) and etree.QName(output).localname == "output"
+        )
+    return names
+
+
+def _assigned_names(script: str) -> set[str]:
+    try:
+        tree = ast.parse(script)
+    except SyntaxError:
+        return set()  # the engine's checks name it
+    return {
+        node.id
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store)
+    }
+
+
+def _read_names(source: str) -> set[str]:
+    """The names an expression reads, less those it binds itself (comprehensions)."""
+    try:
+        tree = ast.parse(source.strip(), mode="eval")
+    except SyntaxError:
+        return set()  # the engine's checks name it
+    names = [node for node in ast.walk(tree) if isinstance(node, ast.Name)]
+    bound = {node.id for node in names if isinstance(node.ctx, ast.Store)}
+    return {node.id for node in names if isinstance(node.ctx, ast.Load)} - bound

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from accounts.models import Account, Service
 from accounts.organisation import Administrator, OutsideScope, administrator, record
+from coffre.catalogue import DOCUMENT_TYPES
 from coffre.clock import Clock
 from procedures import catalogue
 from procedures.bpmn.diagrams import (
@@ -32,7 +33,13 @@ from procedures.bpmn.diagrams import (
     main_process,
     parse_xml,
 )
-from procedures.definitions import FAMILY_LANE, Definition, DefinitionError, load_definition
+from procedures.definitions import (
+    FAMILY_LANE,
+    Definition,
+    DefinitionError,
+    RequiredDocument,
+    load_definition,
+)
 from procedures.designer.form_schemas import FormSchemaError, fields_of, schema_of
 from procedures.designer.importing import ImportResult, import_diagram, service_codes
 from procedures.designer.layout import with_layout
@@ -103,7 +110,7 @@ def open_draft(session: Session, code: str) -> Draft:
     row = session.get(ProcedureDraft, code)
     if row is not None:
         problems = draft_problems(session, code, row.bpmn_xml, row.metadata_toml, row.dmn_xml)
-        policy = [] if problems else _policy(session, row.bpmn_xml, row.metadata_toml)
+        policy = [] if problems else _policy(session, row.bpmn_xml, row.metadata_toml, row.dmn_xml)
         return Draft(
             code, row.bpmn_xml, row.metadata_toml, True, row.updated_at,
             _name(session, row.updated_by), problems, row.dmn_xml, policy,
@@ -115,9 +122,13 @@ def open_draft(session: Session, code: str) -> Draft:
     return Draft(code, with_layout(current.bpmn_xml), toml, saved=False, dmn_xml=current.dmn_xml)
 
 
-def _policy(session: Session, bpmn_xml: str, metadata_toml: str) -> list[DraftProblem]:
+def _policy(
+    session: Session, bpmn_xml: str, metadata_toml: str, dmn_xml: str = ""
+) -> list[DraftProblem]:
     definition = load_definition(metadata_toml)
-    found = policy_problems(session, definition, bpmn_xml.encode("utf-8"), metadata_toml)
+    found = policy_problems(
+        session, definition, bpmn_xml.encode("utf-8"), metadata_toml, dmn_xml.encode("utf-8")
+    )
     return [DraftProblem(problem.message, problem.element_id) for problem in found]
 
 
@@ -188,8 +199,9 @@ def with_settings(metadata_toml: str, settings: Mapping[str, Any]) -> str:
     """The metadata with what the properties panel set: each lane's service (`lanes`: lane
     name -> service code or "famille"), each step's deadlines (`tasks`: step id ->
     `sla_hours`, `timeout_days`; null removes one), the status each end gives the demande
-    (`ends`: end id -> one of END_STATUSES; null or "" removes it). Refused as a whole when
-    one is invalid."""
+    (`ends`: end id -> one of END_STATUSES; null or "" removes it), the required documents
+    (`documents`: the whole list, replacing the metadata's). Refused as a whole when one is
+    invalid."""
     try:
         definition = load_definition(metadata_toml)
     except DefinitionError:
@@ -201,6 +213,9 @@ def with_settings(metadata_toml: str, settings: Mapping[str, Any]) -> str:
     raw_ends = settings.get("ends") or {}
     if not all(isinstance(raw, Mapping) for raw in (raw_lanes, raw_tasks, raw_ends)):
         raise DraftInvalid([DraftProblem("réglages illisibles (couloirs et étapes attendus)")])
+    documents = definition.documents
+    if "documents" in settings and settings["documents"] is not None:
+        documents = _documents(settings["documents"], problems)
     for end_id, status in raw_ends.items():
         if status in (None, ""):
             ends.pop(str(end_id), None)
@@ -238,8 +253,58 @@ def with_settings(metadata_toml: str, settings: Mapping[str, Any]) -> str:
         tasks[str(spec_id)] = dataclasses.replace(current, sla_hours=sla, timeout_days=timeout)
     if problems:
         raise DraftInvalid(problems)
-    changed = dataclasses.replace(definition, lanes=lanes, tasks=tasks, ends=ends)
+    changed = dataclasses.replace(
+        definition, lanes=lanes, tasks=tasks, ends=ends, documents=documents
+    )
     return definition_toml(changed)
+
+
+MAX_DOCUMENTS = 30
+MAX_DOCUMENT_AGE_MONTHS = 120
+
+
+def _documents(raw: Any, problems: list[DraftProblem]) -> tuple[RequiredDocument, ...]:
+    """The required documents the panel lists, each checked; problems named by position."""
+    if not isinstance(raw, list) or len(raw) > MAX_DOCUMENTS:
+        problems.append(
+            DraftProblem(f"justificatifs illisibles (une liste d'au plus {MAX_DOCUMENTS})")
+        )
+        return ()
+    documents: list[RequiredDocument] = []
+    for number, item in enumerate(raw, start=1):
+        where = f"justificatif n° {number}"
+        if not isinstance(item, Mapping):
+            problems.append(DraftProblem(f"{where} : réglages illisibles"))
+            continue
+        kind = item.get("type")
+        others = item.get("any_of") or []
+        age = _bounded(item.get("max_age_months"), MAX_DOCUMENT_AGE_MONTHS)
+        count = _bounded(item.get("count") or 1, 10)
+        if kind not in DOCUMENT_TYPES:
+            problems.append(DraftProblem(f"{where} : choisissez un type de document du coffre"))
+        elif not isinstance(others, list) or any(o not in DOCUMENT_TYPES for o in others):
+            problems.append(DraftProblem(f"{where} : un type accepté à sa place n'existe pas"))
+        elif age is False or count is False or count is None:
+            problems.append(
+                DraftProblem(
+                    f"{where} : ancienneté invalide (un nombre entier de mois, jusqu'à "
+                    f"{MAX_DOCUMENT_AGE_MONTHS})"
+                )
+            )
+        elif item.get("member") not in (None, "", "child"):
+            problems.append(DraftProblem(f"{where} : « member » vaut « child » ou rien"))
+        else:
+            documents.append(
+                RequiredDocument(
+                    type=str(kind),
+                    count=int(count),
+                    max_age_months=age if isinstance(age, int) else None,
+                    valid_until_season=item.get("valid_until_season") is True,
+                    member="child" if item.get("member") == "child" else None,
+                    any_of=tuple(str(o) for o in others if o != kind),
+                )
+            )
+    return tuple(documents)
 
 
 def _bounded(value: Any, maximum: int) -> int | bool | None:
@@ -263,16 +328,25 @@ def panel_settings(session: Session, draft: Draft) -> dict[str, Any]:
         for code, name in session.execute(select(Service.code, Service.name).order_by(Service.name))
     ]
     services.append([FAMILY_LANE, "La famille"])
+    document_types = sorted(
+        ([kind.code, kind.label] for kind in DOCUMENT_TYPES.values()), key=lambda t: t[1]
+    )
     try:
         definition = load_definition(draft.metadata_toml)
     except DefinitionError:
-        return {"services": services, "lanes": {}, "tasks": {}, "ends": {}}
+        return {"services": services, "lanes": {}, "tasks": {}, "ends": {}, "documents": None,
+                "document_types": document_types}  # fmt: skip
     tasks = {
         spec_id: {"sla_hours": task.sla_hours, "timeout_days": task.timeout_days}
         for spec_id, task in definition.tasks.items()
     }
     lanes, ends = dict(definition.lanes), dict(definition.ends)
-    return {"services": services, "lanes": lanes, "tasks": tasks, "ends": ends}
+    documents = [
+        {**dataclasses.asdict(required), "any_of": list(required.any_of)}
+        for required in definition.documents
+    ]
+    return {"services": services, "lanes": lanes, "tasks": tasks, "ends": ends,
+            "documents": documents, "document_types": document_types}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -400,7 +474,7 @@ def publish_draft(session: Session, clock: Clock, code: str, actor_id: int) -> P
         raise DraftInvalid(problems)
     definition = load_definition(row.metadata_toml)
     # The policy: what would make the procedure fail its families, each with its fix.
-    refused = _policy(session, row.bpmn_xml, row.metadata_toml)
+    refused = _policy(session, row.bpmn_xml, row.metadata_toml, row.dmn_xml)
     if refused:
         raise DraftInvalid(refused)
     before = _current_state(session, code)

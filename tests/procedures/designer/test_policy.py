@@ -82,3 +82,31 @@ def test_steps_in_a_sub_process_or_a_called_procedure_and_a_reminder_s_end_are_u
     [problem] = policy_problems(db_session, no_deadline, bpmn, toml)
     assert problem.element_id == "controler_pieces"  # in the called procedure, the caller's lane
     assert "aucun délai de traitement" in problem.message
+
+
+def test_a_condition_reading_a_name_nothing_provides_is_named_and_decisions_provide_theirs(
+    db_session: Session, clock: FrozenClock
+) -> None:
+    definition, bpmn = catalogue.read_built_in("creche")
+    make_agent(db_session, clock, make_service(db_session, code="petite-enfance"))
+    typo = bpmn.replace(b"decision == 'attente'", b"decison == 'attente'")
+    comprehension = bpmn.replace(
+        b"decision == 'attente'", b"any(jour == 'lundi' for jour in jours)"
+    )
+    from_table = bpmn.replace(b"decision == 'attente'", b"tranche == 'A'")
+    table = b'<definitions xmlns="https://www.omg.org/spec/DMN/20191111/MODEL/"><decision id="d">'
+    table += (
+        b'<decisionTable><output id="o" name="tranche" /></decisionTable></decision></definitions>'
+    )
+
+    [problem] = policy_problems(db_session, definition, typo, None)
+
+    assert problem.element_id == "Flow_attente"
+    assert problem.message.startswith(
+        "flux « liste d'attente » : la condition « decison == 'attente' » lit « decison », "
+        "qu'aucun formulaire, table de décision, script ni opération ne fournit"
+    )
+    assert policy_problems(db_session, definition, comprehension, None) == []
+    [unread] = policy_problems(db_session, definition, from_table, None)
+    assert "« tranche »" in unread.message
+    assert policy_problems(db_session, definition, from_table, None, table) == []

@@ -8,10 +8,11 @@ expanded sub-process with a check per child (parallel multi-instance) and a non-
 reminder after 5 working days, a gateway whose conditions read the decision's output, two
 ends. The properties panel sets the rest: the collection the check runs over, the decision
 table, the timer, the conditions, the status each end gives, the lane's service, the
-deadlines. The family's form and the check's form are made in the form builder (form-js), the
-decision table in the DMN editor (dmn-js). The check before publishing refuses it twice, for
-named reasons, then it is published; the family files a demande for its children on a phone,
-the agent completes each child's check and the demande is accepted.
+deadlines; the documents panel the one document the decision needs. The family's form and
+the check's form are made in the form builder (form-js), the decision table in the DMN
+editor (dmn-js). The check before publishing refuses it twice, for named reasons, then it is
+published; the family files a demande for its children on a phone, the agent completes each
+child's check and the demande is accepted.
 """
 
 from __future__ import annotations
@@ -190,6 +191,10 @@ def test_an_administrator_builds_publishes_and_a_family_files_a_new_procedure(
     for end, status in (("End_accordee", "acceptee"), ("End_refusee", "refusee")):
         properties(page, end)
         page.get_by_label("Statut que cette fin donne à la demande").select_option(status)
+    # The one document the decision needs, chosen among the vault's types.
+    page.get_by_role("button", name="Ajouter un justificatif").click()
+    page.get_by_label("Type de document").select_option("justificatif_domicile")
+    fill(page, "Émis depuis moins de, en mois (facultatif)", "3")
     # The decision table, in the DMN editor.
     page.get_by_role("button", name="Ajouter des tables de décision").click()
     page.wait_for_selector("#designer-decisions[data-ready=true]")
@@ -206,6 +211,7 @@ def test_an_administrator_builds_publishes_and_a_family_files_a_new_procedure(
     assert 'name = "enfants"' in saved and 'type = "children"' in saved
     assert '[[tasks.verifier_enfant.form]]\nname = "inscrit"' in saved
     assert 'End_accordee = "acceptee"' in saved and 'End_refusee = "refusee"' in saved
+    assert '[[documents]]\ntype = "justificatif_domicile"\nmax_age_months = 3' in saved
     page.screenshot(path=str(ARTIFACTS / "nouvelle-demarche-concepteur.png"), full_page=True)
 
     # Refused twice, for named reasons: the lane has no service, then the check no deadline.
@@ -252,6 +258,10 @@ def family_files(portal: Portal, browser: Any) -> int:
     page.screenshot(path=str(ARTIFACTS / "nouvelle-demarche-famille.png"), full_page=True)
     page.get_by_role("button", name="Continuer").click()
     page.wait_for_url("**/justificatifs")
+    shared = page.locator("#justificatif-0 input[name=partage]")
+    assert shared.count() == 1  # the proof of address, issued 20 days ago
+    if not shared.is_checked():
+        page.locator(f"label[for='{shared.get_attribute('id')}']").click()
     page.get_by_role("button", name="Continuer").click()
     page.wait_for_url("**/recapitulatif")
     page.get_by_role("button", name="Déposer ma demande").click()

@@ -471,3 +471,48 @@ def test_the_properties_panel_sets_ends_and_deadlines_or_is_refused_with_422(
     assert (
         'End_attente = "refusee"' in current_draft(admin_client)[1]
     )  # the refused changed nothing
+
+
+def test_the_documents_panel_lists_the_vault_types_and_replaces_the_required_documents(
+    admin_client: FlaskClient,
+) -> None:
+    page = page_text(admin_client.get(CRECHE + "/concepteur"))
+    match = re.search(r'<script type="application/json" id="designer-reglages">(.*?)</script>',
+                      page, re.S)  # fmt: skip
+    assert match
+    settings = json.loads(match.group(1))
+    assert ["justificatif_domicile", "Justificatif de domicile"] in settings["document_types"]
+    assert settings["documents"][0] == {
+        "type": "justificatif_domicile", "count": 1, "max_age_months": 3,
+        "valid_until_season": False, "member": None, "any_of": [],
+    }  # fmt: skip
+    bpmn, metadata = current_draft(admin_client)
+    headers = {"X-CSRFToken": designer_token(admin_client)}
+
+    def save_documents(documents: object) -> object:
+        body = {"bpmn": bpmn, "metadata": html.unescape(metadata),
+                "settings": {"documents": documents}}  # fmt: skip
+        return admin_client.post(CRECHE + "/brouillon", json=body, headers=headers)
+
+    answer = save_documents(
+        [{"type": "avis_imposition", "any_of": ["attestation_caf"], "max_age_months": 12},
+         {"type": "carnet_vaccination", "member": "child", "max_age_months": ""}]
+    )  # fmt: skip
+
+    assert answer.status_code == 200, answer.get_json()
+    saved = answer.get_json()["metadata"]
+    assert saved.count("[[documents]]") == 2 and "justificatif_domicile" not in saved
+    assert (
+        '[[documents]]\ntype = "avis_imposition"\nmax_age_months = 12\nany_of = ["attestation_caf"]'
+    ) in saved
+    assert '[[documents]]\ntype = "carnet_vaccination"\nmember = "child"' in saved
+    for documents, reason in (
+        ([{"type": "passeport_martien"}], "justificatif n° 1 : choisissez un type"),
+        ([{"type": "avis_imposition"}, {"type": "avis_imposition", "max_age_months": 999}],
+         "justificatif n° 2 : ancienneté invalide"),
+        ([{"type": "avis_imposition", "any_of": ["inconnu"]}], "justificatif n° 1 : un type"),
+        ("tout", "justificatifs illisibles"),
+    ):  # fmt: skip
+        refused = save_documents(documents)
+        assert refused.status_code == 422
+        assert refused.get_json()["problems"][0]["message"].startswith(reason)

@@ -506,10 +506,15 @@
         });
       }
     });
+    var documents = designerDocuments(known);
     return {
       changed: function () {
         var any = Object.keys(changed.lanes).length || Object.keys(changed.tasks).length ||
           Object.keys(changed.ends).length;
+        var listed = documents.changed();
+        if (listed) {
+          return Object.assign({}, changed, { documents: listed });
+        }
         return any ? changed : null;
       },
       saved: function () {
@@ -518,6 +523,7 @@
           known.tasks[id] = Object.assign({}, known.tasks[id] || {}, changed.tasks[id]);
         });
         Object.keys(changed.ends).forEach(function (id) { known.ends[id] = changed.ends[id]; });
+        documents.saved();
         changed = { lanes: {}, tasks: {}, ends: {} };
       },
       // By id: an element of the diagram shown, or a step of a called procedure (drawn on a
@@ -526,6 +532,132 @@
         var element = modeler.get("elementRegistry").get(id);
         select(element || { type: "bpmn:UserTask", businessObject: { id: id, name: id } });
       }
+    };
+  }
+
+  // The required documents: one row per document, its type chosen among the vault's, an
+  // alternative, its age, whether it is the child's and still valid at the season's start.
+  // The whole list is sent once changed and replaces the metadata's.
+  function designerDocuments(known) {
+    var section = document.getElementById("designer-justificatifs-section");
+    var box = document.getElementById("designer-justificatifs");
+    var addButton = document.getElementById("designer-justificatif-ajouter");
+    var none = { changed: function () { return null; }, saved: function () {} };
+    if (!section || !box || !Array.isArray(known.documents)) {
+      return none;
+    }
+    var types = known.document_types || [];
+    var rows = known.documents.map(function (d) { return Object.assign({}, d); });
+    var dirty = false;
+    section.hidden = false;
+
+    function field(kind, id, label) {
+      var group = document.createElement("div");
+      group.className = kind === "checkbox" ? "fr-checkbox-group fr-mb-1w" :
+        (kind === "select" ? "fr-select-group" : "fr-input-group");
+      var input = document.createElement(kind === "select" ? "select" : "input");
+      input.id = id;
+      if (kind === "select") {
+        input.className = "fr-select";
+      } else if (kind === "checkbox") {
+        input.type = "checkbox";
+      } else {
+        input.className = "fr-input";
+        input.type = "number";
+        input.min = "1";
+        input.max = "120";
+      }
+      var text = document.createElement("label");
+      text.className = "fr-label";
+      text.htmlFor = id;
+      text.textContent = label;
+      if (kind === "checkbox") {
+        group.appendChild(input);
+        group.appendChild(text);
+      } else {
+        group.appendChild(text);
+        group.appendChild(input);
+      }
+      return { group: group, input: input };
+    }
+    function options(select, empty) {
+      if (empty) {
+        select.appendChild(new Option(empty, ""));
+      }
+      types.forEach(function (type) { select.appendChild(new Option(type[1], type[0])); });
+    }
+    function changed() {
+      dirty = true;
+    }
+    function render() {
+      box.textContent = "";
+      rows.forEach(function (row, index) {
+        var prefix = "designer-justificatif-" + index + "-";
+        var set = document.createElement("fieldset");
+        set.className = "fr-fieldset designer-justificatif";
+        var legend = document.createElement("legend");
+        legend.className = "fr-fieldset__legend fr-text--md";
+        legend.textContent = "Justificatif n° " + (index + 1);
+        set.appendChild(legend);
+        var type = field("select", prefix + "type", "Type de document");
+        options(type.input, rows[index].type ? null : "Choisir");
+        type.input.value = row.type || "";
+        type.input.addEventListener("change", function () { row.type = type.input.value; changed(); });
+        var other = field("select", prefix + "ou", "Ou bien, à sa place (facultatif)");
+        options(other.input, "Aucun autre");
+        other.input.value = (row.any_of || [])[0] || "";
+        other.input.addEventListener("change", function () {
+          var rest = (row.any_of || []).slice(1);
+          row.any_of = other.input.value ? [other.input.value].concat(rest) : rest;
+          changed();
+        });
+        var age = field("number", prefix + "age", "Émis depuis moins de, en mois (facultatif)");
+        age.input.value = row.max_age_months || "";
+        age.input.addEventListener("change", function () {
+          row.max_age_months = age.input.value ? Number(age.input.value) : null;
+          changed();
+        });
+        var child = field("checkbox", prefix + "enfant", "Celui de l'enfant concerné par la demande");
+        child.input.checked = row.member === "child";
+        child.input.addEventListener("change", function () {
+          row.member = child.input.checked ? "child" : null;
+          changed();
+        });
+        var season = field("checkbox", prefix + "saison", "Encore valable au début de la saison");
+        season.input.checked = row.valid_until_season === true;
+        season.input.addEventListener("change", function () {
+          row.valid_until_season = season.input.checked;
+          changed();
+        });
+        var remove = document.createElement("button");
+        remove.type = "button";
+        remove.className = "fr-btn fr-btn--sm fr-btn--tertiary";
+        remove.textContent = "Retirer le justificatif n° " + (index + 1);
+        remove.addEventListener("click", function () {
+          rows.splice(index, 1);
+          changed();
+          render();
+        });
+        [type, other, age, child, season, { group: remove }].forEach(function (f) {
+          var element = document.createElement("div");
+          element.className = "fr-fieldset__element";
+          element.appendChild(f.group);
+          set.appendChild(element);
+        });
+        box.appendChild(set);
+      });
+    }
+    addButton.addEventListener("click", function () {
+      rows.push({ type: "", count: 1, any_of: [], max_age_months: null, member: null,
+                  valid_until_season: false });
+      changed();
+      render();
+      document.getElementById("designer-justificatif-" + (rows.length - 1) + "-type").focus();
+    });
+    render();
+    return {
+      changed: function () { return dirty ? rows : null; },
+      saved: function () { dirty = false; }
     };
   }
 })();
