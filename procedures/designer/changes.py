@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from lxml import etree
 
+from coffre.catalogue import DOCUMENT_TYPES
 from procedures.bpmn.diagrams import (
     BPMN,
     FLOW_NODES,
@@ -23,7 +24,7 @@ from procedures.bpmn.diagrams import (
     parse_xml,
 )
 from procedures.bpmn.diagrams import main_process as find_main_process
-from procedures.definitions import Definition, FormField, TaskSettings
+from procedures.definitions import Definition, FormField, RequiredDocument, TaskSettings
 
 # The elements a person sees in the diagram (not the lanes, which hold them).
 ELEMENTS = FLOW_NODES | {"sequenceFlow"}
@@ -76,6 +77,7 @@ def changes(
         found += _form_changes(label, old.task(spec_id).form, new.task(spec_id).form, spec_id)
     found += _lane_changes(old.lanes, new.lanes)
     found += _end_changes(old.ends, new.ends)
+    found += _document_changes(old.documents, new.documents)
     return found
 
 
@@ -207,6 +209,40 @@ def _end_changes(old: Mapping[str, str], new: Mapping[str, str]) -> Iterator[Cha
         if old.get(end) != new.get(end):
             change = f"statut final « {old.get(end, '—')} » → « {new.get(end, '—')} »"
             yield Change("changed", f"fin « {end} »", change, end)
+
+
+def _document_changes(
+    old: Sequence[RequiredDocument], new: Sequence[RequiredDocument]
+) -> Iterator[Change]:
+    """The required documents, by type (and whether it is the child's)."""
+    before = {(d.type, d.member): d for d in old}
+    after = {(d.type, d.member): d for d in new}
+    for key in sorted(set(before) | set(after), key=lambda k: (k[0], k[1] or "")):
+        what = f"justificatif « {_document_label(key[0])} »" + (" de l'enfant" if key[1] else "")
+        if key not in before:
+            yield Change("added", what, "demandé")
+        elif key not in after:
+            yield Change("removed", what, "n'est plus demandé")
+        elif before[key] != after[key]:
+            yield Change(
+                "changed", what, _document_rule(before[key]) + " → " + _document_rule(after[key])
+            )
+
+
+def _document_label(code: str) -> str:
+    kind = DOCUMENT_TYPES.get(code)
+    return kind.label if kind is not None else code
+
+
+def _document_rule(document: RequiredDocument) -> str:
+    rules = [f"{document.count} exemplaire(s)"] if document.count != 1 else []
+    if document.max_age_months:
+        rules.append(f"de moins de {document.max_age_months} mois")
+    if document.valid_until_season:
+        rules.append("valable à la rentrée")
+    if document.any_of:
+        rules.append("ou " + ", ".join(_document_label(code) for code in document.any_of))
+    return ", ".join(rules) or "sans condition"
 
 
 def _canonical(dmn: str) -> str:

@@ -396,6 +396,9 @@ def test_diff_names_each_element_and_field_that_changed(
     )
     toml = draft.metadata_toml.replace("sla_hours = 48", "sla_hours = 24") + INTERVIEW_DEADLINE
     toml = toml.replace('label = "Décision de la commission"', 'label = "Décision"')
+    toml = toml.replace("max_age_months = 3\n", "max_age_months = 6\n").replace(
+        '[[documents]]\ntype = "avis_imposition"\n', ""
+    )
     save_draft(db_session, clock, "creche", bpmn, toml, admin.id)
     publish_draft(db_session, clock, "creche", admin.id)
 
@@ -412,4 +415,7 @@ def test_diff_names_each_element_and_field_that_changed(
             "délai de traitement : 48 h ouvrées → 24 h ouvrées") in found  # fmt: skip
     assert ("changed", "formulaire de l'étape « decision_commission », champ « Décision »",
             "libellé « Décision de la commission » → « Décision »") in found  # fmt: skip
+    assert ("changed", "justificatif « Justificatif de domicile »",
+            "de moins de 3 mois → de moins de 6 mois") in found  # fmt: skip
+    assert ("removed", "justificatif « Avis d'imposition »", "n'est plus demandé") in found
     assert not diff_versions(db_session, "creche", 1, 1).elements
