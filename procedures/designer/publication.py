@@ -551,7 +551,8 @@ def import_into_draft(
 
 
 # The diagram a new procedure starts from: the town's pool, one lane to map to a service and
-# the start event, drawn, so that the administrator builds the rest in the modeler.
+# the start event, drawn, so that the administrator builds the rest in the modeler (the start
+# far enough right that the modeler's palette, over the canvas's left edge, leaves it seen).
 EMPTY_DIAGRAM = """<?xml version="1.0" encoding="UTF-8"?>
 <bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
     xmlns:bpmndi="http://www.omg.org/spec/BPMN/20100524/DI"
@@ -578,7 +579,7 @@ EMPTY_DIAGRAM = """<?xml version="1.0" encoding="UTF-8"?>
         <dc:Bounds x="130" y="60" width="1170" height="400" />
       </bpmndi:BPMNShape>
       <bpmndi:BPMNShape id="Debut_di" bpmnElement="Debut">
-        <dc:Bounds x="182" y="242" width="36" height="36" />
+        <dc:Bounds x="332" y="242" width="36" height="36" />
       </bpmndi:BPMNShape>
     </bpmndi:BPMNPlane>
   </bpmndi:BPMNDiagram>

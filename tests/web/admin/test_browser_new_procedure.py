@@ -56,27 +56,27 @@ BUILD = """() => {
   const create = (type, x, y, parent, id, name, attrs) => named(modeling.createShape(
     factory.createShape(Object.assign({type}, attrs || {})), {x, y}, parent), id, name);
 
-  const rule = append(registry.get("Debut"), "bpmn:BusinessRuleTask", 330, 260,
+  const rule = append(registry.get("Debut"), "bpmn:BusinessRuleTask", 480, 260,
     "calculer_aide", "Calculer le montant de l'aide");
-  const sub = create("bpmn:SubProcess", 600, 230, pool, "verification",
+  const sub = create("bpmn:SubProcess", 750, 230, pool, "verification",
     "Vérifier chaque enfant", {isExpanded: true});
   modeling.connect(rule, sub);
-  const subStart = create("bpmn:StartEvent", 460, 230, sub, "verification_debut", "");
-  const check = append(subStart, "bpmn:UserTask", 590, 230, "verifier_enfant",
+  const subStart = create("bpmn:StartEvent", 610, 230, sub, "verification_debut", "");
+  const check = append(subStart, "bpmn:UserTask", 740, 230, "verifier_enfant",
     "Vérifier l'inscription de l'enfant");
   modeling.updateProperties(check, {loopCharacteristics:
     moddle.create("bpmn:MultiInstanceLoopCharacteristics", {isSequential: false})});
-  append(check, "bpmn:EndEvent", 720, 230, "verification_fin", "");
+  append(check, "bpmn:EndEvent", 870, 230, "verification_fin", "");
   const reminder = named(modeling.createShape(
     factory.createShape({type: "bpmn:BoundaryEvent",
                          eventDefinitionType: "bpmn:TimerEventDefinition"}),
-    {x: 600, y: 330}, sub, {attach: true}), "rappel", "Rappel après 5 jours ouvrés");
+    {x: 750, y: 330}, sub, {attach: true}), "rappel", "Rappel après 5 jours ouvrés");
   modeling.updateProperties(reminder, {cancelActivity: false});
-  append(reminder, "bpmn:EndEvent", 600, 410, "Fin_rappel", "Rappel noté");
-  const gateway = append(sub, "bpmn:ExclusiveGateway", 860, 230, "montant_positif",
+  append(reminder, "bpmn:EndEvent", 750, 410, "Fin_rappel", "Rappel noté");
+  const gateway = append(sub, "bpmn:ExclusiveGateway", 1010, 230, "montant_positif",
     "Une aide à verser ?");
-  append(gateway, "bpmn:EndEvent", 980, 160, "End_accordee", "Aide accordée");
-  append(gateway, "bpmn:EndEvent", 980, 330, "End_refusee", "Aide refusée");
+  append(gateway, "bpmn:EndEvent", 1130, 160, "End_accordee", "Aide accordée");
+  append(gateway, "bpmn:EndEvent", 1130, 330, "End_refusee", "Aide refusée");
   const flows = registry.filter((e) => e.type === "bpmn:SequenceFlow"
                                        && e.businessObject.sourceRef.id === "montant_positif");
   flows.forEach((flow) => modeling.updateProperties(flow, {
