@@ -18,7 +18,6 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import flag_modified
 from sqlalchemy.orm.exc import StaleDataError
 
-from accounts.family import family_accounts
 from coffre import review
 from coffre.catalogue import DOCUMENT_TYPES, document_type
 from coffre.clock import local_today
@@ -27,11 +26,11 @@ from coffre.errors import AccessDenied, DocumentNotFound
 from coffre.models import Document, Foyer
 from coffre.review import RefusalReason
 from coffre.vault import OpenedDocument, Vault
-from notifications.outbox import enqueue
 from notifications.templates import AGENT_MESSAGE_TEMPLATE
 from procedures import tasks
 from procedures.agent_views import INCOME_TYPES, agent_demande
 from procedures.errors import DemandeNotFound, Incomplete, InvalidTransition, TaskConflict
+from procedures.family_mail import mail_family
 from procedures.history import EngineContext, record_event
 from procedures.models import OPEN_STATUSES, Demande, DemandeEvent, Task
 from procedures.operations.quotient import TRANCHES
@@ -158,20 +157,10 @@ def _notify_message(session: Session, ctx: EngineContext, demande: Demande) -> N
             DemandeEvent.demande_id == demande.id, DemandeEvent.kind == "agent_message"
         )
     )
-    context = {
-        "reference": demande.number or str(demande.id),
-        "demarche": version_of(session, demande).title,
-        "lien": f"{ctx.base_url.rstrip('/')}/famille/demandes/{demande.id}",
-    }
-    for account in family_accounts(session, demande.foyer_id):
-        enqueue(
-            session,
-            ctx.clock,
-            key=f"agent_message:{event_id}:{account.id}",
-            recipient=account.email,
-            template=AGENT_MESSAGE_TEMPLATE,
-            context=context,
-        )
+    mail_family(
+        session, ctx.clock, ctx.base_url, demande, version_of(session, demande).title,
+        template=AGENT_MESSAGE_TEMPLATE, key=f"agent_message:{event_id}",
+    )  # fmt: skip
 
 
 def validate_document(

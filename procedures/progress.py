@@ -19,14 +19,13 @@ from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from accounts.family import family_accounts
 from accounts.models import Service
 from coffre import consent
-from notifications import outbox
 from notifications.templates import PROCESS_MESSAGE_TEMPLATE
 from procedures.bpmn import engine, timers
 from procedures.catalogue import definition_of, diagram_of
 from procedures.definitions import FAMILY_LANE, Definition
+from procedures.family_mail import mail_family
 from procedures.history import EngineContext, record_event
 from procedures.models import Demande, DemandeStatus, ProcedureVersion, Task, TaskState
 from procedures.operations.context import OperationContext
@@ -130,22 +129,12 @@ def _tell_family(
 ) -> None:
     """A message flow to the family's pool: each adult of the foyer is e-mailed a notice (what
     the message is about, from the diagram; never the demande's data) with the link."""
-    context = {
-        "reference": demande.number or str(demande.id),
-        "demarche": version.title,
-        "objet": label,
-        "lien": f"{ctx.base_url.rstrip('/')}/famille/demandes/{demande.id}",
-    }
     sent_at = ctx.clock.now().isoformat()
-    for account in family_accounts(session, demande.foyer_id):
-        outbox.enqueue(
-            session,
-            ctx.clock,
-            key=f"bpmn_message:{demande.id}:{message}:{sent_at}:{account.id}",
-            recipient=account.email,
-            template=PROCESS_MESSAGE_TEMPLATE,
-            context=context,
-        )
+    mail_family(
+        session, ctx.clock, ctx.base_url, demande, version.title,
+        template=PROCESS_MESSAGE_TEMPLATE, key=f"bpmn_message:{demande.id}:{message}:{sent_at}",
+        extra={"objet": label},
+    )  # fmt: skip
 
 
 def sync_tasks(

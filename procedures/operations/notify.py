@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from accounts.family import family_accounts
-from notifications import outbox
+from procedures.family_mail import mail_family
 from procedures.operations.context import Operation, OperationContext, OperationError
 
 FAMILY_TEMPLATES = frozenset({"demande_recue", "decision"})
@@ -17,23 +16,10 @@ def notify_family(context: OperationContext, params: Mapping[str, Any]) -> Mappi
     template = str(params.get("modele", ""))
     if template not in FAMILY_TEMPLATES:
         raise OperationError(f"unknown family message template {template!r}")
-    demande = context.demande
-    values = {
-        "reference": demande.number or str(demande.id),
-        "demarche": context.title,
-        "lien": f"{context.base_url}/famille/demandes/{demande.id}",
-    }
-    queued = sum(
-        outbox.enqueue(
-            context.session,
-            context.clock,
-            key=f"step:{context.step_id}:{account.id}",
-            recipient=account.email,
-            template=template,
-            context=values,
-        )
-        for account in family_accounts(context.session, demande.foyer_id)
-    )
+    queued = mail_family(
+        context.session, context.clock, context.base_url, context.demande, context.title,
+        template=template, key=f"step:{context.step_id}",
+    )  # fmt: skip
     return {"messages": queued}
 
 
