@@ -435,7 +435,24 @@ def test_a_deposit_started_from_a_request_goes_back_to_it_and_nowhere_else(
     assert response.headers["Location"] == lands_on.format(id=demande_id)
 
 
-def test_a_diagram_fault_fails_the_submit_in_french_naming_the_step_and_keeps_the_draft(
+@pytest.mark.parametrize(
+    ("script", "said", "logged"),
+    [
+        (
+            COPYING,
+            "la démarche dépasse sa limite de calcul. Rien n'a été enregistré",
+            "diagram over its run budget",
+        ),
+        (
+            "bareme = tarif + 1",
+            f"la démarche s'arrête à « {SCRIPT_NAME} » (le script ne peut pas s'exécuter : "
+            "aucune réponse ni variable ne s'appelle « tarif »",
+            "diagram fault at element",
+        ),
+    ],
+    ids=["past-its-budget", "diagram-fault"],
+)
+def test_a_procedure_that_cannot_run_fails_the_submit_in_french_and_keeps_the_draft(
     family_client: FlaskClient,
     petite_enfance: Service,
     child: FoyerMember,
@@ -443,9 +460,12 @@ def test_a_diagram_fault_fails_the_submit_in_french_naming_the_step_and_keeps_th
     db_session: Session,
     clock: FrozenClock,
     caplog: pytest.LogCaptureFixture,
+    script: str,
+    said: str,
+    logged: str,
 ) -> None:
     definition, _bpmn = catalogue.read_built_in("creche")
-    catalogue.publish(db_session, clock, definition, hostile_creche("bareme = tarif + 1"), None)
+    catalogue.publish(db_session, clock, definition, hostile_creche(script), None)
     db_session.commit()
     demande_id = start(family_client)
     fill(family_client, demande_id, child, [d.id for d in papers])
@@ -454,38 +474,8 @@ def test_a_diagram_fault_fails_the_submit_in_french_naming_the_step_and_keeps_th
 
     assert response.status_code == 500  # type: ignore[attr-defined]
     text = page_text(response).replace("&#39;", "'")  # type: ignore[arg-type]
-    assert (
-        f"la démarche s'arrête à « {SCRIPT_NAME} » (le script ne peut pas s'exécuter : aucune "
-        "réponse ni variable ne s'appelle « tarif »"
-    ) in text
-    assert "Rien n'a été enregistré" in text and "Error" not in text
-    assert "diagram fault at element" in caplog.text and child.first_name not in caplog.text
-    demande = db_session.get(Demande, demande_id)
-    assert demande is not None
-    db_session.refresh(demande)
-    assert demande.status is DemandeStatus.BROUILLON and demande.workflow_state is None
-
-
-def test_a_procedure_past_its_budget_fails_the_submit_cleanly_and_keeps_the_draft(
-    family_client: FlaskClient,
-    petite_enfance: Service,
-    child: FoyerMember,
-    papers: list[Document],
-    db_session: Session,
-    clock: FrozenClock,
-) -> None:
-    definition, _bpmn = catalogue.read_built_in("creche")
-    catalogue.publish(db_session, clock, definition, hostile_creche(COPYING), None)
-    db_session.commit()
-    demande_id = start(family_client)
-    fill(family_client, demande_id, child, [d.id for d in papers])
-
-    response = post(family_client, f"/famille/demandes/{demande_id}/deposer")
-
-    assert response.status_code == 500  # type: ignore[attr-defined]
-    assert "la démarche dépasse sa limite de calcul. Rien n'a été enregistré" in page_text(
-        response  # type: ignore[arg-type]
-    ).replace("&#39;", "'")
+    assert said in text and "Rien n'a été enregistré" in text and "Error" not in text
+    assert logged in caplog.text and child.first_name not in caplog.text
     demande = db_session.get(Demande, demande_id)
     assert demande is not None
     db_session.refresh(demande)
