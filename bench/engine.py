@@ -11,7 +11,9 @@ Prints, for each database backend (SQLite file, PostgreSQL scratch database):
     mean stored size of a finished demande's `workflow_state`;
 (c) the agent's inbox (`procedures.inbox.listing.inbox`, 50 rows a page, sorted by deadline) among
     N open demandes over 20 procedures and 10 services, written by bulk inserts (not through
-    the engine): median and p95 over the queries, for a few tabs and filters.
+    the engine), for an agent in 9 of the 10 services (the worst scope: ~90 % of the town):
+    median and p95 over the queries, for a few tabs and filters; then the goal line, the
+    first page's median against 20 ms.
 
     .venv/bin/python bench/engine.py [--backends sqlite,postgres] [--memory-runs 300]
         [--service-runs 30] [--open-demandes 100000] [--queries 50]
@@ -236,7 +238,10 @@ def seed_inbox(db: Engine, sizes: Sizes, seed: int = 20261124) -> AgentActor:
         session.flush()
         versions = _publish_procedures(session, [s.code for s in services], sizes.procedures)
         agents = [_account(session, Role.AGENT, f"agent{n}@bench.example") for n in range(5)]
-        session.add(AgentService(account_id=agents[0], service_id=services[0].id))
+        # The worst scope: an agent in every service but one sees ~90 % of the town's tasks.
+        seen = services[:-1] if len(services) > 1 else services
+        session.add_all(AgentService(account_id=agents[0], service_id=s.id) for s in seen)
+        seen_ids = frozenset(s.id for s in seen)
         session.commit()
         service_of = {version: services[n % len(services)].id for n, version in enumerate(versions)}
     rng = random.Random(seed)
@@ -252,7 +257,7 @@ def seed_inbox(db: Engine, sizes: Sizes, seed: int = 20261124) -> AgentActor:
             for n in range(1, sizes.demandes + 1)
         ))  # fmt: skip
     _analyze(db)
-    return AgentActor(agents[0], frozenset({services[0].id}))
+    return AgentActor(agents[0], seen_ids)
 
 
 def _publish_procedures(session: Session, service_codes: list[str], count: int) -> list[int]:
@@ -338,8 +343,12 @@ QUERIES: list[Query] = [
 ]  # fmt: skip
 
 
-def inbox_latencies(sessions: sessionmaker[Session], agent: AgentActor, queries: int) -> None:
+def inbox_latencies(
+    sessions: sessionmaker[Session], agent: AgentActor, queries: int
+) -> dict[str, float]:
+    """Each query's median, by label, after printing its line."""
     rng = random.Random(7)
+    medians: dict[str, float] = {}
     print(f"  {'query':<42} {'rows':>5} {'total':>7} {'median':>9} {'p95':>9}")
     for label, tab, filters, page_of in QUERIES:
         timings, result = [], None
@@ -350,10 +359,13 @@ def inbox_latencies(sessions: sessionmaker[Session], agent: AgentActor, queries:
                 if attempt:  # the first one warms the caches and the pool
                     timings.append(time.perf_counter() - started)
         assert result is not None
+        medians[label] = statistics.median(timings)
+        total = f"{result.total - 1}+" if result.more else str(result.total)
         print(
-            f"  {label:<42} {len(result.rows):>5} {result.total:>7} "
-            f"{ms(statistics.median(timings)):>9} {ms(percentile(timings, 95)):>9}"
+            f"  {label:<42} {len(result.rows):>5} {total:>7} "
+            f"{ms(medians[label]):>9} {ms(percentile(timings, 95)):>9}"
         )
+    return medians
 
 
 def ms(seconds: float) -> str:
@@ -413,8 +425,12 @@ def run_backend(backend: str, args: argparse.Namespace, memory: float) -> None:
             agent = seed_inbox(db, sizes)
             print(f"(c) inbox: {sizes.demandes} open demandes, {sizes.procedures} procedures, "
                   f"{sizes.services} services, written in {time.perf_counter() - started:.1f} s; "
-                  f"{args.queries} queries each, 50 rows a page, agent in 1 service")  # fmt: skip
-            inbox_latencies(make_session_factory(db), agent, args.queries)
+                  f"{args.queries} queries each, 50 rows a page, agent in "
+                  f"{len(agent.service_ids)} of {sizes.services} services")  # fmt: skip
+            medians = inbox_latencies(make_session_factory(db), agent, args.queries)
+            first_page = medians[QUERIES[0][0]]
+            print(f"inbox first page median, widest scope ({backend}): {ms(first_page)} "
+                  f"(goal < 20 ms)")  # fmt: skip
             db.dispose()
 
 

@@ -79,10 +79,12 @@ class InboxRow:
 @dataclass(frozen=True)
 class InboxPage:
     rows: list[InboxRow]
-    total: int  # rows of this tab matching the filters
+    total: int  # rows of this tab matching the filters (at least, when `more`)
     counts: dict[Tab, int]  # every tab of the agent's services, without the filters
     page: int
     per_page: int
+    # The count stopped COUNT_CAP rows past this page: there are more than `total - 1`.
+    more: bool = False
     pages: int = field(init=False)
 
     def __post_init__(self) -> None:
@@ -125,8 +127,13 @@ def inbox(
         found = list(session.scalars(_sorted(scope.select(Task.id))))
         ids, total = found[offset : offset + per_page], len(found)
     else:
-        total = session.scalar(scope.select(func.count(Task.id))) or 0
+        # Counted up to COUNT_CAP rows past this page: the whole town's open tasks are not
+        # counted on every page of an agent who sees most of them.
+        bounded = scope.select(Task.id).limit(offset + COUNT_CAP + 1).subquery()
+        total = session.scalar(select(func.count()).select_from(bounded)) or 0
         ids = _page_ids(session, scope, offset, per_page)
+        more = total > offset + COUNT_CAP
+        return InboxPage(_rows(session, ids, now, calendar), total, counts, page, per_page, more)
     rows = _rows(session, ids, now, calendar)
     return InboxPage(rows, total, counts, page, per_page)
 

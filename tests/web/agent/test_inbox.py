@@ -194,10 +194,14 @@ def test_a_tab_stops_counting_past_a_thousand(
 
     page = page_text(agent_client.get(INBOX))
     finished = page_text(agent_client.get(INBOX + "?onglet=terminees"))
+    last = page_text(agent_client.get(INBOX + "?onglet=terminees&page=21"))
 
     assert re.search(r"Terminées\s*(&nbsp;|\xa0)?\s*<span[^>]*>1\u202f000\+</span>", page)
     assert re.search(r"À traiter\s*(&nbsp;|\xa0)?\s*<span[^>]*>3</span>", page)
-    assert "1\u202f001 tâches" in finished  # the shown tab counts exactly: its pages need it
+    # The shown tab counts up to a thousand past its page: the next pages, not the last one.
+    assert "plus de 1\u202f000 tâches" in finished and "Page 1</a>" in finished
+    assert "Page suivante" in finished and "Dernière page" not in finished
+    assert "1\u202f001 tâches" in last and "Page 21 sur 21" in last  # counted to its end
 
 
 def shown_in_order(page: str, numbers: list[str]) -> list[str]:
