@@ -12,9 +12,22 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any, Literal, get_args
 
-from sqlalchemy import ColumnElement, Select, and_, func, literal, not_, or_, select, union_all
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    Select,
+    and_,
+    bindparam,
+    func,
+    literal,
+    not_,
+    or_,
+    select,
+    union_all,
+)
 from sqlalchemy.orm import Session
 
 from accounts.models import Account
@@ -129,9 +142,7 @@ def inbox(
     else:
         # Counted up to COUNT_CAP rows past this page: the whole town's open tasks are not
         # counted on every page of an agent who sees most of them.
-        bounded = scope.select(Task.id).limit(offset + COUNT_CAP + 1).subquery()
-        total = session.scalar(select(func.count()).select_from(bounded)) or 0
-        ids = _page_ids(session, scope, offset, per_page)
+        total, ids = _total_and_page(session, scope, offset, per_page)
         more = total > offset + COUNT_CAP
         return InboxPage(_rows(session, ids, now, calendar), total, counts, page, per_page, more)
     rows = _rows(session, ids, now, calendar)
@@ -148,13 +159,20 @@ def tab_counts(session: Session, agent: AgentActor) -> dict[Tab, int]:
     """
     if not agent.service_ids:
         return dict.fromkeys(TABS, 0)
-    counts = [_capped_count(_tab_condition(tab, agent.account_id), agent.service_ids)
-              for tab in TABS]  # fmt: skip
-    row = session.execute(select(*counts)).one()
+    query = _counts_statement(tuple(sorted(agent.service_ids)))
+    row = session.execute(query, {"account_id": agent.account_id}).one()
     return dict(zip(TABS, (int(count) for count in row), strict=True))
 
 
-def _capped_count(condition: ColumnElement[bool], services: frozenset[int]) -> Any:
+@lru_cache(maxsize=512)
+def _counts_statement(services: tuple[int, ...]) -> Select[Any]:
+    """The four capped counts, built once per set of services (the agent bound when run)."""
+    account: BindParameter[int] = bindparam("account_id")
+    counts = [_capped_count(_tab_condition(tab, account), services) for tab in TABS]
+    return select(*counts)
+
+
+def _capped_count(condition: ColumnElement[bool], services: tuple[int, ...]) -> Any:
     bounded = (
         select(Task.id)
         .where(Task.service_id.in_(services), condition)
@@ -164,7 +182,7 @@ def _capped_count(condition: ColumnElement[bool], services: frozenset[int]) -> A
     return select(func.count()).select_from(bounded).scalar_subquery()
 
 
-def _tab_condition(tab: Tab, account_id: int) -> ColumnElement[bool]:
+def _tab_condition(tab: Tab, account_id: int | BindParameter[int]) -> ColumnElement[bool]:
     in_tab = Task.state.in_(TAB_STATES[tab])
     if tab == "mes_taches":
         return and_(in_tab, Task.assignee_id == account_id)
@@ -242,6 +260,52 @@ def _sorted(query: Select[Any]) -> Select[Any]:
     return query.order_by(Task.due_at.asc().nulls_last(), Task.id)
 
 
+def _total_and_page(
+    session: Session, scope: _Scope, offset: int, limit: int
+) -> tuple[int, list[int]]:
+    """The tab's total (counted up to COUNT_CAP past the page) and the page's ids.
+
+    Without filters (the service filter aside), both statements are built once per
+    (services, tab) and the agent, the page and the window bound when run: building the
+    union of one index range per (service, state) costs more than the database runs it.
+    """
+    values = {"account_id": scope.account_id, "window": offset + limit, "offset": offset,
+              "limit": limit, "cap": offset + COUNT_CAP + 1}  # fmt: skip
+    if scope.filters == InboxFilters(service_id=scope.filters.service_id):
+        total_query, page_query = _plain_statements(tuple(sorted(scope.services)), scope.tab)
+        total = session.scalar(total_query, values) or 0
+        return total, list(session.scalars(page_query, values))
+    bounded = scope.select(Task.id).limit(values["cap"]).subquery()
+    total = session.scalar(select(func.count()).select_from(bounded)) or 0
+    return total, _page_ids(session, scope, offset, limit)
+
+
+@lru_cache(maxsize=512)
+def _plain_statements(services: tuple[int, ...], tab: Tab) -> tuple[Select[Any], Select[Any]]:
+    """The capped total and the page ids of an unfiltered tab, with parameters bound later:
+    `account_id`, `cap`, `window` (offset + limit), `offset`, `limit`."""
+    in_tab = and_(Task.service_id.in_(services), _tab_condition(tab, bindparam("account_id")))
+    bounded = select(Task.id).where(in_tab).limit(bindparam("cap")).subquery()
+    total: Select[Any] = select(func.count()).select_from(bounded)
+    columns: tuple[Any, ...] = (Task.id, Task.due_at)
+    ranges = select(*columns).where(in_tab)
+    branches = [
+        _sorted(ranges.where(Task.service_id == service_id, Task.state == state))
+        .limit(bindparam("window"))
+        .subquery()
+        for service_id in services
+        for state in TAB_STATES[tab]
+    ]
+    return total, _merged(branches).offset(bindparam("offset")).limit(bindparam("limit"))
+
+
+def _merged(branches: list[Any]) -> Select[Any]:
+    """The ids of the branches (each in deadline order), merged in deadline order."""
+    parts = [select(branch.c.id, branch.c.due_at) for branch in branches]
+    merged = (parts[0] if len(parts) == 1 else union_all(*parts)).subquery()
+    return select(merged.c.id).order_by(merged.c.due_at.asc().nulls_last(), merged.c.id)
+
+
 def _page_ids(session: Session, scope: _Scope, offset: int, limit: int) -> list[int]:
     """The page's task ids, in deadline order, reading no more of the tab than it needs.
 
@@ -261,15 +325,7 @@ def _page_ids(session: Session, scope: _Scope, offset: int, limit: int) -> list[
         for service_id in sorted(scope.services)
         for state in TAB_STATES[scope.tab]
     ]
-    parts = [select(branch.c.id, branch.c.due_at) for branch in branches]
-    merged = (parts[0] if len(parts) == 1 else union_all(*parts)).subquery()
-    query = (
-        select(merged.c.id)
-        .order_by(merged.c.due_at.asc().nulls_last(), merged.c.id)
-        .offset(offset)
-        .limit(limit)
-    )
-    return list(session.scalars(query))
+    return list(session.scalars(_merged(branches).offset(offset).limit(limit)))
 
 
 def _by_measured_color(
