@@ -124,6 +124,9 @@ class Task(Base):
     paused_remaining_seconds: Mapped[int | None]
     completed_at: Mapped[datetime | None]
     completed_by: Mapped[int | None]
+    # Working time from creation to completion, the family's waits taken out (supervision's
+    # processing time, stored when done; None for tasks completed before it was).
+    worked_seconds: Mapped[int | None]
     escalated_at: Mapped[datetime | None]
     row_version: Mapped[int] = mapped_column(Integer, default=1)
 

@@ -35,6 +35,7 @@ from procedures.forms import clean_form
 from procedures.history import EngineContext, record_event
 from procedures.models import Demande, DemandeEvent, DemandeStatus, Task, TaskState
 from procedures.progress import all_or_nothing, set_status, step, version_of
+from procedures.worked_time import store_worked_time
 
 ACTIVE = (TaskState.OPEN, TaskState.CLAIMED)
 
@@ -156,6 +157,7 @@ def _complete(
         raise Incomplete(problems)
     with all_or_nothing(session):
         task.state, task.completed_at, task.completed_by = TaskState.DONE, ctx.clock.now(), actor_id
+        store_worked_time(session, ctx.calendar, task, task.completed_at)
         _start_instruction(session, ctx, demande, actor_id)
         record_event(
             session, ctx, demande, actor_id, "task_completed", comment.strip(), task_id=task.id
@@ -290,6 +292,7 @@ def _fire_timeout(session: Session, ctx: EngineContext, task: Task) -> None:
     settings = definition_of(version_of(session, demande)).task(task.spec_id)
     data = json.loads(json.dumps(dict(settings.timeout_data)))
     task.state, task.completed_at = TaskState.DONE, ctx.clock.now()
+    store_worked_time(session, ctx.calendar, task, task.completed_at)
     record_event(session, ctx, demande, None, "timeout", task_id=task.id)
     step(session, ctx, demande, _completer(task.spiff_task_id, data))
     _commit(session, task.id)

@@ -35,7 +35,6 @@ from procedures.history import EngineContext, record_event
 from procedures.inbox.choices import ServiceChoice
 from procedures.models import (
     Demande,
-    DemandeEvent,
     DemandeStatus,
     ProcedureVersion,
     Task,
@@ -43,6 +42,7 @@ from procedures.models import (
 )
 from procedures.progress import all_or_nothing, set_status
 from procedures.tasks import AgentActor
+from procedures.worked_time import family_waits, worked
 from procedures.working_hours import SlaColor, WorkingCalendar
 
 LIVE = (TaskState.OPEN, TaskState.CLAIMED, TaskState.WAITING_FAMILY)
@@ -343,56 +343,32 @@ def _processing_times(
     now: datetime,
     calendar: WorkingCalendar,
 ) -> list[timedelta]:
-    """Working time each service task completed since `since` took, without family waits."""
+    """Working time each service task completed since `since` took, without family waits:
+    stored at completion (one query), measured here only for tasks completed before it was."""
+    in_window = and_(
+        Task.service_id.in_(service_ids), Task.state == TaskState.DONE, Task.completed_at >= since
+    )
+    stored = session.scalars(
+        select(Task.worked_seconds).where(in_window, Task.worked_seconds.is_not(None))
+    )
+    durations = [timedelta(seconds=seconds or 0) for seconds in stored]
     done = (
         select(Task.id, Task.demande_id, Task.created_at, Task.completed_at)
-        .where(
-            Task.service_id.in_(service_ids),
-            Task.state == TaskState.DONE,
-            Task.completed_at >= since,
-        )
+        .where(in_window, Task.worked_seconds.is_(None))
         .order_by(Task.id)
     )
     tasks = session.execute(done).all()
     if not tasks:
-        return []
-    waits = _family_waits(session, done.with_only_columns(Task.demande_id).order_by(None))
+        return durations
+    waits = family_waits(session, done.with_only_columns(Task.demande_id).order_by(None))
     instants = [since, now, *(task.created_at for task in tasks)]
     instants += [task.completed_at for task in tasks]
     instants += [asked for intervals in waits.values() for asked, _ in intervals]
     timeline = WorkingTimeline(calendar, min(instants), max(instants))
-    durations = []
-    for task in tasks:
-        worked = timeline.between(task.created_at, task.completed_at)
-        for asked, answered in waits.get(task.id, []):
-            begin = max(asked, task.created_at)
-            worked -= timeline.between(begin, min(answered or now, task.completed_at))
-        durations.append(max(worked, timedelta(0)))
-    return durations
-
-
-def _family_waits(
-    session: Session, demande_ids: Any
-) -> dict[int, list[tuple[datetime, datetime | None]]]:
-    """Per task, each (asked the family, family answered) interval; None while unanswered."""
-    query = (
-        select(DemandeEvent.demande_id, DemandeEvent.kind, DemandeEvent.at, DemandeEvent.task_id)
-        .where(
-            DemandeEvent.demande_id.in_(demande_ids),
-            DemandeEvent.kind.in_(("asked_family", "family_answered")),
-        )
-        .order_by(DemandeEvent.demande_id, DemandeEvent.at, DemandeEvent.id)
-    )
-    waits: dict[int, list[tuple[datetime, datetime | None]]] = defaultdict(list)
-    pending: dict[int, int] = {}  # demande -> the task whose family wait is open
-    for demande_id, kind, at, task_id in session.execute(query):
-        if kind == "asked_family" and task_id is not None:
-            waits[task_id].append((at, None))
-            pending[demande_id] = task_id
-        elif kind == "family_answered" and demande_id in pending:
-            asking = pending.pop(demande_id)
-            waits[asking][-1] = (waits[asking][-1][0], at)
-    return waits
+    return durations + [
+        worked(task.created_at, task.completed_at, waits.get(task.id, []), timeline.between)
+        for task in tasks
+    ]
 
 
 def _median(durations: list[timedelta]) -> timedelta | None:

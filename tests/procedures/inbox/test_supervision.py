@@ -18,7 +18,7 @@ from procedures.demandes import FamilyActor
 from procedures.errors import NotAllowed, TaskConflict
 from procedures.history import EngineContext
 from procedures.inbox import supervision
-from procedures.models import Demande, DemandeEvent, DemandeStatus, TaskState
+from procedures.models import Demande, DemandeEvent, DemandeStatus, Task, TaskState
 from procedures.tasks import AgentActor
 from procedures.working_hours import WorkingCalendar
 from tests.factories import make_account, make_service
@@ -225,6 +225,30 @@ def test_the_dashboard_counts_live_tasks_per_step_and_measures_processing_time(
         (date(2026, 8, 24), 0),
         (date(2026, 8, 31), 3),
     ]
+
+
+def test_each_check_s_working_time_is_stored_when_done_and_the_dashboard_reads_it(
+    db_session: Session,
+    clock: FrozenClock,
+    supervisor: AgentActor,
+    scenario: list[Demande],
+) -> None:
+    done = db_session.scalars(
+        select(Task).where(Task.state == TaskState.DONE).order_by(Task.completed_at)
+    ).all()
+
+    # 1 working hour; 5 for the one that waited a day on the family (the wait left out).
+    assert [task.worked_seconds for task in done] == [3600, 5 * 3600]
+    # A task completed before the time was stored is measured as before: same median.
+    done[0].worked_seconds = None
+    db_session.commit()
+    legacy = supervision.dashboard(db_session, supervisor.account_id, clock.now(), weeks=2)
+    assert (legacy.processed, legacy.median_processing) == (2, timedelta(hours=3))
+    # The stored figure is the one read (not measured again).
+    done[0].worked_seconds = 7 * 3600
+    db_session.commit()
+    board = supervision.dashboard(db_session, supervisor.account_id, clock.now(), weeks=2)
+    assert board.median_processing == timedelta(hours=6)
 
 
 def board_at(
