@@ -47,6 +47,8 @@ from procedures.working_hours import SlaColor, WorkingCalendar
 
 LIVE = (TaskState.OPEN, TaskState.CLAIMED, TaskState.WAITING_FAMILY)
 MAX_WEEKS = 52
+WATCHED_SHOWN = 50  # late and soon-late tasks listed on the dashboard (all are counted)
+LATE_MARGIN = 50
 
 
 @dataclass(frozen=True)
@@ -189,11 +191,13 @@ class Dashboard:
     services: list[ServiceChoice]  # the services the figures cover
     since: datetime  # start of the first week counted (a Monday, midnight, local time)
     steps: list[StepLoad]
-    late: list[WatchedTask]  # most late first
-    soon_late: list[WatchedTask]  # least time left first
+    late: list[WatchedTask]  # most late first (the first `shown` of them)
+    soon_late: list[WatchedTask]  # least time left first (the first `shown` of them)
     processed: int  # service tasks completed since `since`
     median_processing: timedelta | None  # their median working time, without family waits
     weeks: list[WeekCount]  # demandes submitted each week, oldest first, empty weeks included
+    late_count: int = 0  # all the late tasks, listed or not
+    soon_late_count: int = 0
 
 
 def dashboard(
@@ -204,11 +208,13 @@ def dashboard(
     service_id: int | None = None,
     weeks: int = 8,
     calendar: WorkingCalendar | None = None,
+    shown: int | None = WATCHED_SHOWN,
 ) -> Dashboard:
     """The figures of the services the account supervises (or of one of them).
 
     NotAllowed if the account supervises no service, or not the one asked. `weeks` (1 to 52)
-    counts back from the current week, for processing times and demandes per week.
+    counts back from the current week, for processing times and demandes per week. `shown`:
+    how many late and soon-late tasks are listed (None: all, for the export); all are counted.
     """
     if not 1 <= weeks <= MAX_WEEKS:
         raise ValueError(f"weeks is between 1 and {MAX_WEEKS}")
@@ -221,17 +227,20 @@ def dashboard(
     ids = frozenset(choice.id for choice in services)
     mondays = _mondays(now, weeks, calendar.timezone)
     since = datetime.combine(mondays[0], time(0), ZoneInfo(calendar.timezone)).astimezone(UTC)
-    watched = _watched(session, ids, now, calendar)
+    late, late_count = _late(session, ids, now, calendar, shown)
+    soon_late = [task for task in _watched(session, ids, now, calendar) if task.color == "orange"]
     durations = _processing_times(session, ids, since, now, calendar)
     return Dashboard(
         services=services,
         since=since,
         steps=_steps(session, ids),
-        late=[task for task in watched if task.color == "rouge"],
-        soon_late=[task for task in watched if task.color == "orange"],
+        late=late,
+        soon_late=soon_late[:shown],
         processed=len(durations),
         median_processing=_median(durations),
         weeks=_per_week(session, ids, since, mondays, calendar.timezone),
+        late_count=late_count,
+        soon_late_count=len(soon_late),
     )
 
 
@@ -258,11 +267,32 @@ def _steps(session: Session, service_ids: frozenset[int]) -> list[StepLoad]:
     ]
 
 
-def _watched(
-    session: Session, service_ids: frozenset[int], now: datetime, calendar: WorkingCalendar
-) -> list[WatchedTask]:
-    """Tasks being worked near ("orange") or past ("rouge") their deadline, least left first."""
-    query = (
+def _late(
+    session: Session,
+    service_ids: frozenset[int],
+    now: datetime,
+    calendar: WorkingCalendar,
+    shown: int | None,
+) -> tuple[list[WatchedTask], int]:
+    """The `shown` most late tasks being worked, and how many are late: a task being worked
+    is late exactly when its deadline has passed, so the database counts them and gives the
+    earliest deadlines; only those listed are measured."""
+    past = and_(Task.service_id.in_(service_ids), Task.state.in_(ACTIVE), Task.due_at < now)
+    count = session.scalar(select(func.count(Task.id)).where(past)) or 0
+    query = _watched_query(service_ids).where(past).order_by(Task.due_at, Task.id)
+    # A few more than shown: equal working time late (deadlines in the same night or
+    # weekend) is ordered by task, not by deadline.
+    rows = session.execute(query.limit(shown + LATE_MARGIN) if shown is not None else query).all()
+    states = measure_all(session, rows, now, calendar)
+    late = sorted(
+        (_watched_task(row, state) for row in rows if (state := states[row.id]) is not None),
+        key=lambda task: (task.left, task.task_id),
+    )
+    return late[:shown], count
+
+
+def _watched_query(service_ids: frozenset[int]) -> Any:
+    return (
         select(
             *STEP_TASK_COLUMNS,
             Task.demande_id,
@@ -278,6 +308,14 @@ def _watched(
         .outerjoin(Account, Account.id == Task.assignee_id)
         .where(Task.service_id.in_(service_ids), Task.state.in_(ACTIVE), Task.due_at.is_not(None))
     )
+
+
+def _watched(
+    session: Session, service_ids: frozenset[int], now: datetime, calendar: WorkingCalendar
+) -> list[WatchedTask]:
+    """Tasks being worked whose deadline has not passed and is near ("orange" among them),
+    least left first."""
+    query = _watched_query(service_ids).where(Task.due_at >= now)
     near = _near_deadline(session, now, calendar)
     if near is not None:
         query = query.where(near)

@@ -29,8 +29,10 @@ from web.runtime import db, runtime
 DEFAULT_WEEKS = 8
 
 
-def _dashboard() -> tuple[Dashboard, dict[str, str]]:
-    """The dashboard the query string asks for (`service`, `semaines`); 400 or 403 otherwise."""
+def _dashboard(*, every_task: bool = False) -> tuple[Dashboard, dict[str, str]]:
+    """The dashboard the query string asks for (`service`, `semaines`); 400 or 403 otherwise.
+
+    `every_task`: list every late and soon-late task (the export), not the first ones."""
     values = {name: request.args.get(name, "").strip() for name in ("service", "semaines")}
     service_id = as_number(values["service"]) if values["service"] else None
     weeks = as_number(values["semaines"]) if values["semaines"] else DEFAULT_WEEKS
@@ -38,8 +40,9 @@ def _dashboard() -> tuple[Dashboard, dict[str, str]]:
         abort(400)
     try:
         board = dashboard(
-            db(), current_user.id, runtime().clock.now(), service_id=service_id, weeks=weeks
-        )
+            db(), current_user.id, runtime().clock.now(), service_id=service_id, weeks=weeks,
+            **({"shown": None} if every_task else {}),
+        )  # fmt: skip
     except NotAllowed:
         abort(403)
     return board, values
@@ -62,7 +65,7 @@ def supervision() -> str:
 @bp.get("/supervision.csv")
 @role_required(Role.AGENT)
 def supervision_csv() -> Response:
-    board, _values = _dashboard()
+    board, _values = _dashboard(every_task=True)
     header = [_("Section"), _("Procedure"), _("Step"), _("Detail"), _("Value")]
     day = runtime().clock.now().date().isoformat()
     return Response(
@@ -86,8 +89,8 @@ def csv_rows(board: Dashboard) -> list[list[Cell]]:
             (_("Waiting for the family"), step.waiting_family),
         ):
             rows.append([section, step.procedure_title, step.step_title, detail, value])
-    rows.append([_("Late tasks"), "", "", "", len(board.late)])
-    rows.append([_("Soon late tasks"), "", "", "", len(board.soon_late)])
+    rows.append([_("Late tasks"), "", "", "", board.late_count])
+    rows.append([_("Soon late tasks"), "", "", "", board.soon_late_count])
     rows += _watched_rows(_("Late task"), board.late)
     rows += _watched_rows(_("Soon late task"), board.soon_late)
     since = _("since %(date)s", date=format_date(board.weeks[0].monday, "d MMMM yyyy"))

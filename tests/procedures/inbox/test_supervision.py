@@ -280,6 +280,12 @@ def test_the_dashboard_lists_soon_late_then_late_tasks(
     assert watched(board.late) == [(still_open.id, timedelta(hours=-1), "rouge")]
     assert board.late[0].demande_number == scenario[2].number
     assert board.late[0].step_title == CHECK
+    assert (board.late_count, board.soon_late_count) == (1, 0)
+    # Listed up to `shown`, always counted in full.
+    listed = supervision.dashboard(
+        db_session, supervisor.account_id, paris(2026, 9, 8, 14), weeks=2, shown=0
+    )
+    assert (listed.late, listed.late_count) == ([], 1)
 
 
 def test_the_dashboard_reads_no_task_far_from_its_deadline_and_misses_none_near_it(
