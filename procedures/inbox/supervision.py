@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import statistics
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlalchemy import and_, func, or_, select, tuple_
 from sqlalchemy.orm import Session, load_only
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -228,19 +228,19 @@ def dashboard(
     mondays = _mondays(now, weeks, calendar.timezone)
     since = datetime.combine(mondays[0], time(0), ZoneInfo(calendar.timezone)).astimezone(UTC)
     late, late_count = _late(session, ids, now, calendar, shown)
-    soon_late = [task for task in _watched(session, ids, now, calendar) if task.color == "orange"]
+    soon_late, soon_late_count = _soon_late(session, ids, now, calendar, shown)
     durations = _processing_times(session, ids, since, now, calendar)
     return Dashboard(
         services=services,
         since=since,
         steps=_steps(session, ids),
         late=late,
-        soon_late=soon_late[:shown],
+        soon_late=soon_late,
         processed=len(durations),
         median_processing=_median(durations),
         weeks=_per_week(session, ids, since, mondays, calendar.timezone),
         late_count=late_count,
-        soon_late_count=len(soon_late),
+        soon_late_count=soon_late_count,
     )
 
 
@@ -283,11 +283,7 @@ def _late(
     # A few more than shown: equal working time late (deadlines in the same night or
     # weekend) is ordered by task, not by deadline.
     rows = session.execute(query.limit(shown + LATE_MARGIN) if shown is not None else query).all()
-    states = measure_all(session, rows, now, calendar)
-    late = sorted(
-        (_watched_task(row, state) for row in rows if (state := states[row.id]) is not None),
-        key=lambda task: (task.left, task.task_id),
-    )
+    late = sorted(_measured(session, rows, now, calendar), key=lambda t: (t.left, t.task_id))
     return late[:shown], count
 
 
@@ -310,53 +306,74 @@ def _watched_query(service_ids: frozenset[int]) -> Any:
     )
 
 
-def _watched(
-    session: Session, service_ids: frozenset[int], now: datetime, calendar: WorkingCalendar
-) -> list[WatchedTask]:
-    """Tasks being worked whose deadline has not passed and is near ("orange" among them),
-    least left first."""
-    query = _watched_query(service_ids).where(Task.due_at >= now)
-    near = _near_deadline(session, now, calendar)
-    if near is not None:
-        query = query.where(near)
-    rows = session.execute(query).all()
-    states = measure_all(session, rows, now, calendar)
-    watched = [
-        _watched_task(row, state)
-        for row in rows
-        if (state := states[row.id]) is not None and state.color != "vert"
-    ]
-    return sorted(watched, key=lambda task: (task.left, task.task_id))
+def _soon_late(
+    session: Session,
+    service_ids: frozenset[int],
+    now: datetime,
+    calendar: WorkingCalendar,
+    shown: int | None,
+) -> tuple[list[WatchedTask], int]:
+    """The `shown` tasks being worked with the least time left before a deadline not yet
+    passed but in its step's last quarter ("orange"), and how many there are.
 
-
-def _near_deadline(
-    session: Session, now: datetime, calendar: WorkingCalendar
-) -> ColumnElement[bool] | None:
-    """A condition every task that may be orange or red meets, so that the thousands of green
-    ones in a big town are neither read nor measured; None when no step promises a time.
-
-    A step promising P working hours is green while more than P / 4 is left. Past the
-    horizon (now + the longest promise / 4, plus a microsecond, in working time) more than
-    that is left, whatever the step. Steps with a deadline in calendar days only
-    (`timeout_days`) are measured against their own span: they are always read.
+    A step promising P working hours is orange exactly while at most P / 4 is left, that is
+    while the deadline is before now + P / 4 + 1 µs in working time: the database counts
+    and picks those, step by step, and only the listed are measured. Steps with a deadline in
+    calendar days only (`timeout_days`) are measured against their own span, in Python.
     """
+    promises, spans = _promises(session)
+    coming = and_(Task.service_id.in_(service_ids), Task.state.in_(ACTIVE), Task.due_at >= now)
+    step = tuple_(Demande.procedure_version_id, Task.spec_id)
+    listed: list[WatchedTask] = []
+    count = 0
+    tick = timedelta(microseconds=1)
+    quarters = [
+        and_(step.in_(pairs), Task.due_at < calendar.add(now, promised / 4 + tick))
+        for promised, pairs in promises.items()
+    ]
+    if quarters:
+        near = and_(coming, or_(*quarters))
+        counted = select(func.count(Task.id)).join(Demande, Demande.id == Task.demande_id)
+        count = session.scalar(counted.where(near)) or 0
+        query = _watched_query(service_ids).where(near).order_by(Task.due_at, Task.id)
+        rows = session.execute(query.limit(shown + LATE_MARGIN) if shown is not None else query)
+        listed += _measured(session, rows.all(), now, calendar)
+    if spans:
+        query = _watched_query(service_ids).where(coming, step.in_(spans))
+        measured = _measured(session, session.execute(query).all(), now, calendar)
+        orange = [task for task in measured if task.color == "orange"]
+        count += len(orange)
+        listed += orange
+    listed.sort(key=lambda task: (task.left, task.task_id))
+    return listed[:shown], count
+
+
+def _measured(
+    session: Session, rows: Sequence[Any], now: datetime, calendar: WorkingCalendar
+) -> list[WatchedTask]:
+    states = measure_all(session, rows, now, calendar)
+    return [_watched_task(row, state) for row in rows if (state := states[row.id]) is not None]
+
+
+def _promises(
+    session: Session,
+) -> tuple[dict[timedelta, list[tuple[int, str]]], list[tuple[int, str]]]:
+    """Every published (version, step) by the working time it promises, and those whose
+    deadline is in calendar days only."""
     versions = session.scalars(
         select(ProcedureVersion).options(
             load_only(ProcedureVersion.id, ProcedureVersion.metadata_json)
         )
     )
-    promises, spans = [], set()
+    promises: dict[timedelta, list[tuple[int, str]]] = defaultdict(list)
+    spans: list[tuple[int, str]] = []
     for version in versions:
         for spec_id, settings in definition_of(version).tasks.items():
             if settings.sla_hours:
-                promises.append(settings.sla_hours)
+                promises[timedelta(hours=settings.sla_hours)].append((version.id, spec_id))
             elif settings.timeout_days:
-                spans.add(spec_id)
-    if not promises:
-        return None
-    reach = timedelta(hours=max(promises)) / 4 + timedelta(microseconds=1)
-    near = Task.due_at <= calendar.add(now, reach)
-    return or_(near, Task.spec_id.in_(spans)) if spans else near
+                spans.append((version.id, spec_id))
+    return promises, spans
 
 
 def _watched_task(row: Any, sla: SlaState) -> WatchedTask:
