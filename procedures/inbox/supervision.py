@@ -229,15 +229,15 @@ def dashboard(
     since = datetime.combine(mondays[0], time(0), ZoneInfo(calendar.timezone)).astimezone(UTC)
     late, late_count = _late(session, ids, now, calendar, shown)
     soon_late, soon_late_count = _soon_late(session, ids, now, calendar, shown)
-    durations = _processing_times(session, ids, since, now, calendar)
+    processed, median = _processing(session, ids, since, now, calendar)
     return Dashboard(
         services=services,
         since=since,
         steps=_steps(session, ids),
         late=late,
         soon_late=soon_late,
-        processed=len(durations),
-        median_processing=_median(durations),
+        processed=processed,
+        median_processing=median,
         weeks=_per_week(session, ids, since, mondays, calendar.timezone),
         late_count=late_count,
         soon_late_count=soon_late_count,
@@ -389,6 +389,30 @@ def _watched_task(row: Any, sla: SlaState) -> WatchedTask:
         left=sla.left,
         color=sla.color,
     )
+
+
+def _processing(
+    session: Session,
+    service_ids: frozenset[int],
+    since: datetime,
+    now: datetime,
+    calendar: WorkingCalendar,
+) -> tuple[int, timedelta | None]:
+    """How many service tasks were completed since `since`, and their median working time.
+
+    PostgreSQL takes the median of the stored times itself when all of them are stored;
+    otherwise (SQLite, or tasks completed before the time was stored) it is taken here.
+    """
+    in_window = and_(
+        Task.service_id.in_(service_ids), Task.state == TaskState.DONE, Task.completed_at >= since
+    )
+    unstored = select(Task.id).where(in_window, Task.worked_seconds.is_(None)).limit(1)
+    if session.get_bind().dialect.name == "postgresql" and session.scalar(unstored) is None:
+        middle = func.percentile_cont(0.5).within_group(Task.worked_seconds)
+        count, median = session.execute(select(func.count(Task.id), middle).where(in_window)).one()
+        return int(count), timedelta(seconds=float(median)) if count else None
+    durations = _processing_times(session, service_ids, since, now, calendar)
+    return len(durations), _median(durations)
 
 
 def _processing_times(
