@@ -30,9 +30,9 @@ from notifications.templates import AGENT_MESSAGE_TEMPLATE
 from procedures import tasks
 from procedures.agent_views import INCOME_TYPES, agent_demande
 from procedures.errors import DemandeNotFound, Incomplete, InvalidTransition, TaskConflict
-from procedures.family_mail import mail_family
 from procedures.history import EngineContext, record_event
 from procedures.models import OPEN_STATUSES, Demande, DemandeEvent, Task
+from procedures.operations.notify import mail_family
 from procedures.operations.quotient import TRANCHES
 from procedures.progress import all_or_nothing, version_of
 from procedures.tasks import AgentActor

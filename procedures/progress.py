@@ -25,10 +25,10 @@ from notifications.templates import PROCESS_MESSAGE_TEMPLATE
 from procedures.bpmn import engine, timers
 from procedures.catalogue import definition_of, diagram_of
 from procedures.definitions import FAMILY_LANE, Definition
-from procedures.family_mail import mail_family
 from procedures.history import EngineContext, record_event
 from procedures.models import Demande, DemandeStatus, ProcedureVersion, Task, TaskState
 from procedures.operations.context import OperationContext
+from procedures.operations.notify import mail_family
 from procedures.operations.registry import run_operation
 
 LIVE_TASKS = (TaskState.OPEN, TaskState.CLAIMED, TaskState.WAITING_FAMILY)

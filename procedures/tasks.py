@@ -25,6 +25,7 @@ from coffre.models import Foyer
 from notifications import outbox
 from procedures.bpmn import engine
 from procedures.catalogue import definition_of
+from procedures.deadlines.worked_time import store_worked_time
 from procedures.demandes import FamilyActor
 from procedures.errors import (
     DemandeNotFound,
@@ -35,7 +36,6 @@ from procedures.forms import clean_form
 from procedures.history import EngineContext, record_event
 from procedures.models import Demande, DemandeEvent, DemandeStatus, Task, TaskState
 from procedures.progress import all_or_nothing, set_status, step, version_of
-from procedures.worked_time import store_worked_time
 
 ACTIVE = (TaskState.OPEN, TaskState.CLAIMED)
 

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+from xml.sax.saxutils import escape
 
 from lxml import etree
 from sqlalchemy import delete, select
@@ -597,7 +598,7 @@ def new_draft(session: Session, clock: Clock, code: str, title: str, actor_id: i
     if session.get(ProcedureDraft, code) is not None or _published(session, code):
         raise ProcedureExists(code)
     title = " ".join(title.split())[:200] or code
-    xml = EMPTY_DIAGRAM.format(code=code, title=_xml_text(title), lane=EMPTY_LANE)
+    xml = EMPTY_DIAGRAM.format(code=code, title=escape(title, {'"': "&quot;"}), lane=EMPTY_LANE)
     metadata = toml_text(
         {
             "code": code,
@@ -611,12 +612,6 @@ def new_draft(session: Session, clock: Clock, code: str, title: str, actor_id: i
     _journal(session, clock, actor, "procedure_draft_created", code, None, {"draft": "empty"})
     session.commit()
     return open_draft(session, code)
-
-
-def _xml_text(text: str) -> str:
-    return (
-        text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
-    )
 
 
 def _new_metadata(code: str, result: ImportResult) -> str:

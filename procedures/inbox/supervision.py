@@ -17,7 +17,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, func, or_, select, tuple_
+from sqlalchemy import ColumnElement, and_, func, or_, select, tuple_
 from sqlalchemy.orm import Session, load_only
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -30,6 +30,7 @@ from procedures.deadlines.escalation import (
     WorkingTimeline,
     measure_all,
 )
+from procedures.deadlines.worked_time import family_waits, worked
 from procedures.errors import NotAllowed, TaskConflict
 from procedures.history import EngineContext, record_event
 from procedures.inbox.choices import ServiceChoice
@@ -42,7 +43,6 @@ from procedures.models import (
 )
 from procedures.progress import all_or_nothing, set_status
 from procedures.tasks import AgentActor
-from procedures.worked_time import family_waits, worked
 from procedures.working_hours import SlaColor, WorkingCalendar
 
 LIVE = (TaskState.OPEN, TaskState.CLAIMED, TaskState.WAITING_FAMILY)
@@ -277,14 +277,28 @@ def _late(
     """The `shown` most late tasks being worked, and how many are late: a task being worked
     is late exactly when its deadline has passed, so the database counts them and gives the
     earliest deadlines; only those listed are measured."""
-    past = and_(Task.service_id.in_(service_ids), Task.state.in_(ACTIVE), Task.due_at < now)
-    count = session.scalar(select(func.count(Task.id)).where(past)) or 0
-    query = _watched_query(service_ids).where(past).order_by(Task.due_at, Task.id)
-    # A few more than shown: equal working time late (deadlines in the same night or
-    # weekend) is ordered by task, not by deadline.
-    rows = session.execute(query.limit(shown + LATE_MARGIN) if shown is not None else query).all()
-    late = sorted(_measured(session, rows, now, calendar), key=lambda t: (t.left, t.task_id))
+    listed, count = _earliest(session, service_ids, Task.due_at < now, now, calendar, shown)
+    late = sorted(listed, key=lambda task: (task.left, task.task_id))
     return late[:shown], count
+
+
+def _earliest(
+    session: Session,
+    service_ids: frozenset[int],
+    condition: ColumnElement[bool],
+    now: datetime,
+    calendar: WorkingCalendar,
+    shown: int | None,
+) -> tuple[list[WatchedTask], int]:
+    """How many tasks being worked meet the condition, and those with the earliest
+    deadlines, measured: a few more than shown, since equal working time left (deadlines in
+    the same night or weekend) is ordered by task, not by deadline."""
+    being_worked = and_(Task.service_id.in_(service_ids), Task.state.in_(ACTIVE), condition)
+    counted = select(func.count(Task.id)).join(Demande, Demande.id == Task.demande_id)
+    count = session.scalar(counted.where(being_worked)) or 0
+    query = _watched_query(service_ids).where(condition).order_by(Task.due_at, Task.id)
+    rows = session.execute(query.limit(shown + LATE_MARGIN) if shown is not None else query)
+    return _measured(session, rows.all(), now, calendar), count
 
 
 def _watched_query(service_ids: frozenset[int]) -> Any:
@@ -322,7 +336,7 @@ def _soon_late(
     calendar days only (`timeout_days`) are measured against their own span, in Python.
     """
     promises, spans = _promises(session)
-    coming = and_(Task.service_id.in_(service_ids), Task.state.in_(ACTIVE), Task.due_at >= now)
+    coming = Task.due_at >= now
     step = tuple_(Demande.procedure_version_id, Task.spec_id)
     listed: list[WatchedTask] = []
     count = 0
@@ -333,11 +347,7 @@ def _soon_late(
     ]
     if quarters:
         near = and_(coming, or_(*quarters))
-        counted = select(func.count(Task.id)).join(Demande, Demande.id == Task.demande_id)
-        count = session.scalar(counted.where(near)) or 0
-        query = _watched_query(service_ids).where(near).order_by(Task.due_at, Task.id)
-        rows = session.execute(query.limit(shown + LATE_MARGIN) if shown is not None else query)
-        listed += _measured(session, rows.all(), now, calendar)
+        listed, count = _earliest(session, service_ids, near, now, calendar, shown)
     if spans:
         query = _watched_query(service_ids).where(coming, step.in_(spans))
         measured = _measured(session, session.execute(query).all(), now, calendar)

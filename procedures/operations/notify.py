@@ -1,11 +1,18 @@
-"""The family-message operation: a service task e-mails the foyer's adults a family template."""
+"""E-mailing a demande's family: the family-message operation a service task calls, and the
+helper the services use for their own notices (each adult account of the foyer gets one; it
+says which demande and links to it, what happened stays online, never in the e-mail)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
 
-from procedures.family_mail import mail_family
+from sqlalchemy.orm import Session
+
+from accounts.family import family_accounts
+from coffre.clock import Clock
+from notifications import outbox
+from procedures.models import Demande
 from procedures.operations.context import Operation, OperationContext, OperationError
 
 FAMILY_TEMPLATES = frozenset({"demande_recue", "decision"})
@@ -21,6 +28,38 @@ def notify_family(context: OperationContext, params: Mapping[str, Any]) -> Mappi
         template=template, key=f"step:{context.step_id}",
     )  # fmt: skip
     return {"messages": queued}
+
+
+def mail_family(
+    session: Session,
+    clock: Clock,
+    base_url: str,
+    demande: Demande,
+    title: str,
+    *,
+    template: str,
+    key: str,
+    extra: dict[str, str] | None = None,
+) -> int:
+    """Queue `template` for each adult of the foyer (idempotent per `key` and account);
+    the number queued."""
+    context = {
+        "reference": demande.number or str(demande.id),
+        "demarche": title,
+        "lien": f"{base_url.rstrip('/')}/famille/demandes/{demande.id}",
+        **(extra or {}),
+    }
+    return sum(
+        outbox.enqueue(
+            session,
+            clock,
+            key=f"{key}:{account.id}",
+            recipient=account.email,
+            template=template,
+            context=context,
+        )
+        for account in family_accounts(session, demande.foyer_id)
+    )
 
 
 FAMILY_OPERATIONS: Mapping[str, Operation] = {
