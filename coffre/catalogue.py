@@ -8,11 +8,12 @@ administrators). Code that applies those rules reads `configured_type(session, c
 from __future__ import annotations
 
 import calendar
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import Boolean, String
+from sqlalchemy import Boolean, String, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from coffre.db import Base
@@ -135,3 +136,19 @@ def configured_type(session: Session, code: str) -> DocumentType:
     kind = document_type(code)
     setting = session.get(DocumentTypeSetting, code)
     return kind if setting is None else setting.applied_to(kind)
+
+
+def configured_types(session: Session, codes: Iterable[str]) -> dict[str, DocumentType]:
+    """`configured_type` of several codes, in one query."""
+    wanted = set(codes)
+    settings = {
+        setting.code: setting
+        for setting in session.scalars(
+            select(DocumentTypeSetting).where(DocumentTypeSetting.code.in_(wanted))
+        )
+    }
+    kinds = {code: document_type(code) for code in wanted}
+    return {
+        code: kind if code not in settings else settings[code].applied_to(kind)
+        for code, kind in kinds.items()
+    }

@@ -9,12 +9,13 @@ to list what an agent may see, so the two can never disagree.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import ColumnElement, and_, exists, select
 from sqlalchemy.orm import Session
 
-from coffre.catalogue import configured_type
+from coffre.catalogue import configured_types
 from coffre.clock import Clock
 from coffre.errors import AccessDenied, ConsentError, DocumentNotFound
 from coffre.journal import chain as journal
@@ -146,44 +147,70 @@ def grant(
     session: Session, clock: Clock, actor_id: int | None, document: Document, demande: DemandeRef
 ) -> Grant:
     """Let the services handling the demande read the document (idempotent)."""
-    _check_grantable(session, document, demande)
-    current = _active_grant(session, document.id, demande.id)
-    if current is not None:
-        return current
-    new = Grant(
-        document_id=document.id, demande_id=demande.id, granted_by=actor_id, granted_at=clock.now()
-    )
-    session.add(new)
-    journal.record(
+    [granted] = grant_all(session, clock, actor_id, [document], demande)
+    return granted
+
+
+def grant_all(
+    session: Session,
+    clock: Clock,
+    actor_id: int | None,
+    documents: Sequence[Document],
+    demande: DemandeRef,
+) -> list[Grant]:
+    """`grant` for each document, in a fixed number of statements however many they are
+    (a submission grants several at once). ConsentError, and nothing granted, if one of
+    them may not be granted."""
+    _check_grantable(session, documents, demande)
+    ids = [document.id for document in documents]
+    current = {
+        grant.document_id: grant
+        for grant in session.scalars(
+            select(Grant).where(
+                Grant.document_id.in_(ids),
+                Grant.demande_id == demande.id,
+                Grant.revoked_at.is_(None),
+            )
+        )
+    }
+    now = clock.now()
+    new = [
+        Grant(document_id=d.id, demande_id=demande.id, granted_by=actor_id, granted_at=now)
+        for d in dict.fromkeys(documents)
+        if d.id not in current
+    ]
+    session.add_all(new)
+    journal.record_many(
         session,
         clock,
-        "consent.granted",
-        foyer_id=document.foyer_id,
-        actor_id=actor_id,
-        document_id=document.id,
-        demande_id=demande.id,
+        demande.foyer_id,
+        [journal.Happened("consent.granted", actor_id, g.document_id, demande.id) for g in new],
     )
-    return new
+    by_document = current | {grant.document_id: grant for grant in new}
+    return [by_document[document.id] for document in documents]
 
 
-def _check_grantable(session: Session, document: Document, demande: DemandeRef) -> None:
-    if document.foyer_id != demande.foyer_id:
-        raise ConsentError(f"document {document.id} and demande {demande.id} are of two foyers")
-    if not demande.is_open:
-        raise ConsentError(f"demande {demande.id} is closed")
-    if document.superseded_at is not None or document.state is DocumentState.EXPIRE:
-        raise ConsentError(f"document {document.id} is replaced or expired")
-    if configured_type(session, document.type_code).reusable:
+def _check_grantable(session: Session, documents: Sequence[Document], demande: DemandeRef) -> None:
+    for document in documents:
+        if document.foyer_id != demande.foyer_id:
+            raise ConsentError(f"document {document.id} and demande {demande.id} are of two foyers")
+        if not demande.is_open:
+            raise ConsentError(f"demande {demande.id} is closed")
+        if document.superseded_at is not None or document.state is DocumentState.EXPIRE:
+            raise ConsentError(f"document {document.id} is replaced or expired")
+    kinds = configured_types(session, (document.type_code for document in documents))
+    single_use = [document.id for document in documents if not kinds[document.type_code].reusable]
+    if not single_use:
         return
     elsewhere = session.scalar(
-        select(Grant.id).where(
-            Grant.document_id == document.id,
+        select(Grant.document_id).where(
+            Grant.document_id.in_(single_use),
             Grant.demande_id != demande.id,
             Grant.revoked_at.is_(None),
         )
     )
     if elsewhere is not None:
-        raise ConsentError(f"document {document.id} may serve one demande only")
+        raise ConsentError(f"document {elsewhere} may serve one demande only")
 
 
 def revoke(

@@ -136,8 +136,7 @@ def submit(
         raise Incomplete(problems)
     with all_or_nothing(session):
         ref = DemandeRef(demande.id, actor.foyer_id, is_open=True)
-        for document in documents:
-            consent.grant(session, ctx.clock, actor.account_id, document, ref)
+        consent.grant_all(session, ctx.clock, actor.account_id, documents, ref)
         # Changed after the grants' reads, so that the demande is written once, not twice.
         demande.form_data = json.dumps(values)
         demande.number = _number(ctx, demande)
@@ -250,8 +249,8 @@ def answer(
     if demande.status is not DemandeStatus.EN_ATTENTE_FAMILLE:
         raise InvalidTransition(f"demande {demande_id} is not waiting on the family")
     ref = DemandeRef(demande.id, actor.foyer_id, is_open=True)
-    for document in _chosen_documents(session, actor.foyer_id, document_ids):
-        consent.grant(session, ctx.clock, actor.account_id, document, ref)
+    documents = _chosen_documents(session, actor.foyer_id, document_ids)
+    consent.grant_all(session, ctx.clock, actor.account_id, documents, ref)
     now = ctx.clock.now()
     waiting = session.scalars(
         select(Task).where(Task.demande_id == demande.id, Task.state == TaskState.WAITING_FAMILY)

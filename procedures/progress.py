@@ -100,17 +100,18 @@ def _after_step(
     started: bool = False,
 ) -> None:
     sent = engine.messages_sent(workflow)  # taken out of the state before it is saved
+    definition = definition_of(version)
+    # The inbox first: its read of the live tasks would flush the demande, written twice then.
+    sync_tasks(session, ctx, demande, definition, engine.ready_tasks(workflow), started=started)
     demande.workflow_state = engine.dump(workflow)
     demande.updated_at = ctx.clock.now()
     demande.wakes_at = timers.wakes_at(workflow)
-    definition = definition_of(version)
     outgoing = diagram_of(version).outgoing_messages
     for message in sent:
         record_event(session, ctx, demande, None, "message", message)
         target = outgoing.get(message)
         if target is not None and definition.lanes.get(target.pool) == FAMILY_LANE:
             _tell_family(session, ctx, demande, version, message, target.label)
-    sync_tasks(session, ctx, demande, definition, engine.ready_tasks(workflow), started=started)
     end = engine.end_reached(workflow)
     if end is not None:
         status = DemandeStatus(definition.ends.get(end, DemandeStatus.CLASSEE.value))

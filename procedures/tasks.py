@@ -63,8 +63,11 @@ def claim(session: Session, ctx: EngineContext, agent: AgentActor, task_id: int)
     task = agent_task(session, agent, task_id)
     if task.state is not TaskState.OPEN:
         raise TaskConflict(f"task {task_id} is {task.state.value}")
+    # Read before the change: a read after it would flush the task's UPDATE early, and a
+    # colleague's claim committed meanwhile would surface there, not as a TaskConflict.
+    demande = _demande(session, task)
     task.state, task.assignee_id = TaskState.CLAIMED, agent.account_id
-    _start_instruction(session, ctx, _demande(session, task), agent.account_id)
+    _start_instruction(session, ctx, demande, agent.account_id)
     _commit(session, task_id)
     return task
 
@@ -156,8 +159,9 @@ def _complete(
     if problems:
         raise Incomplete(problems)
     with all_or_nothing(session):
-        task.state, task.completed_at, task.completed_by = TaskState.DONE, ctx.clock.now(), actor_id
-        store_worked_time(session, ctx.calendar, task, task.completed_at)
+        now = ctx.clock.now()
+        store_worked_time(session, ctx.calendar, task, now)  # reads first: one UPDATE of the task
+        task.state, task.completed_at, task.completed_by = TaskState.DONE, now, actor_id
         _start_instruction(session, ctx, demande, actor_id)
         record_event(
             session, ctx, demande, actor_id, "task_completed", comment.strip(), task_id=task.id
@@ -291,8 +295,9 @@ def _fire_timeout(session: Session, ctx: EngineContext, task: Task) -> None:
     assert demande is not None
     settings = definition_of(version_of(session, demande)).task(task.spec_id)
     data = json.loads(json.dumps(dict(settings.timeout_data)))
-    task.state, task.completed_at = TaskState.DONE, ctx.clock.now()
-    store_worked_time(session, ctx.calendar, task, task.completed_at)
+    now = ctx.clock.now()
+    store_worked_time(session, ctx.calendar, task, now)  # reads first: one UPDATE of the task
+    task.state, task.completed_at = TaskState.DONE, now
     record_event(session, ctx, demande, None, "timeout", task_id=task.id)
     step(session, ctx, demande, _completer(task.spiff_task_id, data))
     _commit(session, task.id)

@@ -9,7 +9,8 @@ from coffre import consent
 from coffre.clock import FrozenClock
 from coffre.consent import AgentReader, DemandeRef, FamilyReader
 from coffre.errors import AccessDenied, ConsentError, DocumentNotFound
-from coffre.models import Document, Foyer
+from coffre.journal import chain as journal
+from coffre.models import Document, Foyer, Grant
 from coffre.vault import Vault
 from tests.coffre.conftest import deposit, pdf_of
 
@@ -166,3 +167,34 @@ def test_family_reads_its_own_document_without_a_demande(
     opened = vault.open(db_session, FamilyReader(3, foyer.id), document.id)
 
     assert b"".join(opened.chunks) == pdf_of(4000)
+
+
+def test_several_documents_granted_at_once_are_journaled_in_order_on_a_verified_chain(
+    vault: Vault, db_session: Session, clock: FrozenClock, foyer: Foyer, demande: DemandeRef
+) -> None:
+    papers = [deposit(vault, db_session, foyer, pdf_of(4000 + n)) for n in range(3)]
+    give(db_session, clock, papers[0], demande)  # already granted: kept, not journaled again
+
+    grants = consent.grant_all(db_session, clock, 1, papers, demande)
+    db_session.commit()
+
+    assert [g.document_id for g in grants] == [p.id for p in papers]
+    chain = journal.chain_of(foyer.id)
+    granted = [e for e in journal.entries(db_session, chain) if e.event == "consent.granted"]
+    assert [e.document_id for e in granted] == [papers[0].id, papers[1].id, papers[2].id]
+    assert [e.seq for e in granted] == sorted({e.seq for e in granted})
+    assert journal.verify(db_session) == []
+
+
+def test_one_document_that_may_not_be_granted_stops_the_others(
+    vault: Vault, db_session: Session, clock: FrozenClock, foyer: Foyer, demande: DemandeRef
+) -> None:
+    issued = deposit(vault, db_session, foyer, type_code="attestation_mairie", filename="a.pdf")
+    give(db_session, clock, issued, demande)
+    fresh = deposit(vault, db_session, foyer, pdf_of(5000))
+    other = DemandeRef(DEMANDE + 1, foyer.id, True)
+
+    with pytest.raises(ConsentError):
+        consent.grant_all(db_session, clock, 1, [fresh, issued], other)
+
+    assert not [added for added in db_session.new if isinstance(added, Grant)]
