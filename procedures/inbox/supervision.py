@@ -489,17 +489,17 @@ def _per_week(
     starts = [datetime.combine(monday, time(0), zone).astimezone(UTC) for monday in mondays]
     after = datetime.combine(mondays[-1] + timedelta(weeks=1), time(0), zone).astimezone(UTC)
     ends = [*starts[1:], after]
-    submitted = (
-        select(Demande.id, Demande.submitted_at)
-        .join(Task, Task.demande_id == Demande.id)
-        .where(Task.service_id.in_(service_ids), Demande.submitted_at >= since)
-        .distinct()
-        .subquery()
+    # A semi-join (EXISTS), not a distinct join: each demande is counted once without sorting
+    # or hashing every (demande, task) pair of the window.
+    handled = (
+        select(Task.id)
+        .where(Task.demande_id == Demande.id, Task.service_id.in_(service_ids))
+        .exists()
     )
-    at = submitted.c.submitted_at
+    at = Demande.submitted_at
     weekly = [
-        func.count(submitted.c.id).filter(and_(at >= start, at < end))
+        func.count().filter(and_(at >= start, at < end))
         for start, end in zip(starts, ends, strict=True)
     ]
-    counts = session.execute(select(*weekly)).one()
+    counts = session.execute(select(*weekly).where(at >= since, handled)).one()
     return [WeekCount(monday, int(count)) for monday, count in zip(mondays, counts, strict=True)]
