@@ -19,12 +19,13 @@ FC_DEMO_USERS := '{"sub":"fc-camille-martin","given_name":"Camille","family_name
   '{"sub":"fc-nadia-lopez","given_name":"Nadia","family_name":"LOPEZ","birthdate":"1990-11-02","email":"nadia.lopez@bellerive.example"}'
 export FLASK_APP := web:create_app
 
-.PHONY: help run test lint typecheck install install-dev assets system-deps bench clean
+.PHONY: help run test two-nodes lint typecheck install install-dev assets system-deps bench clean
 
 help:
 	@echo "make run   - install, migrate, seed the demo and start the portal on http://$(HOST):$(PORT)"
 	@echo "make test  - install the test tools and run the whole suite"
 	@echo "make bench - run the benchmarks under bench/"
+	@echo "make two-nodes - two web nodes and two workers, one of each killed half-way (about 2 min)"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -119,6 +120,12 @@ PYTEST_WORKERS ?= 2
 
 test: system-deps install-dev lint
 	$(BIN)/pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
+
+# Two web nodes and two workers on PostgreSQL, the S3 server, SMTP and Redis, one of each
+# killed half-way (tests/two_nodes/, README "Production topology and its limits"): about
+# two minutes, so not part of `make test`.
+two-nodes: system-deps install-dev
+	$(BIN)/pytest -m two_nodes tests/two_nodes $(PYTEST_ARGS)
 
 bench: install-dev
 	for script in bench/*.py; do echo "== $$script"; $(BIN)/python "$$script"; done
