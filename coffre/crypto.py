@@ -35,7 +35,9 @@ SALT_BYTES = 16
 PREFIX_BYTES = 7
 MIN_SEGMENT = 64 * 1024
 MAX_SEGMENT = 1024 * 1024
-DEFAULT_SEGMENT = 1024 * 1024
+# A sealed segment (plaintext and tag) of exactly 1 MiB: a store reading 1 MiB at a time
+# takes each one whole, without copying it.
+DEFAULT_SEGMENT = MAX_SEGMENT - TAG_BYTES
 _HEADER = struct.Struct(f">4sBII{SALT_BYTES}s{PREFIX_BYTES}s")
 HEADER_BYTES = _HEADER.size
 MAX_SEGMENTS = 2**32 - 1
@@ -90,15 +92,18 @@ def decrypt(
     aad = header + associated
     chunk = segment_size + TAG_BYTES
     counter = 0
-    current = _read_segment(source, chunk)
+    # Two buffers take turns: the segment being opened, and the one after it (which tells
+    # whether this one is the last); each is read into again once its plaintext is out.
+    spare: bytes | bytearray = bytearray(chunk)
+    current = _read_segment(source, bytearray(chunk))
     while True:
-        following = _read_segment(source, chunk) if len(current) == chunk else b""
+        following = _read_segment(source, spare) if len(current) == chunk else b""
         last = not following
         yield _open_segment(aead, _nonce(prefix, counter, last), current, aad)
         if last:
             return
         counter = _next_counter(counter)
-        current = following
+        current, spare = following, current
 
 
 def header_key_id(source: ReadableStream) -> int:
@@ -159,15 +164,17 @@ def _read_full(source: ReadableStream, size: int) -> bytes:
     return b"".join(parts)
 
 
-def _read_segment(source: ReadableStream, size: int) -> bytes | bytearray:
-    """Like `_read_full`, but straight into one buffer when the source has `readinto`.
+def _read_segment(source: ReadableStream, buffer: bytes | bytearray) -> bytes | bytearray:
+    """Like `_read_full` of `len(buffer)` bytes, but into `buffer` when the source has
+    `readinto` (and a bytearray is given): a segment short of it is the last one, and shrinks it.
 
-    Saves the copy that `read` makes of every segment on its way to the cipher.
+    Saves the copy that `read` makes of every segment on its way to the cipher, and a new
+    buffer for each.
     """
+    size = len(buffer)
     readinto = getattr(source, "readinto", None)
-    if readinto is None:
+    if readinto is None or not isinstance(buffer, bytearray):
         return _read_full(source, size)
-    buffer = bytearray(size)
     filled = 0
     with memoryview(buffer) as view:
         while filled < size:

@@ -1,9 +1,10 @@
 """The vault's service: deposit, read, replace and delete documents, shred a foyer.
 
 A deposit streams once through the content inspector, a SHA-256 and the segment
-encryption into the object store, in bounded memory. The blob is written before its row:
-a failure after the blob deletes it again, and a crash in between leaves a blob without a
-row that `sweep_orphans` removes once it is an hour old (the blob's uid carries its time).
+encryption into the object store, in bounded memory, the store writing while the next
+segments are sealed (`coffre.sealing`). The blob is written before its row: a failure after
+the blob deletes it again, and a crash in between leaves a blob without a row that
+`sweep_orphans` removes once it is an hour old (the blob's uid carries its time).
 """
 
 from __future__ import annotations
@@ -22,12 +23,13 @@ from coffre import consent, keys
 from coffre.catalogue import DocumentType, configured_type
 from coffre.clock import Clock, local_today
 from coffre.consent import Reader
-from coffre.crypto import IntegrityError, IteratorStream, binding, decrypt, encrypt
+from coffre.crypto import IntegrityError, binding, decrypt, encrypt
 from coffre.errors import DocumentNotFound, FoyerShredded, MemberNotInFoyer, VaultError
 from coffre.inspection.uploads import Inspection, UploadInspector, UploadRefused
 from coffre.journal import chain as journal
 from coffre.keyring import Keyring
 from coffre.models import Channel, Document, DocumentState, Foyer, FoyerMember
+from coffre.sealing import seal_into
 from stockage import ObjectNotFound, ObjectStore, ObjectStream, ReadableStream, StorageError
 
 log = logging.getLogger(__name__)
@@ -75,22 +77,6 @@ class OpenedDocument:
     chunks: Iterator[bytes] = field(repr=False)
 
 
-class _InspectingReader:
-    """Passes the upload through the inspector and a SHA-256 as the encryption reads it."""
-
-    def __init__(self, source: ReadableStream, inspector: UploadInspector) -> None:
-        self._source = source
-        self._inspector = inspector
-        self.sha256 = hashlib.sha256()
-
-    def read(self, size: int = -1, /) -> bytes:
-        data = self._source.read(size)
-        if data:
-            self._inspector.feed(data)
-            self.sha256.update(data)
-        return data
-
-
 def new_uid(now: datetime) -> str:
     """32 hex characters: 48 bits of milliseconds since the epoch, then 80 random bits."""
     return f"{int(now.timestamp() * 1000):012x}{os.urandom(10).hex()}"
@@ -134,12 +120,17 @@ class Vault:
         uid = new_uid(self.clock.now())
         blob_key = f"{BLOB_PREFIX}{foyer.id}/{uid}"
         inspector = UploadInspector(kind.formats, upload.filename, limit)
-        reader = _InspectingReader(upload.stream, inspector)
+        associated = binding(foyer.id, uid)
         try:
-            sealed = encrypt(key.material, keys.DATA_KEY_ID, binding(foyer.id, uid), reader)
-            self.store.put(blob_key, IteratorStream(sealed))
+            sha256 = seal_into(
+                self.store,
+                blob_key,
+                upload.stream,
+                inspector,
+                lambda plain: encrypt(key.material, keys.DATA_KEY_ID, associated, plain),
+            )
             inspection = inspector.finish()
-            document = self._add_row(session, upload, kind, inspection, uid, blob_key, reader)
+            document = self._add_row(session, upload, kind, inspection, uid, blob_key, sha256)
             if previous is not None:
                 previous.superseded_at = document.deposited_at
             session.flush()
@@ -211,7 +202,7 @@ class Vault:
         inspection: Inspection,
         uid: str,
         blob_key: str,
-        reader: _InspectingReader,
+        sha256: str,
     ) -> Document:
         document = Document(
             uid=uid,
@@ -222,7 +213,7 @@ class Vault:
             original_name=inspection.filename,
             mime_type=inspection.mime_type,
             size=inspection.size,
-            sha256=reader.sha256.hexdigest(),
+            sha256=sha256,
             blob_key=blob_key,
             issued_on=upload.issued_on,
             valid_until=kind.valid_until(upload.issued_on),

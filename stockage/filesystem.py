@@ -48,11 +48,11 @@ class FilesystemStore:
         """A short description for logs: the backend and its root."""
         return f"filesystem {self._root}"
 
-    def put(self, key: str, stream: ReadableStream) -> StoredObject:
+    def put(self, key: str, stream: ReadableStream, *, digest: bool = True) -> StoredObject:
         """Store the stream under key: written to a temporary file, synced, then renamed."""
         path = self._path_for(validate_key(key))
         self._refuse_symbolic_link(self._temporary, "uploads")
-        reader = DigestingReader(stream)
+        reader = DigestingReader(stream, digest)
         try:
             self._make_shard(path.parent)
             temporary = self._write_temporary(reader)

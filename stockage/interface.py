@@ -11,11 +11,14 @@ from stockage.stream import ObjectStream, ReadableStream
 
 @dataclass(frozen=True)
 class StoredObject:
-    """An object as stored: its key, its size in bytes and the SHA-256 hex digest of its bytes."""
+    """An object as stored: its key, its size in bytes and the SHA-256 hex digest of its bytes.
+
+    The digest is None when the caller of `put` asked for none.
+    """
 
     key: str
     size: int
-    sha256: str
+    sha256: str | None
 
 
 class ObjectStore(Protocol):
@@ -26,11 +29,13 @@ class ObjectStore(Protocol):
     stream during `put` propagate unchanged.
     """
 
-    def put(self, key: str, stream: ReadableStream) -> StoredObject:
+    def put(self, key: str, stream: ReadableStream, *, digest: bool = True) -> StoredObject:
         """Store the whole stream under key, replacing any object there atomically.
 
         Memory stays bounded whatever the size; if the stream fails, no partial object
-        is ever visible and a previous object under the key is kept.
+        is ever visible and a previous object under the key is kept. `digest=False` spares
+        the SHA-256 of the bytes, for a caller with its own check of them (the vault
+        authenticates every segment and records the plaintext's digest).
         """
         ...
 

@@ -56,7 +56,7 @@ class MinioStore:
     def describe(self) -> str:
         return f"s3 {self._scheme}://{self.endpoint}/{self.bucket}"
 
-    def put(self, key: str, stream: ReadableStream) -> StoredObject:
+    def put(self, key: str, stream: ReadableStream, *, digest: bool = True) -> StoredObject:
         """Stream into the bucket as a multipart upload of unknown length.
 
         S3 makes an object visible only once its upload completes, and the minio client
@@ -64,7 +64,7 @@ class MinioStore:
         """
         validate_key(key)
         self._ensure_bucket()
-        reader = DigestingReader(stream)
+        reader = DigestingReader(stream, digest)
         try:
             self._call(
                 lambda: self._client.put_object(

@@ -20,15 +20,15 @@ class ReadableStream(Protocol):
 
 
 class DigestingReader:
-    """Reads from a source while counting the bytes and hashing them with SHA-256.
+    """Reads from a source while counting the bytes and, unless told not to, hashing them.
 
     Remembers the exception the source raised, so that a store can let the caller's
     own error through instead of reporting it as a storage failure.
     """
 
-    def __init__(self, source: ReadableStream) -> None:
+    def __init__(self, source: ReadableStream, digest: bool = True) -> None:
         self._source = source
-        self._sha256 = hashlib.sha256()
+        self._sha256 = hashlib.sha256() if digest else None
         self.size = 0
         self.source_error: BaseException | None = None
 
@@ -38,13 +38,14 @@ class DigestingReader:
         except BaseException as exc:
             self.source_error = exc
             raise
-        self._sha256.update(data)
+        if self._sha256 is not None:
+            self._sha256.update(data)
         self.size += len(data)
         return data
 
-    def hexdigest(self) -> str:
-        """The SHA-256 hex digest of the bytes read so far."""
-        return self._sha256.hexdigest()
+    def hexdigest(self) -> str | None:
+        """The SHA-256 hex digest of the bytes read so far; None if not hashing."""
+        return None if self._sha256 is None else self._sha256.hexdigest()
 
     def raised(self, exc: BaseException) -> bool:
         """Whether exc is the error the source raised."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import tracemalloc
 from datetime import date, timedelta
@@ -27,6 +28,7 @@ from tests.coffre.conftest import (
     pdf_of,
     tiny_png,
 )
+from tests.coffre.pdfs import built_pdf, javascript, open_action
 from tests.stockage.streams import MIB
 
 pytestmark = pytest.mark.usefixtures("db_session")
@@ -65,6 +67,39 @@ def test_an_opened_document_is_read_from_the_store_alone_once_the_read_is_commit
         assert not session.in_transaction()
 
     assert b"".join(opened.chunks) == content
+
+
+def test_a_document_of_many_segments_reads_back_identical_through_open(
+    vault: Vault, db_session: Session, foyer: Foyer
+) -> None:
+    content = JpegStream(7 * MIB + 5).read()
+    document = deposit(vault, db_session, foyer, content, filename="scan.jpg")
+
+    assert read_back(vault, db_session, foyer, document) == content
+
+
+def test_the_recorded_digest_is_the_plaintexts_and_a_verify_checks_it(
+    vault: Vault, db_session: Session, foyer: Foyer, store: FilesystemStore
+) -> None:
+    content = pdf_of(2 * MIB)
+    document = deposit(vault, db_session, foyer, content)
+
+    assert document.sha256 == hashlib.sha256(content).hexdigest()
+    assert b"".join(vault.plaintext(db_session, document, check_digest=True)) == content
+    document.sha256 = hashlib.sha256(b"another file").hexdigest()
+    with pytest.raises(DocumentDamaged, match="digest"):
+        b"".join(vault.plaintext(db_session, document, check_digest=True))
+
+
+def test_a_pdf_with_a_script_is_refused_and_leaves_nothing(
+    vault: Vault, db_session: Session, foyer: Foyer, store: FilesystemStore
+) -> None:
+    with pytest.raises(UploadRefused) as refused:
+        deposit(vault, db_session, foyer, built_pdf(open_action(javascript())))
+
+    assert refused.value.code == "pdf_javascript"
+    assert blob_count(store) == 0
+    assert db_session.scalar(select(func.count()).select_from(Document)) == 0
 
 
 def test_blob_on_disk_holds_no_plaintext(

@@ -92,6 +92,15 @@ def test_put_returns_the_key_size_and_sha256_of_the_bytes(store: ObjectStore) ->
     assert stored == StoredObject("foyer/42/acte.pdf", len(data), hashlib.sha256(data).hexdigest())
 
 
+def test_put_without_a_digest_stores_the_same_bytes(store: ObjectStore) -> None:
+    data = os.urandom(2 * CHUNK_SIZE + 7)
+
+    stored = store.put("foyer/42/scelle", io.BytesIO(data), digest=False)
+
+    assert stored == StoredObject("foyer/42/scelle", len(data), None)
+    assert _read_all(store, "foyer/42/scelle") == data
+
+
 def test_open_reads_back_the_very_bytes_put(store: ObjectStore) -> None:
     data = os.urandom(2 * CHUNK_SIZE + 7)
     _put_bytes(store, "acte.pdf", data)

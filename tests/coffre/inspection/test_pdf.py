@@ -8,6 +8,7 @@ upload does.
 from __future__ import annotations
 
 import io
+import random
 import tracemalloc
 from collections.abc import Callable
 from datetime import UTC, date, datetime
@@ -346,6 +347,28 @@ def parsed_values(value: object) -> int:
 )
 def test_the_byte_count_is_never_below_the_values_qpdf_parses(text: bytes) -> None:
     assert count_values(text) >= parsed_values(pikepdf.Object.parse(text))
+
+
+def values_by_definition(text: bytes) -> int:
+    """What `count_values` counts, byte by byte: each opening, each number start, each keyword."""
+    digits, letters = b"0123456789+-.", bytes(range(65, 91)) + bytes(range(97, 123))
+    total, previous = 0, ord(" ")
+    for byte in text:
+        total += byte in b"/[(<"
+        total += byte in digits and previous not in digits and previous not in letters
+        previous = byte
+    return total + sum(text.count(keyword) for keyword in (b"true", b"false", b"null"))
+
+
+@pytest.mark.parametrize("seed", range(2))
+def test_the_byte_count_is_exactly_its_definition_across_chunks(seed: int) -> None:
+    generator = random.Random(seed)
+    alphabet = b" \n%0123456789+-./[(<aRtruefalsenull"
+    text = bytearray(generator.choices(alphabet, k=2 * 1024 * 1024 + 9))
+    for boundary in (1024 * 1024, 2 * 1024 * 1024):  # a keyword and a number across each
+        text[boundary - 2 : boundary + 3] = b"false" if seed % 2 else b" -5.0"
+
+    assert count_values(bytes(text)) == values_by_definition(bytes(text))
 
 
 def python_peak(content: bytes) -> tuple[PdfProblem | None, int]:
