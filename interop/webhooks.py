@@ -26,7 +26,7 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Select, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
@@ -484,25 +484,19 @@ def http_post(url: str, body: bytes, headers: Mapping[str, str]) -> int:
 def send_due(
     session: Session, clock: Clock, secret_key: str, post: Post = http_post, batch: int = 20
 ) -> int:
-    """Send the due deliveries (oldest first); returns how many were taken; commits each."""
+    """Send the due deliveries (oldest first); returns how many were taken; commits each.
+
+    Each delivery is locked (SKIP LOCKED), sent and committed on its own, as the outbox's
+    e-mails: two workers never send the same one, and a crash resends at most the one in
+    flight (with its `Portail-Delivery` id).
+    """
     now = clock.now()
-    due = session.scalars(
-        select(WebhookDelivery)
-        .join(WebhookEndpoint, WebhookEndpoint.id == WebhookDelivery.endpoint_id)
-        .where(
-            WebhookDelivery.delivered_at.is_(None),
-            WebhookDelivery.failed_at.is_(None),
-            WebhookDelivery.next_attempt_at <= now,
-            WebhookEndpoint.active,
-        )
-        .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.id)
-        .limit(batch)
-    ).all()
     taken = 0
     unwell: set[int] = set()  # endpoints that failed this round: their others wait
-    for delivery in due:
-        if delivery.endpoint_id in unwell:
-            continue
+    for _ in range(batch):
+        delivery = session.scalar(_next_due(now, unwell))
+        if delivery is None:
+            break
         endpoint = session.get(WebhookEndpoint, delivery.endpoint_id)
         assert endpoint is not None
         body = delivery.payload.encode()
@@ -533,6 +527,25 @@ def send_due(
                 _hold_others(session, delivery)
         session.commit()
     return taken
+
+
+def _next_due(now: datetime, unwell: set[int]) -> Select[WebhookDelivery]:
+    """The oldest due delivery of a well endpoint, locked; one another worker holds is skipped."""
+    query = (
+        select(WebhookDelivery)
+        .join(WebhookEndpoint, WebhookEndpoint.id == WebhookDelivery.endpoint_id)
+        .where(
+            WebhookDelivery.delivered_at.is_(None),
+            WebhookDelivery.failed_at.is_(None),
+            WebhookDelivery.next_attempt_at <= now,
+            WebhookEndpoint.active,
+        )
+        .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.id)
+        .limit(1)
+        .with_for_update(skip_locked=True, of=WebhookDelivery)
+        .execution_options(populate_existing=True)
+    )
+    return query.where(WebhookDelivery.endpoint_id.not_in(unwell)) if unwell else query
 
 
 def _hold_others(session: Session, failed: WebhookDelivery) -> None:

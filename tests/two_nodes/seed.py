@@ -25,7 +25,6 @@ from web.runtime import Runtime
 
 PROCEDURE = "suivi_rapide"  # its diagram's timer waits 5 seconds before the agent's step
 SERVICE = "accueil"  # the lane's service
-TIMER = 5  # seconds
 HERE = Path(__file__).parent
 
 

@@ -1,0 +1,118 @@
+"""Two workers sending the webhooks' deliveries at the same moment: each goes out once.
+
+Each worker runs `send_due` every 15 seconds; two started together send in step. A slow
+receiver keeps the first worker on its first delivery while the second one starts its round.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from sqlalchemy import Engine
+
+from accounts.models import Entity
+from coffre.clock import SystemClock
+from coffre.db import make_engine, make_session_factory
+from interop import webhooks
+from interop.models import WebhookDelivery, WebhookEndpoint
+from tests.conftest import PostgresServer, require
+from web import schema
+
+DELIVERIES = 10
+SECRET_KEY = "k" * 40
+
+
+class SlowReceiver:
+    """A real HTTP server on loopback that takes 0.2 s to answer 204 and keeps delivery ids."""
+
+    def __init__(self) -> None:
+        self.deliveries: list[str] = []
+        deliveries = self.deliveries
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                self.rfile.read(int(self.headers["Content-Length"]))
+                deliveries.append(self.headers["Portail-Delivery"])
+                time.sleep(0.2)
+                self.send_response(204)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/portail"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+@pytest.fixture
+def receiver() -> Iterator[SlowReceiver]:
+    server = SlowReceiver()
+    yield server
+    server.server.shutdown()
+    server.server.server_close()
+
+
+@pytest.fixture
+def database(postgres: PostgresServer | None) -> Iterator[Engine]:
+    """A PostgreSQL database of the test's own: two workers commit for real, side by side."""
+    if postgres is None:
+        require("PostgreSQL is needed for two workers' row locks")
+    engine = make_engine(postgres.create_database())
+    schema.upgrade(engine)
+    yield engine
+    engine.dispose()
+
+
+@pytest.mark.postgres
+def test_two_workers_sending_at_once_deliver_each_webhook_once(
+    database: Engine, receiver: SlowReceiver
+) -> None:
+    sessions = make_session_factory(database)
+    clock = SystemClock()
+    with sessions() as session:
+        entity = Entity(slug="ville", name="Ville")
+        session.add(entity)
+        session.flush()
+        endpoint = WebhookEndpoint(
+            entity_id=entity.id, url=receiver.url, events="demande.deposee", salt="0" * 32,
+            active=True, created_at=clock.now(),
+        )  # fmt: skip
+        session.add(endpoint)
+        session.flush()
+        due = clock.now() - timedelta(seconds=1)
+        session.add_all(
+            WebhookDelivery(
+                uid=uuid.uuid4().hex,
+                endpoint_id=endpoint.id,
+                event="demande.deposee",
+                event_key=f"demande_event:{number}",
+                payload="{}",
+                created_at=due,
+                next_attempt_at=due,
+            )
+            for number in range(DELIVERIES)
+        )
+        session.commit()
+
+    def worker() -> None:
+        with sessions() as session:
+            webhooks.send_due(session, clock, SECRET_KEY)
+
+    workers = [threading.Thread(target=worker) for _ in range(2)]
+    for thread in workers:
+        thread.start()
+    for thread in workers:
+        thread.join(timeout=60)
+
+    received = Counter(receiver.deliveries)
+    assert len(received) == DELIVERIES
+    assert set(received.values()) == {1}
