@@ -32,6 +32,7 @@ from web.agent.inbox_query import (
 )
 from web.auth.guard import role_required
 from web.errors import render_error
+from web.links import id_link
 from web.runtime import db, runtime
 
 PER_PAGE = 50
@@ -53,17 +54,22 @@ def inbox() -> ResponseReturnValue:
     now = runtime().clock.now()
     page = inbox_page(db(), agent, asked.tab, asked.filters, asked.page, now=now, per_page=PER_PAGE)
     supervised = supervised_service_ids()
+    # Only a supervisor has tasks to select and agents to assign them to.
+    selectable = (
+        supervision.supervised_tasks(db(), agent.account_id, [row.task_id for row in page.rows])
+        if supervised
+        else frozenset()
+    )
     return render_template(
         "agent/inbox.html",
         asked=asked,
         page=page,
         choices=choices,
         saved=saved_filters.saved_filters(db(), agent.account_id),
-        selectable=supervision.supervised_tasks(
-            db(), agent.account_id, [row.task_id for row in page.rows]
-        ),
+        selectable=selectable,
         agents=supervision.assignable_agents(db(), supervised) if supervised else [],
         sla=SlaText(),
+        claim_link=id_link("agent.claim", "task_id"),
     )
 
 

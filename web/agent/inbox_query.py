@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from functools import cache
 from typing import cast, get_args
 from urllib.parse import parse_qsl, urlencode
 from zoneinfo import ZoneInfo
@@ -68,7 +69,7 @@ def parse_inbox_query(args: Mapping[str, str], choices: Choices) -> InboxQuery:
         raise BadInboxQuery(_("The start date is after the end date."))
     if len(values["q"]) > MAX_TEXT:
         raise BadInboxQuery(_("The search text is too long (100 characters at most)."))
-    zone = ZoneInfo(WorkingCalendar().timezone)
+    zone = _town_zone()
     filters = InboxFilters(
         procedure=_procedure(values["demarche"], choices),
         service_id=_service(values["service"], choices),
@@ -131,6 +132,12 @@ def _date(value: str) -> date | None:
 
 def _bad_date() -> date:
     raise BadInboxQuery(_("Dates are written as YYYY-MM-DD, for example 2026-09-01."))
+
+
+@cache
+def _town_zone() -> ZoneInfo:
+    # Once per process: a WorkingCalendar loads its public holidays when it is made.
+    return ZoneInfo(WorkingCalendar().timezone)
 
 
 def _midnight(day: date, zone: ZoneInfo) -> datetime:

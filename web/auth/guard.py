@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import wraps
+from functools import cache, wraps
 from typing import ParamSpec, TypeVar
 
 from flask import Response, abort, request
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_user
+from sqlalchemy import Select, bindparam, select
 
-from accounts.models import Account, Role
+from accounts.models import Account, AgentService, Role
 from web.counter import acting_for_family
 from web.extensions import login_manager
 from web.runtime import db
@@ -27,13 +28,19 @@ HOME_BY_ROLE = {Role.FAMILLE: "famille.index", Role.AGENT: "agent.inbox", Role.A
 
 @dataclass(frozen=True)
 class CurrentUser:
-    """The logged-in account as views see it (no ORM object outlives its request)."""
+    """The logged-in account as views see it (no ORM object outlives its request).
+
+    Read once per request by the user loader, with an agent's services: nothing is kept
+    across requests, so a deactivated account or a changed service is seen at once.
+    """
 
     id: int
     role: Role
     display_name: str
     foyer_id: int | None
     session_version: int
+    service_ids: frozenset[int] = frozenset()
+    supervised_service_ids: frozenset[int] = frozenset()
     is_active: bool = True
     is_authenticated: bool = True
     is_anonymous: bool = False
@@ -44,8 +51,37 @@ class CurrentUser:
 
 
 def _as_user(account: Account) -> CurrentUser:
+    memberships = account.memberships
     return CurrentUser(
-        account.id, account.role, account.display_name, account.foyer_id, account.session_version
+        account.id,
+        account.role,
+        account.display_name,
+        account.foyer_id,
+        account.session_version,
+        frozenset(m.service_id for m in memberships),
+        frozenset(m.service_id for m in memberships if m.is_supervisor),
+    )
+
+
+@cache
+def _account_query() -> Select[Role, str, int | None, bool, int, int, bool]:
+    """The account and its services, one row per service (one row with none), in one query.
+
+    Built once: it is the same for every request, and SQLAlchemy caches a statement's SQL,
+    not the Python work of building it again.
+    """
+    return (
+        select(
+            Account.role,
+            Account.display_name,
+            Account.foyer_id,
+            Account.is_active,
+            Account.session_version,
+            AgentService.service_id,
+            AgentService.is_supervisor,
+        )
+        .outerjoin(AgentService, AgentService.account_id == Account.id)
+        .where(Account.id == bindparam("account_id"))
     )
 
 
@@ -56,10 +92,19 @@ def _load_user(user_id: str) -> CurrentUser | None:
     account_id, separator, version = user_id.partition(":")
     if not (account_id.isdigit() and separator and version.isdigit()):
         return None
-    account = db().get(Account, int(account_id))
-    if account is None or not account.is_active or account.session_version != int(version):
+    rows = db().execute(_account_query(), {"account_id": int(account_id)}).all()
+    if not rows or not rows[0].is_active or rows[0].session_version != int(version):
         return None
-    return _as_user(account)
+    account = rows[0]
+    return CurrentUser(
+        int(account_id),
+        account.role,
+        account.display_name,
+        account.foyer_id,
+        account.session_version,
+        frozenset(row.service_id for row in rows if row.service_id is not None),
+        frozenset(row.service_id for row in rows if row.is_supervisor),
+    )
 
 
 def reissue_session(account: Account) -> None:
