@@ -49,6 +49,18 @@ def own_database(
     engine.dispose()
 
 
+@pytest.fixture
+def postgres_database(postgres: PostgresServer | None) -> Iterator[Engine]:
+    """A PostgreSQL database of the test's own, for transactions that truly overlap (SQLite
+    takes its write lock at BEGIN: there the second one waits for the first)."""
+    if postgres is None:
+        require("PostgreSQL is needed for overlapping transactions")
+    engine = make_engine(postgres.create_database())
+    schema.upgrade(engine)
+    yield engine
+    engine.dispose()
+
+
 @pytest.fixture(scope="session")
 def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """moto's S3 server on a free loopback port, for the whole session; yields its host:port."""

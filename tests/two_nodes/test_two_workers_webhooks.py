@@ -19,11 +19,9 @@ from sqlalchemy import Engine
 
 from accounts.models import Entity
 from coffre.clock import SystemClock
-from coffre.db import make_engine, make_session_factory
+from coffre.db import make_session_factory
 from interop import webhooks
 from interop.models import WebhookDelivery, WebhookEndpoint
-from tests.conftest import PostgresServer, require
-from web import schema
 
 DELIVERIES = 10
 SECRET_KEY = "k" * 40
@@ -61,22 +59,11 @@ def receiver() -> Iterator[SlowReceiver]:
     server.server.server_close()
 
 
-@pytest.fixture
-def database(postgres: PostgresServer | None) -> Iterator[Engine]:
-    """A PostgreSQL database of the test's own: two workers commit for real, side by side."""
-    if postgres is None:
-        require("PostgreSQL is needed for two workers' row locks")
-    engine = make_engine(postgres.create_database())
-    schema.upgrade(engine)
-    yield engine
-    engine.dispose()
-
-
 @pytest.mark.postgres
 def test_two_workers_sending_at_once_deliver_each_webhook_once(
-    database: Engine, receiver: SlowReceiver
+    postgres_database: Engine, receiver: SlowReceiver
 ) -> None:
-    sessions = make_session_factory(database)
+    sessions = make_session_factory(postgres_database)
     clock = SystemClock()
     with sessions() as session:
         entity = Entity(slug="ville", name="Ville")
