@@ -7,12 +7,10 @@ receiver keeps the first worker on its first delivery while the second one start
 from __future__ import annotations
 
 import threading
-import time
 import uuid
 from collections import Counter
 from collections.abc import Iterator
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from sqlalchemy import Engine
@@ -22,46 +20,23 @@ from coffre.clock import SystemClock
 from coffre.db import make_session_factory
 from interop import webhooks
 from interop.models import WebhookDelivery, WebhookEndpoint
+from tests.web.api.test_webhooks import Receiver
 
 DELIVERIES = 10
 SECRET_KEY = "k" * 40
 
 
-class SlowReceiver:
-    """A real HTTP server on loopback that takes 0.2 s to answer 204 and keeps delivery ids."""
-
-    def __init__(self) -> None:
-        self.deliveries: list[str] = []
-        deliveries = self.deliveries
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                self.rfile.read(int(self.headers["Content-Length"]))
-                deliveries.append(self.headers["Portail-Delivery"])
-                time.sleep(0.2)
-                self.send_response(204)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/portail"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-
 @pytest.fixture
-def receiver() -> Iterator[SlowReceiver]:
-    server = SlowReceiver()
+def receiver() -> Iterator[Receiver]:
+    """A receiver that takes 0.2 s to answer: both workers are sending at the same time."""
+    server = Receiver(delay=0.2)
     yield server
-    server.server.shutdown()
-    server.server.server_close()
+    server.close()
 
 
 @pytest.mark.postgres
 def test_two_workers_sending_at_once_deliver_each_webhook_once(
-    postgres_database: Engine, receiver: SlowReceiver
+    postgres_database: Engine, receiver: Receiver
 ) -> None:
     sessions = make_session_factory(postgres_database)
     clock = SystemClock()
@@ -100,6 +75,6 @@ def test_two_workers_sending_at_once_deliver_each_webhook_once(
     for thread in workers:
         thread.join(timeout=60)
 
-    received = Counter(receiver.deliveries)
+    received = Counter(headers["Portail-Delivery"] for headers, _body in receiver.received)
     assert len(received) == DELIVERIES
     assert set(received.values()) == {1}

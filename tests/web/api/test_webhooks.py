@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 import threading
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -29,9 +30,10 @@ SECRET_KEY = "k" * 40
 
 
 class Receiver:
-    """A real HTTP server on loopback that records what it is sent and answers `status`."""
+    """A real HTTP server on loopback that records what it is sent and answers `status`,
+    after `delay` seconds."""
 
-    def __init__(self) -> None:
+    def __init__(self, delay: float = 0.0) -> None:
         self.received: list[tuple[dict[str, str], bytes]] = []
         self.status = 204
         receiver = self
@@ -40,6 +42,7 @@ class Receiver:
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 receiver.received.append((dict(self.headers), body))
+                time.sleep(delay)
                 self.send_response(receiver.status)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
