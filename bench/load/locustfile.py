@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import pyotp
-from locust import FastHttpUser, HttpUser, between, task
+from locust import FastHttpUser, HttpUser, between, constant, task
 from locust.exception import StopUser
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -92,17 +92,16 @@ def log_in_family(client: Any, number: int) -> str:
     raise StopUser()  # not logged in: its requests would only measure redirects
 
 
-class Famille(HttpUser):
-    """A parent: logs in, deposits a tax notice, asks for its family quotient."""
+class FamilleRound:
+    """A parent: logs in, deposits a tax notice, asks for its family quotient (a mixin: the
+    client, requests' or geventhttpclient's, comes with the User class)."""
 
-    weight = 3
-    wait_time = between(1, 3)
+    client: Any
 
     def on_start(self) -> None:
         self.number = _next_family()
         log_in_family(self.client, self.number)
 
-    @task
     def deposit_and_submit(self) -> None:
         document_id = self.deposit()
         if document_id is not None:
@@ -134,6 +133,17 @@ class Famille(HttpUser):
     def submit(self, document_id: int) -> None:
         page = self.client.get("/famille/demarches", name="famille: démarches").text
         submit_quotient(self.client, csrf(page), document_id)
+
+
+class Famille(FamilleRound, HttpUser):
+    """The default mix's parent: 1–3 s between rounds."""
+
+    weight = 3
+    wait_time = between(1, 3)
+
+    @task  # Locust collects the tasks of User classes only, not of their mixins
+    def round(self) -> None:
+        self.deposit_and_submit()
 
 
 def submit_quotient(client: Any, token: str, document_id: int | None) -> None:
@@ -202,11 +212,11 @@ class Rentree(FastHttpUser):
         submit_quotient(self.client, self.token, None)
 
 
-class Agent(HttpUser):
-    """An agent of a busy service: inbox, a request, one of its documents, complete its step."""
+class AgentRound:
+    """An agent of a busy service: inbox, a request, one of its documents, complete its step
+    (a mixin, as `FamilleRound`)."""
 
-    weight = 1
-    wait_time = between(1, 3)
+    client: Any
 
     def on_start(self) -> None:
         email, secret = _next_agent()
@@ -229,15 +239,14 @@ class Agent(HttpUser):
             time.sleep(31)  # a refused code: the next one comes with the next 30 s step
         raise StopUser()
 
-    @task
     def work_one(self) -> None:
-        inbox = self.client.get("/agent/taches", name="agent: boîte de réception").text
+        inbox = self.client.get("/agent/taches", name="agent: boîte de réception").text or ""
         ids = re.findall(r'href="/agent/demandes/(\d+)"', inbox)
         if not ids:
             return
         demande_id = random.choice(ids)
         url = f"/agent/demandes/{demande_id}"
-        page = self.client.get(url, name="agent: ouvrir une demande").text
+        page = self.client.get(url, name="agent: ouvrir une demande").text or ""
         documents = re.findall(rf"{url}/documents/(\d+)", page)
         if documents:
             document = random.choice(documents)
@@ -261,3 +270,42 @@ class Agent(HttpUser):
         for field, value in RADIO.findall(page):
             data.setdefault(field, value)  # the first choice: deliver, validate, offer
         self.client.post(form.group(1), data=data, name="agent: terminer une étape")
+
+
+class Agent(AgentRound, HttpUser):
+    """The default mix's agent: 1–3 s between tasks."""
+
+    weight = 1
+    wait_time = between(1, 3)
+
+    @task
+    def round(self) -> None:
+        self.work_one()
+
+
+class PicFamille(FamilleRound, FastHttpUser):
+    """The peak with everything at once (`CLASSES="PicFamille PicAgent"`): a parent who
+    deposits a notice then submits, round after round, with no pause between rounds, so that
+    what the portal answers, not a think time, sets the rate.
+
+    On `FastHttpUser`, as `Rentree`: Locust shares the portal's cores.
+    """
+
+    weight = 1
+    wait_time = constant(0)
+
+    @task
+    def round(self) -> None:
+        self.deposit_and_submit()
+
+
+class PicAgent(AgentRound, FastHttpUser):
+    """The peak's agents, working their inboxes with no pause: 8 of the users, whatever their
+    number (the busy services have 12 agents, each its own account)."""
+
+    fixed_count = 8
+    wait_time = constant(0)
+
+    @task
+    def round(self) -> None:
+        self.work_one()

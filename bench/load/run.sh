@@ -7,8 +7,9 @@
 #
 # Knobs (environment): SCALE (0.03; 1.0 = 100,000 foyers), USERS (40), SPAWN_RATE (5),
 # DURATION (3m), WORKERS (4 gunicorn workers), PORT (8800), OUT ($VAR_DIR/results),
-# CLASSES (the Locust users: "Famille Agent"; "Rentree" for the submission peak), JOBS (2,
-# generator processes).
+# CLASSES (the Locust users: "Famille Agent"; "Rentree" for submissions alone; "PicFamille
+# PicAgent" for the peak with deposits and agents, no think time), JOBS (2, generator
+# processes).
 # BENCH_S3=1 starts moto's S3 server for the run and points STORAGE_URL at it (the store
 # then lives as long as the run: generate and measure in the same call).
 # Only the processes this script started are stopped, by their pid.
@@ -84,11 +85,12 @@ BENCH_FOYERS=$FOYERS /usr/bin/time -f "%U %S" -o "$OUT/locust.cpu" "$BIN/locust"
 app_after=$(cpu_ticks "${pids[@]}")
 read -r total_after idle_after < <(machine_ticks)
 # Where the machine's CPU went during the run: the app (gunicorn's workers and the worker;
-# moto too with BENCH_S3), Locust itself, and the rest (PostgreSQL, the kernel).
+# moto too with BENCH_S3), Locust itself, and the rest (PostgreSQL, the kernel). Locust's is
+# time(1)'s last line: when Locust exits with failures, a line of its own comes first.
 awk -v app="$((app_after - app_before))" -v tck="$(getconf CLK_TCK)" \
     -v total="$((total_after - total_before))" -v idle="$((idle_after - idle_before))" \
     '{ locust = $1 + $2; busy = (total - idle) / tck
        printf "CPU during the run: %.0f %% busy; app %.0f s, Locust %.0f s, the rest %.0f s\n",
               100 * (total - idle) / total, app / tck, locust, busy - app / tck - locust }' \
-    "$OUT/locust.cpu" | tee "$OUT/cpu.txt"
+    <(tail -n 1 "$OUT/locust.cpu") | tee "$OUT/cpu.txt"
 echo "Stats: $OUT/stats_stats.csv"
