@@ -20,7 +20,7 @@ from coffre.clock import SystemClock
 from coffre.db import make_session_factory
 from interop import webhooks
 from interop.models import WebhookDelivery, WebhookEndpoint
-from tests.web.api.test_webhooks import Receiver
+from tests.receiver import Receiver
 
 DELIVERIES = 10
 SECRET_KEY = "k" * 40

@@ -5,11 +5,8 @@ from __future__ import annotations
 
 import json
 import re
-import threading
-import time
 from collections.abc import Iterator
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from flask import Flask
@@ -22,42 +19,12 @@ from coffre.clock import FrozenClock
 from interop import webhooks
 from interop.models import WebhookDelivery
 from tests.factories import make_account, page_text
+from tests.receiver import Receiver
 from tests.web.agent.test_demande import Case, submitted_case
 from tests.web.agents import sign_in_agent
 from web.runtime import runtime
 
 SECRET_KEY = "k" * 40
-
-
-class Receiver:
-    """A real HTTP server on loopback that records what it is sent and answers `status`,
-    after `delay` seconds."""
-
-    def __init__(self, delay: float = 0.0) -> None:
-        self.received: list[tuple[dict[str, str], bytes]] = []
-        self.status = 204
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                receiver.received.append((dict(self.headers), body))
-                time.sleep(delay)
-                self.send_response(receiver.status)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/portail"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 @pytest.fixture

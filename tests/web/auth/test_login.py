@@ -12,7 +12,9 @@ from accounts import activation
 from accounts.models import Role
 from coffre.clock import FrozenClock
 from tests.factories import PASSWORD, make_account, page_text
-from tests.web.agents import sign_in_agent
+
+# A module import: agents imports this module back.
+from tests.web import agents
 
 SPACES = {Role.FAMILLE: "/famille/", Role.AGENT: "/agent/taches", Role.ADMIN: "/admin/"}
 
@@ -45,7 +47,7 @@ def test_each_role_lands_in_its_own_space(
     if role is Role.FAMILLE:
         response = log_in(client, account.email.upper())
     else:
-        response = sign_in_agent(client, account)
+        response = agents.sign_in_agent(client, account)
 
     assert response.status_code == 302
     assert response.headers["Location"] == SPACES[role]
