@@ -505,6 +505,16 @@ def run_backend(backend: str, args: argparse.Namespace) -> list[str]:
     ]
 
 
+def add_postgres_url(parser: argparse.ArgumentParser) -> None:
+    """--postgres-url: the server on which scratch databases are made (BENCH_POSTGRES_URL)."""
+    parser.add_argument(
+        "--postgres-url",
+        default=os.environ.get(
+            "BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+        ),
+    )
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--backends", default="sqlite,postgres")
@@ -515,12 +525,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--procedures", type=int, default=20)
     parser.add_argument("--services", type=int, default=10)
     parser.add_argument("--queries", type=int, default=50)
-    parser.add_argument(
-        "--postgres-url",
-        default=os.environ.get(
-            "BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-        ),
-    )
+    add_postgres_url(parser)
     args = parser.parse_args(argv)
     args.backends = [name.strip() for name in args.backends.split(",") if name.strip()]
     if not set(args.backends) <= {"sqlite", "postgres"}:

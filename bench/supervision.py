@@ -17,7 +17,6 @@ The last line is the goal's: the dashboard's median against 200 ms.
 from __future__ import annotations
 
 import argparse
-import os
 import random
 import statistics
 import sys
@@ -102,12 +101,7 @@ def main() -> None:
     parser.add_argument("--open-demandes", type=int, default=100_000)
     parser.add_argument("--done", type=int, default=60_000)
     parser.add_argument("--queries", type=int, default=10)
-    parser.add_argument(
-        "--postgres-url",
-        default=os.environ.get(
-            "BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-        ),
-    )
+    inbox_bench.add_postgres_url(parser)
     args = parser.parse_args()
     if min(args.open_demandes, args.done, args.queries) < 1:
         parser.error("--open-demandes, --done and --queries are at least 1")
