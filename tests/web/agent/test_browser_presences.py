@@ -85,6 +85,9 @@ def test_a_tap_made_offline_is_sent_when_the_tablet_is_back_online(
     while not marks(portal, session_id) and time.monotonic() < deadline:
         page.wait_for_timeout(100)  # the browser sends the waiting tap on its "online" event
     assert marks(portal, session_id) == [True]
+    # The mark is saved before the browser reads the answer and empties its queue: wait for
+    # that too, or the reload could cut it off.
+    page.wait_for_function("localStorage.getItem('portail-pointages') === '[]'")
     page.reload()
     assert page.locator("[data-etat]").first.text_content() == "Présent"
     assert not waiting.is_visible()
