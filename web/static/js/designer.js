@@ -74,6 +74,8 @@
 
   function save() {
     var payload = { metadata: metadata.value };
+    // Until the server answers, the last save's "enregistré" is no longer what is on screen.
+    status.textContent = "Enregistrement en cours…";
     return Promise.all([
       modeler.saveXML({ format: true }),
       decisions.xml(),
