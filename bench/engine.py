@@ -318,7 +318,7 @@ def seed_inbox(db: Engine, sizes: Sizes, seed: int = 20261124) -> AgentActor:
             for n in range(1, sizes.demandes + 1)
         ))  # fmt: skip
         _bulk(connection, Task, (
-            _task(n, rng, service_of[versions[n % len(versions)]], agents, now)
+            _task(n, rng, versions[n % len(versions)], service_of, agents, now)
             for n in range(1, sizes.demandes + 1)
         ))  # fmt: skip
     _analyze(db)
@@ -352,7 +352,12 @@ def _demande(n: int, foyer: int, version: int, now: datetime) -> dict[str, Any]:
 
 
 def _task(
-    n: int, rng: random.Random, service_id: int, agents: list[int], now: datetime
+    n: int,
+    rng: random.Random,
+    version: int,
+    service_of: dict[int, int],
+    agents: list[int],
+    now: datetime,
 ) -> dict[str, Any]:
     """Demande n's one task: mostly open, some claimed or waiting; due 1 to 21 days after."""
     created = now - timedelta(minutes=rng.randrange(0, 10 * 24 * 60))
@@ -364,9 +369,10 @@ def _task(
         state, assignee, paused = TaskState.WAITING_FAMILY, rng.choice(agents), 3600 * 20
     due = None if rng.random() < 0.01 else created + timedelta(hours=rng.randrange(24, 500))
     return {
-        "id": n, "demande_id": n, "spiff_task_id": uuid.UUID(int=n).hex, "spec_id":
-        "verifier_dossier", "title": "Vérifier la complétude du dossier", "lane": "Accueil",
-        "service_id": service_id, "for_family": False,
+        "id": n, "demande_id": n, "procedure_version_id": version, "spiff_task_id":
+        uuid.UUID(int=n).hex, "spec_id": "verifier_dossier", "title":
+        "Vérifier la complétude du dossier", "lane": "Accueil", "service_id":
+        service_of[version], "for_family": False,
         "state": state.value, "assignee_id": assignee, "created_at": created, "due_at": due,
         "paused_remaining_seconds": paused, "row_version": 1,
     }  # fmt: skip

@@ -36,7 +36,7 @@ import engine as inbox_bench
 from accounts.models import AgentService, Role
 from coffre.db import make_engine, make_session_factory
 from procedures.inbox.supervision import dashboard
-from procedures.models import DemandeEvent, Task, TaskState
+from procedures.models import Demande, DemandeEvent, Task, TaskState
 from web import schema
 
 
@@ -54,7 +54,13 @@ def seed_done(db: Any, count: int, first_id: int, now: datetime, seed: int = 7) 
     """`count` completed tasks on the seeded demandes, 1 in 5 with a family wait."""
     rng = random.Random(seed)
     with make_session_factory(db)() as session:
-        services = list(session.scalars(select(Task.service_id).distinct()))
+        # Each demande's version, and the service its check goes to.
+        handled = {
+            row.demande_id: row.service_id
+            for row in session.execute(select(Task.demande_id, Task.service_id))
+        }
+        version_of = {row.id: row.procedure_version_id for row in session.execute(
+            select(Demande.id, Demande.procedure_version_id))}  # fmt: skip
     tasks, events = [], []
     for n in range(count):
         task_id = first_id + n
@@ -65,7 +71,8 @@ def seed_done(db: Any, count: int, first_id: int, now: datetime, seed: int = 7) 
         tasks.append({
             "id": task_id, "demande_id": demande_id, "spiff_task_id": f"done{task_id}",
             "spec_id": "verifier_dossier", "title": "Vérifier la complétude du dossier",
-            "lane": "Accueil", "service_id": rng.choice(services), "for_family": False,
+            "lane": "Accueil", "service_id": handled[demande_id], "for_family": False,
+            "procedure_version_id": version_of[demande_id],
             "state": TaskState.DONE.value, "created_at": created, "completed_at": completed,
             "worked_seconds": int((completed - created).total_seconds() / 4), "row_version": 1,
         })  # fmt: skip

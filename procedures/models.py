@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from coffre.db import Base
@@ -106,10 +106,23 @@ class Task(Base):
     __tablename__ = "tasks"
     __table_args__ = (
         Index("ix_tasks_inbox", "service_id", "state", "due_at", "id", "assignee_id"),
+        # The completed tasks of a service over a window, their working time read from the
+        # index alone (supervision's processing time).
+        Index(
+            "ix_tasks_done",
+            "service_id",
+            "completed_at",
+            "worked_seconds",
+            postgresql_where=text("state = 'done'"),
+            sqlite_where=text("state = 'done'"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     demande_id: Mapped[int] = mapped_column(ForeignKey("demandes.id"), index=True)
+    # The demande's, carried so that counts per step read the tasks alone (a demande keeps
+    # its version for life).
+    procedure_version_id: Mapped[int] = mapped_column(ForeignKey("procedure_versions.id"))
     spiff_task_id: Mapped[str] = mapped_column(String(40))
     spec_id: Mapped[str] = mapped_column(String(120))
     title: Mapped[str] = mapped_column(String(200))

@@ -192,6 +192,7 @@ def _open_task(
     session.add(
         Task(
             demande_id=demande.id,
+            procedure_version_id=demande.procedure_version_id,
             spiff_task_id=task.id,
             spec_id=task.spec_id,
             title=task.name,

@@ -100,7 +100,7 @@ class StepTask(TimedTask, Protocol):
     def spec_id(self) -> str: ...
 
 
-# The columns a `StepTask` row needs; a query selecting them joins Demande to Task.
+# The columns a `StepTask` row needs, all the task's own.
 STEP_TASK_COLUMNS = (
     Task.id,
     Task.state,
@@ -109,7 +109,7 @@ STEP_TASK_COLUMNS = (
     Task.paused_remaining_seconds,
     Task.completed_at,
     Task.spec_id,
-    Demande.procedure_version_id,
+    Task.procedure_version_id,
 )
 Promised = dict[tuple[int, str], timedelta | None]
 

@@ -17,7 +17,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, and_, func, or_, select, tuple_
+from sqlalchemy import ColumnElement, and_, func, literal_column, or_, select, tuple_
 from sqlalchemy.orm import Session, load_only
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -31,6 +31,7 @@ from procedures.deadlines.escalation import (
     measure_all,
 )
 from procedures.deadlines.worked_time import family_waits, worked
+from procedures.definitions import Definition
 from procedures.errors import NotAllowed, TaskConflict
 from procedures.history import EngineContext, record_event
 from procedures.inbox.choices import ServiceChoice
@@ -46,6 +47,9 @@ from procedures.tasks import AgentActor
 from procedures.working_hours import SlaColor, WorkingCalendar
 
 LIVE = (TaskState.OPEN, TaskState.CLAIMED, TaskState.WAITING_FAMILY)
+# Written as the completed tasks' partial index says it (`ix_tasks_done`), not as a bound
+# parameter, so that PostgreSQL matches the index whatever plan it keeps.
+DONE = Task.state == literal_column(f"'{TaskState.DONE.value}'")
 MAX_WEEKS = 52
 WATCHED_SHOWN = 50  # late and soon-late tasks listed on the dashboard (all are counted)
 LATE_MARGIN = 50
@@ -227,9 +231,11 @@ def dashboard(
     ids = frozenset(choice.id for choice in services)
     mondays = _mondays(now, weeks, calendar.timezone)
     since = datetime.combine(mondays[0], time(0), ZoneInfo(calendar.timezone)).astimezone(UTC)
+    published = _published(session)
     late, late_count = _late(session, ids, now, calendar, shown)
-    soon_late, soon_late_count = _soon_late(session, ids, now, calendar, shown)
+    soon_late, soon_late_count = _soon_late(session, ids, now, calendar, shown, published)
     processed, median = _processing(session, ids, since, now, calendar)
+    versions = _versions_of(session, ids, published)
     return Dashboard(
         services=services,
         since=since,
@@ -238,23 +244,41 @@ def dashboard(
         soon_late=soon_late,
         processed=processed,
         median_processing=median,
-        weeks=_per_week(session, ids, since, mondays, calendar.timezone),
+        weeks=_per_week(session, versions, since, mondays, calendar.timezone),
         late_count=late_count,
         soon_late_count=soon_late_count,
     )
 
 
-def _steps(session: Session, service_ids: frozenset[int]) -> list[StepLoad]:
-    query = (
-        select(ProcedureVersion.title, Task.title, Task.state, func.count(Task.id))
-        .join(Demande, Demande.id == Task.demande_id)
-        .join(ProcedureVersion, ProcedureVersion.id == Demande.procedure_version_id)
-        .where(Task.service_id.in_(service_ids), Task.state.in_(LIVE))
-        .group_by(ProcedureVersion.title, Task.title, Task.state)
+Published = dict[int, Definition]  # every published version's metadata, by version
+
+
+def _published(session: Session) -> Published:
+    versions = session.scalars(
+        select(ProcedureVersion).options(
+            load_only(ProcedureVersion.id, ProcedureVersion.metadata_json)
+        )
     )
-    counts: dict[tuple[str, str], dict[TaskState, int]] = defaultdict(dict)
-    for procedure, step, state, count in session.execute(query):
-        counts[procedure, step][state] = count
+    return {version.id: definition_of(version) for version in versions}
+
+
+def _steps(session: Session, service_ids: frozenset[int]) -> list[StepLoad]:
+    """The live tasks per procedure and step: counted on the tasks alone (each carries its
+    version), the versions' titles read after; versions with one title count as one."""
+    query = (
+        select(Task.procedure_version_id, Task.title, Task.state, func.count())
+        .where(Task.service_id.in_(service_ids), Task.state.in_(LIVE))
+        .group_by(Task.procedure_version_id, Task.title, Task.state)
+    )
+    rows = session.execute(query).all()
+    versions = {row[0] for row in rows}
+    named = select(ProcedureVersion.id, ProcedureVersion.title)
+    titles: dict[int, str] = {
+        row.id: row.title for row in session.execute(named.where(ProcedureVersion.id.in_(versions)))
+    }
+    counts: dict[tuple[str, str], dict[TaskState, int]] = defaultdict(lambda: defaultdict(int))
+    for version_id, step, state, count in rows:
+        counts[titles[version_id], step][state] += count
     return [
         StepLoad(
             procedure,
@@ -294,11 +318,19 @@ def _earliest(
     deadlines, measured: a few more than shown, since equal working time left (deadlines in
     the same night or weekend) is ordered by task, not by deadline."""
     being_worked = and_(Task.service_id.in_(service_ids), Task.state.in_(ACTIVE), condition)
-    counted = select(func.count(Task.id)).join(Demande, Demande.id == Task.demande_id)
-    count = session.scalar(counted.where(being_worked)) or 0
+    count = session.scalar(select(func.count()).select_from(Task).where(being_worked)) or 0
     query = _watched_query(service_ids).where(condition).order_by(Task.due_at, Task.id)
-    rows = session.execute(query.limit(shown + LATE_MARGIN) if shown is not None else query)
-    return _measured(session, rows.all(), now, calendar), count
+    if shown is not None:
+        # The tasks picked from the inbox index alone, then their details: joined first,
+        # every task meeting the condition would be joined before the sort.
+        earliest = (
+            select(Task.id)
+            .where(being_worked, Task.due_at.is_not(None))
+            .order_by(Task.due_at, Task.id)
+            .limit(shown + LATE_MARGIN)
+        )
+        query = query.where(Task.id.in_(list(session.scalars(earliest))))
+    return _measured(session, session.execute(query).all(), now, calendar), count
 
 
 def _watched_query(service_ids: frozenset[int]) -> Any:
@@ -313,7 +345,7 @@ def _watched_query(service_ids: frozenset[int]) -> Any:
             Account.display_name,
         )
         .join(Demande, Demande.id == Task.demande_id)
-        .join(ProcedureVersion, ProcedureVersion.id == Demande.procedure_version_id)
+        .join(ProcedureVersion, ProcedureVersion.id == Task.procedure_version_id)
         .join(Service, Service.id == Task.service_id)
         .outerjoin(Account, Account.id == Task.assignee_id)
         .where(Task.service_id.in_(service_ids), Task.state.in_(ACTIVE), Task.due_at.is_not(None))
@@ -326,6 +358,7 @@ def _soon_late(
     now: datetime,
     calendar: WorkingCalendar,
     shown: int | None,
+    published: Published,
 ) -> tuple[list[WatchedTask], int]:
     """The `shown` tasks being worked with the least time left before a deadline not yet
     passed but in its step's last quarter ("orange"), and how many there are.
@@ -333,11 +366,12 @@ def _soon_late(
     A step promising P working hours is orange exactly while at most P / 4 is left, that is
     while the deadline is before now + P / 4 + 1 µs in working time: the database counts
     and picks those, step by step, and only the listed are measured. Steps with a deadline in
-    calendar days only (`timeout_days`) are measured against their own span, in Python.
+    calendar days only (`timeout_days`) are measured against their own span (which a wait
+    on the family lengthens), in Python.
     """
-    promises, spans = _promises(session)
+    promises, spans = _promises(published)
     coming = Task.due_at >= now
-    step = tuple_(Demande.procedure_version_id, Task.spec_id)
+    step = tuple_(Task.procedure_version_id, Task.spec_id)
     listed: list[WatchedTask] = []
     count = 0
     tick = timedelta(microseconds=1)
@@ -366,23 +400,18 @@ def _measured(
 
 
 def _promises(
-    session: Session,
+    published: Published,
 ) -> tuple[dict[timedelta, list[tuple[int, str]]], list[tuple[int, str]]]:
     """Every published (version, step) by the working time it promises, and those whose
     deadline is in calendar days only."""
-    versions = session.scalars(
-        select(ProcedureVersion).options(
-            load_only(ProcedureVersion.id, ProcedureVersion.metadata_json)
-        )
-    )
     promises: dict[timedelta, list[tuple[int, str]]] = defaultdict(list)
     spans: list[tuple[int, str]] = []
-    for version in versions:
-        for spec_id, settings in definition_of(version).tasks.items():
+    for version_id, definition in published.items():
+        for spec_id, settings in definition.tasks.items():
             if settings.sla_hours:
-                promises[timedelta(hours=settings.sla_hours)].append((version.id, spec_id))
+                promises[timedelta(hours=settings.sla_hours)].append((version_id, spec_id))
             elif settings.timeout_days:
-                spans.append((version.id, spec_id))
+                spans.append((version_id, spec_id))
     return promises, spans
 
 
@@ -410,17 +439,17 @@ def _processing(
 ) -> tuple[int, timedelta | None]:
     """How many service tasks were completed since `since`, and their median working time.
 
-    PostgreSQL takes the median of the stored times itself when all of them are stored;
-    otherwise (SQLite, or tasks completed before the time was stored) it is taken here.
+    PostgreSQL takes the median of the stored times itself, from the completed tasks' index
+    alone, when all of them are stored; otherwise (SQLite, or tasks completed before the time
+    was stored) it is taken here.
     """
-    in_window = and_(
-        Task.service_id.in_(service_ids), Task.state == TaskState.DONE, Task.completed_at >= since
-    )
-    unstored = select(Task.id).where(in_window, Task.worked_seconds.is_(None)).limit(1)
-    if session.get_bind().dialect.name == "postgresql" and session.scalar(unstored) is None:
+    if session.get_bind().dialect.name == "postgresql":
+        in_window = and_(Task.service_id.in_(service_ids), DONE, Task.completed_at >= since)
         middle = func.percentile_cont(0.5).within_group(Task.worked_seconds)
-        count, median = session.execute(select(func.count(Task.id), middle).where(in_window)).one()
-        return int(count), timedelta(seconds=float(median)) if count else None
+        query = select(func.count(), func.count(Task.worked_seconds), middle).where(in_window)
+        count, stored, median = session.execute(query).one()
+        if count == stored:
+            return int(count), timedelta(seconds=float(median)) if count else None
     durations = _processing_times(session, service_ids, since, now, calendar)
     return len(durations), _median(durations)
 
@@ -434,9 +463,7 @@ def _processing_times(
 ) -> list[timedelta]:
     """Working time each service task completed since `since` took, without family waits:
     stored at completion (one query), measured here only for tasks completed before it was."""
-    in_window = and_(
-        Task.service_id.in_(service_ids), Task.state == TaskState.DONE, Task.completed_at >= since
-    )
+    in_window = and_(Task.service_id.in_(service_ids), DONE, Task.completed_at >= since)
     stored = session.scalars(
         select(Task.worked_seconds).where(in_window, Task.worked_seconds.is_not(None))
     )
@@ -473,33 +500,38 @@ def _mondays(now: datetime, weeks: int, timezone: str) -> list[date]:
     return [current - timedelta(weeks=back) for back in range(weeks - 1, -1, -1)]
 
 
+def _versions_of(session: Session, service_ids: frozenset[int], published: Published) -> set[int]:
+    """The published versions with a lane one of the services handles."""
+    codes = set(session.scalars(select(Service.code).where(Service.id.in_(service_ids))))
+    return {
+        version_id
+        for version_id, definition in published.items()
+        if codes.intersection(definition.lanes.values())
+    }
+
+
 def _per_week(
     session: Session,
-    service_ids: frozenset[int],
+    version_ids: set[int],
     since: datetime,
     mondays: list[date],
     timezone: str,
 ) -> list[WeekCount]:
-    """Demandes submitted each week that one of the services has (or had) a task on.
+    """Demandes submitted each week on a procedure version one of the services handles (a
+    lane of its diagram), whether or not the demande has reached that lane yet.
 
-    Counted by the database, one column a week: a busy back-to-school brings tens of
-    thousands of demandes into the window.
+    Counted by the database, one column a week, on the demandes alone: a busy back-to-school
+    brings tens of thousands of demandes into the window.
     """
     zone = ZoneInfo(timezone)
     starts = [datetime.combine(monday, time(0), zone).astimezone(UTC) for monday in mondays]
     after = datetime.combine(mondays[-1] + timedelta(weeks=1), time(0), zone).astimezone(UTC)
     ends = [*starts[1:], after]
-    # A semi-join (EXISTS), not a distinct join: each demande is counted once without sorting
-    # or hashing every (demande, task) pair of the window.
-    handled = (
-        select(Task.id)
-        .where(Task.demande_id == Demande.id, Task.service_id.in_(service_ids))
-        .exists()
-    )
     at = Demande.submitted_at
     weekly = [
         func.count().filter(and_(at >= start, at < end))
         for start, end in zip(starts, ends, strict=True)
     ]
+    handled = Demande.procedure_version_id.in_(version_ids)
     counts = session.execute(select(*weekly).where(at >= since, handled)).one()
     return [WeekCount(monday, int(count)) for monday, count in zip(mondays, counts, strict=True)]

@@ -70,6 +70,7 @@ def add_task(
     session.flush()
     task = Task(
         demande_id=demande.id,
+        procedure_version_id=version.id,
         spiff_task_id="t",
         spec_id=str(fields.pop("spec_id", "verifier_dossier")),
         title="Vérifier la complétude du dossier",

@@ -186,8 +186,8 @@ def test_a_tab_stops_counting_past_a_thousand(
 ) -> None:
     done = new_task(None, state=TaskState.DONE)
     row = {column: getattr(done, column) for column in
-           ("demande_id", "spiff_task_id", "spec_id", "title", "service_id", "for_family",
-            "state", "created_at")}  # fmt: skip
+           ("demande_id", "procedure_version_id", "spiff_task_id", "spec_id", "title",
+            "service_id", "for_family", "state", "created_at")}  # fmt: skip
     db_session.execute(insert(Task), [row] * COUNT_CAP)  # 1,001 completed tasks in all
     for _ in range(3):
         new_task(timedelta(1))
