@@ -237,6 +237,32 @@ def revoke(
     return True
 
 
+def end_all(session: Session, clock: Clock, demande: DemandeRef, reason: str) -> int:
+    """End every consent a closed demande still carries (its retention period is over):
+    journaled one entry each, with the reason and nothing of the documents' content.
+    Returns how many ended."""
+    if demande.is_open:
+        raise ConsentError(f"demande {demande.id} is open: the family withdraws its consents")
+    active = session.scalars(
+        select(Grant).where(Grant.demande_id == demande.id, Grant.revoked_at.is_(None))
+    ).all()
+    now = clock.now()
+    for grant in active:
+        grant.revoked_at, grant.revoked_by = now, None
+    journal.record_many(
+        session,
+        clock,
+        demande.foyer_id,
+        [
+            journal.Happened(
+                "consent.ended", None, grant.document_id, demande.id, {"reason": reason}
+            )
+            for grant in active
+        ],
+    )
+    return len(active)
+
+
 def _active_grant(session: Session, document_id: int, demande_id: int) -> Grant | None:
     return session.scalar(
         select(Grant).where(

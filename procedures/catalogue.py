@@ -15,6 +15,7 @@ from coffre.clock import Clock
 from procedures.bpmn.diagrams import Diagram, DiagramRejected, load_diagram
 from procedures.definitions import (
     FAMILY_LANE,
+    RETENTION_ANONYMISE,
     Definition,
     DefinitionError,
     definition_from_dict,
@@ -79,6 +80,8 @@ def metadata_json(definition: Definition) -> str:
     for optional in ("back_office", "opens_on"):
         if data[optional] is None:
             del data[optional]
+    if data["retention_rule"] == RETENTION_ANONYMISE:  # the default, as before it existed
+        del data["retention_rule"]
     return json.dumps(data, ensure_ascii=False)
 
 

@@ -13,6 +13,11 @@ from datetime import date
 from typing import Any
 
 FAMILY_LANE = "famille"  # a lane mapped to this handles tasks the family does itself
+# A closed demande past its retention period: its answers and history erased, the demande
+# kept (number, procedure, status, dates), or the demande deleted with all that names it.
+RETENTION_ANONYMISE = "anonymiser"
+RETENTION_DELETE = "supprimer"
+RETENTION_RULES = (RETENTION_ANONYMISE, RETENTION_DELETE)
 FIELD_TYPES = frozenset({"text", "date", "choice", "child", "children", "number", "boolean"})
 
 
@@ -82,6 +87,8 @@ class Definition:
     ends: Mapping[str, str]  # end event id -> final status
     window: Window | None = None
     retention_days: int = 365 * 5
+    # What becomes of a closed demande once its retention period has passed.
+    retention_rule: str = RETENTION_ANONYMISE
     season_start: tuple[int, int] | None = None
     # When last year's accepted demandes may be renewed for the season starting next.
     renewal: Window | None = None
@@ -123,6 +130,12 @@ def definition_from_dict(raw: Mapping[str, Any]) -> Definition:
     tasks = {
         spec_id: _task(spec_id, item, problems) for spec_id, item in raw.get("tasks", {}).items()
     }
+    rule = str(raw.get("retention_rule", RETENTION_ANONYMISE))
+    if rule not in RETENTION_RULES:
+        problems.append(
+            f"« retention_rule » vaut « {RETENTION_ANONYMISE} » ou « {RETENTION_DELETE} », "
+            f"pas « {rule} »"
+        )
     if problems:
         raise DefinitionError(problems)
     return Definition(
@@ -136,6 +149,7 @@ def definition_from_dict(raw: Mapping[str, Any]) -> Definition:
         ends=dict(raw.get("ends") or {}),
         window=_window(raw.get("window")),
         retention_days=int(raw.get("retention_days", 365 * 5)),
+        retention_rule=rule,
         season_start=_month_day(raw["season_start"]) if raw.get("season_start") else None,
         renewal=_window(raw.get("renewal")),
         back_office=_back_office(raw.get("back_office")),

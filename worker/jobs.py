@@ -16,7 +16,7 @@ from interop import handover, webhooks
 from notifications import outbox
 from notifications.outbox import MailSettings
 from procedures import tasks
-from procedures.deadlines import drafts, escalation
+from procedures.deadlines import drafts, escalation, retention
 from procedures.history import EngineContext
 from reservations import bookings, registrations
 from worker.loop import Worker
@@ -80,6 +80,7 @@ def register_standard_jobs(
             "webhooks", timedelta(seconds=15), lambda s, c: webhooks.send_due(s, c, secret_key)
         )
     worker.register("drafts", timedelta(hours=1), lambda s, c: drafts.expire_drafts(s, context(c)))
+    worker.register("retention", timedelta(hours=24), retention.apply)
     worker.register("sweep", timedelta(hours=1), lambda s, c: maintenance.sweep_orphans(s, vault))
     if anchoring is not None:
         worker.register(

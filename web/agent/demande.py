@@ -63,6 +63,7 @@ def event_labels() -> dict[str, str]:
         "document_validated": _("Document marked valid."),
         "document_refused": _("Document marked not valid."),
         "quotient_enregistre": _("Family quotient recorded."),
+        "retention_applied": _("Retention period over: answers and history erased."),
     }
 
 

@@ -17,6 +17,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from demo.seed import DEMO_PASSWORD, seed_demandes, seed_demo
 from notifications.outbox import MailSettings
 from procedures import catalogue
+from procedures.deadlines import retention
 from procedures.designer.importing import ImportResult, Reason, import_stream, service_codes
 from web import schema
 from web.checkpointing import anchoring_from
@@ -187,6 +188,28 @@ def _echo_accepted(path: Path, result: ImportResult) -> None:
         click.echo(f"  tâches humaines : {len(process.user_tasks)}")
     for warning in result.warnings:
         click.echo(f"  à faire : {warning.message}")
+
+
+@procedures_cli.command("retention")
+@with_appcontext
+@click.option("--dry-run", is_flag=True, help="List what the next pass erases, erase nothing.")
+def procedures_retention(dry_run: bool) -> None:
+    """Erase the closed demandes past their procedure's retention period (the worker does it
+    every day): one line each, number, procedure, closing date and rule, nothing erased."""
+    rt = runtime()
+    with rt.sessions() as session:
+        if dry_run:
+            found = retention.due(session, rt.clock.now())
+        else:
+            found = retention.apply(session, rt.clock)
+    for item in found:
+        closed = item.closed_at.date().isoformat()
+        click.echo(
+            f"{item.number or item.demande_id}  {item.procedure_code}  fermée le {closed}"
+            f"  conservée {item.retention_days} jours  {item.rule}"
+        )
+    verb = "à effacer au prochain passage" if dry_run else "effacée(s)"
+    click.echo(f"{len(found)} demande(s) {verb}.")
 
 
 def init_app(app: Flask) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import date, timedelta
 from urllib.parse import urlencode
 
 import pytest
@@ -480,3 +480,34 @@ def test_a_procedure_that_cannot_run_fails_the_submit_in_french_and_keeps_the_dr
     assert demande is not None
     db_session.refresh(demande)
     assert demande.status is DemandeStatus.BROUILLON and demande.workflow_state is None
+
+
+def test_past_its_retention_a_closed_request_shows_its_answers_erased_not_its_documents_lost(
+    app: Flask,
+    family_client: FlaskClient,
+    published: None,
+    child: FoyerMember,
+    papers: list[Document],
+    clock: FrozenClock,
+) -> None:
+    demande_id = submitted(family_client, child, papers)
+    assert post(family_client, f"/famille/demandes/{demande_id}/annuler").status_code == 303  # type: ignore[attr-defined]
+    runner = app.test_cli_runner()
+    clock.advance(timedelta(days=1826))
+
+    listed = runner.invoke(args=["procedures", "retention", "--dry-run"])
+    page_before = page_text(family_client.get(f"/famille/demandes/{demande_id}"))
+    erased = runner.invoke(args=["procedures", "retention"])
+    again = runner.invoke(args=["procedures", "retention", "--dry-run"])
+
+    assert listed.exit_code == 0, listed.output
+    assert "creche" in listed.output and "conservée 1825 jours  anonymiser" in listed.output
+    assert "1 demande(s) à effacer au prochain passage." in listed.output
+    assert "4 jours" in page_before  # the dry run erased nothing
+    assert erased.exit_code == 0 and "1 demande(s) effacée(s)." in erased.output
+    assert "0 demande(s) à effacer" in again.output
+    page = page_text(family_client.get(f"/famille/demandes/{demande_id}"))
+    assert "les réponses et l'historique de cette demande ont été effacés" in page
+    assert "4 jours" not in page
+    vault = page_text(family_client.get("/famille/coffre"))
+    assert all(paper.original_name in vault for paper in papers)
