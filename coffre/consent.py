@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from coffre.catalogue import configured_types
 from coffre.clock import Clock
-from coffre.errors import AccessDenied, ConsentError, DocumentNotFound
+from coffre.errors import AccessDenied, ConsentError, DocumentAlreadyUsed, DocumentNotFound
 from coffre.journal import chain as journal
 from coffre.models import DemandeAccess, Document, DocumentRead, DocumentState, Grant
 
@@ -198,19 +198,30 @@ def _check_grantable(session: Session, documents: Sequence[Document], demande: D
             raise ConsentError(f"demande {demande.id} is closed")
         if document.superseded_at is not None or document.state is DocumentState.EXPIRE:
             raise ConsentError(f"document {document.id} is replaced or expired")
-    kinds = configured_types(session, (document.type_code for document in documents))
+    taken = used_elsewhere(session, documents, demande.id)
+    if taken:
+        raise DocumentAlreadyUsed(min(taken))
+
+
+def used_elsewhere(
+    session: Session, documents: Sequence[Document], demande_id: int | None
+) -> set[int]:
+    """The ids of those documents, of a type that is not reusable, that already serve a
+    demande other than `demande_id` (any demande when None): never to be offered again.
+
+    A single-use document serves the first demande it was granted to for good: withdrawing
+    the consent, cancelling that demande or its consents ending with its retention period
+    do not free it, since the town may have relied on it meanwhile. A new deposit (or a new
+    version) is a new document, free to serve.
+    """
+    kinds = configured_types(session, {document.type_code for document in documents})
     single_use = [document.id for document in documents if not kinds[document.type_code].reusable]
     if not single_use:
-        return
-    elsewhere = session.scalar(
-        select(Grant.document_id).where(
-            Grant.document_id.in_(single_use),
-            Grant.demande_id != demande.id,
-            Grant.revoked_at.is_(None),
-        )
-    )
-    if elsewhere is not None:
-        raise ConsentError(f"document {elsewhere} may serve one demande only")
+        return set()
+    query = select(Grant.document_id).where(Grant.document_id.in_(single_use))
+    if demande_id is not None:
+        query = query.where(Grant.demande_id != demande_id)
+    return set(session.scalars(query.distinct()))
 
 
 def revoke(

@@ -22,6 +22,14 @@ class ConsentError(VaultError):
     """A grant or revocation that the rules refuse (closed demande, other foyer, not reusable)."""
 
 
+class DocumentAlreadyUsed(ConsentError):
+    """A document of a type that is not reusable already serves another demande."""
+
+    def __init__(self, document_id: int) -> None:
+        super().__init__(f"document {document_id} may serve one demande only")
+        self.document_id = document_id
+
+
 class MemberNotInFoyer(VaultError):
     """The document was attached to a person who is not a member of the foyer."""
 

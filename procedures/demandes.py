@@ -131,6 +131,9 @@ def submit(
     assert foyer is not None
     values, problems = clean_form(definition.fields, form, foyer.members)
     documents = _chosen_documents(session, actor.foyer_id, document_ids)
+    used = consent.used_elsewhere(session, documents, demande.id)
+    problems += [_used_message(d) for d in documents if d.id in used]
+    documents = [d for d in documents if d.id not in used]
     problems += _missing_documents(ctx, definition, values, documents)
     if problems:
         raise Incomplete(problems)
@@ -209,6 +212,15 @@ def _missing_message(required: RequiredDocument, until: date | None) -> str:
     if until is not None:
         label += f", valable au moins jusqu'au {until.strftime('%d/%m/%Y')}"
     return f"Justificatif manquant, périmé ou non partagé : {label}."
+
+
+def _used_message(document: Document) -> str:
+    label = document_type(document.type_code).label
+    issued = document.issued_on.strftime("%d/%m/%Y")
+    return (
+        f"Le justificatif « {label} » délivré le {issued} a déjà servi pour une autre demande : "
+        "ce type de justificatif ne sert qu'à une seule demande. Déposez-en un nouveau."
+    )
 
 
 def _number(ctx: EngineContext, demande: Demande) -> str:

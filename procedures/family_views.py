@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from accounts.models import Service
+from coffre import consent
 from coffre.catalogue import document_type
 from coffre.models import Document, DocumentState, Grant
 from procedures.catalogue import definition_of
@@ -69,13 +70,17 @@ def requirements_of(
     definition: Definition,
     today: date,
     child_id: int | None = None,
+    demande_id: int | None = None,
 ) -> list[Requirement]:
-    """Each required document with the foyer's current, valid documents of its types."""
+    """Each required document with the foyer's current, valid documents of its types that
+    may serve the demande (a single-use one already serving another is left out)."""
     documents = session.scalars(
         select(Document)
         .where(Document.foyer_id == foyer_id, Document.superseded_at.is_(None))
         .order_by(Document.issued_on.desc(), Document.id.desc())
     ).all()
+    used = consent.used_elsewhere(session, documents, demande_id)
+    documents = [document for document in documents if document.id not in used]
     lines = []
     for index, required in enumerate(definition.documents):
         usable = tuple(d for d in documents if _usable(d, required, today, child_id))
@@ -189,7 +194,7 @@ def town_documents(session: Session, foyer_id: int, number: str | None) -> list[
 
 
 def current_documents(session: Session, foyer_id: int) -> list[Document]:
-    """The foyer's current documents, to pick some when answering an agent."""
+    """The foyer's current documents."""
     return list(
         session.scalars(
             select(Document)
@@ -197,3 +202,11 @@ def current_documents(session: Session, foyer_id: int) -> list[Document]:
             .order_by(Document.type_code, Document.id)
         )
     )
+
+
+def documents_to_offer(session: Session, foyer_id: int, demande_id: int) -> list[Document]:
+    """The foyer's current documents the family may share with the demande (answering an
+    agent): a single-use one already serving another demande is not offered."""
+    documents = current_documents(session, foyer_id)
+    used = consent.used_elsewhere(session, documents, demande_id)
+    return [document for document in documents if document.id not in used]

@@ -16,6 +16,7 @@ from werkzeug.http import HTTP_STATUS_CODES
 from coffre.errors import (
     AccessDenied,
     ConsentError,
+    DocumentAlreadyUsed,
     DocumentNotFound,
     FoyerShredded,
     KeyMissing,
@@ -152,6 +153,16 @@ def _init_vault_errors(app: Flask) -> None:
     @app.errorhandler(ConsentError)
     def _consent(exc: ConsentError) -> tuple[Response | str, int]:
         return render_error(409)
+
+    @app.errorhandler(DocumentAlreadyUsed)
+    def _already_used(exc: DocumentAlreadyUsed) -> tuple[Response | str, int]:
+        return render_error(
+            409,
+            _(
+                "This document has already been shared with another request, and a document "
+                "of this kind serves one request only. Add a new one to your safe."
+            ),
+        )
 
     @app.errorhandler(FoyerShredded)
     def _shredded(exc: FoyerShredded) -> tuple[Response | str, int]:

@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 from coffre import consent
 from coffre.clock import FrozenClock
 from coffre.consent import AgentReader, DemandeRef, FamilyReader
-from coffre.errors import AccessDenied, ConsentError, DocumentNotFound
+from coffre.errors import AccessDenied, ConsentError, DocumentAlreadyUsed, DocumentNotFound
 from coffre.journal import chain as journal
 from coffre.models import Document, Foyer, Grant
 from coffre.vault import Vault
@@ -131,6 +131,35 @@ def test_non_reusable_document_serves_one_demande_only(
 
     with pytest.raises(ConsentError):
         consent.grant(db_session, clock, 1, issued, DemandeRef(DEMANDE + 1, foyer.id, True))
+
+
+def test_a_single_use_document_stays_used_once_its_consent_is_withdrawn(
+    vault: Vault, db_session: Session, clock: FrozenClock, foyer: Foyer, demande: DemandeRef
+) -> None:
+    certificate = deposit(vault, db_session, foyer, type_code="certificat_medical")
+    give(db_session, clock, certificate, demande)
+    assert consent.revoke(db_session, clock, 1, certificate, demande) is True
+    db_session.commit()
+
+    with pytest.raises(DocumentAlreadyUsed) as refused:
+        consent.grant(db_session, clock, 1, certificate, DemandeRef(DEMANDE + 1, foyer.id, True))
+    assert refused.value.document_id == certificate.id
+    give(db_session, clock, certificate, demande)  # its own demande may have it back
+
+
+def test_used_elsewhere_names_only_single_use_documents_serving_another_demande(
+    vault: Vault, db_session: Session, clock: FrozenClock, foyer: Foyer, demande: DemandeRef
+) -> None:
+    certificate = deposit(vault, db_session, foyer, type_code="certificat_medical")
+    unused = deposit(vault, db_session, foyer, pdf_of(4100), type_code="certificat_medical")
+    reusable = deposit(vault, db_session, foyer, pdf_of(4200))
+    consent.grant_all(db_session, clock, 1, [certificate, reusable], demande)
+    db_session.commit()
+    papers = [certificate, unused, reusable]
+
+    assert consent.used_elsewhere(db_session, papers, DEMANDE + 1) == {certificate.id}
+    assert consent.used_elsewhere(db_session, papers, None) == {certificate.id}
+    assert consent.used_elsewhere(db_session, papers, DEMANDE) == set()
 
 
 def test_granting_twice_keeps_one_grant(

@@ -139,7 +139,7 @@ def demande_justificatifs(demande_id: int) -> str | BaseResponse:
         return redirect(url_for("famille.demande_recapitulatif", demande_id=demande_id), 303)
     today = local_today(runtime().clock)
     requirements = family_views.requirements_of(
-        db(), demande.foyer_id, definition, today, _child_id(demande)
+        db(), demande.foyer_id, definition, today, _child_id(demande), demande.id
     )
     return render_template(
         "famille/demande_justificatifs.html",
@@ -223,7 +223,7 @@ def demande(demande_id: int) -> str:
         steps=family_views.live_tasks(db(), found.id),
         shared=family_views.shared_documents(db(), found.id),
         issued=family_views.town_documents(db(), actor.foyer_id, found.number),
-        vault=family_views.current_documents(db(), actor.foyer_id),
+        vault=family_views.documents_to_offer(db(), actor.foyer_id, found.id),
         family_task=family_task,
         task_fields=choices,
         is_open=found.status in OPEN_STATUSES,
