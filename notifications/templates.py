@@ -12,6 +12,7 @@ DRAFT_REMINDER_TEMPLATE = "brouillon_rappel"
 GUICHET_TEMPLATE = "guichet_acte"
 PLACE_OFFER_TEMPLATE = "place_liberee"  # reservations: a freed place held for a family
 INVOICE_TEMPLATE = "facture_emise"  # facturation: a month's invoice, in the family's vault
+INACTIVITY_TEMPLATE = "espace_inutilise"  # accounts: an unused space, before it is closed
 VAULT_PATH = "/famille/coffre"
 
 
@@ -87,6 +88,21 @@ ne sera plus valable après le $date_expiration.
 
 Pensez à déposer un document à jour pour vos prochaines demandes :
 $lien"""
+        + _SIGNATURE,
+    ),
+    INACTIVITY_TEMPLATE: MessageTemplate(
+        subject="Votre espace famille sera fermé le $date_fermeture",
+        body="""Bonjour,
+
+Personne ne s'est connecté à l'espace famille de votre foyer depuis longtemps. Sans
+connexion de votre part, il sera fermé le $date_fermeture : les documents de votre
+coffre-fort numérique seront alors détruits de façon définitive, et vos comptes fermés.
+
+Pour garder votre espace, il suffit de vous connecter avant cette date :
+$lien
+
+Vous pouvez aussi, une fois connecté, récupérer tous vos documents et vos données
+(« Télécharger tout mon coffre-fort ») avant la fermeture."""
         + _SIGNATURE,
     ),
     DRAFT_REMINDER_TEMPLATE: MessageTemplate(

@@ -81,6 +81,9 @@ class Settings:
     payment_windows: Mapping[str, tuple[int, int]] = field(default_factory=dict)
     # The worker invoices the month before from this day of each month on (BILLING_DAY).
     billing_day: int = 1
+    # A family space nobody logged in to for this many days is warned twice, then closed
+    # (INACTIVE_ACCOUNT_DAYS; accounts.inactivity).
+    inactive_account_days: int = 365 * 3
     # Calls each API client may make, as the `limits` package writes it (API_RATE_LIMIT).
     api_rate_limit: str = "600/minute"
     # FranceConnect (web.auth.franceconnect): the provider's address (its OpenID discovery
@@ -150,6 +153,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         payment_options=_payment_options(env),
         payment_windows=_payment_windows(env),
         billing_day=_day_of_month(env, "BILLING_DAY", 1),
+        inactive_account_days=_inactive_days(env),
         api_rate_limit=_rate(env, "API_RATE_LIMIT", "600/minute"),
         franceconnect_url=env.get("FRANCECONNECT_URL", "").strip().rstrip("/"),
         franceconnect_client_id=env.get("FRANCECONNECT_CLIENT_ID", "").strip(),
@@ -192,6 +196,13 @@ def _payment_options(env: Mapping[str, str]) -> dict[str, str]:
     if not isinstance(options, dict):
         raise ConfigError("PAYMENT_OPTIONS must be a JSON object")
     return {str(key): str(value) for key, value in options.items()}
+
+
+def _inactive_days(env: Mapping[str, str]) -> int:
+    days = _integer(env, "INACTIVE_ACCOUNT_DAYS", 365 * 3)
+    if days < 90:  # the two warnings take 60 days
+        raise ConfigError("INACTIVE_ACCOUNT_DAYS must be at least 90 days")
+    return days
 
 
 def _day_of_month(env: Mapping[str, str], name: str, default: int) -> int:

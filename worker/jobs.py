@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from accounts import family
+from accounts import family, inactivity
 from coffre import maintenance
 from coffre.clock import Clock
 from coffre.journal.anchoring import Anchoring, write_checkpoint
@@ -30,6 +30,7 @@ def register_standard_jobs(
     anchoring: Anchoring | None = None,
     billing_day: int = billing.BILLING_DAY,
     secret_key: str | None = None,
+    inactive_account_days: int = inactivity.INACTIVE_DAYS,
 ) -> None:
     """Send e-mail, fire task time limits, pass lapsed place offers on, expire documents and
     drafts and remind, sweep blobs, and (given the journal key) checkpoint the journal's
@@ -81,6 +82,11 @@ def register_standard_jobs(
         )
     worker.register("drafts", timedelta(hours=1), lambda s, c: drafts.expire_drafts(s, context(c)))
     worker.register("retention", timedelta(hours=24), retention.apply)
+    worker.register(
+        "inactivity",
+        timedelta(hours=24),
+        lambda s, c: inactivity.apply(s, c, vault, base_url, inactive_account_days),
+    )
     worker.register("sweep", timedelta(hours=1), lambda s, c: maintenance.sweep_orphans(s, vault))
     if anchoring is not None:
         worker.register(

@@ -102,6 +102,7 @@ def worker_command(tick: float) -> None:
     register_standard_jobs(
         worker, rt.vault, mail, rt.settings.base_url, anchoring, rt.settings.billing_day,
         secret_key=rt.settings.secret_key,
+        inactive_account_days=rt.settings.inactive_account_days,
     )  # fmt: skip
 
     def _stop(signum: int, _frame: FrameType | None) -> None:
