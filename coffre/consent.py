@@ -3,8 +3,10 @@
 The rule (the CNIL's condition in Pessac): an agent may read a document only while the
 family has granted it to a demande that one of the agent's services handles or handled.
 A family reads its own foyer's documents. Nobody else reads anything: no administrator
-browses a vault. `readable_by_agent` is the rule as SQL, used both to check one read and
-to list what an agent may see, so the two can never disagree.
+browses a vault; the operator, from the server's commands, reads one document at a time,
+named and with a reason, both journaled and shown to the family among the reads.
+`readable_by_agent` is the rule as SQL, used both to check one read and to list what an
+agent may see, so the two can never disagree.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from coffre.clock import Clock
 from coffre.errors import AccessDenied, ConsentError, DocumentAlreadyUsed, DocumentNotFound
 from coffre.journal import chain as journal
 from coffre.models import DemandeAccess, Document, DocumentRead, DocumentState, Grant
+from coffre.operator import Operator, checked_reason
 
 
 @dataclass(frozen=True)
@@ -38,7 +41,24 @@ class AgentReader:
     service_ids: frozenset[int]
 
 
-Reader = FamilyReader | AgentReader
+@dataclass(frozen=True)
+class OperatorReader:
+    """The operator reading one document from the server's commands, for a stated reason.
+
+    Not a way around consent: the read goes through `check_access` like any other, and its
+    entry names the operator and the reason, which the family sees among the reads.
+    """
+
+    operator: Operator
+    reason: str
+
+    @property
+    def account_id(self) -> None:
+        """An operator has no account: the journal names them instead."""
+        return None
+
+
+Reader = FamilyReader | AgentReader | OperatorReader
 
 
 @dataclass(frozen=True)
@@ -83,6 +103,11 @@ def check_access(
         if document is None or document.foyer_id != reader.foyer_id:
             raise DocumentNotFound(f"document {document_id} is not in foyer {reader.foyer_id}")
         return ReadPermit(document, reader, demande_id, None)
+    if isinstance(reader, OperatorReader):
+        if document is None:
+            raise DocumentNotFound(f"document {document_id} does not exist")
+        checked_reason(reader.reason)
+        return ReadPermit(document, reader, None, None)
     if document is None or demande_id is None or not reader.service_ids:
         raise AccessDenied(f"agent {reader.account_id} may not read document {document_id}")
     allowed = session.scalar(
@@ -129,8 +154,15 @@ def record_read(session: Session, clock: Clock, permit: ReadPermit, purpose: str
         actor_id=permit.reader.account_id,
         document_id=document.id,
         demande_id=permit.demande_id,
-        details={"purpose": purpose, "service": permit.service_id},
+        details={"purpose": purpose, "service": permit.service_id} | _operator_details(permit),
     )
+
+
+def _operator_details(permit: ReadPermit) -> dict[str, journal.Detail]:
+    reader = permit.reader
+    if not isinstance(reader, OperatorReader):
+        return {}
+    return reader.operator.details(checked_reason(reader.reason))
 
 
 def granted_documents(session: Session, reader: AgentReader, demande_id: int) -> list[Document]:

@@ -29,6 +29,7 @@ from coffre.inspection.uploads import Inspection, UploadInspector, UploadRefused
 from coffre.journal import chain as journal
 from coffre.keyring import Keyring
 from coffre.models import Channel, Document, DocumentState, Foyer, FoyerMember
+from coffre.operator import Operator
 from coffre.sealing import seal_into
 from stockage import ObjectNotFound, ObjectStore, ObjectStream, ReadableStream, StorageError
 
@@ -67,6 +68,7 @@ class Upload:
     actor_id: int | None = None
     channel: Channel = Channel.EN_LIGNE
     replaces_id: int | None = None
+    operator: Operator | None = None  # deposited by the operator's command: named in the journal
 
 
 @dataclass(frozen=True)
@@ -134,7 +136,7 @@ class Vault:
             if previous is not None:
                 previous.superseded_at = document.deposited_at
             session.flush()
-            self._journal_deposit(session, document, previous, upload.actor_id)
+            self._journal_deposit(session, document, previous, upload)
             if commit:
                 session.commit()
             else:
@@ -226,17 +228,18 @@ class Vault:
         return document
 
     def _journal_deposit(
-        self, session: Session, document: Document, previous: Document | None, actor_id: int | None
+        self, session: Session, document: Document, previous: Document | None, upload: Upload
     ) -> None:
         journal.record(
             session,
             self.clock,
             "document.replaced" if previous else "document.deposited",
             foyer_id=document.foyer_id,
-            actor_id=actor_id,
+            actor_id=upload.actor_id,
             document_id=document.id,
             details={"type": document.type_code, "channel": document.channel.value}
-            | ({"replaces": previous.id} if previous else {}),
+            | ({"replaces": previous.id} if previous else {})
+            | (upload.operator.details() if upload.operator else {}),
         )
 
     def open(
@@ -322,9 +325,18 @@ class Vault:
         return versions
 
     def delete_document(
-        self, session: Session, foyer_id: int, document_id: int, actor_id: int | None
+        self,
+        session: Session,
+        foyer_id: int,
+        document_id: int,
+        actor_id: int | None,
+        operator: tuple[Operator, str] | None = None,
     ) -> None:
-        """Delete a document with its history: rows first (committed), then their blobs."""
+        """Delete a document with its history: rows first (committed), then their blobs.
+
+        `operator`: the operator and their reason, when it is the operator's command that
+        deletes it (both journaled).
+        """
         versions = self.history(session, foyer_id, document_id)
         newer = session.scalar(select(Document.id).where(Document.replaces_id == document_id))
         if newer is not None:
@@ -339,7 +351,8 @@ class Vault:
             foyer_id=foyer_id,
             actor_id=actor_id,
             document_id=document_id,
-            details={"versions": len(versions)},
+            details={"versions": len(versions)}
+            | (operator[0].details(operator[1]) if operator else {}),
         )
         session.commit()
         for version in versions:

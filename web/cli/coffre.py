@@ -1,4 +1,5 @@
-"""`flask coffre ...`: the vault's operator commands (verify, sweep, keys, journal, export)."""
+"""`flask coffre ...`: the vault's upkeep (verify, sweep, keys, journal, export) and the
+operator's acts (deposit, read, destroy, metadata, exists, list, count: `web.cli.operator`)."""
 
 from __future__ import annotations
 
@@ -20,13 +21,20 @@ from coffre.journal.signing_key import JournalKeyError, public_key_pem
 from coffre.journal.timestamping import TimestampError
 from coffre.keyring import add_key_version
 from web.checkpointing import anchoring_from, auditor_from
+from web.cli.operator import COMMANDS as OPERATOR_COMMANDS
+from web.cli.operator import journal_read
 from web.runtime import load_keyring, runtime
 
 T = TypeVar("T")
 
-coffre_cli = AppGroup("coffre", help="The families' vault: integrity, keys, journal, export.")
+coffre_cli = AppGroup(
+    "coffre", help="The families' vault: integrity, keys, journal, export, the operator's acts."
+)
 journal_cli = AppGroup("journal", help="The tamper-evident journal.")
 coffre_cli.add_command(journal_cli)
+for _command in OPERATOR_COMMANDS:  # the operator's acts (NF Z42-020), in their own module
+    coffre_cli.add_command(_command)
+journal_cli.add_command(journal_read)
 
 
 @coffre_cli.command("verify")
