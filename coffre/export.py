@@ -1,5 +1,7 @@
 """Portability: a foyer's whole vault as a ZIP of its documents in clear, with a manifest
-and its own journal chain (which can be re-checked from the ZIP alone).
+and its own journal chain (which can be re-checked from the ZIP alone), and the data files
+the caller adds (the portal's other data on the foyer: `interop.portability`), each listed
+in the manifest with its size and SHA-256.
 
 The ZIP is produced as a stream of chunks in bounded memory (no seeking: entries use
 data descriptors and ZIP64), so it can be written to a file or sent over HTTP as it goes.
@@ -7,11 +9,12 @@ data descriptors and ZIP64), so it can be written to a file or sent over HTTP as
 
 from __future__ import annotations
 
+import hashlib
 import json
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import closing
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import IO, Any, cast
 
 from sqlalchemy import select
@@ -65,16 +68,27 @@ class _Contents:
     files: list[_File]
     manifest: list[dict[str, Any]]
     journal: list[dict[str, Any]]
+    data: Mapping[str, bytes] = field(default_factory=dict)
 
 
-def export_chunks(session: Session, vault: Vault, reader: FamilyReader) -> Iterator[bytes]:
+def export_chunks(
+    session: Session,
+    vault: Vault,
+    reader: FamilyReader,
+    data: Mapping[str, bytes] | None = None,
+) -> Iterator[bytes]:
     """Check, read and journal everything the export needs (committed), then yield the ZIP.
+
+    `data`: files to add, by their name in the ZIP, read by the caller in the same session.
 
     The chunks read the object store only: the session holds no transaction while the
     ZIP is sent, however slow the client or wherever it goes (on SQLite, a transaction is
     the database's write lock, so a download left open stopped every other write).
     """
     contents = _read_contents(session, vault, reader)
+    if data:
+        listed = [_data_entry(name, content) for name, content in data.items()]
+        contents = replace(contents, manifest=contents.manifest + listed, data=dict(data))
     session.commit()
     return _zip_stream(vault, contents)
 
@@ -120,6 +134,8 @@ def _zip_stream(vault: Vault, contents: _Contents) -> Iterator[bytes]:
                 for chunk in chunks:
                     entry.write(chunk)
                     yield spool.take()
+        for name, content in contents.data.items():
+            archive.writestr(name, content)
         manifest = json.dumps(contents.manifest, ensure_ascii=False, indent=2)
         archive.writestr("manifest.json", manifest)
         archive.writestr("journal.json", json.dumps(contents.journal, indent=1))
@@ -147,6 +163,16 @@ def _manifest_entry(document: Document, name: str) -> dict[str, Any]:
         "canal": document.channel.value,
         "remplace": document.replaces_id,
         "remplace_le": document.superseded_at.isoformat() if document.superseded_at else None,
+    }
+
+
+def _data_entry(name: str, content: bytes) -> dict[str, Any]:
+    return {
+        "fichier": name,
+        "type": "donnees",
+        "format": "text/csv" if name.endswith(".csv") else "application/json",
+        "taille": len(content),
+        "sha256": hashlib.sha256(content).hexdigest(),
     }
 
 

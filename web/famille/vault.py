@@ -9,6 +9,7 @@ from werkzeug.wrappers import Response as BaseResponse
 from accounts.models import Role
 from coffre.clock import local_today
 from coffre.export import export_chunks
+from interop import portability
 from web.auth.guard import role_required
 from web.famille.blueprint import bp, family_reader
 from web.famille.documents import current_document, document_line, reads_by_others, vault_contents
@@ -64,7 +65,11 @@ def supprimer(document_id: int) -> BaseResponse:
 @bp.get("/coffre/export")
 @role_required(Role.FAMILLE)
 def export() -> Response:
-    chunks = export_chunks(db(), runtime().vault, family_reader())
+    reader = family_reader()
+    # The portal's other data on the foyer, as JSON (with its schema) and CSV, beside the
+    # documents (décret 2018-853): small, so read whole with the rest before the first byte.
+    data = portability.data_files(db(), reader.foyer_id)
+    chunks = export_chunks(db(), runtime().vault, reader, data)
     filename = f"coffre-famille-{local_today(runtime().clock).isoformat()}.zip"
     # No stream_with_context: the ZIP needs neither the request nor its session once
     # export_chunks has committed, and the session is closed before the first byte is sent.
