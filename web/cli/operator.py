@@ -108,6 +108,8 @@ def read(document_id: int, output: Path, reason: str, operator: Operator) -> Non
     """Write a document's content in clear to --output, its read journaled with the reason."""
     if output.exists():
         raise click.ClickException(f"{output} exists: give a new file")
+    if not output.parent.is_dir():
+        raise click.ClickException(f"{output.parent} is not a directory")
     rt = runtime()
     partial = output.with_name(output.name + ".part")
     with refused(), rt.sessions() as session:

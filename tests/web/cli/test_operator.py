@@ -191,6 +191,7 @@ def test_read_refused_for_bad_input_reads_and_journals_nothing(
     blank = run(app, "read", doc, "--output", str(out / "b"), "--reason", "  ")
     no_reason = run(app, "read", doc, "--output", str(out / "c"))
     clobber = run(app, "read", doc, "--output", str(existing), "--reason", "audit")
+    nowhere = run(app, "read", doc, "--output", str(out / "no" / "d"), "--reason", "audit")
 
     assert (unknown.exit_code, unknown.output) == (1, "Error: document 999999 does not exist\n")
     assert (blank.exit_code, blank.output) == (1, "Error: a reason is required\n")
@@ -199,10 +200,25 @@ def test_read_refused_for_bad_input_reads_and_journals_nothing(
         1,
         f"Error: {existing} exists: give a new file\n",
     )
+    assert (nowhere.exit_code, nowhere.output) == (1, f"Error: {out / 'no'} is not a directory\n")
     assert existing.read_bytes() == b"keep me"
     assert sorted(p.name for p in out.iterdir()) == ["there.pdf"]
     assert session.scalars(select(DocumentRead)).all() == []
     assert len(entries(session, foyers[0].id)) == before
+
+
+def test_read_of_a_damaged_document_leaves_no_file(
+    app: Flask, rt: Runtime, documents: list[Document], out: Path
+) -> None:
+    rt.store.delete(documents[0].blob_key)
+
+    result = run(app, "read", str(documents[0].id), "--output", str(out / "c"), "--reason", "audit")
+
+    assert (result.exit_code, result.output) == (
+        1,
+        f"Error: document {documents[0].id} is damaged: its encrypted file is missing\n",
+    )
+    assert list(out.iterdir()) == []
 
 
 def test_destroy_removes_rows_and_blob_and_journals_the_reason(
