@@ -81,6 +81,8 @@ system-deps:
 	command -v openssl >/dev/null || missing+=(openssl)
 	command -v pg_dump >/dev/null || missing+=(postgresql-client)
 	command -v chromium >/dev/null || missing+=(chromium)
+	# ClamAV's daemon: the tests start their own, with signatures of their own (no freshclam).
+	command -v clamd >/dev/null || [[ -x /usr/sbin/clamd ]] || missing+=(clamav-daemon)
 	if (( $${#missing[@]} )); then
 	  if [[ $$(id -u) == 0 ]]; then
 	    echo "Installing Debian packages: $${missing[*]}"

@@ -1,4 +1,4 @@
-"""A foyer's adults as recipients of its notices, and the reminders of documents about to expire."""
+"""A foyer's adults as recipients of its notices: documents about to expire, quarantined ones."""
 
 from __future__ import annotations
 
@@ -9,11 +9,11 @@ from sqlalchemy.orm import Session
 
 from accounts.models import Account, Role
 from coffre.catalogue import DOCUMENT_TYPES
-from coffre.clock import Clock
+from coffre.clock import PARIS, Clock
 from coffre.maintenance import expire_documents
 from coffre.models import Document
 from notifications.outbox import enqueue
-from notifications.templates import EXPIRY_TEMPLATE, VAULT_PATH, date_fr
+from notifications.templates import EXPIRY_TEMPLATE, QUARANTINE_TEMPLATE, VAULT_PATH, date_fr
 
 
 def expiry_reminders(session: Session, clock: Clock, base_url: str) -> tuple[int, int]:
@@ -47,6 +47,28 @@ def _expiry_context(document: Document, base_url: str) -> dict[str, str]:
         "date_expiration": date_fr(document.valid_until),
         "lien": base_url.rstrip("/") + VAULT_PATH,
     }
+
+
+def quarantine_notices(session: Session, clock: Clock, document: Document, base_url: str) -> int:
+    """Queue, in the caller's transaction, the e-mail telling each adult of the foyer that one
+    of its documents was quarantined by the antivirus; returns how many were queued."""
+    kind = DOCUMENT_TYPES.get(document.type_code)
+    context = {
+        "type_document": kind.label if kind else document.type_code,
+        "date_depot": date_fr(document.deposited_at.astimezone(PARIS).date()),
+        "lien": base_url.rstrip("/") + VAULT_PATH,
+    }
+    return sum(
+        enqueue(
+            session,
+            clock,
+            key=f"quarantine:{document.id}:{account.id}",
+            recipient=account.email,
+            template=QUARANTINE_TEMPLATE,
+            context=context,
+        )
+        for account in family_accounts(session, document.foyer_id)
+    )
 
 
 def family_accounts(session: Session, foyer_id: int) -> Sequence[Account]:

@@ -17,11 +17,12 @@ from dataclasses import dataclass
 from sqlalchemy import ColumnElement, and_, exists, select
 from sqlalchemy.orm import Session
 
+from coffre.antivirus import DocumentQuarantined, ScanPending
 from coffre.catalogue import configured_types
 from coffre.clock import Clock
 from coffre.errors import AccessDenied, ConsentError, DocumentAlreadyUsed, DocumentNotFound
 from coffre.journal import chain as journal
-from coffre.models import DemandeAccess, Document, DocumentRead, DocumentState, Grant
+from coffre.models import DemandeAccess, Document, DocumentRead, DocumentState, Grant, ScanState
 from coffre.operator import Operator, checked_reason
 
 
@@ -95,18 +96,32 @@ def readable_by_agent(reader: AgentReader, demande_id: int) -> ColumnElement[boo
 
 
 def check_access(
-    session: Session, reader: Reader, document_id: int, demande_id: int | None = None
+    session: Session,
+    reader: Reader,
+    document_id: int,
+    demande_id: int | None = None,
+    *,
+    content: bool = True,
 ) -> ReadPermit:
-    """Allow the read or raise; a family asking for another foyer's document sees "not found"."""
+    """Allow the read or raise; a family asking for another foyer's document sees "not found".
+
+    The antivirus's verdict comes after the rule: an agent opens nothing pending or
+    quarantined, and nobody opens a quarantined document's content; `content=False` asks
+    for a family's own document's record only (its page, its deletion).
+    """
     document = session.get(Document, document_id)
     if isinstance(reader, FamilyReader):
         if document is None or document.foyer_id != reader.foyer_id:
             raise DocumentNotFound(f"document {document_id} is not in foyer {reader.foyer_id}")
+        if content:
+            _check_scan(document, pending_allowed=True)
         return ReadPermit(document, reader, demande_id, None)
     if isinstance(reader, OperatorReader):
         if document is None:
             raise DocumentNotFound(f"document {document_id} does not exist")
         checked_reason(reader.reason)
+        if content:
+            _check_scan(document, pending_allowed=True)
         return ReadPermit(document, reader, None, None)
     if document is None or demande_id is None or not reader.service_ids:
         raise AccessDenied(f"agent {reader.account_id} may not read document {document_id}")
@@ -118,7 +133,15 @@ def check_access(
             f"agent {reader.account_id} may not read document {document_id} "
             f"for demande {demande_id}"
         )
+    _check_scan(document, pending_allowed=False)
     return ReadPermit(document, reader, demande_id, _handling_service(session, reader, demande_id))
+
+
+def _check_scan(document: Document, pending_allowed: bool) -> None:
+    if document.scan_state is ScanState.INFECTED:
+        raise DocumentQuarantined(f"document {document.id} is quarantined")
+    if document.scan_state is ScanState.PENDING and not pending_allowed:
+        raise ScanPending(f"document {document.id} waits for its antivirus scan")
 
 
 def _handling_service(session: Session, reader: AgentReader, demande_id: int) -> int | None:

@@ -25,7 +25,7 @@ from coffre.catalogue import DOCUMENT_TYPES
 from coffre.consent import FamilyReader
 from coffre.errors import DocumentNotFound
 from coffre.journal import chain as journal
-from coffre.models import Document, Foyer
+from coffre.models import Document, Foyer, ScanState
 from coffre.vault import Vault
 
 
@@ -97,7 +97,11 @@ def _read_contents(session: Session, vault: Vault, reader: FamilyReader) -> _Con
     foyer = session.get(Foyer, reader.foyer_id)
     if foyer is None or foyer.shredded_at is not None:
         raise DocumentNotFound(f"foyer {reader.foyer_id} does not exist")
-    query = select(Document).where(Document.foyer_id == reader.foyer_id).order_by(Document.id)
+    query = (
+        select(Document)
+        .where(Document.foyer_id == reader.foyer_id, Document.scan_state != ScanState.INFECTED)
+        .order_by(Document.id)
+    )  # a quarantined document's content is deleted: nothing to export
     documents = list(session.scalars(query))
     for document in documents:
         consent.check_access(session, reader, document.id)  # the one check, even here

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from coffre.clock import Clock, local_today
 from coffre.errors import KeyMissing
 from coffre.journal import chain as journal
-from coffre.models import Document, DocumentState
+from coffre.models import Document, DocumentState, ScanState
 from coffre.vault import BLOB_PREFIX, DocumentDamaged, Vault, uid_age_seconds
 
 ORPHAN_AGE = timedelta(hours=1)
@@ -35,7 +35,8 @@ class VerifyReport:
 
 def verify_blobs(session: Session, vault: Vault, foyer_id: int | None = None) -> VerifyReport:
     """Re-read every document (or one foyer's): every tag, size and digest; never stops early."""
-    query = select(Document).order_by(Document.id)
+    # A quarantined document's content was deleted on purpose: nothing to verify.
+    query = select(Document).where(Document.scan_state != ScanState.INFECTED).order_by(Document.id)
     if foyer_id is not None:
         query = query.where(Document.foyer_id == foyer_id)
     report = VerifyReport()

@@ -17,6 +17,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     false,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -39,6 +40,15 @@ class DocumentState(StrEnum):
     VALIDE = "valide"
     REFUSE = "refuse"
     EXPIRE = "expire"
+
+
+class ScanState(StrEnum):
+    """Where a document is in its antivirus scan (`coffre.antivirus`)."""
+
+    PENDING = "pending"  # deposited, waiting for the worker's scan: agents may not open it
+    CLEAN = "clean"
+    INFECTED = "infected"  # quarantined: its content is deleted, its record kept
+    NOT_SCANNED = "not_scanned"  # deposited while no scanner was configured
 
 
 class Channel(StrEnum):
@@ -110,7 +120,17 @@ class Document(Base):
     """One version of a supporting document; a replacement is a new row pointing back."""
 
     __tablename__ = "documents"
-    __table_args__ = (Index("ix_documents_foyer_current", "foyer_id", "superseded_at"),)
+    __table_args__ = (
+        Index("ix_documents_foyer_current", "foyer_id", "superseded_at"),
+        # The worker's queue: the few pending documents among all, found without a scan.
+        Index(
+            "ix_documents_scan_pending",
+            "scanned_at",
+            "id",
+            postgresql_where=text("scan_state = 'pending'"),
+            sqlite_where=text("scan_state = 'pending'"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     uid: Mapped[str] = mapped_column(String(32), unique=True)
@@ -134,6 +154,10 @@ class Document(Base):
     replaces_id: Mapped[int | None] = mapped_column(ForeignKey("documents.id"))
     superseded_at: Mapped[datetime | None]
     expiry_reminded_on: Mapped[date | None]
+    scan_state: Mapped[ScanState] = mapped_column(
+        str_enum(ScanState), default=ScanState.NOT_SCANNED, server_default="not_scanned"
+    )
+    scanned_at: Mapped[datetime | None]  # the last scan's result, or its last failed attempt
 
 
 class Grant(Base):

@@ -20,6 +20,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from coffre import consent, keys
+from coffre.antivirus import Scanner
 from coffre.catalogue import DocumentType, configured_type
 from coffre.clock import Clock, local_today
 from coffre.consent import Reader
@@ -28,7 +29,7 @@ from coffre.errors import DocumentNotFound, FoyerShredded, MemberNotInFoyer, Vau
 from coffre.inspection.uploads import Inspection, UploadInspector, UploadRefused
 from coffre.journal import chain as journal
 from coffre.keyring import Keyring
-from coffre.models import Channel, Document, DocumentState, Foyer, FoyerMember
+from coffre.models import Channel, Document, DocumentState, Foyer, FoyerMember, ScanState
 from coffre.operator import Operator
 from coffre.sealing import seal_into
 from stockage import ObjectNotFound, ObjectStore, ObjectStream, ReadableStream, StorageError
@@ -100,6 +101,9 @@ class Vault:
     keyring: Keyring = field(repr=False)
     clock: Clock
     limits: Limits = field(default_factory=Limits)
+    # With a scanner, a deposit waits for the worker's scan (`coffre.scanning`) before an
+    # agent may open it; without one it is recorded as not scanned, and opens at once.
+    scanner: Scanner | None = None
 
     def deposit(self, session: Session, upload: Upload, *, commit: bool = True) -> Document:
         """Inspect, encrypt and store an upload, then commit its row; nothing half-written.
@@ -189,8 +193,10 @@ class Vault:
     def _room(self, session: Session, foyer_id: int) -> tuple[int, bool]:
         """The largest upload allowed now, and whether the foyer's quota is what limits it."""
         used = session.scalar(
-            select(func.coalesce(func.sum(Document.size), 0)).where(Document.foyer_id == foyer_id)
-        )
+            select(func.coalesce(func.sum(Document.size), 0)).where(
+                Document.foyer_id == foyer_id, Document.scan_state != ScanState.INFECTED
+            )
+        )  # a quarantined document's content is deleted: it takes no room
         left = self.limits.foyer_bytes - int(used or 0)
         if left <= 0:
             raise _quota_refusal(UploadRefused("too_large", ""))
@@ -223,6 +229,7 @@ class Vault:
             deposited_by=upload.actor_id,
             deposited_at=self.clock.now(),
             replaces_id=upload.replaces_id,
+            scan_state=ScanState.PENDING if self.scanner else ScanState.NOT_SCANNED,
         )
         session.add(document)
         return document

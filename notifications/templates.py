@@ -325,3 +325,20 @@ avant cette date, sinon elle sera proposée à la famille suivante.
 $lien"""
     + _SIGNATURE,
 )
+
+# coffre.scanning: the antivirus found malware in a deposited file, now quarantined.
+QUARANTINE_TEMPLATE = "document_quarantaine"
+TEMPLATES[QUARANTINE_TEMPLATE] = MessageTemplate(
+    subject="Un document de votre coffre-fort a été mis en quarantaine",
+    body="""Bonjour,
+
+L'antivirus du portail a détecté un logiciel malveillant dans le fichier déposé le
+$date_depot comme « $type_document ». Le document a été mis en quarantaine : son
+contenu a été supprimé et personne, ni vous ni les services de la mairie, ne peut
+plus l'ouvrir.
+
+Votre appareil est peut-être infecté : faites-le vérifier, puis déposez une copie saine
+du document depuis votre coffre-fort :
+$lien"""
+    + _SIGNATURE,
+)

@@ -79,7 +79,7 @@ def current_document(
     With `current_only`, an old version is "not found": only the current one may be
     replaced or deleted.
     """
-    document = check_access(session, reader, document_id).document
+    document = check_access(session, reader, document_id, content=False).document
     if current_only and document.superseded_at is not None:
         raise DocumentNotFound(f"document {document_id} is an old version")
     return document

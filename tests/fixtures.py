@@ -21,6 +21,7 @@ from coffre.vault import Vault
 from notifications.outbox import MailSettings
 from procedures.demandes import FamilyActor
 from procedures.history import EngineContext
+from tests.clamav import clamd, scanner
 from tests.coffre.conftest import foyer, keyring, other_foyer, store, vault
 from tests.conftest import PostgresServer, require
 from tests.factories import make_service
@@ -28,7 +29,18 @@ from tests.procedures.flows import family_of
 from tests.stockage.conftest import MotoServer, free_port
 from web import schema
 
-__all__ = ["foyer", "keyring", "mail", "mailbox", "other_foyer", "smtp_server", "store", "vault"]
+__all__ = [
+    "clamd",
+    "foyer",
+    "keyring",
+    "mail",
+    "mailbox",
+    "other_foyer",
+    "scanner",
+    "smtp_server",
+    "store",
+    "vault",
+]
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])

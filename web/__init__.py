@@ -12,7 +12,7 @@ from werkzeug.routing import IntegerConverter, Map
 
 from coffre.clock import Clock
 from facturation.money import euros
-from web import api, cli, errors, paiement, public, security
+from web import antivirus, api, cli, errors, paiement, public, security
 from web.admin import pages as admin
 from web.agent import pages as agent
 from web.auth import franceconnect, throttle
@@ -47,6 +47,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     franceconnect.init_app(app)
     security.init_app(app)
     errors.init_app(app)
+    antivirus.init_app(app)
     cli.init_app(app)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     # SpiffWorkflow logs every task's change of state at INFO: lines nobody reads, and CPU

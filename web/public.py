@@ -9,6 +9,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
 from stockage import StorageError
+from web.antivirus import scanner_status
 from web.extensions import limiter
 from web.runtime import db, runtime
 
@@ -24,10 +25,16 @@ def home() -> str:
 @bp.get("/healthz")
 @limiter.exempt
 def healthz() -> tuple[Response, int]:
-    """200 when the database and the object store answer, 503 otherwise (no details leaked)."""
+    """200 when the database and the object store answer, 503 otherwise (no details leaked).
+
+    The antivirus is reported ("ok", "unavailable", "not_configured") but never makes the
+    portal unhealthy: without it deposits still work, they wait or are not scanned.
+    """
     checks = {"database": _database_status(), "storage": _storage_status()}
     healthy = all(state == "ok" for state in checks.values())
-    body = jsonify(status="ok" if healthy else "unavailable", checks=checks)
+    body = jsonify(
+        status="ok" if healthy else "unavailable", checks=checks, antivirus=scanner_status()
+    )
     return body, 200 if healthy else 503
 
 

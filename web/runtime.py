@@ -8,6 +8,7 @@ from flask import Flask, current_app, g
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from coffre.antivirus import ClamdScanner, Scanner
 from coffre.clock import Clock, SystemClock
 from coffre.db import make_engine, make_session_factory
 from coffre.keyring import Keyring, load_keyring_file, parse_keyring
@@ -35,7 +36,19 @@ class Runtime:
             document_bytes=self.settings.max_document_mb * MIB,
             foyer_bytes=self.settings.foyer_quota_mb * MIB,
         )
-        return Vault(store=self.store, keyring=self.keyring, clock=self.clock, limits=limits)
+        return Vault(
+            store=self.store,
+            keyring=self.keyring,
+            clock=self.clock,
+            limits=limits,
+            scanner=self.scanner,
+        )
+
+    @property
+    def scanner(self) -> Scanner | None:
+        """ClamAV's daemon when CLAMD_SOCKET names it; None: deposits are not scanned."""
+        socket = self.settings.clamd_socket
+        return ClamdScanner(socket) if socket else None
 
     @property
     def engine_context(self) -> EngineContext:

@@ -94,6 +94,14 @@ class Settings:
     franceconnect_client_secret: str = field(default="", repr=False)
     franceconnect_scopes: str = FRANCECONNECT_SCOPES
     franceconnect_acr: str = "eidas1"
+    # ClamAV's daemon (coffre.antivirus): its local socket (CLAMD_SOCKET; empty: deposits are
+    # not scanned, which the start-up log and /healthz say) and the directory of signatures
+    # the town keeps up to date, which clamd's DatabaseDirectory names (CLAMAV_SIGNATURES_DIR).
+    clamd_socket: Path | None = None
+    clamav_signatures: Path | None = None
+    # The 2D-Doc trust list (coffre.inspection.two_d_doc): a TSL file or a directory of TSLs
+    # and certificates (TWODDOC_TRUST_STORE); unset, the ANTS list that py2ddoc bundles.
+    two_d_doc_trust_store: Path | None = None
 
     @property
     def franceconnect(self) -> bool:
@@ -160,6 +168,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         franceconnect_client_secret=env.get("FRANCECONNECT_CLIENT_SECRET", ""),
         franceconnect_scopes=env.get("FRANCECONNECT_SCOPES", FRANCECONNECT_SCOPES).strip(),
         franceconnect_acr=env.get("FRANCECONNECT_ACR", "eidas1").strip(),
+        clamd_socket=_path(env, "CLAMD_SOCKET"),
+        clamav_signatures=_path(env, "CLAMAV_SIGNATURES_DIR"),
+        two_d_doc_trust_store=_path(env, "TWODDOC_TRUST_STORE"),
     )
 
 

@@ -15,7 +15,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session
 
-from coffre.models import Document, DocumentState, FoyerMember
+from coffre.models import Document, DocumentState, FoyerMember, ScanState
 from coffre.review import RefusalReason
 from procedures import vault_views
 from procedures.vault_views import (
@@ -25,6 +25,7 @@ from procedures.vault_views import (
     foyer_members,
     type_label,
 )
+from web.antivirus import quarantine_reason
 from web.links import id_link
 
 __all__ = [
@@ -118,6 +119,8 @@ class VaultRow:
     stands_out: bool
     replaceable: bool
     links: dict[str, str]  # by DOCUMENT_LINKS' names
+    scan: str  # the antivirus's ScanState: "pending" shows "analyse en cours"
+    quarantine: str | None  # why an infected document cannot be opened
 
 
 @dataclass(frozen=True)
@@ -158,6 +161,7 @@ class VaultRows:
         self.valid_until = _("Valid until %(date)s", date="{date}")
         self.no_expiry = _("No expiry date")
         self.dates: dict[date, str] = {}
+        self.quarantine = quarantine_reason()
 
     def __call__(self, line: DocumentLine) -> VaultRow:
         document = line.document
@@ -177,6 +181,8 @@ class VaultRows:
             stands_out=line.stands_out,
             replaceable=line.replaceable,
             links={name: link(document.id) for name, link in self.links.items()},
+            scan=document.scan_state.value,
+            quarantine=self.quarantine if document.scan_state is ScanState.INFECTED else None,
         )
 
     def long_date(self, day: date) -> str:

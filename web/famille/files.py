@@ -8,6 +8,7 @@ from flask import Response, abort, render_template, request
 
 from accounts.models import Role
 from coffre.clock import local_today
+from web.antivirus import quarantine_reason
 from web.auth.guard import role_required
 from web.famille.blueprint import bp, family_reader
 from web.famille.documents import current_document, document_line
@@ -22,7 +23,12 @@ log = logging.getLogger(__name__)
 def voir(document_id: int) -> str:
     document = current_document(db(), family_reader(), document_id, current_only=False)
     line = document_line(document, local_today(runtime().clock))
-    return render_template("famille/voir.html", line=line, preview=PREVIEWS.get(document.mime_type))
+    return render_template(
+        "famille/voir.html",
+        line=line,
+        preview=PREVIEWS.get(document.mime_type),
+        quarantine=quarantine_reason(),
+    )
 
 
 @bp.get("/coffre/<int:document_id>/fichier")
