@@ -10,6 +10,7 @@ from web.famille import (  # noqa: F401
     foyer,
     home,
     join,
+    journal,
     reservations,
     vault,
 )
