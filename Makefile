@@ -78,6 +78,7 @@ assets: $(VENDOR)/.copied
 system-deps:
 	missing=()
 	ldconfig -p | grep -q 'libmagic.so.1' || missing+=(libmagic1)
+	ldconfig -p | grep -q 'libdmtx.so' || missing+=(libdmtx0b)  # 2D-Doc DataMatrix (pylibdmtx)
 	command -v openssl >/dev/null || missing+=(openssl)
 	command -v pg_dump >/dev/null || missing+=(postgresql-client)
 	command -v chromium >/dev/null || missing+=(chromium)

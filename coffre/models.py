@@ -51,6 +51,15 @@ class ScanState(StrEnum):
     NOT_SCANNED = "not_scanned"  # deposited while no scanner was configured
 
 
+class TwoDDocState(StrEnum):
+    """What a document's 2D-Doc says of it (`coffre.authenticity`), read after its deposit."""
+
+    PENDING = "pending"  # not read yet: the worker reads it
+    NONE = "none"  # no 2D-Doc on it (or not a PDF nor an image)
+    VALID = "valid"  # its signature verified against the trust list
+    INVALID = "invalid"  # a 2D-Doc whose signature or certificate does not hold
+
+
 class Channel(StrEnum):
     EN_LIGNE = "en_ligne"
     GUICHET = "guichet"
@@ -130,6 +139,13 @@ class Document(Base):
             postgresql_where=text("scan_state = 'pending'"),
             sqlite_where=text("scan_state = 'pending'"),
         ),
+        # The worker's 2D-Doc queue, as small.
+        Index(
+            "ix_documents_two_d_doc_pending",
+            "id",
+            postgresql_where=text("two_d_doc_state = 'pending'"),
+            sqlite_where=text("two_d_doc_state = 'pending'"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -158,6 +174,12 @@ class Document(Base):
         str_enum(ScanState), default=ScanState.NOT_SCANNED, server_default="not_scanned"
     )
     scanned_at: Mapped[datetime | None]  # the last scan's result, or its last failed attempt
+    two_d_doc_state: Mapped[TwoDDocState] = mapped_column(
+        str_enum(TwoDDocState), default=TwoDDocState.PENDING, server_default="pending"
+    )
+    # What a valid 2D-Doc carries (names, address, income: personal data, never logged), or
+    # why it is not valid; JSON written by `coffre.authenticity`.
+    two_d_doc_fields: Mapped[str | None] = mapped_column(Text)
 
 
 class Grant(Base):

@@ -99,6 +99,9 @@ class Settings:
     # the town keeps up to date, which clamd's DatabaseDirectory names (CLAMAV_SIGNATURES_DIR).
     clamd_socket: Path | None = None
     clamav_signatures: Path | None = None
+    # The 2D-Doc trust list (coffre.inspection.two_d_doc): a TSL file or a directory of TSLs
+    # and certificates (TWODDOC_TRUST_STORE); unset, the ANTS list that py2ddoc bundles.
+    two_d_doc_trust_store: Path | None = None
 
     @property
     def franceconnect(self) -> bool:
@@ -167,6 +170,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         franceconnect_acr=env.get("FRANCECONNECT_ACR", "eidas1").strip(),
         clamd_socket=_path(env, "CLAMD_SOCKET"),
         clamav_signatures=_path(env, "CLAMAV_SIGNATURES_DIR"),
+        two_d_doc_trust_store=_path(env, "TWODDOC_TRUST_STORE"),
     )
 
 

@@ -8,9 +8,10 @@ from datetime import timedelta
 from sqlalchemy.orm import Session
 
 from accounts import family, inactivity
-from coffre import maintenance, scanning
+from coffre import authenticity, maintenance, scanning
 from coffre.antivirus import Scanner
 from coffre.clock import Clock
+from coffre.inspection.two_d_doc import TrustList
 from coffre.journal.anchoring import Anchoring, write_checkpoint
 from coffre.models import Document
 from coffre.vault import Vault
@@ -35,14 +36,22 @@ def register_standard_jobs(
     billing_day: int = billing.BILLING_DAY,
     secret_key: str | None = None,
     inactive_account_days: int = inactivity.INACTIVE_DAYS,
+    two_d_doc: TrustList | None = None,
 ) -> None:
     """Send e-mail, fire task time limits, pass lapsed place offers on, expire documents and
     drafts and remind, sweep blobs, and (given the journal key) checkpoint the journal's
-    chains every hour they moved."""
+    chains every hour they moved; given a 2D-Doc trust list, read the new documents' 2D-Doc."""
     if mail is not None:
         worker.register("outbox", timedelta(seconds=15), lambda s, c: outbox.send_due(s, c, mail))
     if vault.scanner is not None:
         register_antivirus(worker, vault, vault.scanner, base_url)
+    if two_d_doc is not None:
+        trust = two_d_doc
+        worker.register(
+            "two-d-doc",
+            timedelta(seconds=10),
+            lambda s, c: authenticity.read_pending(s, vault, trust),
+        )
 
     def context(clock: Clock) -> EngineContext:
         return EngineContext(clock=clock, base_url=base_url, vault=vault)

@@ -13,6 +13,7 @@ from flask_babel import gettext as _
 from werkzeug.wrappers import Response as BaseResponse
 
 from accounts.models import Role
+from coffre import authenticity
 from coffre.clock import local_today
 from coffre.review import RefusalReason
 from procedures import agent_actions, agent_views
@@ -52,6 +53,7 @@ def render_document(
         reasons=refusal_labels(),
         statuses=status_labels(),
         preview=PREVIEWS.get(line.document.mime_type),
+        two_d_doc=authenticity.shown(line.document),
         alert=alert,
         problems=problems or [],
     )

@@ -7,13 +7,11 @@ from dataclasses import dataclass
 from functools import cache, wraps
 from typing import ParamSpec, TypeVar
 
-from flask import Response, abort, redirect, request, url_for
+from flask import Response, abort, request
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_user
 from sqlalchemy import Select, bindparam, select
-from werkzeug.wrappers import Response as BaseResponse
 
-from accounts import information
 from accounts.models import Account, AgentService, Role
 from web.counter import acting_for_family
 from web.extensions import login_manager
@@ -26,11 +24,6 @@ R = TypeVar("R")
 
 
 HOME_BY_ROLE = {Role.FAMILLE: "famille.index", Role.AGENT: "agent.inbox", Role.ADMIN: "admin.index"}
-# What a family that has not accepted the information in force may still open: the page to
-# accept it, and, if it would rather not, getting its documents back and closing its space.
-BEFORE_INFORMATION = frozenset(
-    {"famille.information", "famille.export", "famille.supprimer_compte"}
-)
 
 
 @dataclass(frozen=True)
@@ -48,7 +41,6 @@ class CurrentUser:
     session_version: int
     service_ids: frozenset[int] = frozenset()
     supervised_service_ids: frozenset[int] = frozenset()
-    information_version: str | None = None
     is_active: bool = True
     is_authenticated: bool = True
     is_anonymous: bool = False
@@ -68,12 +60,11 @@ def _as_user(account: Account) -> CurrentUser:
         account.session_version,
         frozenset(m.service_id for m in memberships),
         frozenset(m.service_id for m in memberships if m.is_supervisor),
-        account.information_version,
     )
 
 
 @cache
-def _account_query() -> Select[Role, str, int | None, bool, int, str | None, int, bool]:
+def _account_query() -> Select[Role, str, int | None, bool, int, int, bool]:
     """The account and its services, one row per service (one row with none), in one query.
 
     Built once: it is the same for every request, and SQLAlchemy caches a statement's SQL,
@@ -86,7 +77,6 @@ def _account_query() -> Select[Role, str, int | None, bool, int, str | None, int
             Account.foyer_id,
             Account.is_active,
             Account.session_version,
-            Account.information_version,
             AgentService.service_id,
             AgentService.is_supervisor,
         )
@@ -114,7 +104,6 @@ def _load_user(user_id: str) -> CurrentUser | None:
         account.session_version,
         frozenset(row.service_id for row in rows if row.service_id is not None),
         frozenset(row.service_id for row in rows if row.is_supervisor),
-        account.information_version,
     )
 
 
@@ -123,14 +112,12 @@ def reissue_session(account: Account) -> None:
     login_user(_as_user(account))
 
 
-def role_required(
-    *roles: Role,
-) -> Callable[[Callable[P, R]], Callable[P, R | BaseResponse]]:
+def role_required(*roles: Role) -> Callable[[Callable[P, R]], Callable[P, R | Response]]:
     """Let through only logged-in accounts of these roles; others get login or 403."""
 
-    def decorator(view: Callable[P, R]) -> Callable[P, R | BaseResponse]:
+    def decorator(view: Callable[P, R]) -> Callable[P, R | Response]:
         @wraps(view)
-        def guarded(*args: P.args, **kwargs: P.kwargs) -> R | BaseResponse:
+        def guarded(*args: P.args, **kwargs: P.kwargs) -> R | Response:
             if not current_user.is_authenticated:
                 unauthorized: Response = login_manager.unauthorized()
                 return unauthorized
@@ -138,27 +125,16 @@ def role_required(
             counter_mode = Role.FAMILLE in roles and acting_for_family()
             if current_user.role not in roles and not counter_mode:
                 abort(403)
-            if _must_read_information() and request.endpoint not in BEFORE_INFORMATION:
-                return redirect(url_for("famille.information"))
             # A family account in no foyer waits for its foyer's adults to accept it
             # (accounts.joining): it sees its waiting page and nothing else.
             waiting = current_user.role is Role.FAMILLE and current_user.foyer_id is None
-            if waiting and request.endpoint not in ("famille.index", "famille.information"):
+            if waiting and request.endpoint != "famille.index":
                 abort(403)
             return view(*args, **kwargs)
 
         return guarded
 
     return decorator
-
-
-def _must_read_information() -> bool:
-    """A family adult who accepted no version, or an older one, reads the one in force first.
-
-    That is every account created without the sign-up page: FranceConnect, a family code,
-    an invitation.
-    """
-    return information.must_accept(current_user.role, current_user.information_version)
 
 
 login_manager.login_view = "auth.login"

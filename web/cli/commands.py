@@ -14,6 +14,7 @@ from flask import Flask
 from flask.cli import AppGroup, with_appcontext
 from sqlalchemy.exc import SQLAlchemyError
 
+from coffre.inspection.two_d_doc import load_trust_list
 from demo.seed import DEMO_PASSWORD, seed_demandes, seed_demo
 from notifications.outbox import MailSettings
 from procedures import catalogue
@@ -103,6 +104,7 @@ def worker_command(tick: float) -> None:
         worker, rt.vault, mail, rt.settings.base_url, anchoring, rt.settings.billing_day,
         secret_key=rt.settings.secret_key,
         inactive_account_days=rt.settings.inactive_account_days,
+        two_d_doc=load_trust_list(rt.settings.two_d_doc_trust_store),
     )  # fmt: skip
 
     def _stop(signum: int, _frame: FrameType | None) -> None:

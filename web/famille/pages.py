@@ -9,7 +9,6 @@ from web.famille import (  # noqa: F401
     files,
     foyer,
     home,
-    information,
     join,
     journal,
     reservations,
