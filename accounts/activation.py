@@ -25,6 +25,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from accounts import information
 from accounts.credentials import (
     EmailTaken,
     check_new_password,
@@ -142,13 +143,18 @@ def sign_up(
     email: str,
     name: str,
     password: str,
+    information_version: str,
 ) -> None:
     """Create an inactive family account and its foyer, and queue the activation e-mail.
 
+    `information_version` is the version of the information (accounts.information) the
+    family read and accepted on the sign-up page; it is recorded with the account, and
+    UnknownVersion refuses any other than the version in force before anything is made.
     When the address already has an account nothing is created nor sent, and nothing is
     returned either way (the page must not reveal which). Commits.
     """
     check_new_password(password, email)
+    _check_version(information_version)
     password_hash = hash_password(password)  # hashed either way: same time for both cases
     email = normalize_email(email)
     if find_account(session, email) is not None:
@@ -168,6 +174,7 @@ def sign_up(
         is_active=False,
         created_at=now,
     )
+    information.record_acceptance(account, clock, information_version)
     session.add(account)
     try:
         session.flush()
@@ -266,6 +273,7 @@ def activate_with_code(
     email: str,
     password: str,
     link: str,
+    information_version: str | None = None,
 ) -> Account:
     """Create an active family account with a valid family code; commits.
 
@@ -274,8 +282,11 @@ def activate_with_code(
     the adults are e-mailed (`link`: the family space's address; accounts.joining).
     Raises InvalidFamilyCode whatever was wrong with the codes, EmailTaken when the
     address already has an account (the family is signed in there, it can learn it).
+    `information_version` as for sign_up; None when the family did not read it yet (it is
+    then asked to before using its space).
     """
     check_new_password(password, email)
+    _check_version(information_version)
     now = clock.now()
     row = session.scalar(select(FamilyCode).where(FamilyCode.code == _normalize_code(family_code)))
     matches = _verify(row.one_time_hash if row else _DUMMY_HASH, _normalize_code(one_time_code))
@@ -296,6 +307,7 @@ def activate_with_code(
         created_at=now,
     )
     row.used_at = now
+    _record(account, clock, information_version)
     session.add(account)
     join_with_code(session, clock, account, row, link=link)
     session.commit()
@@ -390,11 +402,22 @@ def check_invitation(session: Session, clock: Clock, *, secret: str, token: str)
 
 
 def accept_invitation(
-    session: Session, clock: Clock, *, secret: str, token: str, name: str, password: str
+    session: Session,
+    clock: Clock,
+    *,
+    secret: str,
+    token: str,
+    name: str,
+    password: str,
+    information_version: str | None = None,
 ) -> Account:
-    """Create the invitee's active account in the inviter's foyer; commits."""
+    """Create the invitee's active account in the inviter's foyer; commits.
+
+    `information_version` as for activate_with_code.
+    """
     email = check_invitation(session, clock, secret=secret, token=token)
     check_new_password(password, email)
+    _check_version(information_version)
     foyer_id = _serializer(secret, _INVITATION).loads(token)["f"]
     first, last = _split_name(name)
     foyer = session.get(Foyer, foyer_id)
@@ -404,5 +427,17 @@ def accept_invitation(
         session, clock, email=email, password=password, role=Role.FAMILLE,
         display_name=name.strip(), foyer_id=foyer_id,
     )  # fmt: skip
+    _record(account, clock, information_version)
     session.commit()
     return account
+
+
+def _check_version(version: str | None) -> None:
+    """Refuse, before anything is made, a version of the information that is not in force."""
+    if version is not None and version != information.current().identifier:
+        raise information.UnknownVersion(version)
+
+
+def _record(account: Account, clock: Clock, version: str | None) -> None:
+    if version is not None:
+        information.record_acceptance(account, clock, version)

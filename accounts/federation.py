@@ -15,6 +15,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from accounts import information
 from accounts.credentials import EmailTaken, find_account, hash_password, normalize_email
 from accounts.models import Account, FederatedIdentity, Role
 from coffre.clock import Clock
@@ -79,12 +80,18 @@ def link(session: Session, clock: Clock, account: Account, identity: Identity) -
     return account
 
 
-def create_family(session: Session, clock: Clock, identity: Identity, email: str) -> Account:
+def create_family(
+    session: Session, clock: Clock, identity: Identity, email: str, *, information_version: str
+) -> Account:
     """A new, active family account and its foyer, for this identity; commits.
 
     It has no password (a long random one, never shown): FranceConnect opens it, and "mot
     de passe oublié" gives it one. EmailTaken when the address has an account already.
+    `information_version` is the version of the information the family accepted before
+    (accounts.information): UnknownVersion, before anything is made, unless it is in force.
     """
+    if information_version != information.current().identifier:
+        raise information.UnknownVersion(information_version)
     email = normalize_email(email)
     if "@" not in email or len(email) > 254 or " " in email:
         raise InvalidEmail("Indiquez une adresse électronique valide.")
@@ -112,6 +119,7 @@ def create_family(session: Session, clock: Clock, identity: Identity, email: str
         created_at=now,
         last_login_at=now,
     )
+    information.record_acceptance(account, clock, information_version)
     session.add(account)
     try:
         session.flush()

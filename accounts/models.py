@@ -83,6 +83,10 @@ class Account(Base):
     # Written into every session of the account at login and checked on each request:
     # raising it ends them all (accounts.credentials.end_sessions).
     session_version: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    # The version of the information shown before sign-up (R.55-1) that a family adult last
+    # accepted, and when (accounts.information); None for agents and until accepted.
+    information_version: Mapped[str | None] = mapped_column(String(20))
+    information_accepted_at: Mapped[datetime | None]
 
     foyer: Mapped[Foyer | None] = relationship()
     memberships: Mapped[list[AgentService]] = relationship(

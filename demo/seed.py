@@ -10,6 +10,7 @@ from typing import NamedTuple
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from accounts import information
 from accounts.credentials import create_account, find_account
 from accounts.models import AgentService, Entity, Role, Service
 from coffre.catalogue import document_type
@@ -304,7 +305,7 @@ def _family(
         ] + [_child(child, label) for child in children]
         session.add(foyer)
         session.flush()
-        create_account(
+        account = create_account(
             session,
             clock,
             email=email,
@@ -313,6 +314,8 @@ def _family(
             display_name=name,
             foyer_id=foyer.id,
         )
+        # The demo's families have read the information, as if they had signed up.
+        information.record_acceptance(account, clock, information.current().identifier)
         if vault is not None:
             _documents(session, vault, foyer)
     return DemoLogin("famille", email, name)

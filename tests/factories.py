@@ -8,6 +8,7 @@ import itertools
 from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
+from accounts import information
 from accounts.credentials import create_account
 from accounts.models import Account, AgentService, Entity, Role, Service
 from coffre.clock import Clock
@@ -36,6 +37,8 @@ def make_account(session: Session, clock: Clock, role: Role, **fields: object) -
     if role is Role.FAMILLE and "foyer_id" not in values:
         values["foyer_id"] = make_foyer(session, clock).id
     account = create_account(session, clock, role=role, **values)  # type: ignore[arg-type]
+    if role is Role.FAMILLE:  # as if signed up: it read the information in force
+        information.record_acceptance(account, clock, information.current().identifier)
     session.commit()
     return account
 

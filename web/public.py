@@ -1,13 +1,15 @@
-"""Pages anyone may see: the home page and the health endpoint."""
+"""Pages anyone may see: the home page, the information about the family space, health."""
 
 from __future__ import annotations
 
 import logging
 
-from flask import Blueprint, Response, jsonify, render_template
+from flask import Blueprint, Response, abort, jsonify, render_template
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
+from accounts import information
+from accounts.information import InformationVersion
 from stockage import StorageError
 from web.antivirus import scanner_status
 from web.extensions import limiter
@@ -20,6 +22,30 @@ log = logging.getLogger(__name__)
 @bp.get("/")
 def home() -> str:
     return render_template("public/home.html")
+
+
+@bp.get("/coffre/information")
+def information_page() -> str:
+    """The information in force about the family space (R.55-1), readable by anyone."""
+    return _information(information.current())
+
+
+@bp.get("/coffre/information/version-<identifier>")
+def information_version(identifier: str) -> str:
+    """A published version of the information, in force or not, at its own address."""
+    version = information.find(identifier)
+    if version is None:
+        abort(404)
+    return _information(version)
+
+
+def _information(version: InformationVersion) -> str:
+    return render_template(
+        "public/information.html",
+        version=version,
+        in_force=information.current(),
+        versions=list(reversed(information.VERSIONS)),
+    )
 
 
 @bp.get("/healthz")

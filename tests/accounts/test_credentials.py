@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from accounts import activation
+from accounts import activation, information
 from accounts.credentials import (
     EmailTaken,
     InvalidCredentials,
@@ -63,6 +63,7 @@ def sign_up(session: Session, clock: FrozenClock, email: str = "jeanne@example.o
         email=email,
         name="Jeanne Martin",
         password=PASSWORD,
+        information_version=information.current().identifier,
     )
 
 
@@ -166,6 +167,7 @@ def test_sign_up_refuses_weak_passwords(
             email="jeanne@example.org",
             name="Jeanne",
             password=password,
+            information_version=information.current().identifier,
         )
     assert find_account(db_session, "jeanne@example.org") is None
 

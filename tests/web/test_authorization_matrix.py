@@ -143,6 +143,7 @@ def scene(app: Flask, db_session: Session, clock: FrozenClock) -> Scene:
             "custody_id": str(shared.id),
             "endpoint_id": str(endpoint.id),
             "client_pk": str(software.id),
+            "identifier": "1",  # the information's first version
         },
         accounts={
             "famille_a": family_a,
@@ -241,6 +242,8 @@ def any_account(actor: str, rule: Rule) -> str:
 RULES: dict[str, Expect | Public] = {
     "public.home": Public("200"),
     "public.healthz": Public("200"),
+    "public.information_page": Public("200"),
+    "public.information_version": Public("200"),
     "api.index": Public("200"),
     "api.docs": Public("200"),
     "api-docs.openapi_json": Public("200"),
@@ -288,6 +291,7 @@ ALLOWED = {
     "admin.procedure_diff": "400",  # no versions chosen to compare
     "agent.presences_export": "400",  # no site chosen
     "famille.factures_retour": "303 /famille/factures",  # back from the bank, to the account
+    "famille.information": "302 /famille/",  # accepted already: nothing more to read
 }
 # A URL parameter whose meaning depends on the route.
 OVERRIDES: dict[str, dict[str, str]] = {

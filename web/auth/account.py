@@ -24,8 +24,10 @@ from accounts.credentials import (
     WeakPassword,
     change_password,
 )
+from accounts.information import UnknownVersion
 from accounts.models import Role
-from web.auth import link_tokens
+from web.auth import acceptance, link_tokens
+from web.auth.acceptance import InformationForm
 from web.auth.blueprint import bp
 from web.auth.guard import reissue_session, role_required
 from web.auth.throttle import login_throttle
@@ -94,7 +96,7 @@ def _confirm_field() -> PasswordField:
 # --- sign-up and activation by e-mail -----------------------------------------------------
 
 
-class SignUpForm(FlaskForm):
+class SignUpForm(InformationForm):
     email = _email_field()
     name = StringField(_l("First and last name"), validators=[DataRequired(), Length(max=200)])
     password = _new_password_field()
@@ -105,9 +107,9 @@ class SignUpForm(FlaskForm):
 @limiter.limit("10 per hour", methods=["POST"])
 def inscription() -> Page:
     form = SignUpForm()
-    title, submit = _("Create my account"), _("Create my account")
+    title = _("Create my account")
     if not form.validate_on_submit():
-        return _form_page(form, title, submit)
+        return acceptance.form_page(form, title, title)
     try:
         activation.sign_up(
             db(),
@@ -117,10 +119,13 @@ def inscription() -> Page:
             email=form.email.data,
             name=form.name.data,
             password=form.password.data,
+            information_version=form.information_version.data,
         )
     except WeakPassword as error:
         _password_error(form.password, error)
-        return _form_page(form, title, submit)
+        return acceptance.form_page(form, title, title)
+    except UnknownVersion:
+        return acceptance.outdated(form, title, title)
     return _message_page(
         _("Check your mailbox"),
         _(
@@ -170,7 +175,7 @@ def activer_confirmer() -> Page:
 # --- activation with a family code --------------------------------------------------------
 
 
-class FamilyCodeForm(FlaskForm):
+class FamilyCodeForm(InformationForm):
     family_code = StringField(_l("Family code"), validators=[DataRequired(), Length(max=40)])
     one_time_code = StringField(_l("One-time code"), validators=[DataRequired(), Length(max=40)])
     email = _email_field()
@@ -189,7 +194,7 @@ def activer_code() -> Page:
     title, submit = _("Activate my account with a family code"), _("Activate my account")
     intro = _("Enter the family code and the one-time code given to you by the town hall.")
     if not form.validate_on_submit():
-        return _form_page(form, title, submit, intro)
+        return acceptance.form_page(form, title, submit, intro)
     try:
         account = activation.activate_with_code(
             db(),
@@ -199,16 +204,19 @@ def activer_code() -> Page:
             email=form.email.data,
             password=form.password.data,
             link=absolute_url("famille.index"),
+            information_version=form.information_version.data,
         )
     except WeakPassword as error:
         _password_error(form.password, error)
-        return _form_page(form, title, submit, intro)
+        return acceptance.form_page(form, title, submit, intro)
+    except UnknownVersion:
+        return acceptance.outdated(form, title, submit, intro)
     except activation.InvalidFamilyCode:
         form.one_time_code.errors.append(_("The family code or the one-time code is incorrect."))
-        return _form_page(form, title, submit, intro)
+        return acceptance.form_page(form, title, submit, intro)
     except EmailTaken:
         form.email.errors.append(_("This address cannot be used. Sign in or choose another."))
-        return _form_page(form, title, submit, intro)
+        return acceptance.form_page(form, title, submit, intro)
     if account.foyer_id is None:  # the foyer has accounts: its adults confirm first
         flash(
             _(
@@ -348,7 +356,7 @@ def inviter() -> Page:
     return redirect(url_for("famille.index"))
 
 
-class InvitationForm(FlaskForm):
+class InvitationForm(InformationForm):
     name = StringField(_l("First and last name"), validators=[DataRequired(), Length(max=200)])
     password = _new_password_field()
     confirm = _confirm_field()
@@ -374,7 +382,7 @@ def rejoindre_foyer() -> Page:
     title, submit = _("Join the household"), _("Create my account")
     intro = _("Your account will use the address %(email)s.", email=email)
     if not form.validate_on_submit():
-        return _form_page(form, title, submit, intro)
+        return acceptance.form_page(form, title, submit, intro)
     try:
         activation.accept_invitation(
             session,
@@ -383,10 +391,13 @@ def rejoindre_foyer() -> Page:
             token=token,
             name=form.name.data,
             password=form.password.data,
+            information_version=form.information_version.data,
         )
     except WeakPassword as error:
         _password_error(form.password, error)
-        return _form_page(form, title, submit, intro)
+        return acceptance.form_page(form, title, submit, intro)
+    except UnknownVersion:
+        return acceptance.outdated(form, title, submit, intro)
     except activation.InvalidToken:
         return _invalid_link()
     link_tokens.spend(INVITATION)

@@ -35,11 +35,12 @@ from joserfc.jwk import KeySet
 from requests import RequestException
 from werkzeug.wrappers import Response as BaseResponse
 
-from accounts import federation
+from accounts import federation, information
 from accounts.credentials import EmailTaken, InvalidCredentials
 from accounts.federation import FederationError, Identity, InvalidEmail
 from accounts.models import Role
 from accounts.throttle import LoginBlocked
+from web.auth import acceptance
 from web.auth.blueprint import bp
 from web.auth.guard import HOME_BY_ROLE, _as_user, role_required
 from web.auth.throttle import client_address, login_throttle
@@ -201,9 +202,15 @@ def franceconnect_lier() -> BaseResponse | tuple[str, int]:
     if request.method == "POST":
         rt = runtime()
         email = request.form.get("email", "").strip()
+        # R.55-1: a new account is made only once the information is read (the box ticked).
+        ticked = request.form.get("information") == "y"
         try:
             if request.form.get("choix") == "creer":
-                account = federation.create_family(db(), rt.clock, identity, email)
+                shown = request.form.get("information_version", information.current().identifier)
+                version = shown if ticked else ""
+                account = federation.create_family(
+                    db(), rt.clock, identity, email, information_version=version
+                )
             else:  # the account's password, counted like any sign-in's
                 password = request.form.get("password", "")
                 known = login_throttle().authenticate(db(), email, password, client_address())
@@ -220,6 +227,9 @@ def franceconnect_lier() -> BaseResponse | tuple[str, int]:
                 "An account already uses this address: link FranceConnect to it with its password."
             )
             status = 409
+        except information.UnknownVersion:
+            db().rollback()
+            error, status = _information_refused(ticked), 400
         except InvalidEmail as refused:
             db().rollback()
             error, status = refused.message, 400
@@ -231,8 +241,22 @@ def franceconnect_lier() -> BaseResponse | tuple[str, int]:
             login_user(_as_user(account))
             flash(_("Your account is now linked to FranceConnect."), "success")
             return redirect(url_for(HOME_BY_ROLE[Role.FAMILLE]), code=303)
-    page = render_template("auth/franceconnect_lier.html", identity=identity, error=error)
+    page = render_template(
+        "auth/franceconnect_lier.html",
+        identity=identity,
+        error=error,
+        version=information.current(),
+    )
     return page, status
+
+
+def _information_refused(ticked: bool) -> str:
+    if ticked:  # the page showed a version since replaced
+        return acceptance.information_changed()
+    return _(
+        "Tick this box to create your account: it says that you have read the information "
+        "about the family space."
+    )
 
 
 @bp.post("/famille/franceconnect/delier")

@@ -7,11 +7,13 @@ from dataclasses import dataclass
 from functools import cache, wraps
 from typing import ParamSpec, TypeVar
 
-from flask import Response, abort, request
+from flask import Response, abort, redirect, request, url_for
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_user
 from sqlalchemy import Select, bindparam, select
+from werkzeug.wrappers import Response as BaseResponse
 
+from accounts import information
 from accounts.models import Account, AgentService, Role
 from web.counter import acting_for_family
 from web.extensions import login_manager
@@ -24,6 +26,11 @@ R = TypeVar("R")
 
 
 HOME_BY_ROLE = {Role.FAMILLE: "famille.index", Role.AGENT: "agent.inbox", Role.ADMIN: "admin.index"}
+# What a family that has not accepted the information in force may still open: the page to
+# accept it, and, if it would rather not, getting its documents back and closing its space.
+BEFORE_INFORMATION = frozenset(
+    {"famille.information", "famille.export", "famille.supprimer_compte"}
+)
 
 
 @dataclass(frozen=True)
@@ -41,6 +48,7 @@ class CurrentUser:
     session_version: int
     service_ids: frozenset[int] = frozenset()
     supervised_service_ids: frozenset[int] = frozenset()
+    information_version: str | None = None
     is_active: bool = True
     is_authenticated: bool = True
     is_anonymous: bool = False
@@ -60,11 +68,12 @@ def _as_user(account: Account) -> CurrentUser:
         account.session_version,
         frozenset(m.service_id for m in memberships),
         frozenset(m.service_id for m in memberships if m.is_supervisor),
+        account.information_version,
     )
 
 
 @cache
-def _account_query() -> Select[Role, str, int | None, bool, int, int, bool]:
+def _account_query() -> Select[Role, str, int | None, bool, int, str | None, int, bool]:
     """The account and its services, one row per service (one row with none), in one query.
 
     Built once: it is the same for every request, and SQLAlchemy caches a statement's SQL,
@@ -77,6 +86,7 @@ def _account_query() -> Select[Role, str, int | None, bool, int, int, bool]:
             Account.foyer_id,
             Account.is_active,
             Account.session_version,
+            Account.information_version,
             AgentService.service_id,
             AgentService.is_supervisor,
         )
@@ -104,6 +114,7 @@ def _load_user(user_id: str) -> CurrentUser | None:
         account.session_version,
         frozenset(row.service_id for row in rows if row.service_id is not None),
         frozenset(row.service_id for row in rows if row.is_supervisor),
+        account.information_version,
     )
 
 
@@ -112,12 +123,14 @@ def reissue_session(account: Account) -> None:
     login_user(_as_user(account))
 
 
-def role_required(*roles: Role) -> Callable[[Callable[P, R]], Callable[P, R | Response]]:
+def role_required(
+    *roles: Role,
+) -> Callable[[Callable[P, R]], Callable[P, R | BaseResponse]]:
     """Let through only logged-in accounts of these roles; others get login or 403."""
 
-    def decorator(view: Callable[P, R]) -> Callable[P, R | Response]:
+    def decorator(view: Callable[P, R]) -> Callable[P, R | BaseResponse]:
         @wraps(view)
-        def guarded(*args: P.args, **kwargs: P.kwargs) -> R | Response:
+        def guarded(*args: P.args, **kwargs: P.kwargs) -> R | BaseResponse:
             if not current_user.is_authenticated:
                 unauthorized: Response = login_manager.unauthorized()
                 return unauthorized
@@ -125,16 +138,27 @@ def role_required(*roles: Role) -> Callable[[Callable[P, R]], Callable[P, R | Re
             counter_mode = Role.FAMILLE in roles and acting_for_family()
             if current_user.role not in roles and not counter_mode:
                 abort(403)
+            if _must_read_information() and request.endpoint not in BEFORE_INFORMATION:
+                return redirect(url_for("famille.information"))
             # A family account in no foyer waits for its foyer's adults to accept it
             # (accounts.joining): it sees its waiting page and nothing else.
             waiting = current_user.role is Role.FAMILLE and current_user.foyer_id is None
-            if waiting and request.endpoint != "famille.index":
+            if waiting and request.endpoint not in ("famille.index", "famille.information"):
                 abort(403)
             return view(*args, **kwargs)
 
         return guarded
 
     return decorator
+
+
+def _must_read_information() -> bool:
+    """A family adult who accepted no version, or an older one, reads the one in force first.
+
+    That is every account created without the sign-up page: FranceConnect, a family code,
+    an invitation.
+    """
+    return information.must_accept(current_user.role, current_user.information_version)
 
 
 login_manager.login_view = "auth.login"

@@ -9,6 +9,7 @@ from web.famille import (  # noqa: F401
     files,
     foyer,
     home,
+    information,
     join,
     journal,
     reservations,

@@ -115,6 +115,7 @@ def sign_up_with(
         "email": email,
         "password": PASSWORD,
         "confirm": PASSWORD,
+        "information": "y",
         "csrf_token": csrf_token(client, "/activation/code"),
     }
     return client.post("/activation/code", data=data)

@@ -56,6 +56,7 @@ def sign_up(client: FlaskClient, email: str) -> TestResponse:
         name="Jeanne Martin",
         password=PASSWORD,
         confirm=PASSWORD,
+        information="y",
     )
 
 
@@ -126,6 +127,7 @@ def test_sign_up_checks_the_password(client: FlaskClient, db_session: Session) -
         name="J",
         password="jeanne@example.org!",
         confirm="jeanne@example.org!",
+        information="y",
     )
 
     assert mismatch.status_code == with_email.status_code == 400
@@ -168,6 +170,8 @@ def test_activation_with_a_family_code(
     db_session.commit()
     code, one_time = activation.issue_family_code(db_session, clock, foyer.id)
     fields = {"email": "paul@example.org", "password": PASSWORD, "confirm": PASSWORD}
+    unticked = post(client, "/activation/code", family_code=code, one_time_code=one_time, **fields)
+    fields["information"] = "y"
 
     wrong = post(client, "/activation/code", family_code=code, one_time_code="NOPE", **fields)
     unknown = post(
@@ -179,9 +183,11 @@ def test_activation_with_a_family_code(
     assert wrong.status_code == unknown.status_code == again.status_code == 400
     assert "Le code famille ou le code à usage unique est incorrect." in page_text(wrong)
     assert page_text(wrong).count("incorrect") == page_text(unknown).count("incorrect")
+    assert unticked.status_code == 400 and "Cochez cette case" in page_text(unticked)
     assert right.status_code == 302
     account = find_account(db_session, "paul@example.org")
     assert account is not None and account.foyer_id == foyer.id
+    assert account.information_version == "1"
     assert log_in(client, "paul@example.org").status_code == 302
 
 
@@ -274,11 +280,16 @@ def test_invite_a_second_adult(
 
     page = open_link(family_client, link)
     assert "sam@example.org" in page_text(family_client.get(page))
-    joined = post(family_client, page, name="Sam Dupont", password=PASSWORD, confirm=PASSWORD)
+    account = {"name": "Sam Dupont", "password": PASSWORD, "confirm": PASSWORD}
+    unticked = post(family_client, page, **account)
+    assert unticked.status_code == 400 and "Cochez cette case" in page_text(unticked)
+    assert find_account(db_session, "sam@example.org") is None
+    joined = post(family_client, page, information="y", **account)
 
     assert joined.status_code == 302
     invitee = find_account(db_session, "sam@example.org")
     assert invitee is not None and invitee.foyer_id == family.foyer_id
+    assert invitee.information_version == "1"
     assert family_client.get(link).status_code == 400  # single use
     assert log_in(family_client, "sam@example.org").status_code == 302
 

@@ -153,7 +153,12 @@ def test_a_first_sign_in_creates_the_family_account_from_the_identity(
 
     created = http.post(
         "/connexion/franceconnect/lier",
-        data={"csrf_token": token, "choix": "creer", "email": IDENTITY["email"]},
+        data={
+            "csrf_token": token,
+            "choix": "creer",
+            "information": "y",
+            "email": IDENTITY["email"],
+        },
     )
 
     assert created.status_code == 303 and created.headers["Location"] == "/famille/"
@@ -184,7 +189,7 @@ def test_a_first_sign_in_links_an_existing_account_after_its_password(
     )
     taken = http.post(
         "/connexion/franceconnect/lier",
-        data={"csrf_token": token, "choix": "creer", "email": existing.email},
+        data={"csrf_token": token, "choix": "creer", "information": "y", "email": existing.email},
     )
     linked = http.post(
         "/connexion/franceconnect/lier",
@@ -199,6 +204,29 @@ def test_a_first_sign_in_links_an_existing_account_after_its_password(
     assert [(link.subject, link.account_id) for link in links] == [("fc-sub-1", existing.id)]
 
 
+def test_a_first_sign_in_makes_no_account_before_the_information_is_read(
+    fc_app: Flask, provider: Provider, db_session: Session
+) -> None:
+    http = fc_app.test_client()
+    through_franceconnect(http, provider)
+    page = page_text(http.get("/connexion/franceconnect/lier"))
+    token = csrf_token(http, "/connexion/franceconnect/lier")
+    creating = {"csrf_token": token, "choix": "creer", "email": IDENTITY["email"]}
+
+    unticked = http.post("/connexion/franceconnect/lier", data=creating)
+    nothing = db_session.scalar(select(Account).where(Account.email == IDENTITY["email"]))
+    ticked = http.post("/connexion/franceconnect/lier", data={**creating, "information": "y"})
+
+    assert 'href="/coffre/information"' in page
+    assert unticked.status_code == 400 and nothing is None
+    assert "Cochez cette case pour créer votre compte" in page_text(unticked)
+    assert ticked.status_code == 303
+    account = db_session.scalar(select(Account).where(Account.email == IDENTITY["email"]))
+    assert account is not None and account.information_version == "1"
+    assert account.information_accepted_at is not None
+    assert http.get("/famille/").status_code == 200  # nothing more to read
+
+
 def test_an_identity_without_names_or_address_asks_for_a_valid_address(
     fc_app: Flask, provider: Provider, db_session: Session
 ) -> None:
@@ -208,11 +236,16 @@ def test_an_identity_without_names_or_address_asks_for_a_valid_address(
 
     invalid = http.post(
         "/connexion/franceconnect/lier",
-        data={"csrf_token": token, "choix": "creer", "email": "fc-sans-nom"},
+        data={"csrf_token": token, "choix": "creer", "information": "y", "email": "fc-sans-nom"},
     )
     created = http.post(
         "/connexion/franceconnect/lier",
-        data={"csrf_token": token, "choix": "creer", "email": "sans.nom@test.example"},
+        data={
+            "csrf_token": token,
+            "choix": "creer",
+            "information": "y",
+            "email": "sans.nom@test.example",
+        },
     )
 
     assert invalid.status_code == 400 and "adresse électronique valide" in page_text(invalid)
@@ -229,7 +262,12 @@ def test_an_adult_unlinks_franceconnect(
     token = csrf_token(http, "/connexion/franceconnect/lier")
     http.post(
         "/connexion/franceconnect/lier",
-        data={"csrf_token": token, "choix": "creer", "email": IDENTITY["email"]},
+        data={
+            "csrf_token": token,
+            "choix": "creer",
+            "information": "y",
+            "email": IDENTITY["email"],
+        },
     )
     foyer_page = http.get("/famille/foyer")
     assert "FranceConnect" in page_text(foyer_page)
@@ -253,7 +291,12 @@ def test_signing_out_ends_the_franceconnect_session_too(fc_app: Flask, provider:
     token = csrf_token(http, "/connexion/franceconnect/lier")
     http.post(
         "/connexion/franceconnect/lier",
-        data={"csrf_token": token, "choix": "creer", "email": IDENTITY["email"]},
+        data={
+            "csrf_token": token,
+            "choix": "creer",
+            "information": "y",
+            "email": IDENTITY["email"],
+        },
     )
 
     out = http.post("/deconnexion", data={"csrf_token": csrf_token(http, "/famille/foyer")})

@@ -20,6 +20,7 @@ NO_LONGER_VALID = "Ce lien n’est plus valable"
 
 def activation_link(app: Flask, session: Session, clock: FrozenClock, ville: Service) -> str:
     fields = {"name": "Jeanne Martin", "password": PASSWORD, "confirm": PASSWORD}
+    fields["information"] = "y"
     post(app.test_client(), "/inscription", email="jeanne@example.org", **fields)
     return link_in(session, "activation_compte", "jeanne@example.org")
 

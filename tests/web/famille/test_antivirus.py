@@ -1,5 +1,6 @@
-"""The antivirus on the portal: /healthz's line, the start-up warning, and a family's
-deposit waiting for its scan ("analyse en cours"), then quarantined with its reason."""
+"""The antivirus on the portal: /healthz's line, the start-up warning, a family's deposit
+waiting for its scan ("analyse en cours") then quarantined with its reason, and an agent
+kept from a granted document until it is found clean."""
 
 from __future__ import annotations
 
@@ -16,14 +17,18 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from accounts.models import Account
+from coffre import consent
 from coffre.clock import FrozenClock
+from coffre.consent import DemandeRef
 from coffre.models import ScanState
 from notifications.models import OutboxMessage
 from notifications.templates import render
 from tests.clamav import INFECTED_PDF, ClamdServer
-from tests.factories import page_text
+from tests.factories import make_agent, make_service, page_text
+from tests.web.agents import sign_in_agent
 from tests.web.auth.test_login import log_in
-from tests.web.famille.test_vault import documents_of, upload
+from tests.web.conftest import deposit
+from tests.web.famille.test_vault import documents_of, make_demande, upload
 from web import create_app
 from web.antivirus import warn_if_unscanned
 from web.runtime import runtime
@@ -118,3 +123,28 @@ def test_an_infected_deposit_is_marked_pending_then_quarantined_and_the_family_t
     subject, body = render(message.template, json.loads(message.context))
     assert message.recipient == family.email
     assert "quarantaine" in subject and "Avis d'imposition" in body
+
+
+def test_an_agent_opens_a_granted_deposit_only_once_the_antivirus_found_it_clean(
+    scanning_app: Flask, family: Account, db_session: Session, clock: FrozenClock
+) -> None:
+    foyer_id = family.foyer_id or 0
+    document = deposit(scanning_app, db_session, foyer_id)
+    service = make_service(db_session)
+    demande = make_demande(db_session, clock, foyer_id)
+    consent.grant(db_session, clock, family.id, document, DemandeRef(demande.id, foyer_id, True))
+    consent.open_access(db_session, clock, demande.id, service.id)
+    db_session.commit()
+    client = scanning_app.test_client()
+    assert sign_in_agent(client, make_agent(db_session, clock, service)).status_code == 302
+    page = f"/agent/demandes/{demande.id}/documents/{document.id}"
+
+    waiting = client.get(page + "/contenu")
+    assert waiting.status_code == 409
+    assert "en cours d'analyse par l'antivirus" in page_text(waiting)
+    assert "en cours d'analyse par l'antivirus" in page_text(client.get(page))
+
+    run_antivirus_job(scanning_app, db_session, clock)
+
+    opened = client.get(page + "/contenu")
+    assert opened.status_code == 200 and opened.data.startswith(b"%PDF")
