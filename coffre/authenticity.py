@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from coffre.inspection.two_d_doc import READABLE, TrustList, TwoDDoc, read
 from coffre.journal import chain as journal
-from coffre.models import Document, TwoDDocState
+from coffre.models import Document, ScanState, TwoDDocState
 from coffre.vault import DocumentDamaged, Vault
 
 log = logging.getLogger(__name__)
@@ -33,8 +33,9 @@ BATCH = 3  # a few seconds each at worst: the worker's other jobs wait behind th
 def read_pending(session: Session, vault: Vault, trust: TrustList, batch: int = BATCH) -> int:
     """Read the 2D-Doc of up to `batch` pending documents, newest first; commits each.
 
-    Returns how many were read. A document whose content cannot be read (damaged, or
-    quarantined by the antivirus) is recorded as carrying none, and logged by its id.
+    Returns how many were read. A document waiting for its antivirus scan waits for it; one
+    whose content cannot be read (damaged, or quarantined by the antivirus) is recorded as
+    carrying none, and logged by its id.
     """
     done = 0
     for _ in range(batch):
@@ -51,6 +52,8 @@ def _next_pending() -> Select[Any]:
     return (
         select(Document)
         .where(Document.two_d_doc_state == TwoDDocState.PENDING)
+        # After the antivirus: pdfium renders no file clamd has not passed yet.
+        .where(Document.scan_state != ScanState.PENDING)
         .order_by(Document.id.desc())
         .limit(1)
         .with_for_update(skip_locked=True)

@@ -6,15 +6,18 @@ import json
 
 import pytest
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from coffre import authenticity
+from coffre.clock import FrozenClock
 from coffre.inspection.two_d_doc import TrustList, load_trust_list
-from coffre.models import Document, Foyer, JournalEntry, TwoDDocState
+from coffre.models import Document, Foyer, JournalEntry, ScanState, TwoDDocState
 from coffre.vault import Vault
 from stockage import ObjectStore
 from tests.coffre.conftest import deposit
 from tests.two_d_doc import make_authority, message, own_authority, pdf, png, sign
+from worker.jobs import register_standard_jobs
+from worker.loop import Worker
 
 
 @pytest.fixture(scope="module")
@@ -103,6 +106,34 @@ def test_newest_deposits_first_and_a_damaged_one_does_not_stall_the_queue(
     assert authenticity.read_pending(db_session, vault, trust) == 1
     db_session.refresh(older)
     assert older.two_d_doc_state is TwoDDocState.VALID
+
+
+def test_a_document_waiting_for_the_antivirus_is_read_after_its_scan(
+    vault: Vault, db_session: Session, foyer: Foyer, trust: TrustList
+) -> None:
+    document = notice(vault, db_session, foyer, pdf(sign(message(), own_authority().key)), "a.pdf")
+    document.scan_state = ScanState.PENDING
+    db_session.commit()
+
+    assert authenticity.read_pending(db_session, vault, trust) == 0
+
+    document.scan_state = ScanState.CLEAN
+    db_session.commit()
+    assert authenticity.read_pending(db_session, vault, trust) == 1
+    db_session.refresh(document)
+    assert document.two_d_doc_state is TwoDDocState.VALID
+
+
+def test_the_worker_reads_2d_docs_when_given_a_trust_list(
+    vault: Vault, clock: FrozenClock, trust: TrustList
+) -> None:
+    def jobs(two_d_doc: TrustList | None) -> set[str]:
+        worker = Worker(sessions=sessionmaker(), clock=clock)
+        register_standard_jobs(worker, vault, None, "https://portail.example", two_d_doc=two_d_doc)
+        return {job.name for job in worker.jobs}
+
+    assert "two-d-doc" in jobs(trust)
+    assert "two-d-doc" not in jobs(None)
 
 
 @pytest.mark.parametrize(
