@@ -107,7 +107,9 @@ def sign_up_and_activate(journey: Journey, portal: Portal, mailbox: Mailbox) -> 
     page.get_by_label("Prénom et nom").fill("Claire Lefèvre")
     page.get_by_label("Mot de passe (au moins 12 caractères)").fill(PASSWORD)
     page.get_by_label("Confirmez le mot de passe").fill(PASSWORD)
-    page.get_by_label(re.compile("J’ai lu l’information sur l’espace famille")).check()
+    # DSFR draws the box on the label, as a person clicks it.
+    page.locator("label[for=information]").click()
+    assert page.get_by_label(re.compile("J’ai lu l’information sur l’espace famille")).is_checked()
     page.get_by_role("button", name="Créer mon compte").click()
     assert journey.heading() == "Consultez votre messagerie"
 
