@@ -35,6 +35,7 @@ ANONYMOUS_PAGES = [
     "nouveau-mot-de-passe",
     "activation-code",
     "invitation",
+    "information",
 ]
 # Pages shown after sending their form as it stands: the error messages beside the fields.
 SUBMITTED = {
@@ -138,6 +139,7 @@ def paths(portal: Portal) -> dict[str, str]:
         "nouveau-mot-de-passe": emailed_link(portal, "reinitialisation_mot_de_passe"),
         "activation-code": "/activation/code",
         "invitation": emailed_link(portal, "invitation_foyer"),
+        "information": "/coffre/information",
         "changer-mot-de-passe": "/famille/mot-de-passe",
         "inviter": "/famille/foyer/inviter",
         "demarches": "/famille/demarches",
