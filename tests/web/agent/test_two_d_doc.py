@@ -112,6 +112,24 @@ def test_a_forged_notice_is_flagged_and_nothing_is_prefilled(
     assert "authentique" not in page and "MARTIN" not in page and 'value="782"' not in page
 
 
+def test_a_notice_signed_by_a_key_the_trust_list_lacks_is_not_verified_and_not_prefilled(
+    app: Flask, agent_client: FlaskClient, db_session: Session, clock: FrozenClock, trust: TrustList
+) -> None:
+    """A genuine notice whose issuer's signing certificate the town has not added yet."""
+    unknown = sign(message().replace("DC03FR000001", "DC03FR000002"), own_authority().key)
+    path = notice_page(app, db_session, clock, trust, pdf(unknown))
+
+    page = page_text(agent_client.get(path))
+
+    assert (
+        "2D-Doc non vérifié : son certificat de signature n'est pas dans la liste de confiance"
+        in page
+    )
+    assert "il ne prouve rien, ni dans un sens ni dans l'autre" in page
+    assert "2D-Doc non valide" not in page and "authentique" not in page
+    assert "MARTIN" not in page and 'value="782"' not in page
+
+
 def test_a_notice_without_2d_doc_shows_nothing_special(
     app: Flask, agent_client: FlaskClient, db_session: Session, clock: FrozenClock, trust: TrustList
 ) -> None:
