@@ -68,6 +68,7 @@ PURPOSE_LABELS = {
     "view": _l("viewed"),
     "download": _l("downloaded"),
     "logiciel": _l("copied by the service's software"),  # read through the API
+    "exploitant": _l("read by the portal's operator, for the reason given"),  # flask coffre read
 }
 
 

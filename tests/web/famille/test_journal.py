@@ -24,6 +24,7 @@ from tests.factories import make_account, make_agent, make_service, page_text
 from tests.web.agent.test_guichet import open_counter
 from tests.web.agents import sign_in_agent
 from tests.web.auth.test_login import csrf_token, log_in
+from tests.web.conftest import deposit
 from tests.web.famille.test_vault import make_demande, upload
 from web.runtime import runtime
 
@@ -221,3 +222,26 @@ def test_agents_may_not_read_a_familys_journal_even_at_the_counter(
     assert client.get("/famille/coffre").status_code == 200  # counter mode is on
 
     assert client.get(PAGE).status_code == 403
+
+
+def test_an_operator_s_read_is_shown_to_the_family_with_its_reason(
+    app: Flask,
+    family_client: FlaskClient,
+    family: Account,
+    db_session: Session,
+    tmp_path: Any,
+) -> None:
+    assert family.foyer_id is not None
+    document = deposit(app, db_session, family.foyer_id)
+    runner = app.test_cli_runner()
+
+    read = runner.invoke(
+        args=["coffre", "read", str(document.id), "--output", str(tmp_path / "copie.pdf"),
+              "--reason", "demande du foyer au guichet", "--operator", "alice"]
+    )  # fmt: skip
+
+    assert read.exit_code == 0, read.output
+    reads = page_text(family_client.get(f"/famille/coffre/{document.id}/consultations"))
+    assert "lu par l'exploitant du portail, pour le motif indiqué" in reads
+    journal_page = page_text(family_client.get("/famille/coffre/journal"))
+    assert "demande du foyer au guichet" in journal_page
