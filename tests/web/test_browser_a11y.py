@@ -53,6 +53,7 @@ FAMILY_PAGES = [
     "confirmation",
     "mes-demandes",
     "demande",
+    "journal",
 ]
 
 
@@ -150,6 +151,7 @@ def paths(portal: Portal) -> dict[str, str]:
         "confirmation": f"/famille/demandes/{submitted}/confirmation",
         "mes-demandes": "/famille/demandes",
         "demande": f"/famille/demandes/{submitted}",
+        "journal": "/famille/coffre/journal",
     }
 
 
