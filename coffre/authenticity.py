@@ -28,6 +28,12 @@ from coffre.vault import DocumentDamaged, Vault
 
 log = logging.getLogger(__name__)
 BATCH = 3  # a few seconds each at worst: the worker's other jobs wait behind this one
+# The types whose issuers print a 2D-Doc (tax notices, energy and telephone bills, CAF
+# certificates, payslips): the others are not read, which would cost seconds of libdmtx for
+# nothing on every vaccination booklet or family record book.
+CARRIERS = frozenset(
+    {"avis_imposition", "justificatif_domicile", "attestation_caf", "bulletin_salaire"}
+)
 
 
 def read_pending(session: Session, vault: Vault, trust: TrustList, batch: int = BATCH) -> int:
@@ -61,7 +67,7 @@ def _next_pending() -> Select[Any]:
 
 
 def _read(session: Session, vault: Vault, trust: TrustList, document: Document) -> TwoDDoc | None:
-    if document.mime_type not in READABLE:
+    if document.type_code not in CARRIERS or document.mime_type not in READABLE:
         return None
     try:
         content = b"".join(vault.plaintext(session, document))

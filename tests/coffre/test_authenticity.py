@@ -59,6 +59,19 @@ def test_a_signed_notice_is_recorded_valid_with_its_fields(
     assert authenticity.read_pending(db_session, vault, trust) == 0  # read once
 
 
+def test_a_type_no_issuer_prints_a_2d_doc_on_is_not_read(
+    vault: Vault, db_session: Session, foyer: Foyer, trust: TrustList
+) -> None:
+    content = pdf(sign(message(), own_authority().key))
+    booklet = deposit(vault, db_session, foyer, content, type_code="carnet_vaccination")
+
+    assert authenticity.read_pending(db_session, vault, trust) == 1
+
+    db_session.refresh(booklet)
+    assert booklet.two_d_doc_state is TwoDDocState.NONE and booklet.two_d_doc_fields is None
+    assert events(db_session, booklet) == []
+
+
 def test_an_altered_notice_is_recorded_invalid_with_the_reason_only(
     vault: Vault, db_session: Session, foyer: Foyer, trust: TrustList
 ) -> None:
