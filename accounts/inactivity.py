@@ -16,7 +16,6 @@ to manage and are left alone.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -24,6 +23,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from accounts.credentials import close_foyer_accounts
+from accounts.family import family_accounts
 from accounts.models import Account, Role
 from coffre.clock import PARIS, Clock
 from coffre.models import Foyer
@@ -125,7 +125,7 @@ def _warn(
         "lien": f"{base_url.rstrip('/')}/connexion",
     }
     queued = 0
-    for account in _adults(session, foyer.foyer_id):
+    for account in family_accounts(session, foyer.foyer_id):
         queued += outbox.enqueue(
             session,
             clock,
@@ -135,13 +135,6 @@ def _warn(
             context=context,
         )
     return queued
-
-
-def _adults(session: Session, foyer_id: int) -> Sequence[Account]:
-    query = select(Account).where(
-        Account.foyer_id == foyer_id, Account.role == Role.FAMILLE, Account.is_active.is_(True)
-    )
-    return session.scalars(query.order_by(Account.id)).all()
 
 
 def _day(moment: datetime) -> date:
