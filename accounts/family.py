@@ -1,4 +1,5 @@
-"""A foyer's adults as recipients of its notices: documents about to expire, quarantined ones."""
+"""A foyer's adults as recipients of its notices: documents about to expire, quarantined ones,
+a prepared export ready."""
 
 from __future__ import annotations
 
@@ -11,9 +12,15 @@ from accounts.models import Account, Role
 from coffre.catalogue import DOCUMENT_TYPES
 from coffre.clock import PARIS, Clock
 from coffre.maintenance import expire_documents
-from coffre.models import Document
+from coffre.models import Document, VaultExport
 from notifications.outbox import enqueue
-from notifications.templates import EXPIRY_TEMPLATE, QUARANTINE_TEMPLATE, VAULT_PATH, date_fr
+from notifications.templates import (
+    EXPIRY_TEMPLATE,
+    EXPORT_READY_TEMPLATE,
+    QUARANTINE_TEMPLATE,
+    VAULT_PATH,
+    date_fr,
+)
 
 
 def expiry_reminders(session: Session, clock: Clock, base_url: str) -> tuple[int, int]:
@@ -68,6 +75,27 @@ def quarantine_notices(session: Session, clock: Clock, document: Document, base_
             context=context,
         )
         for account in family_accounts(session, document.foyer_id)
+    )
+
+
+def export_ready_notices(session: Session, clock: Clock, export: VaultExport, base_url: str) -> int:
+    """Queue, in the caller's transaction, the e-mail telling each adult of the foyer that its
+    vault's export is ready, with a link to the vault page; returns how many were queued."""
+    assert export.expires_at is not None
+    context = {
+        "date_limite": date_fr(export.expires_at.astimezone(PARIS).date()),
+        "lien": base_url.rstrip("/") + VAULT_PATH,
+    }
+    return sum(
+        enqueue(
+            session,
+            clock,
+            key=f"export-ready:{export.id}:{account.id}",
+            recipient=account.email,
+            template=EXPORT_READY_TEMPLATE,
+            context=context,
+        )
+        for account in family_accounts(session, export.foyer_id)
     )
 
 

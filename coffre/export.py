@@ -76,16 +76,20 @@ def export_chunks(
     vault: Vault,
     reader: FamilyReader,
     data: Mapping[str, bytes] | None = None,
+    *,
+    journaled: bool = True,
 ) -> Iterator[bytes]:
     """Check, read and journal everything the export needs (committed), then yield the ZIP.
 
     `data`: files to add, by their name in the ZIP, read by the caller in the same session.
+    `journaled=False`: no `foyer.exported` entry now, for a ZIP prepared in the background
+    (`coffre.prepared`), which journals its own preparation and each of its downloads.
 
     The chunks read the object store only: the session holds no transaction while the
     ZIP is sent, however slow the client or wherever it goes (on SQLite, a transaction is
     the database's write lock, so a download left open stopped every other write).
     """
-    contents = _read_contents(session, vault, reader)
+    contents = _read_contents(session, vault, reader, journaled)
     if data:
         listed = [_data_entry(name, content) for name, content in data.items()]
         contents = replace(contents, manifest=contents.manifest + listed, data=dict(data))
@@ -93,7 +97,9 @@ def export_chunks(
     return _zip_stream(vault, contents)
 
 
-def _read_contents(session: Session, vault: Vault, reader: FamilyReader) -> _Contents:
+def _read_contents(
+    session: Session, vault: Vault, reader: FamilyReader, journaled: bool = True
+) -> _Contents:
     foyer = session.get(Foyer, reader.foyer_id)
     if foyer is None or foyer.shredded_at is not None:
         raise DocumentNotFound(f"foyer {reader.foyer_id} does not exist")
@@ -109,14 +115,15 @@ def _read_contents(session: Session, vault: Vault, reader: FamilyReader) -> _Con
     if documents:  # a foyer gets its data key with its first document
         key = keys.data_key(session, vault.keyring, reader.foyer_id)
         files = [_File(d, f"documents/{d.id}-{d.original_name}", key) for d in documents]
-    journal.record(
-        session,
-        vault.clock,
-        "foyer.exported",
-        foyer_id=reader.foyer_id,
-        actor_id=reader.account_id,
-        details={"documents": len(documents)},
-    )
+    if journaled:
+        journal.record(
+            session,
+            vault.clock,
+            "foyer.exported",
+            foyer_id=reader.foyer_id,
+            actor_id=reader.account_id,
+            details={"documents": len(documents)},
+        )
     return _Contents(  # the journal is read after the entry above: the export is in it
         files=files,
         manifest=[_manifest_entry(file.document, file.name) for file in files],

@@ -269,3 +269,45 @@ class JournalCheckpoint(Base):
     payload: Mapped[str] = mapped_column(Text)
     signature: Mapped[str] = mapped_column(String(100))
     timestamp_token: Mapped[bytes | None] = mapped_column(LargeBinary)
+
+
+class ExportState(StrEnum):
+    """Where a vault's export prepared in the background is (`coffre.prepared`)."""
+
+    PENDING = "pending"  # asked for: the worker builds it
+    READY = "ready"  # encrypted in the store, to download until `expires_at`
+    FAILED = "failed"  # could not be built: the family may ask again
+    EXPIRED = "expired"  # its time is over: its blob is deleted
+
+
+class VaultExport(Base):
+    """A foyer's whole vault as a ZIP, prepared by the worker when it is too large for one
+    request, kept encrypted with the foyer's data key for a few days."""
+
+    __tablename__ = "vault_exports"
+    __table_args__ = (
+        # At most one export being prepared per foyer.
+        Index(
+            "uq_vault_exports_pending",
+            "foyer_id",
+            unique=True,
+            postgresql_where=text("state = 'pending'"),
+            sqlite_where=text("state = 'pending'"),
+        ),
+        Index("ix_vault_exports_state", "state", "requested_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    uid: Mapped[str] = mapped_column(String(32), unique=True)
+    foyer_id: Mapped[int] = mapped_column(ForeignKey("foyers.id", ondelete="CASCADE"), index=True)
+    requested_by: Mapped[int | None]  # account id; accounts live in a package above
+    requested_at: Mapped[datetime]
+    state: Mapped[ExportState] = mapped_column(str_enum(ExportState))
+    # The worker building it, and how many times one tried (a crash leaves it claimed).
+    claimed_at: Mapped[datetime | None]
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    blob_key: Mapped[str | None] = mapped_column(String(200))
+    size: Mapped[int | None] = mapped_column(BigInteger)
+    sha256: Mapped[str | None] = mapped_column(String(64))
+    ready_at: Mapped[datetime | None]
+    expires_at: Mapped[datetime | None]

@@ -28,10 +28,11 @@ class InspectingReader:
     """Passes the upload through the inspector and a SHA-256 as the encryption reads it.
 
     Each read's bytes are hashed by a helper thread while the encryption works on them.
+    Without an inspector (a file the vault made itself: a prepared export), only hashed.
     """
 
     def __init__(
-        self, source: ReadableStream, inspector: UploadInspector, helpers: Executor
+        self, source: ReadableStream, inspector: UploadInspector | None, helpers: Executor
     ) -> None:
         self._source = source
         self._inspector = inspector
@@ -42,7 +43,8 @@ class InspectingReader:
     def read(self, size: int = -1, /) -> bytes:
         data = self._source.read(size)
         if data:
-            self._inspector.feed(data)
+            if self._inspector is not None:
+                self._inspector.feed(data)
             self._hashed()  # the digest takes the reads in order
             self._hashing = self._helpers.submit(self._sha256.update, data)
         return data
@@ -114,14 +116,15 @@ def seal_into(
     store: ObjectStore,
     key: str,
     upload: ReadableStream,
-    inspector: UploadInspector,
+    inspector: UploadInspector | None,
     encryption: Callable[[ReadableStream], Iterable[bytes]],
 ) -> str:
     """Inspect, hash and encrypt the upload into the store under key; its SHA-256 hex digest.
 
     Whatever the upload or the inspector raises (a dropped connection, a refusal) is raised
     here once the store has dropped its partial object; a storage error likewise. The
-    inspector's verdict on the whole upload is for the caller to ask (`finish`).
+    inspector's verdict on the whole upload is for the caller to ask (`finish`); None for a
+    stream the vault made itself (a prepared export, `coffre.prepared`).
     """
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="coffre-seal") as helpers:
         reader = InspectingReader(upload, inspector, helpers)

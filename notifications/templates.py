@@ -342,3 +342,18 @@ du document depuis votre coffre-fort :
 $lien"""
     + _SIGNATURE,
 )
+
+# coffre.prepared: a large vault's export, prepared in the background, is ready. Nothing of
+# the vault's content is in the e-mail: the link leads to the vault page, behind the login.
+EXPORT_READY_TEMPLATE = "export_pret"
+TEMPLATES[EXPORT_READY_TEMPLATE] = MessageTemplate(
+    subject="L'export de votre coffre-fort est prêt",
+    body="""Bonjour,
+
+L'export de tout votre coffre-fort numérique, demandé depuis votre espace famille, est
+prêt. Vous pouvez le télécharger depuis votre coffre-fort jusqu'au $date_limite :
+$lien
+
+Passé cette date, il sera supprimé ; vous pourrez alors en demander un nouveau."""
+    + _SIGNATURE,
+)

@@ -23,6 +23,7 @@ from coffre.errors import (
     MemberNotInFoyer,
 )
 from coffre.inspection.uploads import UploadRefused
+from coffre.prepared import ExportDamaged, ExportExpired
 from coffre.vault import DocumentDamaged
 from procedures.bpmn.engine import DiagramFault
 from procedures.bpmn.expressions import ScriptBudgetExceeded
@@ -167,6 +168,24 @@ def _init_vault_errors(app: Flask) -> None:
     @app.errorhandler(FoyerShredded)
     def _shredded(exc: FoyerShredded) -> tuple[Response | str, int]:
         return render_error(410)
+
+    @app.errorhandler(ExportExpired)
+    def _export_expired(exc: ExportExpired) -> tuple[Response | str, int]:
+        return render_error(
+            410,
+            _(
+                "This export of your safe is no longer available: it is kept 7 days. "
+                "You can ask for a new one from your safe."
+            ),
+        )
+
+    @app.errorhandler(ExportDamaged)
+    def _export_damaged(exc: ExportDamaged) -> tuple[Response | str, int]:
+        log.error("prepared export damaged: %s", exc)  # ids only
+        return render_error(
+            500,
+            _("This export cannot be opened. The town has been told; you can ask for a new one."),
+        )
 
     @app.errorhandler(MemberNotInFoyer)
     def _member(exc: MemberNotInFoyer) -> tuple[Response | str, int]:

@@ -61,6 +61,8 @@ class Settings:
     trusted_proxies: int
     max_document_mb: int = 20
     foyer_quota_mb: int = 500
+    # A vault whose documents add up to more is exported in the background (coffre.prepared).
+    export_background_mb: int = 200
     # Names the shared counters in Redis (rate limits, login failures): one per portal.
     ratelimit_key_prefix: str = "portail"
     # Back-office sessions (agents, administrators) end after this much inactivity.
@@ -151,6 +153,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         trusted_proxies=_integer(env, "TRUSTED_PROXIES", 0),
         max_document_mb=_integer(env, "MAX_DOCUMENT_MB", 20),
         foyer_quota_mb=_integer(env, "FOYER_QUOTA_MB", 500),
+        export_background_mb=_integer(env, "EXPORT_BACKGROUND_MB", 200),
         agent_idle_minutes=_integer(env, "AGENT_IDLE_MINUTES", 30),
         trusted_hosts=_names(env, "TRUSTED_HOSTS"),
         journal_key_file=_journal_key_file(env, var_dir, production),

@@ -8,16 +8,16 @@ from datetime import timedelta
 from sqlalchemy.orm import Session
 
 from accounts import family, inactivity
-from coffre import authenticity, maintenance, scanning
+from coffre import authenticity, maintenance, prepared, scanning
 from coffre.antivirus import Scanner
 from coffre.clock import Clock
 from coffre.inspection.two_d_doc import TrustList
 from coffre.journal.anchoring import Anchoring, write_checkpoint
-from coffre.models import Document
+from coffre.models import Document, VaultExport
 from coffre.vault import Vault
 from facturation import documents as invoice_documents
 from facturation import run as billing
-from interop import handover, webhooks
+from interop import handover, portability, webhooks
 from notifications import outbox
 from notifications.outbox import MailSettings
 from procedures import tasks
@@ -39,8 +39,9 @@ def register_standard_jobs(
     two_d_doc: TrustList | None = None,
 ) -> None:
     """Send e-mail, fire task time limits, pass lapsed place offers on, expire documents and
-    drafts and remind, sweep blobs, and (given the journal key) checkpoint the journal's
-    chains every hour they moved; given a 2D-Doc trust list, read the new documents' 2D-Doc."""
+    drafts and remind, sweep blobs, prepare the large vaults' exports, and (given the journal
+    key) checkpoint the journal's chains every hour they moved; given a 2D-Doc trust list,
+    read the new documents' 2D-Doc."""
     if mail is not None:
         worker.register("outbox", timedelta(seconds=15), lambda s, c: outbox.send_due(s, c, mail))
     if vault.scanner is not None:
@@ -103,6 +104,7 @@ def register_standard_jobs(
         lambda s, c: inactivity.apply(s, c, vault, base_url, inactive_account_days),
     )
     worker.register("sweep", timedelta(hours=1), lambda s, c: maintenance.sweep_orphans(s, vault))
+    register_exports(worker, vault, base_url)
     if anchoring is not None:
         worker.register(
             "journal-checkpoint",
@@ -121,3 +123,19 @@ def register_antivirus(worker: Worker, vault: Vault, scanner: Scanner, base_url:
         return scanning.scan_pending(session, vault, scanner, notify)
 
     worker.register("antivirus", timedelta(seconds=5), scan)
+
+
+def register_exports(worker: Worker, vault: Vault, base_url: str) -> None:
+    """Build the large vaults' exports asked for (with the portal's data on the foyer, from
+    `interop`), tell the adults, and delete them once their days are over."""
+
+    def build(session: Session, clock: Clock) -> int:
+        def notify(s: Session, export: VaultExport) -> int:
+            return family.export_ready_notices(s, clock, export, base_url)
+
+        return prepared.build_pending(session, vault, portability.data_files, notify)
+
+    worker.register("exports", timedelta(seconds=30), build)
+    worker.register(
+        "exports-expiry", timedelta(hours=1), lambda s, c: prepared.expire_exports(s, vault)
+    )

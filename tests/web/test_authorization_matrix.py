@@ -31,9 +31,11 @@ from werkzeug.test import TestResponse
 
 from accounts import activation
 from accounts.models import Account, AgentService, JoinRequest, Role, Service
+from coffre import prepared
 from coffre.clock import FrozenClock
+from coffre.consent import FamilyReader
 from coffre.models import Foyer, FoyerMember, MemberRole
-from interop import clients, webhooks
+from interop import clients, portability, webhooks
 from procedures import demandes
 from procedures.history import EngineContext
 from procedures.inbox.saved_filters import save_filter
@@ -123,9 +125,15 @@ def scene(app: Flask, db_session: Session, clock: FrozenClock) -> Scene:
     software = clients.create_client(
         db_session, clock, entity_slug=service.entity.slug, name="Logiciel", scopes="foyers:read"
     ).client
+    # Family A's vault exported in the background, ready to download (coffre.prepared).
+    prepared.request_export(db_session, clock, FamilyReader(family_a.id, foyer.id))
+    prepared.build_pending(db_session, runtime(app).vault, portability.data_files)
+    export = prepared.latest(db_session, foyer.id)
+    assert export is not None
     return Scene(
         ids={
             "demande_id": str(demande.id),
+            "export_id": str(export.id),
             "document_id": str(documents[0].id),
             "task_id": str(open_task(db_session, demande).id),
             "child_id": str(child.id),
@@ -324,6 +332,7 @@ def _owned(rule: Rule) -> bool:
         "session_id",
         "activity_id",
         "custody_id",
+        "export_id",
     }
     return bool(rule.arguments & owned)
 

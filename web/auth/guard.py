@@ -29,7 +29,13 @@ HOME_BY_ROLE = {Role.FAMILLE: "famille.index", Role.AGENT: "agent.inbox", Role.A
 # What a family that has not accepted the information in force may still open: the page to
 # accept it, and, if it would rather not, getting its documents back and closing its space.
 BEFORE_INFORMATION = frozenset(
-    {"famille.information", "famille.export", "famille.supprimer_compte"}
+    {
+        "famille.information",
+        "famille.export",
+        "famille.preparer_export",
+        "famille.export_prepare",
+        "famille.supprimer_compte",
+    }
 )
 
 

@@ -34,6 +34,7 @@ EVENTS = {
     "consent.ended": _l("Sharing ended, the request's retention period being over: %(document)s"),
     "demande.retention_applied": _l("Request erased, its retention period being over"),
     "foyer.exported": _l("Whole safe downloaded"),
+    "foyer.export_prepared": _l("Download of the whole safe prepared"),
     "key.created": _l("Your safe's encryption key created"),
     "foyer.joined_with_code": _l("An adult joined the household with a family code"),
     "foyer.join_requested": _l("Someone asked to join the household"),
