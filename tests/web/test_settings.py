@@ -118,6 +118,7 @@ def test_the_demo_journal_key_is_generated_private_and_the_tsa_url_stays_out_of_
         ("ENV", "staging", "ENV must be one of"),
         ("SECRET_KEY", "short", "at least 32 characters"),
         ("SMTP_PORT", "twenty-five", "SMTP_PORT must be an integer"),
+        ("EXPORT_BACKGROUND_MB", "beaucoup", "EXPORT_BACKGROUND_MB must be an integer"),
         ("BILLING_DAY", "31", "BILLING_DAY must be a day of the month from 1 to 28"),
         ("INACTIVE_ACCOUNT_DAYS", "30", "INACTIVE_ACCOUNT_DAYS must be at least 90 days"),
         ("PAYMENT_BACKEND", "paypal", "PAYMENT_BACKEND must be one of dummy, payfip_ws"),

@@ -184,3 +184,32 @@ def test_only_the_foyers_adults_ask_for_and_download_its_export(
     assert response.status_code == 403
     count = select(func.count()).select_from(VaultExport)
     assert db_session.scalar(count) == 1
+
+
+def test_an_export_that_cannot_be_built_is_failed_and_may_be_asked_again(
+    app: Flask,
+    family_client: FlaskClient,
+    family: Account,
+    db_session: Session,
+    clock: FrozenClock,
+    small_threshold: None,
+) -> None:
+    foyer_id = family.foyer_id or 0
+    document = deposit(app, db_session, foyer_id)
+    runtime(app).store.delete(document.blob_key)  # a damaged vault
+    ask(family_client)
+
+    run_job(app, clock, "exports")
+
+    [export] = exports_of(db_session, foyer_id)
+    assert export.state is ExportState.FAILED
+    assert list(runtime(app).store.keys(EXPORT_PREFIX)) == []  # nothing half-written kept
+    assert db_session.scalar(select(func.count()).select_from(OutboxMessage)) == 0
+    page = page_text(family_client.get("/famille/coffre"))
+    assert "Votre export n'a pas pu être préparé." in page
+    assert family_client.get(f"/famille/coffre/export/{export.id}").status_code == 404
+    ask(family_client)
+    assert [e.state for e in exports_of(db_session, foyer_id)] == [
+        ExportState.FAILED,
+        ExportState.PENDING,
+    ]
