@@ -90,7 +90,7 @@ def test_db_current_and_downgrade(tmp_path: Path) -> None:
 
     assert upgraded.exit_code == 0, upgraded.output
     assert at_head.exit_code == 0, at_head.output
-    assert "0028 (head)" in at_head.output  # the last migration, the exports prepared in the background
+    assert "0028 (head)" in at_head.output  # the last migration: exports prepared in the background
     assert downgraded.exit_code == 0, downgraded.output
     assert at_base.exit_code == 0
     assert "0021" not in at_base.output
