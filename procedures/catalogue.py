@@ -16,6 +16,7 @@ from procedures.bpmn.diagrams import Diagram, DiagramRejected, load_diagram
 from procedures.definitions import (
     FAMILY_LANE,
     RETENTION_ANONYMISE,
+    RETENTION_FROM_CLOSING,
     Definition,
     DefinitionError,
     definition_from_dict,
@@ -82,6 +83,8 @@ def metadata_json(definition: Definition) -> str:
             del data[optional]
     if data["retention_rule"] == RETENTION_ANONYMISE:  # the default, as before it existed
         del data["retention_rule"]
+    if data["retention_from"] == RETENTION_FROM_CLOSING:
+        del data["retention_from"]
     return json.dumps(data, ensure_ascii=False)
 
 

@@ -18,6 +18,12 @@ FAMILY_LANE = "famille"  # a lane mapped to this handles tasks the family does i
 RETENTION_ANONYMISE = "anonymiser"
 RETENTION_DELETE = "supprimer"
 RETENTION_RULES = (RETENTION_ANONYMISE, RETENTION_DELETE)
+# From when the retention period counts: the demande's closing, or the day the child it is
+# about leaves for school (31 August of the year the child turns 3: a crèche's file is kept
+# while the child attends, then for the period), whichever is later.
+RETENTION_FROM_CLOSING = "cloture"
+RETENTION_FROM_SCHOOL = "entree_ecole"
+RETENTION_STARTS = (RETENTION_FROM_CLOSING, RETENTION_FROM_SCHOOL)
 FIELD_TYPES = frozenset({"text", "date", "choice", "child", "children", "number", "boolean"})
 
 
@@ -89,6 +95,7 @@ class Definition:
     retention_days: int = 365 * 5
     # What becomes of a closed demande once its retention period has passed.
     retention_rule: str = RETENTION_ANONYMISE
+    retention_from: str = RETENTION_FROM_CLOSING
     season_start: tuple[int, int] | None = None
     # When last year's accepted demandes may be renewed for the season starting next.
     renewal: Window | None = None
@@ -136,6 +143,12 @@ def definition_from_dict(raw: Mapping[str, Any]) -> Definition:
             f"« retention_rule » vaut « {RETENTION_ANONYMISE} » ou « {RETENTION_DELETE} », "
             f"pas « {rule} »"
         )
+    start = str(raw.get("retention_from", RETENTION_FROM_CLOSING))
+    if start not in RETENTION_STARTS:
+        problems.append(
+            f"« retention_from » vaut « {RETENTION_FROM_CLOSING} » ou « {RETENTION_FROM_SCHOOL} », "
+            f"pas « {start} »"
+        )
     if problems:
         raise DefinitionError(problems)
     return Definition(
@@ -150,6 +163,7 @@ def definition_from_dict(raw: Mapping[str, Any]) -> Definition:
         window=_window(raw.get("window")),
         retention_days=int(raw.get("retention_days", 365 * 5)),
         retention_rule=rule,
+        retention_from=start,
         season_start=_month_day(raw["season_start"]) if raw.get("season_start") else None,
         renewal=_window(raw.get("renewal")),
         back_office=_back_office(raw.get("back_office")),

@@ -19,8 +19,8 @@ MONTH_DAY_KEYS = frozenset({"opens", "closes", "season_start"})
 INLINE_TABLES = frozenset({"timeout_data"})
 # The order the built-in files use: the header first, then what the family sees, then routing.
 ORDER = (
-    "code", "title", "description", "retention_days", "retention_rule", "opens_on",
-    "season_start", "window",
+    "code", "title", "description", "retention_days", "retention_rule", "retention_from",
+    "opens_on", "season_start", "window",
     "fields",
     "documents", "lanes", "ends", "tasks",
 )  # fmt: skip

@@ -5,16 +5,16 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from datetime import timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from accounts.models import Service
-from coffre.clock import FrozenClock
+from coffre.clock import PARIS, FrozenClock
 from coffre.journal import chain as journal
-from coffre.models import Document, Foyer, Grant, JournalEntry
+from coffre.models import Document, Foyer, Grant, JournalEntry, MemberRole
 from coffre.vault import Vault
 from procedures import catalogue, demandes
 from procedures.deadlines import retention
@@ -106,6 +106,32 @@ def test_a_closed_demande_is_kept_its_period_then_its_answers_and_history_are_er
     assert retention.apply(db_session, clock) == []
 
 
+def test_a_creche_file_is_kept_while_the_child_attends_then_for_its_period(
+    db_session: Session,
+    clock: FrozenClock,
+    ctx: EngineContext,
+    family: FamilyActor,
+    vault: Vault,
+    foyer: Foyer,
+) -> None:
+    """Born in March 2025, the child leaves for school on 1 September 2028: the crèche's
+    five years count from then, not from the demande's closing in September 2026."""
+    child = next(m for m in foyer.members if m.role is MemberRole.ENFANT)
+    child.birth_date = date(2025, 3, 1)
+    db_session.commit()
+    demande = cancelled_creche(db_session, ctx, family, vault, foyer)
+    leaves = datetime(2028, 9, 1, tzinfo=PARIS)
+
+    clock.advance(KEPT + DAY)  # five years after the closing: the child left two years ago
+    assert retention.due(db_session, clock.now()) == []
+    clock.current = (leaves + KEPT - timedelta(seconds=1)).astimezone(UTC)
+    assert retention.apply(db_session, clock) == []
+
+    clock.advance(timedelta(seconds=2))
+    [erased] = retention.apply(db_session, clock)
+    assert erased.demande_id == demande.id
+
+
 def test_open_demandes_and_other_procedures_periods_are_left_alone(
     db_session: Session,
     clock: FrozenClock,
@@ -163,9 +189,13 @@ def test_an_unknown_retention_rule_is_refused_with_the_two_allowed(
     definition, _ = catalogue.read_built_in("creche")
     raw = json.loads(catalogue.metadata_json(definition))
     raw["retention_rule"] = "oublier"
+    raw["retention_from"] = "naissance"
 
     with pytest.raises(DefinitionError) as refused:
         definition_from_dict(raw)
     assert "« retention_rule » vaut « anonymiser » ou « supprimer », pas « oublier »" in str(
+        refused.value.problems
+    )
+    assert "« retention_from » vaut « cloture » ou « entree_ecole », pas « naissance »" in str(
         refused.value.problems
     )
