@@ -24,7 +24,9 @@ from werkzeug.routing import Rule
 
 from accounts import activation
 from accounts.models import Account, JoinRequest, Role
+from coffre import prepared
 from coffre.clock import FrozenClock
+from coffre.consent import FamilyReader
 from coffre.models import (
     Document,
     DocumentRead,
@@ -36,6 +38,7 @@ from coffre.models import (
 )
 from coffre.vault import Upload
 from demo.seed import demo_pdf
+from interop import portability
 from procedures import catalogue, demandes
 from procedures.demandes import FamilyActor
 from procedures.history import EngineContext
@@ -46,7 +49,9 @@ from tests.web.conftest import deposit
 from web.runtime import runtime
 
 # Parameters that name something a foyer owns: filled with the other foyer's ids.
-OWNED_PARAMETERS = ("document_id", "demande_id", "task_id", "child_id", "member_id", "join_id")
+OWNED_PARAMETERS = (
+    "document_id", "demande_id", "task_id", "child_id", "member_id", "join_id", "export_id",
+)  # fmt: skip
 # Parameters that name something shared by every family (a procedure of the catalogue).
 PUBLIC_PARAMETERS = {"code": "creche"}
 IGNORED_METHODS = {"HEAD", "OPTIONS"}
@@ -130,6 +135,11 @@ def household(
     assert sent.number is not None
     newcomer = f"arrivant-{name.lower()}@test.example"  # asks to join with a family code
     join_id = _ask_to_join(session, clock, foyer.id, newcomer)
+    # Its whole vault, exported in the background and ready to download (coffre.prepared).
+    prepared.request_export(session, clock, FamilyReader(account.id, foyer.id))
+    prepared.build_pending(session, runtime(app).vault, portability.data_files)
+    export = prepared.latest(session, foyer.id)
+    assert export is not None and export.ready_at is not None
     return Household(
         account=account,
         foyer_id=foyer.id,
@@ -140,6 +150,7 @@ def household(
             "child_id": [child.id],
             "member_id": [member.id for member in foyer.members],
             "join_id": [join_id],
+            "export_id": [export.id],
         },
         markers=[f"Famille {name}", home, child_name, newcomer, sent.number],
     )
