@@ -52,7 +52,7 @@ class ScanState(StrEnum):
 
 
 class TwoDDocState(StrEnum):
-    """What a document's 2D-Doc says of it (`coffre.authenticity`), read after its deposit."""
+    """What a document's 2D-Doc says, read after its deposit (`coffre.upkeep.authenticity`)."""
 
     PENDING = "pending"  # not read yet: the worker reads it
     NONE = "none"  # no 2D-Doc on it (or not a PDF nor an image)
@@ -178,7 +178,7 @@ class Document(Base):
         str_enum(TwoDDocState), default=TwoDDocState.PENDING, server_default="pending"
     )
     # What a valid 2D-Doc carries (names, address, income: personal data, never logged), or
-    # why it is not valid; JSON written by `coffre.authenticity`.
+    # why it is not valid; JSON written by `coffre.upkeep.authenticity`.
     two_d_doc_fields: Mapped[str | None] = mapped_column(Text)
 
 
@@ -272,7 +272,7 @@ class JournalCheckpoint(Base):
 
 
 class ExportState(StrEnum):
-    """Where a vault's export prepared in the background is (`coffre.prepared`)."""
+    """Where a vault's export prepared in the background is (`coffre.portability.prepared`)."""
 
     PENDING = "pending"  # asked for: the worker builds it
     READY = "ready"  # encrypted in the store, to download until `expires_at`

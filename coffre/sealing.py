@@ -124,7 +124,7 @@ def seal_into(
     Whatever the upload or the inspector raises (a dropped connection, a refusal) is raised
     here once the store has dropped its partial object; a storage error likewise. The
     inspector's verdict on the whole upload is for the caller to ask (`finish`); None for a
-    stream the vault made itself (a prepared export, `coffre.prepared`).
+    stream the vault made itself (a prepared export, `coffre.portability.prepared`).
     """
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="coffre-seal") as helpers:
         reader = InspectingReader(upload, inspector, helpers)

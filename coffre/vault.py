@@ -101,7 +101,7 @@ class Vault:
     keyring: Keyring = field(repr=False)
     clock: Clock
     limits: Limits = field(default_factory=Limits)
-    # With a scanner, a deposit waits for the worker's scan (`coffre.scanning`) before an
+    # With a scanner, a deposit waits for the worker's scan (`coffre.upkeep.scanning`) before an
     # agent may open it; without one it is recorded as not scanned, and opens at once.
     scanner: Scanner | None = None
 

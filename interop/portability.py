@@ -1,7 +1,7 @@
 """A foyer's data, as the export gives it back (décret n° 2018-853): open, structured, whole.
 
-The vault's ZIP (`coffre.export`) holds the documents; this adds what the portal knows of the
-foyer besides them, in `donnees/`: one JSON file (`donnees.json`, described by the JSON
+The vault's ZIP (`coffre.portability.export`) holds the documents; this adds what the portal
+knows of the foyer besides them, in `donnees/`: one JSON file (`donnees.json`, described by the JSON
 Schema `interop/export-donnees.schema.json`, copied beside it) and the same tables as CSV
 files (UTF-8, `;`-separated, a header line), one per table. Each file is listed in the ZIP's
 manifest with its size and SHA-256.

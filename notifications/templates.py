@@ -326,7 +326,7 @@ $lien"""
     + _SIGNATURE,
 )
 
-# coffre.scanning: the antivirus found malware in a deposited file, now quarantined.
+# coffre.upkeep.scanning: the antivirus found malware in a deposited file, now quarantined.
 QUARANTINE_TEMPLATE = "document_quarantaine"
 TEMPLATES[QUARANTINE_TEMPLATE] = MessageTemplate(
     subject="Un document de votre coffre-fort a été mis en quarantaine",
@@ -343,8 +343,9 @@ $lien"""
     + _SIGNATURE,
 )
 
-# coffre.prepared: a large vault's export, prepared in the background, is ready. Nothing of
-# the vault's content is in the e-mail: the link leads to the vault page, behind the login.
+# coffre.portability.prepared: a large vault's export, prepared in the background, is ready.
+# Nothing of the vault's content is in the e-mail: the link leads to the vault page, behind
+# the login.
 EXPORT_READY_TEMPLATE = "export_pret"
 TEMPLATES[EXPORT_READY_TEMPLATE] = MessageTemplate(
     subject="L'export de votre coffre-fort est prêt",

@@ -23,7 +23,7 @@ from coffre.errors import (
     MemberNotInFoyer,
 )
 from coffre.inspection.uploads import UploadRefused
-from coffre.prepared import ExportDamaged, ExportExpired
+from coffre.portability.prepared import ExportDamaged, ExportExpired
 from coffre.vault import DocumentDamaged
 from procedures.bpmn.engine import DiagramFault
 from procedures.bpmn.expressions import ScriptBudgetExceeded

@@ -61,7 +61,7 @@ class Settings:
     trusted_proxies: int
     max_document_mb: int = 20
     foyer_quota_mb: int = 500
-    # A vault whose documents add up to more is exported in the background (coffre.prepared).
+    # A vault whose documents add up to more is exported in the background (coffre.portability).
     export_background_mb: int = 200
     # Names the shared counters in Redis (rate limits, login failures): one per portal.
     ratelimit_key_prefix: str = "portail"

@@ -8,12 +8,13 @@ from datetime import timedelta
 from sqlalchemy.orm import Session
 
 from accounts import family, inactivity
-from coffre import authenticity, maintenance, prepared, scanning
 from coffre.antivirus import Scanner
 from coffre.clock import Clock
 from coffre.inspection.two_d_doc import TrustList
 from coffre.journal.anchoring import Anchoring, write_checkpoint
 from coffre.models import Document, VaultExport
+from coffre.portability import prepared
+from coffre.upkeep import authenticity, maintenance, scanning
 from coffre.vault import Vault
 from facturation import documents as invoice_documents
 from facturation import run as billing

@@ -8,10 +8,10 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from coffre import authenticity
 from coffre.clock import FrozenClock
 from coffre.inspection.two_d_doc import TrustList, load_trust_list
 from coffre.models import Document, Foyer, JournalEntry, ScanState, TwoDDocState
+from coffre.upkeep import authenticity
 from coffre.vault import Vault
 from stockage import ObjectStore
 from tests.coffre.conftest import deposit

@@ -15,10 +15,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from coffre.clock import FrozenClock
 from coffre.consent import FamilyReader
-from coffre.export import export_chunks
 from coffre.journal import chain as journal
-from coffre.maintenance import expire_documents
 from coffre.models import Document, Foyer
+from coffre.portability.export import export_chunks
+from coffre.upkeep.maintenance import expire_documents
 from coffre.vault import Vault
 from tests.coffre.conftest import deposit, pdf_of, tiny_png
 

@@ -14,8 +14,8 @@ from coffre import keys
 from coffre.clock import FrozenClock
 from coffre.journal import chain as journal
 from coffre.keyring import Keyring
-from coffre.maintenance import expire_documents, sweep_orphans, verify_blobs
 from coffre.models import Document, DocumentState, Foyer
+from coffre.upkeep.maintenance import expire_documents, sweep_orphans, verify_blobs
 from coffre.vault import Limits, Vault
 from stockage import FilesystemStore, ObjectStore
 from tests.coffre.conftest import deposit, pdf_of

@@ -9,12 +9,13 @@ import pytest
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from coffre import consent, scanning
+from coffre import consent
 from coffre.antivirus import ClamdScanner, DocumentQuarantined, ScanPending
 from coffre.clock import FrozenClock
 from coffre.consent import AgentReader, DemandeRef, FamilyReader
 from coffre.keyring import Keyring
 from coffre.models import Document, Foyer, JournalEntry, ScanState
+from coffre.upkeep import scanning
 from coffre.vault import Vault
 from stockage import ObjectStore
 from tests.clamav import EICAR_SIGNATURE, FILE_SIGNATURE, FLAGGED_PDF, INFECTED_PDF, ClamdServer

@@ -316,7 +316,7 @@ def test_200_mb_document_streams_in_bounded_memory(
 def test_expired_state_is_set_once_the_validity_has_passed(
     vault: Vault, db_session: Session, foyer: Foyer, clock: FrozenClock
 ) -> None:
-    from coffre.maintenance import expire_documents
+    from coffre.upkeep.maintenance import expire_documents
 
     old = deposit(vault, db_session, foyer, issued_on=date(2026, 5, 1))  # valid until 1 August
     soon = deposit(vault, db_session, foyer, issued_on=date(2026, 6, 15))  # until 15 September

@@ -31,10 +31,10 @@ from werkzeug.test import TestResponse
 
 from accounts import activation
 from accounts.models import Account, AgentService, JoinRequest, Role, Service
-from coffre import prepared
 from coffre.clock import FrozenClock
 from coffre.consent import FamilyReader
 from coffre.models import Foyer, FoyerMember, MemberRole
+from coffre.portability import prepared
 from interop import clients, portability, webhooks
 from procedures import demandes
 from procedures.history import EngineContext
@@ -125,7 +125,7 @@ def scene(app: Flask, db_session: Session, clock: FrozenClock) -> Scene:
     software = clients.create_client(
         db_session, clock, entity_slug=service.entity.slug, name="Logiciel", scopes="foyers:read"
     ).client
-    # Family A's vault exported in the background, ready to download (coffre.prepared).
+    # Family A's vault exported in the background, ready to download (coffre.portability.prepared).
     prepared.request_export(db_session, clock, FamilyReader(family_a.id, foyer.id))
     prepared.build_pending(db_session, runtime(app).vault, portability.data_files)
     export = prepared.latest(db_session, foyer.id)

@@ -13,9 +13,9 @@ from flask_babel import gettext as _
 from werkzeug.wrappers import Response as BaseResponse
 
 from accounts.models import Role
-from coffre import authenticity
 from coffre.clock import local_today
 from coffre.review import RefusalReason
+from coffre.upkeep import authenticity
 from procedures import agent_actions, agent_views
 from procedures.agent_actions import DemandeAsShown
 from procedures.errors import Incomplete

@@ -11,16 +11,17 @@ import click
 from flask.cli import AppGroup
 
 from accounts import family
-from coffre import keys, maintenance
+from coffre import keys
 from coffre.consent import FamilyReader
 from coffre.errors import DocumentNotFound
-from coffre.export import export_chunks
 from coffre.journal import anchoring
 from coffre.journal import audit as journal_audit
 from coffre.journal.signing_key import JournalKeyError, public_key_pem
 from coffre.journal.timestamping import TimestampError
 from coffre.keyring import add_key_version
-from web.checkpointing import anchoring_from, auditor_from
+from coffre.portability.export import export_chunks
+from coffre.upkeep import maintenance
+from web.cli.checkpointing import anchoring_from, auditor_from
 from web.cli.operator import COMMANDS as OPERATOR_COMMANDS
 from web.cli.operator import journal_read
 from web.runtime import load_keyring, runtime

@@ -21,8 +21,8 @@ from procedures import catalogue
 from procedures.deadlines import retention
 from procedures.designer.importing import ImportResult, Reason, import_stream, service_codes
 from web import schema
-from web.checkpointing import anchoring_from
 from web.cli.api import api_cli
+from web.cli.checkpointing import anchoring_from
 from web.cli.coffre import coffre_cli
 from web.cli.facturation import facturation_cli
 from web.runtime import runtime

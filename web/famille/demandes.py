@@ -24,7 +24,7 @@ from procedures.errors import DemandeNotFound, Incomplete, InvalidTransition
 from procedures.models import OPEN_STATUSES, Demande, DemandeStatus
 from procedures.progress import version_of
 from procedures.renewals import renew, renewable
-from procedures.vault_views import foyer_members
+from procedures.vault.contents import foyer_members
 from web.auth.guard import role_required
 from web.famille.blueprint import bp, family_reader
 from web.famille.documents import refusal_text

@@ -1,6 +1,6 @@
 """How the family's vault pages present documents: state labels, badges, refusal reasons.
 
-The queries live in `procedures.vault_views`; this module only adds the French words the
+The queries live in `procedures.vault.contents`; this module only adds the French words the
 pages show, so a view calls one of these, then renders.
 """
 
@@ -17,8 +17,8 @@ from sqlalchemy.orm import Session
 
 from coffre.models import Document, DocumentState, FoyerMember, ScanState
 from coffre.review import RefusalReason
-from procedures import vault_views
-from procedures.vault_views import (
+from procedures.vault import contents as vault_views
+from procedures.vault.contents import (
     NOT_DEPOSITED_BY_FAMILIES,
     current_document,
     effective_state,

@@ -11,7 +11,7 @@ from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
 
 from accounts.models import Role
-from procedures.family_journal import ActorKind, JournalLine, journal_page
+from procedures.vault.journal import ActorKind, JournalLine, journal_page
 from web.auth.guard import role_required
 from web.counter import acted_foyer_id
 from web.famille.blueprint import bp, family_reader

@@ -7,11 +7,11 @@ from flask_babel import gettext as _
 from werkzeug.wrappers import Response as BaseResponse
 
 from accounts.models import Role
-from coffre import prepared
 from coffre.clock import PARIS, local_today
 from coffre.consent import FamilyReader
-from coffre.export import export_chunks
 from coffre.models import ExportState, VaultExport
+from coffre.portability import prepared
+from coffre.portability.export import export_chunks
 from coffre.vault import MIB
 from interop import portability
 from web.auth.guard import role_required

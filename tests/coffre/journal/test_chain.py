@@ -13,12 +13,12 @@ from sqlalchemy.orm import Session
 from coffre import consent, keys, review
 from coffre.clock import FrozenClock
 from coffre.consent import AgentReader, DemandeRef, FamilyReader
-from coffre.export import export_chunks
 from coffre.journal import chain as journal
 from coffre.keyring import KEY_BYTES, Keyring
-from coffre.maintenance import expire_documents
 from coffre.models import Foyer, JournalEntry, JournalHead
+from coffre.portability.export import export_chunks
 from coffre.review import RefusalReason
+from coffre.upkeep.maintenance import expire_documents
 from coffre.vault import Vault
 from tests.coffre.conftest import deposit, pdf_of
 

@@ -12,10 +12,10 @@ from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
 from accounts.models import Account, Role, Service
-from coffre import authenticity
 from coffre.clock import FrozenClock
 from coffre.inspection.two_d_doc import TrustList, load_trust_list
 from coffre.models import Document, Foyer, FoyerMember, MemberRole, TwoDDocState
+from coffre.upkeep import authenticity
 from procedures import demandes
 from procedures.demandes import FamilyActor
 from procedures.history import EngineContext

@@ -21,7 +21,7 @@ from coffre.models import Foyer, JournalCheckpoint, JournalEntry, JournalHead
 from tests.coffre.conftest import make_foyer
 from tests.tsa import LoopbackTsa, tsa  # noqa: F401  (fixture)
 from web import create_app
-from web.checkpointing import anchoring_from
+from web.cli.checkpointing import anchoring_from
 from web.runtime import Runtime, runtime
 from web.settings import Settings
 from worker.jobs import register_standard_jobs

@@ -24,7 +24,6 @@ from werkzeug.routing import Rule
 
 from accounts import activation
 from accounts.models import Account, JoinRequest, Role
-from coffre import prepared
 from coffre.clock import FrozenClock
 from coffre.consent import FamilyReader
 from coffre.models import (
@@ -36,6 +35,7 @@ from coffre.models import (
     JournalEntry,
     MemberRole,
 )
+from coffre.portability import prepared
 from coffre.vault import Upload
 from demo.seed import demo_pdf
 from interop import portability
@@ -135,7 +135,7 @@ def household(
     assert sent.number is not None
     newcomer = f"arrivant-{name.lower()}@test.example"  # asks to join with a family code
     join_id = _ask_to_join(session, clock, foyer.id, newcomer)
-    # Its whole vault, exported in the background and ready to download (coffre.prepared).
+    # Its whole vault, exported in the background and ready to download (coffre.portability).
     prepared.request_export(session, clock, FamilyReader(account.id, foyer.id))
     prepared.build_pending(session, runtime(app).vault, portability.data_files)
     export = prepared.latest(session, foyer.id)

@@ -19,7 +19,7 @@ from coffre.consent import AgentReader, DemandeRef
 from coffre.journal import chain as journal
 from coffre.models import Document
 from demo.seed import demo_pdf
-from procedures.family_journal import PAGE_SIZE
+from procedures.vault.journal import PAGE_SIZE
 from tests.factories import make_account, make_agent, make_service, page_text
 from tests.web.agent.test_guichet import open_counter
 from tests.web.agents import sign_in_agent

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from accounts.models import Account, Role
 from coffre.clock import FrozenClock
 from coffre.models import ExportState, JournalEntry, VaultExport
-from coffre.prepared import EXPORT_PREFIX
+from coffre.portability.prepared import EXPORT_PREFIX
 from demo.seed import demo_pdf
 from notifications.models import OutboxMessage
 from tests.factories import make_account, page_text

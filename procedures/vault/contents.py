@@ -17,8 +17,8 @@ from accounts.models import Account, Entity, Role, Service
 from coffre.catalogue import DOCUMENT_TYPES
 from coffre.consent import FamilyReader, check_access, reads_of
 from coffre.errors import DocumentNotFound
-from coffre.maintenance import REMINDER_DAYS
 from coffre.models import Document, DocumentRead, DocumentState, Foyer, FoyerMember
+from coffre.upkeep.maintenance import REMINDER_DAYS
 from procedures.models import Demande, ProcedureVersion
 
 # Issued by the town into the vault: a family may not replace them with its own file.

@@ -2,9 +2,9 @@
 
 A vault larger than the portal's threshold is not zipped within one request: an adult of
 the foyer asks for its export, the worker builds the same ZIP as the inline export
-(`coffre.export`) and seals it into the object store encrypted with the foyer's data key, as
-a deposit is (`coffre.sealing`); the adults are told by e-mail, and download it from their
-vault page for KEPT days, after which its blob is deleted.
+(`coffre.portability.export`) and seals it into the object store encrypted with the foyer's
+data key, as a deposit is (`coffre.sealing`); the adults are told by e-mail, and download it
+from their vault page for KEPT days, after which its blob is deleted.
 
 A pending export is claimed with FOR UPDATE SKIP LOCKED, then held by a lease (`claimed_at`)
 rather than by the lock: the ZIP is built outside any transaction (on SQLite, a transaction
@@ -27,9 +27,9 @@ from coffre.clock import Clock
 from coffre.consent import FamilyReader
 from coffre.crypto import IntegrityError, IteratorStream, binding, decrypt, encrypt
 from coffre.errors import DocumentNotFound, FoyerShredded, KeyMissing, VaultError
-from coffre.export import export_chunks
 from coffre.journal import chain as journal
 from coffre.models import Document, ExportState, Foyer, ScanState, VaultExport
+from coffre.portability.export import export_chunks
 from coffre.sealing import seal_into
 from coffre.vault import DocumentDamaged, Vault, new_uid, uid_age_seconds
 from stockage import ObjectNotFound, ObjectStore, ObjectStream, StorageError

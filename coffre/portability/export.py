@@ -83,7 +83,7 @@ def export_chunks(
 
     `data`: files to add, by their name in the ZIP, read by the caller in the same session.
     `journaled=False`: no `foyer.exported` entry now, for a ZIP prepared in the background
-    (`coffre.prepared`), which journals its own preparation and each of its downloads.
+    (`coffre.portability.prepared`), which journals its own preparation and each of its downloads.
 
     The chunks read the object store only: the session holds no transaction while the
     ZIP is sent, however slow the client or wherever it goes (on SQLite, a transaction is

@@ -1,0 +1,1 @@
+"""Giving a foyer its vault back: the ZIP export, streamed or prepared in the background."""
