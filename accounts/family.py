@@ -11,8 +11,8 @@ from sqlalchemy.orm import Session
 from accounts.models import Account, Role
 from coffre.catalogue import DOCUMENT_TYPES
 from coffre.clock import PARIS, Clock
-from coffre.maintenance import expire_documents
 from coffre.models import Document, VaultExport
+from coffre.upkeep.maintenance import expire_documents
 from notifications.outbox import enqueue
 from notifications.templates import (
     EXPIRY_TEMPLATE,
