@@ -1,0 +1,1 @@
+"""Messages between families and the town: threads with a service, targeted news."""

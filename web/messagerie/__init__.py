@@ -1,0 +1,1 @@
+"""The pages of messaging: threads with a service, targeted news."""
