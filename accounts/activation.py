@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import unicodedata
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
@@ -422,7 +423,8 @@ def accept_invitation(
     first, last = _split_name(name)
     foyer = session.get(Foyer, foyer_id)
     assert foyer is not None  # checked by check_invitation
-    foyer.members.append(FoyerMember(role=MemberRole.ADULTE, first_name=first, last_name=last))
+    if listed_adult(foyer, first, last) is None:
+        foyer.members.append(FoyerMember(role=MemberRole.ADULTE, first_name=first, last_name=last))
     account = create_account(
         session, clock, email=email, password=password, role=Role.FAMILLE,
         display_name=name.strip(), foyer_id=foyer_id,
@@ -430,6 +432,28 @@ def accept_invitation(
     _record(account, clock, information_version)
     session.commit()
     return account
+
+
+def listed_adult(foyer: Foyer, first: str, last: str) -> FoyerMember | None:
+    """The adult of the foyer's file who bears this name, if any: the household file often
+    lists the second adult before they join (typed by the first, or at the counter), and
+    joining must not list them twice. Case, accents, hyphens and spacing do not count; a
+    name given without a last name matches on the first name."""
+    wanted = _name_key(f"{first} {last}")
+    for member in foyer.members:
+        if member.role is not MemberRole.ADULTE:
+            continue
+        if _name_key(f"{member.first_name} {member.last_name}") == wanted or (
+            not last.strip() and _name_key(member.first_name) == wanted
+        ):
+            return member
+    return None
+
+
+def _name_key(name: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", name)
+    letters = "".join(char for char in decomposed if not unicodedata.combining(char))
+    return " ".join(letters.replace("-", " ").casefold().split())
 
 
 def _check_version(version: str | None) -> None:
