@@ -3,7 +3,8 @@ into bookings, the monthly invoices, vault upkeep, journal checkpoints."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
@@ -115,15 +116,34 @@ def register_standard_jobs(
 
 
 def register_antivirus(worker: Worker, vault: Vault, scanner: Scanner, base_url: str) -> None:
-    """Scan the pending deposits every few seconds; the family is e-mailed of a quarantine."""
+    """Scan the pending deposits every few seconds, then a batch of those deposited while no
+    scanner was configured; the family is e-mailed of a quarantine."""
+    backlog = Backlog()
 
     def scan(session: Session, clock: Clock) -> int:
         def notify(s: Session, document: Document) -> int:
             return family.quarantine_notices(s, clock, document, base_url)
 
-        return scanning.scan_pending(session, vault, scanner, notify)
+        judged = scanning.scan_pending(session, vault, scanner, notify)
+        if backlog.due(clock.now()):
+            turn = scanning.rescan_not_scanned(session, vault, scanner, notify)
+            backlog.emptied_at = clock.now() if turn.emptied else None
+            judged += turn.judged
+        return judged
 
     worker.register("antivirus", timedelta(seconds=5), scan)
+
+
+@dataclass
+class Backlog:
+    """When the worker last found no `not_scanned` document: with a scanner configured none
+    should appear, so it looks again only every hour rather than querying every turn."""
+
+    emptied_at: datetime | None = None
+    every: timedelta = timedelta(hours=1)
+
+    def due(self, now: datetime) -> bool:
+        return self.emptied_at is None or now - self.emptied_at >= self.every
 
 
 def register_exports(worker: Worker, vault: Vault, base_url: str) -> None:

@@ -147,3 +147,51 @@ def test_two_workers_never_scan_the_same_document(
     with sessions() as session:
         for document in (first, second):
             assert len(scan_events(session, document)) == 1
+
+
+def test_documents_deposited_without_a_scanner_are_scanned_once_one_is_oldest_first(
+    vault: Vault,
+    scanner: ClamdScanner,
+    store: ObjectStore,
+    db_session: Session,
+    clock: FrozenClock,
+    foyer: Foyer,
+) -> None:
+    infected, clean, last = (
+        granted(db_session, clock, deposit(vault, db_session, foyer, content))
+        for content in (INFECTED_PDF, pdf_of(4300), pdf_of(4400))
+    )
+    told: list[int] = []
+
+    first = scanning.rescan_not_scanned(
+        db_session, vault, scanner, lambda _s, d: told.append(d.id), batch=2
+    )
+
+    assert first == scanning.Turn(judged=2, emptied=False)
+    for document in (infected, clean, last):
+        db_session.refresh(document)
+    assert (infected.scan_state, clean.scan_state) == (ScanState.INFECTED, ScanState.CLEAN)
+    assert told == [infected.id] and not store.exists(infected.blob_key)
+    [details] = scan_events(db_session, infected)
+    assert '"deposited_unscanned":true' in details
+    # The one not scanned yet stays open to the agent, as before the scanner came.
+    assert last.scan_state is ScanState.NOT_SCANNED
+    assert b"".join(vault.open(db_session, AGENT, last.id, DEMANDE).chunks) == pdf_of(4400)
+
+    assert scanning.rescan_not_scanned(db_session, vault, scanner) == scanning.Turn(1, True)
+    db_session.refresh(last)
+    assert last.scan_state is ScanState.CLEAN
+    assert db_session.scalars(scanning.not_scanned()).all() == []
+
+
+def test_an_absent_scanner_leaves_documents_not_scanned_and_open(
+    vault: Vault, db_session: Session, clock: FrozenClock, foyer: Foyer, clamd: ClamdServer
+) -> None:
+    document = granted(db_session, clock, deposit(vault, db_session, foyer, pdf_of(4500)))
+    away = ClamdScanner(clamd.directory / "absent.sock")
+
+    assert scanning.rescan_not_scanned(db_session, vault, away) == scanning.Turn(0, False)
+
+    db_session.refresh(document)
+    assert (document.scan_state, document.scanned_at) == (ScanState.NOT_SCANNED, clock.now())
+    assert b"".join(vault.open(db_session, AGENT, document.id, DEMANDE).chunks) == pdf_of(4500)

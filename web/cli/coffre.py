@@ -9,9 +9,11 @@ from typing import TypeVar
 
 import click
 from flask.cli import AppGroup
+from sqlalchemy.orm import Session
 
 from accounts import family
 from coffre import keys
+from coffre.antivirus import Scanner
 from coffre.consent import FamilyReader
 from coffre.errors import DocumentNotFound
 from coffre.journal import anchoring
@@ -19,12 +21,13 @@ from coffre.journal import audit as journal_audit
 from coffre.journal.signing_key import JournalKeyError, public_key_pem
 from coffre.journal.timestamping import TimestampError
 from coffre.keyring import add_key_version
+from coffre.models import Document
 from coffre.portability.export import export_chunks
-from coffre.upkeep import maintenance
+from coffre.upkeep import maintenance, scanning
 from web.cli.checkpointing import anchoring_from, auditor_from
 from web.cli.operator import COMMANDS as OPERATOR_COMMANDS
 from web.cli.operator import journal_read
-from web.runtime import load_keyring, runtime
+from web.runtime import Runtime, load_keyring, runtime
 
 T = TypeVar("T")
 
@@ -70,6 +73,48 @@ def expire() -> None:
     with rt.sessions() as session:
         expired, queued = family.expiry_reminders(session, rt.clock, rt.settings.base_url)
     click.echo(f"{expired} documents expired, {queued} reminders queued.")
+
+
+@coffre_cli.command("rescan")
+@click.option("--dry-run", is_flag=True, help="Only list and count them.")
+def rescan(dry_run: bool) -> None:
+    """Scan the documents deposited while no antivirus was configured (the worker does it too,
+    a batch every few seconds); they stay open to agents until their verdict."""
+    rt = runtime()
+    with rt.sessions() as session:
+        waiting = session.scalars(scanning.not_scanned()).all()
+        for document in waiting:
+            deposited = document.deposited_at.date().isoformat()
+            click.echo(
+                f"not scanned: document {document.id} (foyer {document.foyer_id}, "
+                f"{document.type_code}, deposited {deposited})"
+            )
+        click.echo(f"{len(waiting)} documents deposited without an antivirus scan.")
+        if dry_run or not waiting:
+            return
+        scanner = rt.scanner
+        if scanner is None:
+            raise click.ClickException("CLAMD_SOCKET is not set: no antivirus to scan them with")
+        judged = _rescan_all(session, rt, scanner)
+        left = len(session.scalars(scanning.not_scanned()).all())
+    click.echo(f"{judged} documents scanned, {left} left for the worker's next turns.")
+    if left:
+        raise SystemExit(1)
+
+
+def _rescan_all(session: Session, rt: Runtime, scanner: Scanner) -> int:
+    """Rescan batch after batch until none is left or a turn judges none (clamd away, or only
+    damaged documents left); a quarantine is e-mailed to the family as the worker does."""
+
+    def notify(s: Session, document: Document) -> int:
+        return family.quarantine_notices(s, rt.clock, document, rt.settings.base_url)
+
+    judged = 0
+    while True:
+        turn = scanning.rescan_not_scanned(session, rt.vault, scanner, notify)
+        judged += turn.judged
+        if turn.emptied or turn.judged == 0:
+            return judged
 
 
 @coffre_cli.command("rotate-kek")

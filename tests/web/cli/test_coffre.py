@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import os
 import re
@@ -15,16 +16,19 @@ import pytest
 from click.testing import Result
 from flask import Flask
 from sqlalchemy import select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from coffre import keys
 from coffre.clock import FrozenClock
 from coffre.journal import chain as journal
 from coffre.keyring import Keyring, load_keyring_file
-from coffre.models import Document, DocumentState, Foyer, JournalEntry
+from coffre.models import Document, DocumentState, Foyer, JournalEntry, ScanState
 from coffre.vault import DocumentDamaged, Vault
+from tests.clamav import ClamdServer
 from tests.coffre.conftest import deposit, make_foyer, pdf_of
+from web import create_app
 from web.runtime import Runtime, runtime
+from web.settings import Settings
 
 
 def run(app: Flask, *args: str) -> Result:
@@ -244,3 +248,49 @@ def test_export_of_an_unknown_foyer_fails_cleanly(app: Flask, tmp_path: Path) ->
     assert result.exit_code == 1
     assert "no foyer 999999" in result.output
     assert not output.exists() and not output.with_name("none.zip.part").exists()
+
+
+def test_rescan_dry_run_lists_the_documents_deposited_without_a_scan(
+    app: Flask, session: Session, documents: list[Document]
+) -> None:
+    result = run(app, "rescan", "--dry-run")
+
+    assert result.exit_code == 0, result.output
+    listed = re.findall(r"^not scanned: document (\d+) \(foyer", result.output, re.M)
+    assert [int(found) for found in listed] == [document.id for document in documents]
+    assert result.output.endswith("3 documents deposited without an antivirus scan.\n")
+    session.expire_all()
+    assert {d.scan_state for d in session.scalars(select(Document))} == {ScanState.NOT_SCANNED}
+
+
+@pytest.mark.usefixtures("documents")
+def test_rescan_without_a_scanner_says_so_and_exits_1(app: Flask) -> None:
+    result = run(app, "rescan")
+
+    assert result.exit_code == 1
+    assert "CLAMD_SOCKET is not set" in result.output
+
+
+def test_rescan_scans_them_all_with_the_configured_clamd(
+    settings: Settings,
+    sessions: sessionmaker[Session],
+    clock: FrozenClock,
+    clamd: ClamdServer,
+    session: Session,
+    documents: list[Document],
+) -> None:
+    scanning = create_app(
+        dataclasses.replace(settings, clamd_socket=clamd.socket_path), clock=clock
+    )
+    runtime(scanning).sessions = sessions
+    try:
+        result = run(scanning, "rescan")
+        again = run(scanning, "rescan")
+    finally:
+        runtime(scanning).engine.dispose()
+
+    assert result.exit_code == 0, result.output
+    assert result.output.endswith("3 documents scanned, 0 left for the worker's next turns.\n")
+    session.expire_all()
+    assert {d.scan_state for d in session.scalars(select(Document))} == {ScanState.CLEAN}
+    assert again.output == "0 documents deposited without an antivirus scan.\n"

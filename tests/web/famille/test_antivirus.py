@@ -148,3 +148,39 @@ def test_an_agent_opens_a_granted_deposit_only_once_the_antivirus_found_it_clean
 
     opened = client.get(page + "/contenu")
     assert opened.status_code == 200 and opened.data.startswith(b"%PDF")
+
+
+NOT_SCANNED = "déposé alors qu'aucun antivirus n'était en service"
+
+
+def test_a_document_deposited_without_a_scanner_stays_open_then_the_worker_scans_it(
+    app: Flask,
+    scanning_app: Flask,
+    family: Account,
+    db_session: Session,
+    clock: FrozenClock,
+) -> None:
+    foyer_id = family.foyer_id or 0
+    document = deposit(app, db_session, foyer_id, content=INFECTED_PDF)  # no CLAMD_SOCKET
+    service = make_service(db_session)
+    demande = make_demande(db_session, clock, foyer_id)
+    consent.grant(db_session, clock, family.id, document, DemandeRef(demande.id, foyer_id, True))
+    consent.open_access(db_session, clock, demande.id, service.id)
+    db_session.commit()
+    client = scanning_app.test_client()
+    assert sign_in_agent(client, make_agent(db_session, clock, service)).status_code == 302
+    page = f"/agent/demandes/{demande.id}/documents/{document.id}"
+    assert NOT_SCANNED in page_text(client.get(page))
+    assert client.get(page + "/contenu").status_code == 200
+
+    run_antivirus_job(scanning_app, db_session, clock)  # CLAMD_SOCKET set: it takes the backlog
+
+    db_session.refresh(document)
+    assert document.scan_state is ScanState.INFECTED
+    assert client.get(page + "/contenu").status_code == 410
+    shown = page_text(client.get(page))
+    assert NOT_SCANNED not in shown and "mis en quarantaine" in shown
+    [message] = db_session.scalars(
+        select(OutboxMessage).where(OutboxMessage.template == "document_quarantaine")
+    )
+    assert message.recipient == family.email
