@@ -358,3 +358,26 @@ $lien
 Passé cette date, il sera supprimé ; vous pourrez alors en demander un nouveau."""
     + _SIGNATURE,
 )
+
+# messagerie.news: a news item a service sent to the foyers chosen by its criteria. It is
+# information, not a notice the law requires: the e-mail ends with its unsubscribe link.
+NEWS_TEMPLATE = "actualite"
+TEMPLATES[NEWS_TEMPLATE] = MessageTemplate(
+    subject="$service : $titre",
+    body="""Bonjour,
+
+$service vous adresse cette information :
+
+$titre
+
+$texte
+
+Vous la retrouvez dans les actualités de votre espace famille :
+$lien"""
+    + _SIGNATURE
+    + """
+Pour ne plus recevoir les actualités par courriel (les messages sur vos demandes et vos
+justificatifs vous seront toujours envoyés) :
+$desabonnement
+""",
+)

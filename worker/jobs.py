@@ -20,6 +20,7 @@ from coffre.vault import Vault
 from facturation import documents as invoice_documents
 from facturation import run as billing
 from interop import handover, portability, webhooks
+from messagerie import news
 from notifications import outbox
 from notifications.outbox import MailSettings
 from procedures import tasks
@@ -98,6 +99,9 @@ def register_standard_jobs(
         worker.register(
             "webhooks", timedelta(seconds=15), lambda s, c: webhooks.send_due(s, c, secret_key)
         )
+    if secret_key is not None:  # it signs the unsubscribe links of the news' e-mails
+        links = news.Links(base_url=base_url, secret_key=secret_key)
+        worker.register("news", timedelta(seconds=30), lambda s, c: news.mail_pending(s, c, links))
     worker.register("drafts", timedelta(hours=1), lambda s, c: drafts.expire_drafts(s, context(c)))
     worker.register("retention", timedelta(hours=24), retention.apply)
     worker.register(
