@@ -22,6 +22,7 @@ from coffre.catalogue import configured_types
 from coffre.clock import Clock
 from coffre.errors import AccessDenied, ConsentError, DocumentAlreadyUsed, DocumentNotFound
 from coffre.journal import chain as journal
+from coffre.messaging import consent as messaging
 from coffre.models import DemandeAccess, Document, DocumentRead, DocumentState, Grant, ScanState
 from coffre.operator import Operator, checked_reason
 
@@ -102,12 +103,15 @@ def check_access(
     demande_id: int | None = None,
     *,
     content: bool = True,
+    thread_id: int | None = None,
 ) -> ReadPermit:
     """Allow the read or raise; a family asking for another foyer's document sees "not found".
 
     The antivirus's verdict comes after the rule: an agent opens nothing pending or
     quarantined, and nobody opens a quarantined document's content; `content=False` asks
-    for a family's own document's record only (its page, its deletion).
+    for a family's own document's record only (its page, its deletion). An agent reads for
+    a demande, or for a message thread (`thread_id`) the family shared the document in
+    (`coffre.messaging.consent`).
     """
     document = session.get(Document, document_id)
     if isinstance(reader, FamilyReader):
@@ -123,6 +127,8 @@ def check_access(
         if content:
             _check_scan(document, pending_allowed=True)
         return ReadPermit(document, reader, None, None)
+    if thread_id is not None:
+        return _thread_permit(session, reader, document, thread_id)
     if document is None or demande_id is None or not reader.service_ids:
         raise AccessDenied(f"agent {reader.account_id} may not read document {document_id}")
     allowed = session.scalar(
@@ -135,6 +141,23 @@ def check_access(
         )
     _check_scan(document, pending_allowed=False)
     return ReadPermit(document, reader, demande_id, _handling_service(session, reader, demande_id))
+
+
+def _thread_permit(
+    session: Session, reader: AgentReader, document: Document | None, thread_id: int
+) -> ReadPermit:
+    allowed = document is not None and session.scalar(
+        select(Document.id).where(
+            Document.id == document.id, messaging.readable_in_thread(reader.service_ids, thread_id)
+        )
+    )
+    if document is None or not allowed:
+        raise AccessDenied(
+            f"agent {reader.account_id} may not read a document in thread {thread_id}"
+        )
+    _check_scan(document, pending_allowed=False)
+    service_id = messaging.reading_service(session, thread_id, document.id)
+    return ReadPermit(document, reader, None, service_id)
 
 
 def _check_scan(document: Document, pending_allowed: bool) -> None:

@@ -207,6 +207,23 @@ class DemandeAccess(Base):
     opened_at: Mapped[datetime]
 
 
+class MessageGrant(Base):
+    """The family's consent given in a message thread: the thread's service may read the
+    document for that thread (threads live in `messagerie`, a package above)."""
+
+    __tablename__ = "message_grants"
+    __table_args__ = (Index("ix_message_grants_document_thread", "document_id", "thread_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"))
+    thread_id: Mapped[int] = mapped_column(index=True)
+    service_id: Mapped[int]
+    granted_by: Mapped[int | None]
+    granted_at: Mapped[datetime]
+    revoked_by: Mapped[int | None]
+    revoked_at: Mapped[datetime | None]
+
+
 class DocumentRead(Base):
     """One read of a document: who, for which demande, how, when."""
 

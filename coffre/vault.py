@@ -256,6 +256,8 @@ class Vault:
         document_id: int,
         demande_id: int | None = None,
         purpose: str = "download",
+        *,
+        thread_id: int | None = None,
     ) -> OpenedDocument:
         """Check access, log the read and read the data key (committed), then give the plaintext.
 
@@ -263,7 +265,7 @@ class Vault:
         are sent, however slow the client or wherever it goes (on SQLite, a transaction is
         the database's write lock).
         """
-        permit = consent.check_access(session, reader, document_id, demande_id)
+        permit = consent.check_access(session, reader, document_id, demande_id, thread_id=thread_id)
         consent.record_read(session, self.clock, permit, purpose)
         key = keys.data_key(session, self.keyring, permit.document.foyer_id)
         session.commit()

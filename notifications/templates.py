@@ -359,6 +359,33 @@ Passé cette date, il sera supprimé ; vous pourrez alors en demander un nouveau
     + _SIGNATURE,
 )
 
+# messagerie.threads: a new message in a thread. The e-mail says who wrote and where to read
+# it, nothing of the message (neither its subject nor its text): the family reads it behind
+# the login, and an e-mail is neither private nor proof of who sent it.
+THREAD_MESSAGE_TEMPLATE = "messagerie_nouveau_message"
+TEMPLATES[THREAD_MESSAGE_TEMPLATE] = MessageTemplate(
+    subject="Vous avez un nouveau message de $service",
+    body="""Bonjour,
+
+Vous avez un nouveau message de $service sur le portail famille.
+
+Vous pouvez le lire dans votre espace famille :
+$lien"""
+    + _SIGNATURE,
+)
+# The service's agents, when a family writes: as little, not even the family's name.
+THREAD_MESSAGE_AGENT_TEMPLATE = "messagerie_message_famille"
+TEMPLATES[THREAD_MESSAGE_AGENT_TEMPLATE] = MessageTemplate(
+    subject="Service $service : vous avez un nouveau message d'une famille",
+    body="""Bonjour,
+
+Une famille a écrit au service $service sur le portail famille.
+
+Vous pouvez lire son message dans votre espace agent :
+$lien"""
+    + _SIGNATURE,
+)
+
 # messagerie.news: a news item a service sent to the foyers chosen by its criteria. It is
 # information, not a notice the law requires: the e-mail ends with its unsubscribe link.
 NEWS_TEMPLATE = "actualite"

@@ -32,6 +32,8 @@ EVENTS = {
     "consent.granted": _l("Document shared with a request: %(document)s"),
     "consent.revoked": _l("Sharing withdrawn: %(document)s"),
     "consent.ended": _l("Sharing ended, the request's retention period being over: %(document)s"),
+    "message.document_shared": _l("Document shared in a message to a service: %(document)s"),
+    "message.document_withdrawn": _l("Sharing in a message withdrawn: %(document)s"),
     "demande.retention_applied": _l("Request erased, its retention period being over"),
     "foyer.exported": _l("Whole safe downloaded"),
     "foyer.export_prepared": _l("Download of the whole safe prepared"),

@@ -9,6 +9,7 @@ import accounts.models
 import coffre.catalogue
 import coffre.models
 import interop.models
+import messagerie.models
 import messagerie.news_models
 import notifications.models
 import procedures.models
@@ -46,5 +47,6 @@ assert coffre.catalogue and accounts.models  # imported for their tables
 assert notifications.models and worker.models  # imported for their tables
 assert reservations.models  # imported for its tables
 assert interop.models  # imported for its tables
+assert messagerie.models  # imported for its tables
 assert messagerie.news_models  # imported for its tables
 run_migrations_online()
