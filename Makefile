@@ -32,6 +32,7 @@ $(BIN)/python:
 	$(BIN)/pip install --quiet --upgrade pip
 
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
+	echo "Installation des dépendances Python dans $(VENV) (quelques minutes la première fois)"
 	$(BIN)/pip install --quiet -e .
 	touch $@
 
@@ -44,6 +45,7 @@ $(VENV)/.installed-demo: pyproject.toml $(VENV)/.installed
 	touch $@
 
 node_modules/.installed: package.json package-lock.json
+	echo "Installation des bibliothèques du navigateur (npm ci)"
 	npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
 	touch $@
 
@@ -93,24 +95,32 @@ system-deps:
 	  fi
 	fi
 
-# Links in e-mails and the payment's return come from BASE_URL: the address served here.
-run: export BASE_URL ?= http://$(HOST):$(PORT)
+# `make run` prints what a newcomer reads, not the recipes: the logins, the portal's address.
+.SILENT: run system-deps $(BIN)/python $(VENV)/.installed $(VENV)/.installed-dev \
+  $(VENV)/.installed-demo node_modules/.installed $(VENDOR)/.copied $(CATALOGUE_MO)
+
+# Links in e-mails and the payment's return come from BASE_URL; unset, the portal derives it
+# from HOST and PORT (web/settings.py), so `make run PORT=5001` links to port 5001.
+run: export HOST := $(HOST)
+run: export PORT := $(PORT)
 run: export FRANCECONNECT_URL ?= http://$(HOST):$(FC_PORT)
 run: export FRANCECONNECT_CLIENT_ID ?= portail-bellerive-demo
 run: export FRANCECONNECT_CLIENT_SECRET ?= demo
 run: export FRANCECONNECT_SCOPES ?= openid profile email
 run: system-deps install $(VENV)/.installed-demo
 	install -d -m 700 var  # keys and database: the portal narrows a wider mode too
-	$(BIN)/flask db upgrade
+	$(BIN)/flask db upgrade --quiet
 	$(BIN)/flask seed-demo
 	$(BIN)/flask worker & worker=$$!
 	$(BIN)/python -m oidc_provider_mock --host $(HOST) --port $(FC_PORT) \
 	  $(foreach user,$(FC_DEMO_USERS),--user-claims $(user)) >var/fournisseur-identite.log 2>&1 & provider=$$!
-	trap 'kill $$worker $$provider 2>/dev/null; wait $$worker $$provider 2>/dev/null || true' EXIT INT TERM
-	echo "Portail : http://$(HOST):$(PORT)  (Ctrl-C pour arrêter ; worker pid $$worker)"
-	echo "FranceConnect de démonstration : $$FRANCECONNECT_URL (fournisseur OpenID local, pid $$provider)"
-	$(BIN)/gunicorn --bind $(HOST):$(PORT) --workers 2 --threads 4 --access-logfile - \
-	  --logger-class web.access_log.MaskingLogger 'web:create_app()'
+	trap 'kill $$worker $$provider 2>/dev/null; wait $$worker $$provider 2>/dev/null || true' EXIT
+	# Ctrl-C stops the portal (gunicorn leaves on SIGINT): the recipe then ends without an error.
+	trap 'exit 0' INT TERM
+	echo "FranceConnect de démonstration : $$FRANCECONNECT_URL (fournisseur OpenID local)"
+	echo "Ctrl-C pour arrêter."
+	$(BIN)/gunicorn --bind $(HOST):$(PORT) --workers 2 --threads 4 --log-level warning \
+	  --access-logfile - --logger-class web.access_log.MaskingLogger 'web:create_app()'
 
 lint: install-dev
 	$(BIN)/ruff check .

@@ -119,6 +119,25 @@ def verify_code(
     session.commit()
 
 
+def demo_code(session: Session, clock: Clock, keyring: Keyring, account_id: int) -> str | None:
+    """The code the account's next step accepts now: what its app would show.
+
+    For a demo's pages only (the caller's ENV=development), where agents sign in without an
+    authenticator app; never elsewhere, as it stands in for the second factor. None when
+    the account has no secret yet, or used every code of the window (wait 30 seconds).
+    """
+    account = _account(session, account_id)
+    if account.totp_secret_encrypted is None:
+        return None
+    totp = pyotp.TOTP(_open(keyring, account.id, account.totp_secret_encrypted))
+    current = totp.timecode(clock.now())
+    last = account.totp_last_counter
+    for counter in range(current, current + VALID_WINDOW + 1):
+        if last is None or counter > last:
+            return totp.generate_otp(counter)
+    return None
+
+
 def reset_second_factor(session: Session, account_id: int) -> None:
     """Forget an account's second factor and end its sessions: it enrols again at its next
     login; commits."""

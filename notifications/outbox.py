@@ -10,11 +10,12 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
 import smtplib
 import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
 from typing import Any
@@ -231,3 +232,50 @@ def _describe(exc: Exception) -> str:
         codes = sorted({code for code, _reply in exc.recipients.values()})
         return " ".join([name, *map(str, codes)])
     return name
+
+
+# A link in a message's text: up to a space, or a closing quote or bracket.
+_LINK = re.compile(r"https?://[^\s<>\"'«»()]+")
+
+
+@dataclass(frozen=True)
+class WrittenMessage:
+    """A message of the outbox as written, for the demo's page that stands for a mailbox."""
+
+    id: int
+    recipient: str
+    subject: str
+    body: str = field(repr=False)
+    links: tuple[str, ...]
+    created_at: datetime
+    sent_at: datetime | None
+    failed_at: datetime | None
+
+
+def latest_messages(session: Session, limit: int = 50) -> list[WrittenMessage]:
+    """The newest messages, sent or not, with their text and links (sign-up, reset...).
+
+    For a demo or a developer's machine only: the texts carry every link's token.
+    """
+    rows = session.scalars(
+        select(OutboxMessage).order_by(OutboxMessage.id.desc()).limit(limit)
+    ).all()
+    return [_written(row) for row in rows]
+
+
+def _written(row: OutboxMessage) -> WrittenMessage:
+    try:
+        subject, body = render(row.template, json.loads(row.context))
+    except (InvalidNotification, ValueError):  # a template since renamed, a broken context
+        subject, body = row.template, ""
+    links = tuple(dict.fromkeys(link.rstrip(".,;:!?") for link in _LINK.findall(body)))
+    return WrittenMessage(
+        id=row.id,
+        recipient=row.recipient,
+        subject=" ".join(subject.split()),
+        body=body,
+        links=links,
+        created_at=row.created_at,
+        sent_at=row.sent_at,
+        failed_at=row.failed_at,
+    )

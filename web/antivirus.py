@@ -52,9 +52,11 @@ def quarantine_reason() -> str:
 def warn_if_unscanned(settings: Settings) -> None:
     """A log warning when deposits are not scanned, or clamd's signatures cannot be found."""
     if settings.clamd_socket is None:
-        log.warning(
+        # The demo (`make run`) has no scanner: each of its processes would say it again.
+        log.log(
+            logging.DEBUG if settings.is_development else logging.WARNING,
             "CLAMD_SOCKET is not set: deposits are not scanned by an antivirus "
-            "(they are recorded as not scanned and open to agents at once)"
+            "(they are recorded as not scanned and open to agents at once)",
         )
         return
     signatures = settings.clamav_signatures

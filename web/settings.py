@@ -114,6 +114,12 @@ class Settings:
         return self.env == "production"
 
     @property
+    def is_development(self) -> bool:
+        """A demo or a developer's machine (ENV unset): the demo's aids are shown, such as
+        the outbox's page and the current second-factor code; never in production or tests."""
+        return self.env == "development"
+
+    @property
     def secure_cookies(self) -> bool:
         return self.base_url.startswith("https://")
 
@@ -311,13 +317,30 @@ def _smtp(env: Mapping[str, str]) -> SmtpSettings:
     )
 
 
+# Addresses a server listens on, not ones a browser can open: links name the loopback instead.
+WILDCARD_HOSTS = ("0.0.0.0", "::", "[::]")  # noqa: S104  (compared with, never bound)
+
+
 def _base_url(env: Mapping[str, str]) -> str:
-    # Every e-mailed link starts with it, and its host is the one the portal answers.
-    value = env.get("BASE_URL", "http://127.0.0.1:5000").rstrip("/")
+    # Every e-mailed link starts with it, and its host is the one the portal answers. Unset, it
+    # is the address `make run` serves (HOST and PORT), so links follow `make run PORT=5001`.
+    value = (env.get("BASE_URL") or _served_address(env)).rstrip("/")
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ConfigError("BASE_URL must be an absolute address: https://host[:port][/path]")
     return value
+
+
+def _served_address(env: Mapping[str, str]) -> str:
+    host = env.get("HOST", "").strip() or "127.0.0.1"
+    if host in WILDCARD_HOSTS:
+        host = "127.0.0.1"
+    elif ":" in host and not host.startswith("["):
+        host = f"[{host}]"  # an IPv6 address
+    port = _integer(env, "PORT", 5000)
+    if not 0 < port < 65536:
+        raise ConfigError("PORT must be a TCP port, from 1 to 65535")
+    return f"http://{host}:{port}"
 
 
 def _names(env: Mapping[str, str], name: str) -> tuple[str, ...]:

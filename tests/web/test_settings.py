@@ -214,3 +214,28 @@ def test_payment_settings_are_read_and_the_dummy_backend_is_refused_in_productio
     assert load_settings(production).payment_backend == ""  # no online payment by default
     with pytest.raises(ConfigError, match="PAYMENT_BACKEND=dummy is refused in production"):
         load_settings(production | {"PAYMENT_BACKEND": "dummy"})
+
+
+def test_base_url_follows_host_and_port_when_unset(tmp_path: Path) -> None:
+    """`make run PORT=5001` exports HOST and PORT: e-mailed links point at the port in use."""
+
+    def base_url(**env: str) -> str:
+        return load_settings({"VAR_DIR": str(tmp_path), **env}).base_url
+
+    assert base_url(PORT="5001") == "http://127.0.0.1:5001"
+    assert base_url(HOST="localhost", PORT="8080") == "http://localhost:8080"
+    assert base_url(HOST="0.0.0.0", PORT="5001") == "http://127.0.0.1:5001"  # noqa: S104
+    assert base_url(HOST="::1", PORT="5001") == "http://[::1]:5001"
+    assert base_url(HOST="localhost", PORT="5001", BASE_URL="https://famille.example/") == (
+        "https://famille.example"  # set, BASE_URL wins
+    )
+    assert load_settings({"VAR_DIR": str(tmp_path), "PORT": "5001"}).served_hosts == [
+        "127.0.0.1",
+        "localhost",
+    ]
+
+
+@pytest.mark.parametrize("port", ["0", "70000", "cinq"])
+def test_a_port_that_is_no_tcp_port_is_refused(tmp_path: Path, port: str) -> None:
+    with pytest.raises(ConfigError, match="PORT"):
+        load_settings({"VAR_DIR": str(tmp_path), "PORT": port})

@@ -13,7 +13,7 @@ from accounts.organisation import (
 )
 from web.admin.blueprint import bp
 from web.auth.guard import role_required
-from web.runtime import db
+from web.runtime import db, runtime
 
 
 @bp.get("/")
@@ -25,4 +25,5 @@ def index() -> str:
         is_global=administrator(session, current_user.id).is_global,
         entities=organisation.entities(session, current_user.id),
         agents=admin_agents.agents(session, current_user.id),
+        demo_emails=runtime().settings.is_development,  # web.admin.outbox
     )

@@ -8,6 +8,7 @@ from web.admin import (  # noqa: F401
     home,
     journal,
     organisation,
+    outbox,
     procedures,
     tariffs,
     webhooks,

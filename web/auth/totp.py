@@ -100,7 +100,19 @@ def _complete_login(account_id: int) -> BaseResponse:
 
 
 def _code_page(form: CodeForm, template: str, status: int, **context: object) -> tuple[str, int]:
-    return render_template(f"auth/{template}", form=form, **context), status
+    return render_template(f"auth/{template}", form=form, demo_code=_demo_code(), **context), status
+
+
+def _demo_code() -> str | None:
+    """In development only, the code of the moment: the demo's agents need no app."""
+    account_id = _pending_account_id()
+    if account_id is None or not runtime().settings.is_development:
+        return None
+    rt = runtime()
+    try:
+        return second_factor.demo_code(db(), rt.clock, rt.keyring, account_id)
+    except second_factor.SecondFactorError:  # the page itself says what is wrong
+        return None
 
 
 _account_limit = limiter.shared_limit(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import logging
 import signal
 import sys
 from pathlib import Path
@@ -10,7 +11,7 @@ from types import FrameType
 
 import click
 from alembic import command
-from flask import Flask
+from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -25,6 +26,7 @@ from web.cli.api import api_cli
 from web.cli.checkpointing import anchoring_from
 from web.cli.coffre import coffre_cli
 from web.cli.facturation import facturation_cli
+from web.links import absolute_url
 from web.runtime import runtime
 from worker.jobs import register_standard_jobs
 from worker.loop import Worker
@@ -34,10 +36,14 @@ db_cli = AppGroup("db", help="Database schema (Alembic migrations).")
 
 @db_cli.command("upgrade")
 @click.argument("revision", default="head")
-def db_upgrade(revision: str) -> None:
+@click.option("--quiet", is_flag=True, help="Print nothing but warnings and errors (make run).")
+def db_upgrade(revision: str, quiet: bool) -> None:
     """Migrate the database up to REVISION (default: the latest)."""
+    if quiet:  # Alembic's INFO lines: one per migration, and two about the database's dialect
+        logging.getLogger("alembic").setLevel(logging.WARNING)
     schema.upgrade(runtime().engine, revision)
-    click.echo(f"Database at revision {revision}.")
+    if not quiet:
+        click.echo(f"Database at revision {revision}.")
 
 
 @db_cli.command("downgrade")
@@ -79,10 +85,23 @@ def seed_demo_command() -> None:
     click.echo("\nComptes de démonstration (mot de passe commun : " + DEMO_PASSWORD + ")")
     for login in logins:
         click.echo(f"  {login.role:<15} {login.email:<40} {login.name}")
-    click.echo(
-        "Agents et administrateurs : à la première connexion, ajoutez le compte à une "
-        "application d'authentification (QR code affiché), puis saisissez ses codes à 6 chiffres."
-    )
+    if rt.settings.is_development:
+        click.echo(
+            "Agents et administrateurs : après le mot de passe, la page du code affiche le code "
+            "du moment (mode développement : aucune application d'authentification à installer)."
+        )
+        with current_app.test_request_context():
+            outbox_page = absolute_url("admin.courriels")
+        click.echo(f"\nPortail : {rt.settings.base_url}")
+        click.echo(f"Courriels de la démo (inscription, mot de passe, invitations) : {outbox_page}")
+        if not rt.settings.smtp.host:
+            click.echo("  (SMTP_HOST vide : rien ne part ; lisez-les là, en administrateur)")
+    else:
+        click.echo(
+            "Agents et administrateurs : à la première connexion, ajoutez le compte à une "
+            "application d'authentification (QR code affiché), puis saisissez ses codes à "
+            "6 chiffres."
+        )
     click.echo("")
 
 
