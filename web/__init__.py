@@ -20,6 +20,7 @@ from web.auth import pages as auth
 from web.extensions import babel, csrf, limiter, login_manager
 from web.famille import pages as famille
 from web.hosts import ServedHostsOnly
+from web.messagerie import news as actualites
 from web.messagerie import threads_agent, threads_common, threads_famille
 from web.runtime import EXTENSION_KEY, build_runtime, close_db
 from web.settings import Settings, load_settings
@@ -42,7 +43,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         )
     app.wsgi_app = ServedHostsOnly(app, app.wsgi_app)  # type: ignore[method-assign]
     _init_extensions(app)
-    for module in (public, auth, famille, agent, admin, paiement):
+    for module in (public, auth, famille, agent, admin, paiement, actualites):
         app.register_blueprint(module.bp)
     for messages in (threads_famille, threads_agent):
         app.register_blueprint(messages.bp)

@@ -36,6 +36,9 @@ from coffre.consent import FamilyReader
 from coffre.models import Foyer, FoyerMember, MemberRole
 from coffre.portability import prepared
 from interop import clients, portability, webhooks
+from messagerie.audience import Criteria
+from messagerie.news import Author, Draft
+from messagerie.news import publish as publish_news
 from procedures import demandes
 from procedures.history import EngineContext
 from procedures.inbox.saved_filters import save_filter
@@ -130,10 +133,16 @@ def scene(app: Flask, db_session: Session, clock: FrozenClock) -> Scene:
     prepared.build_pending(db_session, runtime(app).vault, portability.data_files)
     export = prepared.latest(db_session, foyer.id)
     assert export is not None
+    # News of the canteen's families (messagerie.news): A's child eats there, B's Léa does not.
+    item = publish_news(
+        db_session, clock, Author(supervisor.id, frozenset({service.id})),
+        Draft(service.id, "Menu", "Frites", Criteria(activity_id=canteen.id)),
+    )  # fmt: skip
     return Scene(
         ids={
             "demande_id": str(demande.id),
             "export_id": str(export.id),
+            "news_id": str(item.id),
             "document_id": str(documents[0].id),
             "task_id": str(open_task(db_session, demande).id),
             "child_id": str(child.id),
@@ -288,6 +297,7 @@ RULES: dict[str, Expect | Public] = {
     "paiement.banque_fictive": Public("400", "400"),
     "paiement.banque_fictive_payer": Public("400", "400"),
     "admin.invitation_mot_de_passe": INVALID_TOKEN,
+    "actualites.desabonnement": INVALID_TOKEN,  # the news' unsubscribe link, no login
 }
 # What an allowed GET answers when it is not the page itself (200).
 ALLOWED = {
@@ -311,6 +321,8 @@ PREFIXES: dict[str, Expect | Public] = {
     "foyers-et-services.": API_BEARER,
     "famille.": family_space,
     "agent.": agent_space,
+    "actualites.famille_": family_space,
+    "actualites.agent_": supervisors_only,  # targeted news are sent by supervisors
     "admin.": admin_space,
 }
 
@@ -333,6 +345,7 @@ def _owned(rule: Rule) -> bool:
         "activity_id",
         "custody_id",
         "export_id",
+        "news_id",
     }
     return bool(rule.arguments & owned)
 
