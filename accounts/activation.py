@@ -155,7 +155,7 @@ def sign_up(
     returned either way (the page must not reveal which). Commits.
     """
     check_new_password(password, email)
-    _check_version(information_version)
+    _check_version(session, information_version)
     password_hash = hash_password(password)  # hashed either way: same time for both cases
     email = normalize_email(email)
     if find_account(session, email) is not None:
@@ -175,7 +175,7 @@ def sign_up(
         is_active=False,
         created_at=now,
     )
-    information.record_acceptance(account, clock, information_version)
+    information.record_acceptance(session, account, clock, information_version)
     session.add(account)
     try:
         session.flush()
@@ -287,7 +287,7 @@ def activate_with_code(
     then asked to before using its space).
     """
     check_new_password(password, email)
-    _check_version(information_version)
+    _check_version(session, information_version)
     now = clock.now()
     row = session.scalar(select(FamilyCode).where(FamilyCode.code == _normalize_code(family_code)))
     matches = _verify(row.one_time_hash if row else _DUMMY_HASH, _normalize_code(one_time_code))
@@ -308,7 +308,7 @@ def activate_with_code(
         created_at=now,
     )
     row.used_at = now
-    _record(account, clock, information_version)
+    _record(session, account, clock, information_version)
     session.add(account)
     join_with_code(session, clock, account, row, link=link)
     session.commit()
@@ -418,7 +418,7 @@ def accept_invitation(
     """
     email = check_invitation(session, clock, secret=secret, token=token)
     check_new_password(password, email)
-    _check_version(information_version)
+    _check_version(session, information_version)
     foyer_id = _serializer(secret, _INVITATION).loads(token)["f"]
     first, last = _split_name(name)
     foyer = session.get(Foyer, foyer_id)
@@ -429,7 +429,7 @@ def accept_invitation(
         session, clock, email=email, password=password, role=Role.FAMILLE,
         display_name=name.strip(), foyer_id=foyer_id,
     )  # fmt: skip
-    _record(account, clock, information_version)
+    _record(session, account, clock, information_version)
     session.commit()
     return account
 
@@ -456,12 +456,12 @@ def _name_key(name: str) -> str:
     return " ".join(letters.replace("-", " ").casefold().split())
 
 
-def _check_version(version: str | None) -> None:
+def _check_version(session: Session, version: str | None) -> None:
     """Refuse, before anything is made, a version of the information that is not in force."""
-    if version is not None and version != information.current().identifier:
+    if version is not None and version != information.in_force_identifier(session):
         raise information.UnknownVersion(version)
 
 
-def _record(account: Account, clock: Clock, version: str | None) -> None:
+def _record(session: Session, account: Account, clock: Clock, version: str | None) -> None:
     if version is not None:
-        information.record_acceptance(account, clock, version)
+        information.record_acceptance(session, account, clock, version)

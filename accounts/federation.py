@@ -90,7 +90,7 @@ def create_family(
     `information_version` is the version of the information the family accepted before
     (accounts.information): UnknownVersion, before anything is made, unless it is in force.
     """
-    if information_version != information.current().identifier:
+    if information_version != information.in_force_identifier(session):
         raise information.UnknownVersion(information_version)
     email = normalize_email(email)
     if "@" not in email or len(email) > 254 or " " in email:
@@ -119,7 +119,7 @@ def create_family(
         created_at=now,
         last_login_at=now,
     )
-    information.record_acceptance(account, clock, information_version)
+    information.record_acceptance(session, account, clock, information_version)
     session.add(account)
     try:
         session.flush()

@@ -207,3 +207,16 @@ class FederatedIdentity(Base):
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
     created_at: Mapped[datetime]
     last_login_at: Mapped[datetime | None]
+
+
+class InformationText(Base):
+    """A version of the information shown before sign-up (R.55-1) published by an
+    administrator, in Markdown; never updated nor deleted (accounts.information)."""
+
+    __tablename__ = "information_versions"
+
+    # The version's number: the built-in versions (templates) come first, these follow.
+    number: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    text: Mapped[str] = mapped_column(Text)
+    published_at: Mapped[datetime]
+    published_by: Mapped[int | None] = mapped_column(ForeignKey("accounts.id", ondelete="SET NULL"))

@@ -315,7 +315,9 @@ def _family(
             foyer_id=foyer.id,
         )
         # The demo's families have read the information, as if they had signed up.
-        information.record_acceptance(account, clock, information.current().identifier)
+        information.record_acceptance(
+            session, account, clock, information.in_force_identifier(session)
+        )
         if vault is not None:
             _documents(session, vault, foyer)
     return DemoLogin("famille", email, name)

@@ -38,7 +38,9 @@ def make_account(session: Session, clock: Clock, role: Role, **fields: object) -
         values["foyer_id"] = make_foyer(session, clock).id
     account = create_account(session, clock, role=role, **values)  # type: ignore[arg-type]
     if role is Role.FAMILLE:  # as if signed up: it read the information in force
-        information.record_acceptance(account, clock, information.current().identifier)
+        information.record_acceptance(
+            session, account, clock, information.in_force_identifier(session)
+        )
     session.commit()
     return account
 

@@ -27,13 +27,13 @@ def home() -> str:
 @bp.get("/coffre/information")
 def information_page() -> str:
     """The information in force about the family space (R.55-1), readable by anyone."""
-    return _information(information.current())
+    return _information(information.current(db()))
 
 
 @bp.get("/coffre/information/version-<identifier>")
 def information_version(identifier: str) -> str:
     """A published version of the information, in force or not, at its own address."""
-    version = information.find(identifier)
+    version = information.find(db(), identifier)
     if version is None:
         abort(404)
     return _information(version)
@@ -43,8 +43,8 @@ def _information(version: InformationVersion) -> str:
     return render_template(
         "public/information.html",
         version=version,
-        in_force=information.current(),
-        versions=list(reversed(information.VERSIONS)),
+        in_force=information.current(db()),
+        versions=list(reversed(information.versions(db()))),
     )
 
 

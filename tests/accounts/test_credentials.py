@@ -63,7 +63,7 @@ def sign_up(session: Session, clock: FrozenClock, email: str = "jeanne@example.o
         email=email,
         name="Jeanne Martin",
         password=PASSWORD,
-        information_version=information.current().identifier,
+        information_version=information.in_force_identifier(session),
     )
 
 
@@ -167,7 +167,7 @@ def test_sign_up_refuses_weak_passwords(
             email="jeanne@example.org",
             name="Jeanne",
             password=password,
-            information_version=information.current().identifier,
+            information_version=information.in_force_identifier(db_session),
         )
     assert find_account(db_session, "jeanne@example.org") is None
 

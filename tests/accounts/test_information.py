@@ -21,20 +21,22 @@ def version_2(monkeypatch: pytest.MonkeyPatch) -> InformationVersion:
     return published
 
 
-def test_the_last_published_version_is_in_force(version_2: InformationVersion) -> None:
-    assert information.current() == version_2
-    assert information.find("1") == InformationVersion("1", date(2026, 12, 7))
-    assert information.find("3") is None
+def test_the_last_published_version_is_in_force(
+    db_session: Session, version_2: InformationVersion
+) -> None:
+    assert information.current(db_session) == version_2
+    assert information.find(db_session, "1") == InformationVersion("1", date(2026, 12, 7))
+    assert information.find(db_session, "3") is None
 
 
 def test_only_families_behind_the_version_in_force_must_accept(
-    version_2: InformationVersion,
+    db_session: Session, version_2: InformationVersion
 ) -> None:
-    assert information.must_accept(Role.FAMILLE, None)
-    assert information.must_accept(Role.FAMILLE, "1")
-    assert not information.must_accept(Role.FAMILLE, "2")
-    assert not information.must_accept(Role.AGENT, None)
-    assert not information.must_accept(Role.ADMIN, "1")
+    assert information.must_accept(db_session, Role.FAMILLE, None)
+    assert information.must_accept(db_session, Role.FAMILLE, "1")
+    assert not information.must_accept(db_session, Role.FAMILLE, "2")
+    assert not information.must_accept(db_session, Role.AGENT, None)
+    assert not information.must_accept(db_session, Role.ADMIN, "1")
 
 
 def test_a_family_accepts_the_version_in_force_and_when(
@@ -53,5 +55,5 @@ def test_an_agent_accepts_nothing(db_session: Session, clock: FrozenClock) -> No
     agent = make_account(db_session, clock, Role.AGENT)
 
     with pytest.raises(information.NotAFamily):
-        information.accept(db_session, clock, agent.id, information.current().identifier)
+        information.accept(db_session, clock, agent.id, information.in_force_identifier(db_session))
     assert agent.information_version is None

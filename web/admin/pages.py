@@ -6,6 +6,7 @@ from web.admin import (  # noqa: F401
     designer,
     document_types,
     home,
+    information,
     journal,
     organisation,
     outbox,

@@ -12,6 +12,7 @@ from wtforms import BooleanField, HiddenField
 from wtforms.validators import DataRequired
 
 from accounts import information
+from web.runtime import db
 
 
 class InformationForm(FlaskForm):
@@ -28,7 +29,7 @@ class InformationForm(FlaskForm):
         ]
     )
     # The version shown on the page: if a new one is published meanwhile, it is not accepted.
-    information_version = HiddenField(default=lambda: information.current().identifier)
+    information_version = HiddenField(default=lambda: information.in_force_identifier(db()))
 
 
 def information_changed() -> str:
@@ -37,7 +38,7 @@ def information_changed() -> str:
 
 def form_page(form: InformationForm, title: str, submit: str, intro: str = "") -> tuple[str, int]:
     """The form's page, with the information's link and the box naming the version in force."""
-    version = information.current()
+    version = information.current(db())
     form.information.label.text = _(
         "I have read the information about the family space (version %(identifier)s of %(date)s).",
         identifier=version.identifier,
@@ -53,6 +54,6 @@ def form_page(form: InformationForm, title: str, submit: str, intro: str = "") -
 def outdated(form: InformationForm, title: str, submit: str, intro: str = "") -> tuple[str, int]:
     """The form again, when the version ticked is no longer in force: to read and tick again."""
     form.information.data = False
-    form.information_version.data = information.current().identifier
+    form.information_version.data = information.in_force_identifier(db())
     form.information.errors = [information_changed()]
     return form_page(form, title, submit, intro)

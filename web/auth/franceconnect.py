@@ -206,7 +206,9 @@ def franceconnect_lier() -> BaseResponse | tuple[str, int]:
         ticked = request.form.get("information") == "y"
         try:
             if request.form.get("choix") == "creer":
-                shown = request.form.get("information_version", information.current().identifier)
+                shown = request.form.get(
+                    "information_version", information.in_force_identifier(db())
+                )
                 version = shown if ticked else ""
                 account = federation.create_family(
                     db(), rt.clock, identity, email, information_version=version
@@ -245,7 +247,7 @@ def franceconnect_lier() -> BaseResponse | tuple[str, int]:
         "auth/franceconnect_lier.html",
         identity=identity,
         error=error,
-        version=information.current(),
+        version=information.current(db()),
     )
     return page, status
 

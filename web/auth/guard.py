@@ -164,7 +164,7 @@ def _must_read_information() -> bool:
     That is every account created without the sign-up page: FranceConnect, a family code,
     an invitation.
     """
-    return information.must_accept(current_user.role, current_user.information_version)
+    return information.must_accept(db(), current_user.role, current_user.information_version)
 
 
 login_manager.login_view = "auth.login"

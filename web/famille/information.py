@@ -30,7 +30,7 @@ class AcceptInformationForm(FlaskForm):
         ],
     )
     # The version shown on the page: if a new one is published meanwhile, it is not accepted.
-    information_version = HiddenField(default=lambda: information.current().identifier)
+    information_version = HiddenField(default=lambda: information.in_force_identifier(db()))
 
 
 @bp.route("/information", methods=["GET", "POST"], endpoint="information")
@@ -38,7 +38,9 @@ class AcceptInformationForm(FlaskForm):
 def information_page() -> BaseResponse | tuple[str, int]:
     # An agent at the counter accepts nothing for the family; a family that accepted the
     # version in force has nothing more to read here.
-    up_to_date = not information.must_accept(current_user.role, current_user.information_version)
+    up_to_date = not information.must_accept(
+        db(), current_user.role, current_user.information_version
+    )
     if current_user.role is not Role.FAMILLE or (up_to_date and request.method == "GET"):
         return redirect(url_for("famille.index"))
     form = AcceptInformationForm()
@@ -49,7 +51,7 @@ def information_page() -> BaseResponse | tuple[str, int]:
             )
         except information.UnknownVersion:
             form.information.data = False
-            form.information_version.data = information.current().identifier
+            form.information_version.data = information.in_force_identifier(db())
             form.information.errors = [
                 _(
                     "The information has just changed: read the new version, then tick the box "
@@ -62,8 +64,8 @@ def information_page() -> BaseResponse | tuple[str, int]:
     page = render_template(
         "famille/information.html",
         form=form,
-        version=information.current(),
-        accepted=information.find(account.information_version or "") if account else None,
+        version=information.current(db()),
+        accepted=information.find(db(), account.information_version or "") if account else None,
         accepted_at=account.information_accepted_at if account else None,
     )
     return page, 400 if request.method == "POST" else 200
