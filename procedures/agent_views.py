@@ -37,6 +37,7 @@ from procedures.models import (
 )
 from procedures.progress import LIVE_TASKS, version_of
 from procedures.tasks import AgentActor
+from procedures.vault.withdrawal import WITHDRAWN
 from procedures.working_hours import WorkingCalendar
 
 # Documents from which an agent may record the family quotient it read on them.
@@ -95,6 +96,8 @@ class AgentDemandeView:
     documents: tuple[DocumentLine, ...]
     requested_types: tuple[tuple[str, str], ...]  # (code, label) to ask the family for
     missing_types: frozenset[str] = frozenset()  # required, and no usable granted document
+    # Documents the family took back while the demande was open (its type in the comment).
+    withdrawals: tuple[HistoryLine, ...] = ()
 
     @property
     def is_open(self) -> bool:
@@ -148,6 +151,7 @@ def demande_view(
         documents=documents,
         requested_types=tuple((code, t.label) for code, t in DOCUMENT_TYPES.items() if t.reusable),
         missing_types=missing_types(demande, version, granted, now.astimezone(PARIS).date()),
+        withdrawals=tuple(line for line in history if line.event.kind == WITHDRAWN),
     )
 
 

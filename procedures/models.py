@@ -92,6 +92,9 @@ class Demande(Base):
     closed_at: Mapped[datetime | None]
     # When a timer of its diagram falls due: the worker wakes the workflow then.
     wakes_at: Mapped[datetime | None] = mapped_column(index=True)
+    # When the family last withdrew a document from it while it was open (its consent, or
+    # the document deleted): read with the demande by the inbox's rows, no query of its own.
+    document_withdrawn_at: Mapped[datetime | None]
     row_version: Mapped[int] = mapped_column(Integer, default=1)
     # Held by the demande once read: a version only the session's weak identity map held was
     # read again at each use (three times in one submission).

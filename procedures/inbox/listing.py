@@ -87,6 +87,8 @@ class InboxRow:
     left: timedelta | None  # working time; negative once late
     color: SlaColor | None
     assignee_name: str | None
+    # When the family last took a document back from the demande (withdrawn or deleted).
+    document_withdrawn_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -358,6 +360,7 @@ def _rows(
             ProcedureVersion.title.label("procedure_title"),
             Foyer.label.label("foyer_label"),
             Account.display_name,
+            Demande.document_withdrawn_at,
         )
         .join(Demande, Demande.id == Task.demande_id)
         .join(ProcedureVersion, ProcedureVersion.id == Demande.procedure_version_id)
@@ -384,4 +387,5 @@ def _row(row: Any, now: datetime, calendar: WorkingCalendar, promised: Promised)
         left=sla.left if sla else None,
         color=sla.color if sla else None,
         assignee_name=row.display_name,
+        document_withdrawn_at=row.document_withdrawn_at,
     )

@@ -62,6 +62,7 @@ def event_labels() -> dict[str, str]:
         "agent_message": _("Message to the family."),
         "document_validated": _("Document marked valid."),
         "document_refused": _("Document marked not valid."),
+        "document_withdrawn": _("The family withdrew a document from this request."),
         "quotient_enregistre": _("Family quotient recorded."),
         "retention_applied": _("Retention period over: answers and history erased."),
     }

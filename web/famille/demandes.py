@@ -10,11 +10,9 @@ from flask_babel import gettext as _
 from werkzeug.wrappers import Response as BaseResponse
 
 from accounts.models import Role
-from coffre import consent
 from coffre.catalogue import document_type
 from coffre.clock import local_today
-from coffre.consent import DemandeRef
-from coffre.models import Document, Foyer, MemberRole
+from coffre.models import Foyer, MemberRole
 from procedures import demandes, family_views, tasks
 from procedures.agent_views import form_lines
 from procedures.catalogue import definition_of
@@ -24,6 +22,7 @@ from procedures.errors import DemandeNotFound, Incomplete, InvalidTransition
 from procedures.models import OPEN_STATUSES, Demande, DemandeStatus
 from procedures.progress import version_of
 from procedures.renewals import renew, renewable
+from procedures.vault import withdrawal
 from procedures.vault.contents import foyer_members
 from web.auth.guard import role_required
 from web.famille.blueprint import bp, family_reader
@@ -269,14 +268,7 @@ def demande_annuler(demande_id: int) -> BaseResponse:
 @bp.post("/demandes/<int:demande_id>/documents/<int:document_id>/retirer")
 @role_required(Role.FAMILLE)
 def demande_retirer(demande_id: int, document_id: int) -> BaseResponse:
-    actor = _actor()
-    found = demandes.family_demande(db(), actor, demande_id)
-    document = db().get(Document, document_id)
-    if document is None or document.foyer_id != actor.foyer_id:
-        raise DemandeNotFound(f"document {document_id} is not in foyer {actor.foyer_id}")
-    ref = DemandeRef(found.id, actor.foyer_id, is_open=found.status in OPEN_STATUSES)
-    consent.revoke(db(), runtime().clock, actor.account_id, document, ref)
-    db().commit()
+    withdrawal.withdraw_consent(db(), runtime().engine_context, _actor(), demande_id, document_id)
     flash(_("Your consent has been withdrawn."), "info")
     return redirect(url_for("famille.demande", demande_id=demande_id), 303)
 

@@ -14,6 +14,7 @@ from coffre.portability import prepared
 from coffre.portability.export import export_chunks
 from coffre.vault import MIB
 from interop import portability
+from procedures.vault import withdrawal
 from web.auth.guard import role_required
 from web.counter import acted_foyer_id
 from web.famille.blueprint import bp, family_reader
@@ -84,6 +85,9 @@ def supprimer_confirmation(document_id: int) -> str:
 @role_required(Role.FAMILLE)
 def supprimer(document_id: int) -> BaseResponse:
     reader = family_reader()
+    # Before the deletion takes the consents with it: the agents of open demandes are told.
+    ctx = runtime().engine_context
+    withdrawal.before_deletion(db(), ctx, reader.account_id, reader.foyer_id, document_id)
     runtime().vault.delete_document(db(), reader.foyer_id, document_id, reader.account_id)
     flash(_("The document and its previous versions have been deleted."), "info")
     return redirect(url_for("famille.coffre"), 303)

@@ -9,6 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import sqlalchemy as sa
+from alembic import op
+
+import coffre.db
+
 revision: str = "0031"
 down_revision: str | None = "0030"
 branch_labels: str | Sequence[str] | None = None
@@ -16,8 +21,15 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    pass
+    with op.batch_alter_table("demandes") as batch:
+        batch.add_column(
+            sa.Column(
+                "document_withdrawn_at", coffre.db.UTCDateTime(timezone=True), nullable=True
+            )
+        )
 
 
 def downgrade() -> None:
-    pass
+    # Not in a batch: SQLite (3.35 and later) drops the column in place. A batch would copy
+    # the table, which the tasks' foreign keys to the demandes forbid once it holds rows.
+    op.drop_column("demandes", "document_withdrawn_at")
