@@ -74,18 +74,23 @@ install: $(VENV)/.installed $(VENDOR)/.copied $(CATALOGUE_MO)
 install-dev: install $(VENV)/.installed-dev
 assets: $(VENDOR)/.copied
 
-# Debian packages the suite needs: libmagic for python-magic, Chromium for the browser tests,
-# openssl for the test timestamping authority (`openssl ts -reply`), pg_dump and pg_restore
-# for the backup test.
+# Debian packages the suite needs (`make run`: the first two only): libmagic for python-magic,
+# libdmtx for 2D-Docs, Chromium for the browser tests, openssl for the test timestamping
+# authority (`openssl ts -reply`), pg_dump and pg_restore for the backup test.
 system-deps:
 	missing=()
-	ldconfig -p | grep -q 'libmagic.so.1' || missing+=(libmagic1)
-	ldconfig -p | grep -q 'libdmtx.so' || missing+=(libdmtx0b)  # 2D-Doc DataMatrix (pylibdmtx)
-	command -v openssl >/dev/null || missing+=(openssl)
-	command -v pg_dump >/dev/null || missing+=(postgresql-client)
-	command -v chromium >/dev/null || missing+=(chromium)
-	# ClamAV's daemon: the tests start their own, with signatures of their own (no freshclam).
-	command -v clamd >/dev/null || [[ -x /usr/sbin/clamd ]] || missing+=(clamav-daemon)
+	# Read once, then searched: `ldconfig -p | grep -q` fails at random under pipefail (grep
+	# leaves at the first match, ldconfig then dies of SIGPIPE) and asked for installed packages.
+	libraries=$$(ldconfig -p)
+	grep -q 'libmagic.so.1' <<<"$$libraries" || missing+=(libmagic1)
+	grep -q 'libdmtx.so' <<<"$$libraries" || missing+=(libdmtx0b)  # 2D-Doc DataMatrix (pylibdmtx)
+	if [[ "$(DEPS_FOR)" != run ]]; then  # the rest only the tests need
+	  command -v openssl >/dev/null || missing+=(openssl)
+	  command -v pg_dump >/dev/null || missing+=(postgresql-client)
+	  command -v chromium >/dev/null || missing+=(chromium)
+	  # ClamAV's daemon: the tests start their own, with signatures of their own (no freshclam).
+	  command -v clamd >/dev/null || [[ -x /usr/sbin/clamd ]] || missing+=(clamav-daemon)
+	fi
 	if (( $${#missing[@]} )); then
 	  if [[ $$(id -u) == 0 ]]; then
 	    echo "Installing Debian packages: $${missing[*]}"
@@ -101,6 +106,7 @@ system-deps:
 
 # Links in e-mails and the payment's return come from BASE_URL; unset, the portal derives it
 # from HOST and PORT (web/settings.py), so `make run PORT=5001` links to port 5001.
+run: DEPS_FOR := run
 run: export HOST := $(HOST)
 run: export PORT := $(PORT)
 run: export FRANCECONNECT_URL ?= http://$(HOST):$(FC_PORT)
@@ -111,12 +117,14 @@ run: system-deps install $(VENV)/.installed-demo
 	install -d -m 700 var  # keys and database: the portal narrows a wider mode too
 	$(BIN)/flask db upgrade --quiet
 	$(BIN)/flask seed-demo
-	$(BIN)/flask worker & worker=$$!
+	$(BIN)/flask worker >var/worker.log 2>&1 & worker=$$!
 	$(BIN)/python -m oidc_provider_mock --host $(HOST) --port $(FC_PORT) \
 	  $(foreach user,$(FC_DEMO_USERS),--user-claims $(user)) >var/fournisseur-identite.log 2>&1 & provider=$$!
-	trap 'kill $$worker $$provider 2>/dev/null; wait $$worker $$provider 2>/dev/null || true' EXIT
-	# Ctrl-C stops the portal (gunicorn leaves on SIGINT): the recipe then ends without an error.
+	# Ctrl-C reaches every process of the terminal's group: the worker may be gone already,
+	# and the recipe (errexit) must still end without an error for make to say nothing.
+	trap 'kill $$worker $$provider 2>/dev/null || true; wait $$worker $$provider 2>/dev/null || true' EXIT
 	trap 'exit 0' INT TERM
+	echo "Tâches de fond (worker) : journal dans var/worker.log"
 	echo "FranceConnect de démonstration : $$FRANCECONNECT_URL (fournisseur OpenID local)"
 	echo "Ctrl-C pour arrêter."
 	$(BIN)/gunicorn --bind $(HOST):$(PORT) --workers 2 --threads 4 --log-level warning \
