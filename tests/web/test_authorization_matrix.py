@@ -36,9 +36,11 @@ from coffre.consent import FamilyReader
 from coffre.models import Foyer, FoyerMember, MemberRole
 from coffre.portability import prepared
 from interop import clients, portability, webhooks
+from messagerie import threads
 from messagerie.audience import Criteria
 from messagerie.news import Author, Draft
 from messagerie.news import publish as publish_news
+from messagerie.notices import Links
 from procedures import demandes
 from procedures.history import EngineContext
 from procedures.inbox.saved_filters import save_filter
@@ -138,11 +140,18 @@ def scene(app: Flask, db_session: Session, clock: FrozenClock) -> Scene:
         db_session, clock, Author(supervisor.id, frozenset({service.id})),
         Draft(service.id, "Menu", "Frites", Criteria(activity_id=canteen.id)),
     )  # fmt: skip
+    # Family A wrote to the service, sharing its first document (messagerie.threads).
+    thread = threads.open_thread(
+        db_session, clock, FamilyReader(family_a.id, foyer.id),
+        threads.NewThread(service.id, "Objet", "Bonjour", document_ids=[documents[0].id]),
+        Links(family=str, agent=str),
+    )  # fmt: skip
     return Scene(
         ids={
             "demande_id": str(demande.id),
             "export_id": str(export.id),
             "news_id": str(item.id),
+            "thread_id": str(thread.id),
             "document_id": str(documents[0].id),
             "task_id": str(open_task(db_session, demande).id),
             "child_id": str(child.id),
@@ -323,6 +332,8 @@ PREFIXES: dict[str, Expect | Public] = {
     "agent.": agent_space,
     "actualites.famille_": family_space,
     "actualites.agent_": supervisors_only,  # targeted news are sent by supervisors
+    "messages_famille.": family_space,
+    "messages_agent.": agent_space,
     "admin.": admin_space,
 }
 
@@ -346,6 +357,7 @@ def _owned(rule: Rule) -> bool:
         "custody_id",
         "export_id",
         "news_id",
+        "thread_id",
     }
     return bool(rule.arguments & owned)
 
