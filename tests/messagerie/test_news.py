@@ -8,7 +8,7 @@ from datetime import date, timedelta
 
 import pytest
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from accounts import family as family_notices
 from accounts.models import Account
@@ -27,6 +27,8 @@ from tests.factories import make_agent
 from tests.fixtures import Mailbox
 from tests.messagerie.news_town import SCHOOL_A, SCHOOL_B, Town, make_town
 from tests.reservations.test_bookings import make_activity
+from worker.jobs import register_standard_jobs
+from worker.loop import Worker
 
 LINKS = news.Links(base_url="https://portail.bellerive.example", secret_key="s" * 40)
 
@@ -198,3 +200,19 @@ def test_only_a_supervisor_of_the_service_sends_in_its_name(town: Town) -> None:
         send(town, Criteria(), title="   ")
     assert town.session.scalar(select(func.count()).select_from(News)) == 0
     assert town.session.get(Account, agent.id) is not None
+
+
+def test_the_worker_s_standard_jobs_mail_the_news(
+    town: Town, sessions: sessionmaker[Session], mail: MailSettings, mailbox: Mailbox
+) -> None:
+    pupil = town.pupil(SCHOOL_A)
+    send(town, Criteria(school=SCHOOL_A))
+    worker = Worker(sessions=sessions, clock=town.clock, name="news")
+    register_standard_jobs(worker, town.vault, mail, LINKS.base_url, secret_key=LINKS.secret_key)
+
+    worker.tick(town.clock.now())  # the news job queues the e-mail
+    town.clock.advance(timedelta(seconds=30))
+    worker.tick(town.clock.now())  # the outbox job sends it
+
+    subjects = [message["Subject"] for message in mailbox.to(pupil.email)]
+    assert subjects == [f"{town.service.name} : Sortie au musée"]
