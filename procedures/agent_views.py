@@ -26,7 +26,7 @@ from procedures.catalogue import definition_of
 from procedures.deadlines.escalation import SlaState, sla_state
 from procedures.definitions import Definition, FormField, RequiredDocument
 from procedures.errors import DemandeNotFound
-from procedures.forms import choice_label
+from procedures.forms import choice_label, number_text
 from procedures.models import (
     OPEN_STATUSES,
     Demande,
@@ -219,6 +219,8 @@ def form_lines(
             value = date.fromisoformat(str(value))
         elif field.type == "choice":
             value = choice_label(field, value)
+        elif field.type == "number":
+            value = number_text(value)
         lines.append(FieldLine(field.label, value, field.type))
     return tuple(lines)
 

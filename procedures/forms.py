@@ -81,3 +81,17 @@ def choice_label(field: FormField, value: Any) -> str:
     """What a person reads for a stored value: the choice's declared label, else the value."""
     text = "" if value is None else str(value)
     return field.choice_labels.get(text, text)
+
+
+def number_text(value: Any) -> str:
+    """A stored number as a French reader writes it: « 2026 », not « 2026.0 » (numbers are
+    kept as floats); « 812,5 », not « 812.5 »."""
+    try:
+        number = Decimal(str(value))
+    except InvalidOperation:
+        return str(value)
+    if not number.is_finite():
+        return str(value)
+    if number == number.to_integral_value():
+        return str(int(number))
+    return format(number.normalize(), "f").replace(".", ",")

@@ -345,7 +345,8 @@ def _decisions(decisions: bytes, problems: list[Problem]) -> etree._Element | No
                 else:
                     check_expression(check)
             except UnsafeExpression as exc:
-                problems.append(_decision_problem(entry, f"expression refusée : {exc}"))
+                reason = evaluator_message(str(exc))
+                problems.append(_decision_problem(entry, f"expression refusée : {reason}"))
     return root
 
 
@@ -507,19 +508,92 @@ ENGINE_MESSAGES: tuple[tuple[str, str], ...] = (
 )  # fmt: skip
 
 
-# The restricted evaluator's own reasons (procedures/bpmn/expressions), inside the above.
+# The restricted evaluator's own reasons (procedures/bpmn/expressions), inside the above or
+# alone (a designer's check of an expression): each of its messages, in French.
 EVALUATOR_MESSAGES: tuple[tuple[str, str], ...] = (
     (r"unknown name '(\w+)'",
      "aucune réponse ni variable ne s'appelle « \\1 » à cette étape (une faute de frappe, ou "
      "un champ d'un formulaire qui vient plus tard ?)"),
     (r"wrong types \((\w+) and (\w+)\) in '(.*)'",
      "« \\3 » compare ou combine des valeurs de types différents (\\1 et \\2)"),
+    (r"wrong types in '(.*)'", "« \\1 » combine des valeurs de types incompatibles"),
     (r"(index out of range|invalid value|number out of range) in '(.*)'",
      "« \\2 » : valeur hors des limites ou invalide"),
-    (r"(.*) is not allowed", "\\1 n'est pas permis dans le langage des conditions"),
-    (r"(.*) is not a date", "\\1 n'est pas une date"),
+    (r"division by zero in '(.*)'", "« \\1 » divise par zéro"),
+    (r"key not found in '(.*)'",
+     "« \\1 » lit une clé que les données n'ont pas (l'étape qui la remplit est-elle passée ?)"),
+    (r"value nested too deeply in '(.*)'", "« \\1 » : valeur imbriquée trop profondément"),
+    (r"a value of type (\w+) cannot be indexed in '(.*)'",
+     "« \\2 » : une valeur de type \\1 ne se lit pas par indice"),
+    (r"'(\w+)' cannot be called on an? (\w+) value in '(.*)'",
+     "« \\3 » : « \\1 » ne s'applique pas à une valeur de type \\2"),
+    (r"an? (\w+) value has no attribute '(\w+)' in '(.*)'",
+     "« \\3 » : une valeur de type \\1 n'a pas d'attribut « \\2 »"),
+    (r"a value larger than (\d+) items is not allowed",
+     "une valeur de plus de \\1 éléments n'est pas permise"),
+    (r"an integer result over (\d+) bits is not allowed",
+     "un résultat entier de plus de \\1 bits n'est pas permis"),
+    (r"repetition beyond (\d+) items is not allowed",
+     "une répétition de plus de \\1 éléments n'est pas permise"),
     (r"syntax error at line (\d+)", "erreur de syntaxe à la ligne \\1"),
+    (r"the source cannot be parsed", "l'expression est illisible"),
+    (r"expression too complex \(more than (\d+) nodes\)",
+     "expression trop complexe (plus de \\1 éléments)"),
+    (r"expression nested more than (\d+) levels deep",
+     "expression imbriquée sur plus de \\1 niveaux"),
+    (r"constant of type '(\w+)' is not allowed",
+     "une constante de type « \\1 » n'est pas permise"),
+    (r"integer constant larger than 10\*\*12 is not allowed",
+     "un nombre entier au-delà de 10**12 n'est pas permis"),
+    (r"infinite float constant is not allowed", "un nombre infini n'est pas permis"),
+    (r"string constant longer than (\d+) is not allowed",
+     "un texte de plus de \\1 caractères n'est pas permis"),
+    (r"name '(\w+)' is not allowed \(starts with '_'\)",
+     "le nom « \\1 » n'est pas permis (il commence par « _ »)"),
+    (r"method '(\w+)' may only be called",
+     "la méthode « \\1 » s'emploie seulement appelée, avec ses parenthèses"),
+    (r"attribute access to '(\w+)' is not allowed", "l'attribut « \\1 » n'est pas permis"),
+    (r"call to '(\w+)' is not allowed", "l'appel de « \\1 » n'est pas permis"),
+    (r"calling the result of an expression is not allowed",
+     "appeler le résultat d'une expression n'est pas permis"),
+    (r"unpacking with \*\* is not allowed", "le dépliage avec ** n'est pas permis"),
+    (r"keyword argument '(\w+)' is not allowed", "l'argument nommé « \\1 » n'est pas permis"),
+    (r"%-formatting of strings is not allowed",
+     "la mise en forme de texte par % n'est pas permise"),
+    (r"'is' is only allowed with None",
+     "« is » ne sert qu'à tester l'absence de valeur : comparez les valeurs avec =="),
+    (r"format specifications in f-strings are not allowed",
+     "les formats dans les f-strings ne sont pas permis"),
+    (r"only 'name = expression' lines are allowed \(line (\d+)\)",
+     "seules des lignes « nom = expression » sont permises (ligne \\1)"),
+    (r"assignment to '(\w+)' is not allowed \(starts with '_'\)",
+     "affecter « \\1 » n'est pas permis (le nom commence par « _ »)"),
+    (r"one assignment per line \(line (\d+)\)", "une seule affectation par ligne (ligne \\1)"),
+    (r"expression longer than (\d+) characters", "expression de plus de \\1 caractères"),
+    (r"script longer than (\d+) characters", "script de plus de \\1 caractères"),
+    (r"round\(\) accepts at most (\d+) digits",
+     "round() accepte au plus \\1 chiffres après la virgule"),
+    (r"replace\(\) producing more than (\d+) characters",
+     "replace() produirait plus de \\1 caractères"),
+    (r"birth date is not a date", "la date de naissance n'est pas une date"),
+    (r"reference date is not a date", "la date de référence n'est pas une date"),
+    (r"start date is not a date", "la date de début n'est pas une date"),
+    (r"end date is not a date", "la date de fin n'est pas une date"),
+    (r"(.*) is not a date", "\\1 n'est pas une date"),
 )  # fmt: skip
+# What the checker names in "<construct> is not allowed" (checks._DESCRIPTIONS), in French.
+CONSTRUCTS = {
+    "lambda": "lambda",
+    "a comprehension": "une compréhension",
+    "a generator expression": "une expression génératrice",
+    "assignment expression (:=)": "l'affectation dans une expression (:=)",
+    "unpacking with *": "le dépliage avec *",
+    "await": "await",
+    "yield": "yield",
+    "import": "import",
+}
+_OPERATOR = re.compile(r"the (\S+) operator")
+_SYNTAX = re.compile(r"syntax '(\w+)'")
 
 
 def engine_message(exc: Exception) -> str:
@@ -534,11 +608,34 @@ def engine_message(exc: Exception) -> str:
 
 def _evaluator_french(text: str) -> str:
     head, separator, reason = text.rpartition(" : ")
-    for pattern, french in EVALUATOR_MESSAGES if separator else ():
+    french = _evaluator_reason(reason) if separator else None
+    return f"{head} : {french}" if french is not None else text
+
+
+def evaluator_message(reason: str) -> str:
+    """One of the restricted evaluator's reasons in French; an unknown one quoted."""
+    french = _evaluator_reason(reason)
+    return french if french is not None else f"« {reason} »"
+
+
+def _evaluator_reason(reason: str) -> str | None:
+    for pattern, french in EVALUATOR_MESSAGES:
         found = re.search(pattern, reason)
         if found:
-            return f"{head} : {found.expand(french)}"
-    return text
+            return found.expand(french)
+    construct = re.fullmatch(r"(.*) is not allowed", reason)
+    if construct:
+        return f"{_construct(construct.group(1))} n'est pas permis dans le langage des conditions"
+    return None
+
+
+def _construct(name: str) -> str:
+    operator, syntax = _OPERATOR.fullmatch(name), _SYNTAX.fullmatch(name)
+    if operator:
+        return f"l'opérateur {operator.group(1)}"
+    if syntax:
+        return f"la syntaxe « {syntax.group(1)} »"
+    return CONSTRUCTS.get(name, f"« {name} »")
 
 
 def check_process(
@@ -678,7 +775,8 @@ def _check_code(
     try:
         check(code)
     except UnsafeExpression as exc:
-        yield _problem(element, f"expression refusée : {exc}", "unsafe_expression")
+        reason = evaluator_message(str(exc))
+        yield _problem(element, f"expression refusée : {reason}", "unsafe_expression")
 
 
 def _check_operation(element: etree._Element, operations: Collection[str]) -> Iterator[Problem]:

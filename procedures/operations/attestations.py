@@ -139,10 +139,11 @@ def _certificate(
     assert foyer is not None  # a foreign key guarantees it
     child_name = f"{child.first_name} {child.last_name}"
     today = local_today(context.clock)
+    family = family_name(foyer.label)
     if kind == "fiscale":
-        paragraphs = _fiscal_text(context.data, foyer.label, child_name, today)
+        paragraphs = _fiscal_text(context.data, family, child_name, today)
     else:
-        paragraphs = _attendance_text(context.data, foyer.label, child_name)
+        paragraphs = _attendance_text(context.data, family, child_name)
     return Certificate(
         town=town,
         title=TITLES[kind],
@@ -151,6 +152,15 @@ def _certificate(
         issued_on=today,
         issued_at=context.clock.now(),
     )
+
+
+def family_name(label: str) -> str:
+    """The foyer's label as it follows « la famille » in a sentence: a label that already
+    says « Famille Martin » (or « Foyer Martin », as a sign-up names it) gives « Martin »."""
+    first, _, rest = label.strip().partition(" ")
+    if first.casefold() in ("famille", "foyer") and rest.strip():
+        return rest.strip()
+    return label.strip()
 
 
 def _fiscal_text(data: Mapping[str, Any], family: str, child: str, today: date) -> tuple[str, ...]:

@@ -6,12 +6,14 @@ header and gets back the draft's problems, each with the id of the element to hi
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from flask import Response, abort, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import format_datetime
 from flask_babel import gettext as _
 from flask_login import current_user
+from markupsafe import Markup, escape
 from werkzeug.wrappers import Response as BaseResponse
 
 from accounts.models import Role
@@ -34,6 +36,19 @@ from web.runtime import db, runtime
 from web.security import content_security_policy
 
 BPMN_MIMETYPE = "application/bpmn+xml"
+# What the administrator types in the metadata or a property, inside a French hint: TOML
+# tables (`[[fields]]`, `[tasks.<id>]`) and snake_case keys (`max_age_months`).
+_KEYS = re.compile(r"\[\[?[\w.<> ']+\]\]?|\b[a-z]+(?:_[a-z]+)+\b")
+
+
+@bp.app_template_filter("keys_as_code")
+def keys_as_code(text: str) -> Markup:
+    """A translated hint with the keys it names set as code: the reader sees what to type."""
+    parts, last = [], 0
+    for found in _KEYS.finditer(text):
+        parts += [escape(text[last : found.start()]), Markup("<code>%s</code>") % found.group()]
+        last = found.end()
+    return Markup("").join([*parts, escape(text[last:])])
 
 
 @bp.get("/procedures/<code>/concepteur")

@@ -10,6 +10,7 @@ from flask_login import current_user
 
 from accounts import organisation
 from accounts.models import Role
+from interop.webhooks import EVENTS
 from web.admin.blueprint import bp
 from web.auth.guard import role_required
 from web.runtime import db
@@ -31,6 +32,31 @@ def _action_labels() -> dict[str, str]:
         "agent.reactivated": _("Agent reactivated"),
         "document_type.changed": _("Document type rules changed"),
         "document_type.restored": _("Document type rules restored"),
+        "procedure_draft_created": _("Procedure draft created"),
+        "procedure_draft_discarded": _("Procedure draft discarded"),
+        "procedure_published": _("Procedure published"),
+        "procedure_republished": _("Earlier version of a procedure published again"),
+        "api_client.created": _("API client created"),
+        "api_client.revoked": _("API client revoked"),
+        "webhook.created": _("Webhook created"),
+        "webhook.paused": _("Webhook paused"),
+        "webhook.resumed": _("Webhook resumed"),
+        "webhook.secret_rotated": _("Webhook secret renewed"),
+        "information.published": _("Information for families published"),
+    }
+
+
+def _target_labels() -> dict[str, str]:
+    """What a line is about, as its hint names it (then the object's number or code)."""
+    return {
+        "entity": _("entity"),
+        "service": _("service"),
+        "agent": _("agent"),
+        "document_type": _("document type"),
+        "api_client": _("API client"),
+        "webhook": _("webhook"),
+        "procedure": _("procedure"),
+        "information": _("information version"),
     }
 
 
@@ -51,6 +77,13 @@ def _field_labels() -> dict[str, str]:
         "reusable": _("reusable"),
         "formats": _("formats"),
         "runs_counter": _("runs the counter"),
+        "client_id": _("client identifier"),
+        "scopes": _("rights"),
+        "url": _("address"),
+        "events": _("events"),
+        "version": _("version"),
+        "title": _("title"),
+        "draft": _("draft"),
     }
 
 
@@ -63,7 +96,11 @@ def _value(value: Any) -> str:
         "months": _("a number of months"),
         "end_of_next_year": _("until the end of the next year"),
         "unlimited": _("unlimited"),
+        "empty": _("empty"),
+        "saved": _("saved"),
     }
+    if isinstance(value, str) and value in EVENTS:  # a webhook's events
+        return EVENTS[value]
     if isinstance(value, dict):
         return ", ".join(f"{key} ({_value(item)})" for key, item in value.items()) or "—"
     if isinstance(value, list):
@@ -88,5 +125,6 @@ def journal() -> str:
         "admin/journal.html",
         lines=organisation.journal(db(), current_user.id),
         actions=_action_labels(),
+        targets=_target_labels(),
         describe=describe,
     )

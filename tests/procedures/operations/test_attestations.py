@@ -219,3 +219,26 @@ def test_certificate_result_guides_the_diagram(
     workflow = engine.restore(demande.workflow_state, engine.OperationScriptEngine(lambda *a: {}))
 
     assert engine.data_of(workflow)["attestation"] == {"generee": False, "manque": "montant"}
+
+
+@pytest.mark.parametrize("label", ["Famille Martin", "Foyer Martin", "famille  Martin", "Martin"])
+@pytest.mark.usefixtures("published")
+def test_the_certificate_names_the_family_once(
+    db_session: Session,
+    ctx: EngineContext,
+    family: FamilyActor,
+    vault: Vault,
+    foyer: Foyer,
+    label: str,
+) -> None:
+    # The demo's foyers are "Famille Martin", a sign-up's "Foyer <name>": the certificate
+    # said « de la famille Famille Martin » (issue 25).
+    foyer.label = label
+    db_session.commit()
+
+    submitted(db_session, ctx, family, attendance(foyer))
+
+    [certificate] = certificates(db_session, foyer)
+    text = page_text(b"".join(vault.plaintext(db_session, certificate)))
+    assert b"Lou Martin, de la famille Martin, a " in text
+    assert b"famille Famille" not in text and b"famille Foyer" not in text

@@ -222,7 +222,7 @@ def test_the_test_run_shows_where_each_task_lands(
         ("verifier_dossier", "Accueil petite enfance", petite_enfance.name),
         ("decision_commission", "Commission petite enfance", petite_enfance.name),
     ]
-    assert "End_refus" in page and "refusee" in page
+    assert "Refus <code>End_refus</code>" in page and "« refusée »" in page
 
 
 def test_a_test_run_past_the_budget_names_the_step_to_simplify(admin_client: FlaskClient) -> None:
