@@ -25,6 +25,9 @@ RETENTION_FROM_CLOSING = "cloture"
 RETENTION_FROM_SCHOOL = "entree_ecole"
 RETENTION_STARTS = (RETENTION_FROM_CLOSING, RETENTION_FROM_SCHOOL)
 FIELD_TYPES = frozenset({"text", "date", "choice", "child", "children", "number", "boolean"})
+# What a field may take from the file of the child chosen in the form (`from_child`): the
+# PAI flag fills a yes/no field, the allergies it covers a text field.
+CHILD_FILE = {"pai": "boolean", "allergies": "text"}
 
 
 class DefinitionError(Exception):
@@ -44,6 +47,7 @@ class FormField:
     choices: tuple[str, ...] = ()  # the values stored and branched on
     help: str = ""
     choice_labels: Mapping[str, str] = field(default_factory=dict)  # value -> French label
+    from_child: str = ""  # a key of CHILD_FILE: pre-filled from the chosen child's file
 
 
 @dataclass(frozen=True)
@@ -204,6 +208,12 @@ def _field(item: Mapping[str, Any], problems: list[str]) -> FormField:
     if kind == "choice" and not item.get("choices"):
         problems.append(f"champ « {name} » : une liste de choix est attendue")
     choices, labels = _choices(name, item, problems)
+    from_child = str(item.get("from_child", ""))
+    if from_child and CHILD_FILE.get(from_child) != kind:
+        problems.append(
+            f"champ « {name} » : from_child vaut « pai » (case à cocher) ou « allergies » "
+            f"(texte), pas « {from_child} » sur un champ {kind}"
+        )
     return FormField(
         name=name,
         label=str(item.get("label", name)),
@@ -212,6 +222,7 @@ def _field(item: Mapping[str, Any], problems: list[str]) -> FormField:
         choices=choices,
         help=str(item.get("help", "")),
         choice_labels=labels,
+        from_child=from_child,
     )
 
 

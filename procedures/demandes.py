@@ -126,15 +126,7 @@ def submit(
     demande = family_demande(session, actor, demande_id)
     if demande.status is not DemandeStatus.BROUILLON:
         raise InvalidTransition(f"demande {demande_id} was already submitted")
-    definition = definition_of(version_of(session, demande))
-    foyer = session.get(Foyer, actor.foyer_id)
-    assert foyer is not None
-    values, problems = clean_form(definition.fields, form, foyer.members)
-    documents = _chosen_documents(session, actor.foyer_id, document_ids)
-    used = consent.used_elsewhere(session, documents, demande.id)
-    problems += [_used_message(d) for d in documents if d.id in used]
-    documents = [d for d in documents if d.id not in used]
-    problems += _missing_documents(ctx, definition, values, documents)
+    values, documents, problems = _checked(session, ctx, demande, form, document_ids)
     if problems:
         raise Incomplete(problems)
     with all_or_nothing(session):
@@ -148,6 +140,40 @@ def submit(
         start_workflow(session, ctx, demande)
         session.commit()
     return demande
+
+
+def problems_before_submit(
+    session: Session,
+    ctx: EngineContext,
+    actor: FamilyActor,
+    demande_id: int,
+    form: Mapping[str, Any],
+    document_ids: Sequence[int],
+) -> list[str]:
+    """What would stop the draft from being submitted as it stands, in French, as `submit`
+    would list it; nothing is changed."""
+    demande = family_demande(session, actor, demande_id)
+    return _checked(session, ctx, demande, form, document_ids)[2]
+
+
+def _checked(
+    session: Session,
+    ctx: EngineContext,
+    demande: Demande,
+    form: Mapping[str, Any],
+    document_ids: Sequence[int],
+) -> tuple[dict[str, Any], list[Document], list[str]]:
+    """The typed answers, the chosen documents that may serve, and every problem."""
+    definition = definition_of(version_of(session, demande))
+    foyer = session.get(Foyer, demande.foyer_id)
+    assert foyer is not None
+    values, problems = clean_form(definition.fields, form, foyer.members)
+    documents = _chosen_documents(session, demande.foyer_id, document_ids)
+    used = consent.used_elsewhere(session, documents, demande.id)
+    problems += [_used_message(d) for d in documents if d.id in used]
+    documents = [d for d in documents if d.id not in used]
+    problems += _missing_documents(ctx, definition, values, documents)
+    return values, documents, problems
 
 
 def _chosen_documents(session: Session, foyer_id: int, ids: Sequence[int]) -> list[Document]:

@@ -95,3 +95,30 @@ def number_text(value: Any) -> str:
     if number == number.to_integral_value():
         return str(int(number))
     return format(number.normalize(), "f").replace(".", ",")
+
+
+def from_child_file(
+    fields: Sequence[FormField],
+    previous: Mapping[str, Any],
+    answers: Mapping[str, Any],
+    members: Sequence[FoyerMember],
+) -> dict[str, Any]:
+    """The answers with what the chosen child's file records (its PAI and allergies) in the
+    fields that declare `from_child`, when the child has just been chosen and the field was
+    left empty: a field the family filled or emptied for that child stays as it is."""
+    filled = dict(answers)
+    child_field = next((f.name for f in fields if f.type == "child"), None)
+    chosen = str(answers.get(child_field, "") or "") if child_field else ""
+    if not chosen or chosen == str(previous.get(child_field or "", "") or ""):
+        return filled
+    child = next((m for m in members if m.role is MemberRole.ENFANT and str(m.id) == chosen), None)
+    if child is None:
+        return filled
+    recorded = {
+        "pai": "oui" if child.has_pai or child.allergies else "",
+        "allergies": child.allergies or "",
+    }
+    for field in fields:
+        if field.from_child and not str(filled.get(field.name, "") or "").strip():
+            filled[field.name] = recorded[field.from_child]
+    return filled

@@ -15,12 +15,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
-from procedures.definitions import FormField
+from procedures.definitions import CHILD_FILE, FormField
 
 SCHEMA_VERSION = 16
 # A field of the family's children: form-js has no such component, so a select (one child) or
 # a checklist (several) carries this property, and the portal fills in the foyer's children.
 CHILDREN_PROPERTY = "enfants_du_foyer"
+# A field filled from the chosen child's file carries what it takes ("pai", "allergies").
+FROM_CHILD_PROPERTY = "fiche_enfant"
 MAX_COMPONENTS = 60
 _KEY = re.compile(r"^[a-z][a-z0-9_]{0,59}$")
 # Layout and text components carry nothing to store: kept out of the fields, no error.
@@ -54,6 +56,8 @@ def _component(field: FormField) -> dict[str, Any]:
     }
     if field.help:
         component["description"] = field.help
+    if field.from_child:
+        component["properties"] = {FROM_CHILD_PROPERTY: field.from_child}
     if field.type == "choice":
         kind = "radio" if len(field.choices) <= 4 else "select"
         values = [{"value": v, "label": field.choice_labels.get(v, v)} for v in field.choices]
@@ -123,7 +127,7 @@ def _field(index: int, component: Mapping[str, Any], problems: list[str]) -> For
         return _choice(named, component, common, problems)
     simple = {"textfield": "text", "textarea": "text", "number": "number", "checkbox": "boolean"}
     if kind in simple:
-        return replace(common, type=simple[kind])
+        return replace(common, type=simple[kind], from_child=_from_child(properties, simple[kind]))
     if kind == "datetime" and component.get("subtype", "date") == "date":
         return replace(common, type="date")
     problems.append(
@@ -131,6 +135,12 @@ def _field(index: int, component: Mapping[str, Any], problems: list[str]) -> For
         "date, case à cocher, liste de choix, enfant(s) du foyer)"
     )
     return None
+
+
+def _from_child(properties: Any, kind: str) -> str:
+    """What the field takes from the child's file, if it says so and its type fits."""
+    taken = str(properties.get(FROM_CHILD_PROPERTY, "")) if isinstance(properties, Mapping) else ""
+    return taken if CHILD_FILE.get(taken) == kind else ""
 
 
 def _choice(

@@ -193,3 +193,27 @@ def test_a_diagram_without_human_tasks_may_have_an_empty_lanes_table() -> None:
     definition = load_definition('code = "x"\ntitle = "X"\n[lanes]\n[ends]\nfin = "acceptee"\n')
 
     assert definition.lanes == {}
+
+
+@pytest.mark.parametrize(
+    ("kind", "taken"),
+    [("text", "pai"), ("boolean", "allergies"), ("text", "vaccins")],
+    ids=["pai-on-text", "allergies-on-a-box", "unknown"],
+)
+def test_a_field_takes_from_the_childs_file_only_what_fits_its_type(kind: str, taken: str) -> None:
+    text = f'code = "x"\ntitle = "x"\n[lanes]\n[[fields]]\nname = "a"\ntype = "{kind}"\n'
+
+    with pytest.raises(DefinitionError) as error:
+        load_definition(text + f'from_child = "{taken}"\n')
+
+    assert error.value.problems[0].startswith("champ « a » : from_child vaut « pai »")
+
+
+def test_the_stored_json_names_what_a_field_takes_from_the_childs_file_only_where_set() -> None:
+    creche = json.loads(catalogue.metadata_json(catalogue.read_built_in("creche")[0]))
+    periscolaire = json.loads(catalogue.metadata_json(catalogue.read_built_in("periscolaire")[0]))
+
+    assert all("from_child" not in item for item in creche["fields"])
+    taken = {item["name"]: item.get("from_child") for item in periscolaire["fields"]}
+    assert taken["allergies"] == "pai" and taken["allergies_precisions"] == "allergies"
+    assert taken["cantine"] is None

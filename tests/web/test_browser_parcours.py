@@ -209,15 +209,17 @@ def documents_step(journey: Journey, files: dict[str, Path]) -> None:
     for legend, type_label, issued_on, name, member in missing:
         fieldset = journey.requirement(legend)
         assert "Votre coffre ne contient aucun document valide de ce type." in fieldset.inner_text()
-        fieldset.get_by_role("link", name="Ajouter un document à mon coffre").click()
+        fieldset.get_by_role("button", name="Ajouter un document à mon coffre").click()
         assert journey.deposit(type_label, issued_on, files[name], member).status == 201
-        page.wait_for_url(re.compile(r"/famille/demandes/\d+/justificatifs$"))  # back to the step
+        # Back to the step, the new document ticked to be shared.
+        page.wait_for_url(re.compile(r"/famille/demandes/\d+/justificatifs\?ajoute=\d+$"))
         assert name in journey.requirement(legend).inner_text()
+        assert journey.requirement(legend).get_by_label(CONSENT).is_checked()
 
+    home = journey.requirement("Justificatif de domicile")
+    home.locator("label", has_text=CONSENT).click()  # DSFR draws the box on its label
     for legend in ("Justificatif de domicile", "Avis d'imposition", "Carnet de vaccination"):
-        fieldset = journey.requirement(legend)
-        fieldset.locator("label", has_text=CONSENT).click()  # DSFR draws the box on its label
-        assert fieldset.get_by_label(CONSENT).is_checked()
+        assert journey.requirement(legend).get_by_label(CONSENT).is_checked()
     page.get_by_role("button", name="Continuer").click()
     page.wait_for_url(re.compile(r"/famille/demandes/\d+/recapitulatif$"))
     journey.check("recapitulatif")

@@ -16,9 +16,10 @@ from coffre.models import Foyer, MemberRole
 from procedures import demandes, family_views, tasks
 from procedures.agent_views import form_lines
 from procedures.catalogue import definition_of
-from procedures.definitions import FormField
+from procedures.definitions import FormField, RequiredDocument
 from procedures.demandes import FamilyActor
 from procedures.errors import DemandeNotFound, Incomplete, InvalidTransition
+from procedures.forms import from_child_file
 from procedures.models import OPEN_STATUSES, Demande, DemandeStatus
 from procedures.progress import version_of
 from procedures.renewals import renew, renewable
@@ -26,7 +27,7 @@ from procedures.vault import withdrawal
 from procedures.vault.contents import foyer_members
 from web.auth.guard import role_required
 from web.famille.blueprint import bp, family_reader
-from web.famille.documents import refusal_text
+from web.famille.documents import owner_names, refusal_text
 from web.runtime import db, runtime
 
 
@@ -109,14 +110,19 @@ def commencer(code: str) -> BaseResponse:
 def demande_formulaire(demande_id: int) -> str | BaseResponse:
     demande, definition = _draft(demande_id)
     if request.method == "POST":
-        form = {f.name: _field_value(f) for f in definition.fields}
+        typed = {f.name: _field_value(f) for f in definition.fields}
+        form = from_child_file(definition.fields, _form_values(demande), typed, _children())
         chosen = json.loads(demande.form_data or "{}").get("_documents", "")
         demandes.save_draft(
             db(), runtime().engine_context, _actor(), demande_id, {**form, "_documents": chosen}
         )
-        if request.form.get("action") == "continuer":
+        if form != typed:
+            # Shown before going on: the family checks what the child's file said.
+            flash(_("The PAI recorded on your child's file has been filled in: check it."), "info")
+        elif request.form.get("action") == "continuer":
             return redirect(url_for("famille.demande_justificatifs", demande_id=demande_id), 303)
-        flash(_("Your draft has been saved."), "info")
+        else:
+            flash(_("Your draft has been saved."), "info")
         return redirect(url_for("famille.demande_formulaire", demande_id=demande_id), 303)
     return render_template(
         "famille/demande_formulaire.html",
@@ -135,6 +141,9 @@ def demande_justificatifs(demande_id: int) -> str | BaseResponse:
         ids = sorted({int(v) for v in request.form.getlist("partage") if v.isdigit()})
         values = {**_form_values(demande), "_documents": ",".join(map(str, ids))}
         demandes.save_draft(db(), runtime().engine_context, _actor(), demande_id, values)
+        adding = request.form.get("ajouter", type=int)
+        if adding is not None and 0 <= adding < len(definition.documents):
+            return redirect(_add_page(demande, definition.documents[adding]), 303)
         return redirect(url_for("famille.demande_recapitulatif", demande_id=demande_id), 303)
     today = local_today(runtime().clock)
     requirements = family_views.requirements_of(
@@ -145,14 +154,39 @@ def demande_justificatifs(demande_id: int) -> str | BaseResponse:
         demande=demande,
         definition=definition,
         requirements=requirements,
-        chosen=set(_chosen_ids(demande)),
+        chosen={*_chosen_ids(demande), *_added()},
+        owners=owner_names(db(), demande.foyer_id),
         service=family_views.first_service_name(db(), definition),
     )
 
 
-def _summary(demande: Demande, definition: Any, problems: list[str]) -> str:
+def _add_page(demande: Demande, required: RequiredDocument) -> str:
+    """The vault's add page for a missing document, the ticks so far kept in the draft: it
+    knows the type and, for a child's document, the child the demande is about."""
+    return url_for(
+        "famille.ajouter",
+        type=required.type,
+        membre=_child_id(demande) if required.member == "child" else None,
+        retour=url_for("famille.demande_justificatifs", demande_id=demande.id),
+    )
+
+
+def _added() -> list[int]:
+    """The document just deposited from the request's page (?ajoute=), to show it ticked."""
+    added = request.args.get("ajoute", type=int)
+    return [added] if added is not None else []
+
+
+def _summary(demande: Demande, definition: Any, problems: list[str] | None = None) -> str:
+    """The recap; what would stop the submission is worked out as `submit` does, unless
+    given (the refused submission's own problems)."""
     ids = _chosen_ids(demande)
     documents = [d for d in family_views.current_documents(db(), demande.foyer_id) if d.id in ids]
+    if problems is None:
+        problems = demandes.problems_before_submit(
+            db(), runtime().engine_context, _actor(), demande.id, _form_values(demande),
+            [d.id for d in documents],  # a document deleted since it was ticked is missing
+        )  # fmt: skip
     children = {str(c.id): f"{c.first_name} {c.last_name}" for c in _children()}
     return render_template(
         "famille/demande_recapitulatif.html",
@@ -162,6 +196,7 @@ def _summary(demande: Demande, definition: Any, problems: list[str]) -> str:
         children=children,
         documents=documents,
         type_label=lambda code: document_type(code).label,
+        owners=owner_names(db(), demande.foyer_id),
         problems=problems,
     )
 
@@ -170,7 +205,7 @@ def _summary(demande: Demande, definition: Any, problems: list[str]) -> str:
 @role_required(Role.FAMILLE)
 def demande_recapitulatif(demande_id: int) -> str:
     demande, definition = _draft(demande_id)
-    return _summary(demande, definition, [])
+    return _summary(demande, definition)
 
 
 @bp.post("/demandes/<int:demande_id>/deposer")
@@ -223,6 +258,8 @@ def demande(demande_id: int) -> str:
         shared=family_views.shared_documents(db(), found.id),
         issued=family_views.town_documents(db(), actor.foyer_id, found.number),
         vault=family_views.documents_to_offer(db(), actor.foyer_id, found.id),
+        added=_added(),
+        owners=owner_names(db(), actor.foyer_id),
         family_task=family_task,
         task_fields=choices,
         is_open=found.status in OPEN_STATUSES,

@@ -75,6 +75,8 @@ def deposit_form(foyer_id: int, replaced: Document | None) -> DepositForm:
     form.member_id.choices = [("", _("The whole household"))] + [
         (str(member.id), member_name(member)) for member in foyer_members(db(), foyer_id)
     ]
+    if request.method == "GET" and request.args.get("membre") in dict(form.member_id.choices):
+        form.member_id.data = request.args["membre"]  # the child a request is about
     return form
 
 
@@ -87,7 +89,7 @@ def ajouter() -> PageResult:
     if not form.validate_on_submit():
         return _form_page(form, replaced, 400 if request.method == "POST" else 200)
     try:
-        runtime().vault.deposit(db(), _upload(form, reader, replaced))
+        deposited = runtime().vault.deposit(db(), _upload(form, reader, replaced))
     except UploadRefused as refused:
         form.fichier.errors = [refused.message]  # French, written for parents by the vault
         return _form_page(form, replaced, 422)
@@ -107,7 +109,10 @@ def ajouter() -> PageResult:
         flash(
             _("The new version has been deposited; the previous one stays in its history."), "info"
         )
-    target = _return_path() or url_for("famille.coffre")
+    back = _return_path()
+    # Back on the request, the new document is ticked to be shared (the family may untick it).
+    target = f"{back}?ajoute={deposited.id}" if back and replaced is None else back
+    target = target or url_for("famille.coffre")
     if _wants_json():
         return jsonify(redirect=target), 201
     return redirect(target, 303)
@@ -167,5 +172,6 @@ def _form_page(form: DepositForm, replaced: Document | None, status: int) -> Pag
         replaced=document_line(replaced, today) if replaced else None,
         max_mb=runtime().settings.max_document_mb,
         today_iso=today.isoformat(),
+        back_to=_return_path(),
     )
     return page, status

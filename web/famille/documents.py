@@ -38,6 +38,7 @@ __all__ = [
     "document_line",
     "foyer_members",
     "member_name",
+    "owner_names",
     "reads_by_others",
     "refusal_text",
     "type_label",
@@ -74,6 +75,13 @@ PURPOSE_LABELS = {
 
 def member_name(member: FoyerMember) -> str:
     return f"{member.first_name} {member.last_name}".strip()
+
+
+def owner_names(session: Session, foyer_id: int) -> dict[int | None, str]:
+    """Whom a document is for, by its `member_id`: a person's name, or the whole foyer."""
+    names: dict[int | None, str] = {None: _("The whole household")}
+    names.update((member.id, member_name(member)) for member in foyer_members(session, foyer_id))
+    return names
 
 
 @dataclass(frozen=True)

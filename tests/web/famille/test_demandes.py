@@ -9,7 +9,7 @@ from urllib.parse import urlencode
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from accounts.models import Account, Role, Service
@@ -409,8 +409,9 @@ def test_the_familys_answer_buttons_show_the_declared_labels(
 @pytest.mark.parametrize(
     ("retour", "lands_on"),
     [
-        ("/famille/demandes/{id}/justificatifs", "/famille/demandes/{id}/justificatifs"),
-        ("/famille/demandes/{id}", "/famille/demandes/{id}"),
+        # Back on the request, the new document is ticked (?ajoute=).
+        ("/famille/demandes/{id}/justificatifs", "/famille/demandes/{id}/justificatifs?ajoute="),
+        ("/famille/demandes/{id}", "/famille/demandes/{id}?ajoute="),
         ("//evil.example/famille/demandes/{id}", "/famille/coffre"),
         ("https://evil.example/", "/famille/coffre"),
         ("/famille/demandes/{id}/../../coffre/1/supprimer", "/famille/coffre"),
@@ -418,7 +419,11 @@ def test_the_familys_answer_buttons_show_the_declared_labels(
     ids=["documents-step", "request-page", "other-host", "absolute-url", "dot-dot"],
 )
 def test_a_deposit_started_from_a_request_goes_back_to_it_and_nowhere_else(
-    family_client: FlaskClient, published: None, retour: str, lands_on: str
+    family_client: FlaskClient,
+    published: None,
+    retour: str,
+    lands_on: str,
+    db_session: Session,
 ) -> None:
     demande_id = start(family_client)
     path = "/famille/coffre/ajouter?" + urlencode({"retour": retour.format(id=demande_id)})
@@ -432,7 +437,9 @@ def test_a_deposit_started_from_a_request_goes_back_to_it_and_nowhere_else(
         r'<option value="justificatif_domicile" selected', asked
     )
     assert response.status_code == 303
-    assert response.headers["Location"] == lands_on.format(id=demande_id)
+    added = db_session.scalars(select(func.max(Document.id))).one()
+    expected = lands_on.format(id=demande_id) + (str(added) if "ajoute" in lands_on else "")
+    assert response.headers["Location"] == expected
 
 
 @pytest.mark.parametrize(
