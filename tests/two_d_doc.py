@@ -1,9 +1,10 @@
 """2D-Docs of the tests' own: a test authority (FR00) and its signing certificate, made here.
 
 The authority and signing keys are EC P-256, generated once per test session; nothing is
-downloaded. `sample` builds a tax notice's 2D-Doc as the ANTS specifies it (header, fields
-separated by GS, US, the base32 signature r||s over what comes before US), `png` and `pdf`
-print it as a DataMatrix.
+downloaded. `message` builds a tax notice's 2D-Doc as the ANTS specifies it (a version 04
+header, then the fields: a fixed-length one followed directly by the next identifier, a
+variable one ended by GS, or RS when truncated), `sign` adds US and the base32 signature r||s
+over what comes before US, `png` and `pdf` print it as a DataMatrix.
 """
 
 from __future__ import annotations
@@ -29,18 +30,19 @@ from coffre.inspection.two_d_doc import libdmtx
 AUTHORITY = "FR00"
 CERTIFICATE = "0001"
 EPOCH = date(2000, 1, 1)
-TAX_NOTICE = "0001"
-GS, US = "\x1d", "\x1f"
+TAX_NOTICE = "28"
+GS, RS, US = "\x1d", "\x1e", "\x1f"
 NOTICE_FIELDS = {
-    "02": "23456",  # revenu fiscal de référence
-    "03": "2.5",  # nombre de parts
-    "07": "2025",
-    "09": "MARTIN",
-    "0A": "CLAIRE",
-    "0B": "12 RUE DES LILAS",
-    "0C": "69001",
-    "0D": "LYON",
+    "41": "23456",  # revenu fiscal de référence (variable)
+    "43": "2,5",  # nombre de parts (variable)
+    "44": "2526A12345678",  # référence de l'avis (13, fixed)
+    "45": "2025",  # année des revenus (4, fixed)
+    "46": "MARTIN CLAIRE",  # déclarant 1 (variable)
+    "47": "1234567890123",  # son numéro fiscal (13, fixed)
+    "4A": "31072026",  # date de mise en recouvrement (8, fixed)
+    "4Y": "12 RUE DES LILAS 69001 LYON",  # adresse (variable, last)
 }
+FIXED = frozenset({"44", "45", "47", "4A", "6W", "6Y"})
 
 
 @dataclass(frozen=True)
@@ -103,10 +105,27 @@ def _day(day: date) -> str:
     return f"{(day - EPOCH).days:04X}"
 
 
-def message(fields: dict[str, str] | None = None, issued_on: date = date(2026, 7, 31)) -> str:
-    """The signed part of a tax notice's 2D-Doc: header and fields."""
-    header = f"DC03{AUTHORITY}{CERTIFICATE}{_day(issued_on)}{_day(issued_on)}{TAX_NOTICE}"
-    return header + GS.join(fid + value for fid, value in (fields or NOTICE_FIELDS).items())
+def message(
+    fields: dict[str, str] | None = None,
+    issued_on: date = date(2026, 7, 31),
+    truncated: frozenset[str] = frozenset(),
+) -> str:
+    """The signed part of a tax notice's 2D-Doc: a version 04 header (type, perimeter 01,
+    country FR) and the fields; those named in `truncated` end with RS."""
+    day = _day(issued_on)
+    header = f"DC04{AUTHORITY}{CERTIFICATE}{day}{day}{TAX_NOTICE}01FR"
+    return header + fields_data(fields or NOTICE_FIELDS, truncated)
+
+
+def fields_data(fields: dict[str, str], truncated: frozenset[str] = frozenset()) -> str:
+    """The fields as the specification joins them: a fixed-length value directly followed by
+    the next identifier, a variable one by GS (RS when truncated), the last one by nothing."""
+    data = ""
+    for index, (fid, value) in enumerate(fields.items()):
+        last = index == len(fields) - 1
+        ending = "" if fid in FIXED else RS if fid in truncated else "" if last else GS
+        data += fid + value + ending
+    return data
 
 
 def sign(text: str, key: ec.EllipticCurvePrivateKey) -> str:

@@ -5,7 +5,8 @@ fields, and an ECDSA signature over both. It is authentic when that certificate 
 trust list, was issued by that authority's certificate (itself in the list), was valid on the
 signature date, and verifies the signature. Anything else found under a 2D-Doc header is
 not valid, with the reason; a document with no DataMatrix starting with a 2D-Doc header has
-none.
+none. The message is read as the specification lays it out (`two_d_doc_message`: its header
+versions, its field table with fixed and variable lengths); py2ddoc checks the signature.
 
 The plaintext is given in memory and stays there: PDF pages are rendered by pdfium, images
 decoded by Pillow, the barcode read by libdmtx, each bounded (pages, pixels, milliseconds).
@@ -19,7 +20,7 @@ import logging
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 from types import ModuleType
 
@@ -29,10 +30,11 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import NameOID
 from PIL import Image
-from py2ddoc import ParseError, SignatureError, TrustStore, parse
-from py2ddoc.fields import get_doc_type_label, get_field_def
+from py2ddoc import SignatureError, TrustStore
 from py2ddoc.parser import ParsedDoc
 from py2ddoc.verifier import verify
+
+from coffre.inspection.two_d_doc_message import MalformedMessage, Message, ParsedField, parse
 
 log = logging.getLogger(__name__)
 
@@ -44,8 +46,6 @@ MAX_PIXELS = 40_000_000  # what the upload inspection already allows, checked ag
 PDF = "application/pdf"
 IMAGES = frozenset({"image/png", "image/jpeg"})
 READABLE = IMAGES | {PDF}
-_EPOCH = date(2000, 1, 1)
-_NO_DATE = "FFFF"
 
 
 class Problem:
@@ -66,6 +66,7 @@ class Field:
     name: str
     label: str
     value: str = field(repr=False)
+    truncated: bool = False  # the issuer cut the value to fit the code
 
 
 @dataclass(frozen=True)
@@ -151,43 +152,43 @@ def _pdf_pages(content: bytes) -> Iterator[Image.Image]:
 
 
 def check(barcode: bytes, trust: TrustList) -> TwoDDoc:
-    """Parse a 2D-Doc and verify its signature against the trust list."""
+    """Parse a 2D-Doc as the ANTS specifies it and verify its signature against the trust list."""
     try:
-        parsed = parse(barcode)
-        issued_on, signed_on = _date(parsed.message[12:16]), _date(parsed.message[16:20])
-    except (ParseError, ValueError):
+        message = parse(barcode)
+    except MalformedMessage:
         return TwoDDoc(valid=False, problem=Problem.UNREADABLE)
-    problem = _verify(parsed, signed_on, trust)
+    problem = _verify(message, trust)
     if problem is not None:
         return TwoDDoc(valid=False, problem=problem)
     return TwoDDoc(
         valid=True,
-        doc_type=parsed.doc_type,
-        type_label=get_doc_type_label(parsed.doc_type),
-        authority=parsed.ca_id,
-        certificate=parsed.cert_id,
-        issued_on=issued_on,
-        signed_on=signed_on,
-        fields=tuple(_field(parsed.doc_type, fid, value) for fid, value in parsed.fields.items()),
+        doc_type=message.doc_type,
+        type_label=message.type_label,
+        authority=message.authority,
+        certificate=message.certificate,
+        issued_on=message.issued_on,
+        signed_on=message.signed_on,
+        fields=tuple(_field(parsed) for parsed in message.fields),
     )
 
 
-def _verify(parsed: ParsedDoc, signed_on: date | None, trust: TrustList) -> str | None:
-    if parsed.ca_id not in trust.authorities:
+def _verify(message: Message, trust: TrustList) -> str | None:
+    if message.authority not in trust.authorities:
         return Problem.UNKNOWN_AUTHORITY
-    signers = trust.signers.get((parsed.ca_id, parsed.cert_id), [])
+    signers = trust.signers.get((message.authority, message.certificate), [])
     if not signers:
         return Problem.UNKNOWN_CERTIFICATE
-    when = signed_on or date.max
+    when = message.signed_on or date.max
     current = [cert for cert in signers if _valid_on(cert, when)]
     if not current:
         return Problem.CERTIFICATE_NOT_VALID
+    signed = _signed(message)
     for cert in current:
         # One certificate at a time, under this authority only: py2ddoc would try every
         # certificate of the list when it finds none for the authority.
-        store = TrustStore.from_der(parsed.ca_id, cert.public_bytes(Encoding.DER))
+        store = TrustStore.from_der(message.authority, cert.public_bytes(Encoding.DER))
         try:
-            verify(parsed, store)
+            verify(signed, store)
             return None
         except SignatureError:
             continue
@@ -196,22 +197,32 @@ def _verify(parsed: ParsedDoc, signed_on: date | None, trust: TrustList) -> str 
     return Problem.SIGNATURE
 
 
+def _signed(message: Message) -> ParsedDoc:
+    """What py2ddoc's verifier reads: the signed part and the signature (its own parser
+    misreads the header and the fields, so only these are handed over)."""
+    return ParsedDoc(
+        raw=message.signed,
+        version=message.version,
+        ca_id=message.authority,
+        cert_id=message.certificate,
+        doc_date=message.issued_on,
+        sign_date=message.signed_on,
+        doc_type=message.doc_type,
+        fields={},
+        message=message.signed,
+        signature_b32=message.signature,
+    )
+
+
 def _valid_on(cert: x509.Certificate, day: date) -> bool:
     return cert.not_valid_before_utc.date() <= day <= cert.not_valid_after_utc.date()
 
 
-def _date(raw: str) -> date | None:
-    """A header date: days since 2000-01-01 in 4 hexadecimal digits, FFFF when absent."""
-    if raw.upper() == _NO_DATE:
-        return None
-    return _EPOCH + timedelta(days=int(raw, 16))
-
-
-def _field(doc_type: str, field_id: str, value: str) -> Field:
-    definition = get_field_def(doc_type, field_id)
+def _field(parsed: ParsedField) -> Field:
+    definition = parsed.definition
     if definition is None:
-        return Field(field_id, field_id, field_id, value)
-    return Field(field_id, definition.name, definition.description, value)
+        return Field(parsed.id, parsed.id, parsed.id, parsed.value, parsed.truncated)
+    return Field(parsed.id, definition.name, definition.label, parsed.value, parsed.truncated)
 
 
 def load_trust_list(path: Path | None) -> TrustList:

@@ -112,6 +112,7 @@ def _stored(found: TwoDDoc) -> dict[str, Any]:
         "issued_on": found.issued_on.isoformat() if found.issued_on else None,
         "signed_on": found.signed_on.isoformat() if found.signed_on else None,
         "fields": [[f.id, f.name, f.label, f.value] for f in found.fields],
+        "truncated": [f.id for f in found.fields if f.truncated],  # cut by the issuer
     }
 
 

@@ -51,11 +51,11 @@ def test_a_signed_notice_is_recorded_valid_with_its_fields(
     assert document.two_d_doc_state is TwoDDocState.VALID
     stored = json.loads(document.two_d_doc_fields or "")
     assert (stored["authority"], stored["issued_on"]) == ("FR00", "2026-07-31")
-    assert ["02", "rfr", "Revenu fiscal de référence", "23456"] in stored["fields"]
+    assert ["41", "rfr", "Revenu fiscal de référence", "23456"] in stored["fields"]
     assert events(db_session, document) == ['{"result":"valid"}']  # no field in the journal
     shown = authenticity.shown(document)
     assert shown is not None and shown.valid and shown.quotient == 782  # 23456 / 12 / 2.5
-    assert ("Nom du contribuable", "MARTIN") in shown.fields
+    assert ("Déclarant 1", "MARTIN CLAIRE") in shown.fields
     assert authenticity.read_pending(db_session, vault, trust) == 0  # read once
 
 

@@ -86,13 +86,13 @@ def test_an_authentic_notice_shows_its_fields_and_prefills_the_quotient(
     assert response.status_code == 200
     page = page_text(response)
     assert "authentique" in page and "2D-Doc signé par l'émetteur" in page
-    assert "Avis d'imposition : sa signature a été vérifiée" in page
+    assert "Avis d'impôt sur le revenu : sa signature a été vérifiée" in page
     for label, value in [
         ("Revenu fiscal de référence", "23456"),
-        ("Nombre de parts", "2.5"),
-        ("Nom du contribuable", "MARTIN"),
-        ("Adresse du contribuable", "12 RUE DES LILAS"),
-        ("Ville", "LYON"),
+        ("Nombre de parts", "2,5"),
+        ("Déclarant 1", "MARTIN CLAIRE"),
+        ("Adresse", "12 RUE DES LILAS 69001 LYON"),
+        ("Date de mise en recouvrement", "31072026"),
     ]:
         assert f"<dt>{label}</dt><dd>{value}</dd>" in page
     assert 'name="quotient" inputmode="numeric" pattern="[0-9]*" value="782"' in page
@@ -116,7 +116,7 @@ def test_a_notice_signed_by_a_key_the_trust_list_lacks_is_not_verified_and_not_p
     app: Flask, agent_client: FlaskClient, db_session: Session, clock: FrozenClock, trust: TrustList
 ) -> None:
     """A genuine notice whose issuer's signing certificate the town has not added yet."""
-    unknown = sign(message().replace("DC03FR000001", "DC03FR000002"), own_authority().key)
+    unknown = sign(message().replace("DC04FR000001", "DC04FR000002"), own_authority().key)
     path = notice_page(app, db_session, clock, trust, pdf(unknown))
 
     page = page_text(agent_client.get(path))
