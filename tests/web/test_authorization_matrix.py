@@ -306,6 +306,8 @@ RULES: dict[str, Expect | Public] = {
     "paiement.banque_fictive": Public("400", "400"),
     "paiement.banque_fictive_payer": Public("400", "400"),
     "admin.invitation_mot_de_passe": INVALID_TOKEN,
+    # The demo's e-mails: in development only, nowhere else (tests/web/admin/test_demo_emails.py).
+    "admin.courriels": Public("404"),
     "actualites.desabonnement": INVALID_TOKEN,  # the news' unsubscribe link, no login
 }
 # What an allowed GET answers when it is not the page itself (200).
