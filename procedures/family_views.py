@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
+from itertools import pairwise
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -13,9 +14,11 @@ from coffre import consent
 from coffre.catalogue import document_type
 from coffre.models import Document, DocumentState, Grant
 from procedures.catalogue import definition_of
+from procedures.deadlines.expected import Expected, expected
 from procedures.definitions import FAMILY_LANE, Definition, RequiredDocument
 from procedures.models import Demande, DemandeEvent, ProcedureVersion, Task, TaskState
-from procedures.progress import LIVE_TASKS
+from procedures.progress import LIVE_TASKS, version_of
+from procedures.working_hours import WorkingCalendar
 
 TOWN_DOCUMENT = "attestation_mairie"
 
@@ -138,6 +141,110 @@ def public_history(session: Session, demande_id: int) -> list[DemandeEvent]:
             .order_by(DemandeEvent.at, DemandeEvent.id)
         )
     )
+
+
+# The history's lines after which the diagram moves on, opening the steps that follow.
+STEPPING = frozenset({"submitted", "task_completed", "timeout"})
+# Lines about a step of the demande, which they name (`DemandeEvent.task_id`).
+ABOUT_A_STEP = frozenset({"task_completed", "timeout", "asked_family"})
+# Lines of the family's own doing.
+BY_FAMILY = frozenset({"submitted", "cancelled", "family_answered"})
+
+
+@dataclass(frozen=True)
+class NextStep:
+    """A step a line of the history opened: its name, who holds it, when it is expected."""
+
+    title: str
+    service_name: str | None  # None: the family's own step
+    expected: Expected | None  # None once passed, or for a step without a deadline
+    live: bool  # still to be done
+
+
+@dataclass(frozen=True)
+class TimelineLine:
+    """One line of the family's history: what happened, to which step, by whom (the
+    service, never the agent), and what happens next."""
+
+    event: DemandeEvent
+    step: str | None  # the step's name in the diagram
+    service_name: str | None  # the service that acted or asked
+    by_family: bool
+    next_steps: tuple[NextStep, ...]
+
+
+def family_timeline(
+    session: Session, demande: Demande, calendar: WorkingCalendar
+) -> list[TimelineLine]:
+    """The demande's public history, each line naming its step, the service behind it and,
+    after a step passed, the steps it opened with their expected date.
+
+    The steps a line opened are the tasks created from its instant until the next line
+    that moves the diagram on (a step is opened in the same transaction as the line).
+    """
+    events = public_history(session, demande.id)
+    tasks = list(
+        session.scalars(select(Task).where(Task.demande_id == demande.id).order_by(Task.id))
+    )
+    services = _service_names(session, {task.service_id for task in tasks})
+    definition = definition_of(version_of(session, demande))
+    stepping = [event for event in events if event.kind in STEPPING]
+    ends = {id(event): after.at for event, after in pairwise(stepping)}
+    by_id = {task.id: task for task in tasks}
+    lines = []
+    for event in events:
+        task = by_id.get(event.task_id) if event.kind in ABOUT_A_STEP and event.task_id else None
+        opened: tuple[NextStep, ...] = ()
+        if event.kind in STEPPING:
+            end = ends.get(id(event))
+            opened = tuple(
+                _next_step(other, services, definition, calendar)
+                for other in tasks
+                if other.id != event.task_id
+                and other.created_at >= event.at
+                and (end is None or other.created_at < end)
+            )
+        if task is not None:
+            by_family = task.for_family
+            service = None if task.for_family else services.get(task.service_id or 0)
+        else:
+            by_family = event.kind in BY_FAMILY
+            service = None if by_family else _service_at(tasks, services, event)
+        step = task.title if task is not None else None
+        lines.append(TimelineLine(event, step, service, by_family, opened))
+    return lines
+
+
+def _next_step(
+    task: Task, services: dict[int, str], definition: Definition, calendar: WorkingCalendar
+) -> NextStep:
+    live = task.state in LIVE_TASKS
+    hours = definition.task(task.spec_id).sla_hours
+    allowed = timedelta(hours=hours) if hours else None
+    due = expected(task, calendar, for_family=task.for_family, allowed=allowed) if live else None
+    service = None if task.for_family else services.get(task.service_id or 0)
+    return NextStep(task.title, service, due, live)
+
+
+def _service_at(tasks: list[Task], services: dict[int, str], event: DemandeEvent) -> str | None:
+    """The service that held the demande at the line's instant (a service's step open then)."""
+    held = [
+        task
+        for task in tasks
+        if not task.for_family
+        and task.service_id is not None
+        and task.created_at <= event.at
+        and (task.completed_at is None or task.completed_at >= event.at)
+    ]
+    return services.get(held[-1].service_id or 0) if held else None
+
+
+def _service_names(session: Session, ids: set[int | None]) -> dict[int, str]:
+    wanted = {service_id for service_id in ids if service_id is not None}
+    if not wanted:
+        return {}
+    rows = session.execute(select(Service.id, Service.name).where(Service.id.in_(wanted)))
+    return {row[0]: row[1] for row in rows}
 
 
 def live_tasks(session: Session, demande_id: int) -> list[TaskLine]:

@@ -254,6 +254,7 @@ def demande(demande_id: int) -> str:
         version=version,
         labels=status_labels(),
         history=family_views.public_history(db(), found.id),
+        timeline=family_views.family_timeline(db(), found, runtime().engine_context.calendar),
         steps=family_views.live_tasks(db(), found.id),
         shared=family_views.shared_documents(db(), found.id),
         issued=family_views.town_documents(db(), actor.foyer_id, found.number),
