@@ -71,6 +71,8 @@ ACTION_RE = re.compile(
     r"(?<![\w.@/-])(?:entity|service|agent|document_type|api_client|webhook|procedure|foyer|"
     r"document|demande|account|tarif|activity)\.[a-z_]+(?![\w@/-])"
 )
+# A word said twice in a row, as « de la famille Famille Martin » (« vous vous » is French).
+TWICE_RE = re.compile(r"\b(?!(?:nous|vous)\b)(\w{3,})[^\S\n]+\1\b", re.IGNORECASE)
 FLOAT_RE = re.compile(r"(?<![\d,.])\d+\.0(?![\d])")
 # What is not prose: web and e-mail addresses, file names.
 NOT_PROSE_RE = re.compile(
@@ -88,13 +90,21 @@ def problems_in(text: str) -> list[str]:
     found += [f"code brut « {m.group()} »" for m in SNAKE_RE.finditer(prose)]
     found += [f"code brut « {m.group()} »" for m in ACTION_RE.finditer(prose)]
     found += [f"nombre à virgule « {m.group()} »" for m in FLOAT_RE.finditer(prose)]
+    found += [f"mot répété « {m.group()} »" for m in TWICE_RE.finditer(prose)]
     return found
 
 
 class _VisibleText(HTMLParser):
-    """The text a reader sees: no tags, attributes, scripts, styles; `<code>` left out."""
+    """The text a reader sees: no tags, attributes, scripts, styles; `<code>` left out.
+
+    A block (paragraph, cell, heading, item...) ends its line: a word repeated from one
+    block to the next (a caption, then the heading of its first column) is not a repetition.
+    """
 
     HIDDEN = frozenset({"script", "style", "template", "code", "pre", "kbd", "samp", "textarea"})
+    INLINE = frozenset(
+        {"a", "abbr", "b", "em", "i", "small", "span", "strong", "sup", "sub", "time"}
+    )
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
@@ -105,23 +115,30 @@ class _VisibleText(HTMLParser):
         if tag in self.HIDDEN:
             self._hidden.append(tag)
         else:
-            self.parts.append(" ")
+            self.parts.append(" " if tag in self.INLINE else "\n")
 
     def handle_endtag(self, tag: str) -> None:
         if self._hidden and self._hidden[-1] == tag:
             self._hidden.pop()
-        self.parts.append(" ")
+        self.parts.append(" " if tag in self.INLINE else "\n")
 
     def handle_data(self, data: str) -> None:
         if not self._hidden:
             self.parts.append(data)
 
 
-def visible_text(page: str) -> str:
+def visible_lines(page: str) -> str:
+    """The visible text, one block a line."""
     parser = _VisibleText()
     parser.feed(page)
     parser.close()
-    return " ".join("".join(parser.parts).split())
+    lines = (" ".join(line.split()) for line in "".join(parser.parts).splitlines())
+    return "\n".join(line for line in lines if line)
+
+
+def visible_text(page: str) -> str:
+    """The visible text on one line."""
+    return " ".join(visible_lines(page).split())
 
 
 def test_the_checker_catches_what_it_is_for() -> None:
@@ -132,6 +149,7 @@ def test_the_checker_catches_what_it_is_for() -> None:
     )
     assert problems_in(visible_text(page)) == []
     assert problems_in("Année concernée 2026.0") == ["nombre à virgule « 2026.0 »"]
+    assert problems_in("de la famille Famille Martin") == ["mot répété « famille Famille »"]
     assert problems_in("A step of the request") == [
         "anglais « step »", "anglais « the »", "anglais « request »",
     ]  # fmt: skip
@@ -384,7 +402,7 @@ def test_every_page_of_the_demo_reads_in_french(
         if response.mimetype != "text/html" or 300 <= response.status_code < 400:
             continue
         read += 1
-        problems = problems_in(visible_text(response.get_data(as_text=True)))
+        problems = problems_in(visible_lines(response.get_data(as_text=True)))
         if problems:
             found[f"{actor} {url}"] = sorted(set(problems))
 
