@@ -138,12 +138,16 @@ def shown(document: Document) -> Authenticity | None:
         return None
     stored = json.loads(document.two_d_doc_fields)
     named = {name: value for _id, name, _label, value in stored["fields"]}
+    truncated = set(stored.get("truncated", ()))  # read before truncation was recorded: none
     return Authenticity(
         valid=True,
         type_label=stored["type_label"],
         authority=stored["authority"],
         issued_on=date.fromisoformat(stored["issued_on"]) if stored["issued_on"] else None,
-        fields=tuple((label, value) for _id, _name, label, value in stored["fields"]),
+        fields=tuple(
+            (f"{label} (tronqué par l'émetteur)" if field_id in truncated else label, value)
+            for field_id, _name, label, value in stored["fields"]
+        ),
         quotient=monthly_quotient(named.get("rfr"), named.get("nb_parts")),
     )
 

@@ -15,7 +15,7 @@ from coffre.upkeep import authenticity
 from coffre.vault import Vault
 from stockage import ObjectStore
 from tests.coffre.conftest import deposit
-from tests.two_d_doc import make_authority, message, own_authority, pdf, png, sign
+from tests.two_d_doc import NOTICE_FIELDS, make_authority, message, own_authority, pdf, png, sign
 from worker.jobs import register_standard_jobs
 from worker.loop import Worker
 
@@ -155,3 +155,19 @@ def test_the_worker_reads_2d_docs_when_given_a_trust_list(
 )
 def test_the_quotient_a_notice_gives(income: str, shares: str, quotient: int | None) -> None:
     assert authenticity.monthly_quotient(income, shares) == quotient
+
+
+def test_a_field_the_issuer_truncated_is_shown_as_truncated(
+    vault: Vault, db_session: Session, foyer: Foyer, trust: TrustList
+) -> None:
+    signed = message(NOTICE_FIELDS | {"46": "MARTIN-DUPONT DE LA"}, truncated=frozenset({"46"}))
+    document = notice(vault, db_session, foyer, pdf(sign(signed, own_authority().key)), "a.pdf")
+
+    assert authenticity.read_pending(db_session, vault, trust) == 1
+
+    db_session.refresh(document)
+    assert json.loads(document.two_d_doc_fields or "")["truncated"] == ["46"]
+    shown = authenticity.shown(document)
+    assert shown is not None and shown.valid and shown.quotient == 782
+    assert ("Déclarant 1 (tronqué par l'émetteur)", "MARTIN-DUPONT DE LA") in shown.fields
+    assert ("Année des revenus", "2025") in shown.fields
