@@ -12,6 +12,7 @@ from messagerie import reading, threads
 from messagerie.errors import MessageRefused, ThreadNotFound
 from web.auth.guard import role_required
 from web.errors import render_error
+from web.extensions import limiter
 from web.famille.blueprint import family_reader
 from web.messagerie.threads_common import REFUSALS, chosen_ids, thread_links
 from web.runtime import db, runtime
@@ -33,6 +34,8 @@ def liste() -> str:
 
 @bp.route("/nouveau", methods=["GET", "POST"])
 @role_required(Role.FAMILLE)
+# Each new thread e-mails every agent of the service: a flood of them would reach their boxes.
+@limiter.limit("30 per hour", methods=["POST"])
 def nouveau() -> str | tuple[str, int] | BaseResponse:
     family = family_reader()
     if request.method == "POST":
