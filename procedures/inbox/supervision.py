@@ -12,7 +12,7 @@ from __future__ import annotations
 import statistics
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -30,6 +30,7 @@ from procedures.deadlines.escalation import (
     WorkingTimeline,
     measure_all,
 )
+from procedures.deadlines.forecast import Counted, count_live, forecast
 from procedures.deadlines.worked_time import family_waits, worked
 from procedures.definitions import Definition
 from procedures.errors import NotAllowed, TaskConflict
@@ -185,6 +186,14 @@ class WatchedTask:
 
 
 @dataclass(frozen=True)
+class ForecastTask:
+    """A task not late yet that will pass its deadline at its step's recent pace."""
+
+    task: WatchedTask
+    finish_at: datetime | None  # None: nothing of its step completed in four weeks
+
+
+@dataclass(frozen=True)
 class WeekCount:
     monday: date
     demandes: int
@@ -202,6 +211,8 @@ class Dashboard:
     weeks: list[WeekCount]  # demandes submitted each week, oldest first, empty weeks included
     late_count: int = 0  # all the late tasks, listed or not
     soon_late_count: int = 0
+    forecast: list[ForecastTask] = field(default_factory=list)  # soonest deadline first
+    forecast_count: int = 0  # all the tasks forecast late, listed or not
 
 
 def dashboard(
@@ -236,10 +247,12 @@ def dashboard(
     soon_late, soon_late_count = _soon_late(session, ids, now, calendar, shown, published)
     processed, median = _processing(session, ids, since, now, calendar)
     versions = _versions_of(session, ids, published)
+    counted = count_live(session, ids, now)
+    ahead, ahead_count = _forecast(session, ids, now, calendar, shown, published, counted)
     return Dashboard(
         services=services,
         since=since,
-        steps=_steps(session, ids),
+        steps=_steps(session, counted),
         late=late,
         soon_late=soon_late,
         processed=processed,
@@ -247,6 +260,8 @@ def dashboard(
         weeks=_per_week(session, versions, since, mondays, calendar.timezone),
         late_count=late_count,
         soon_late_count=soon_late_count,
+        forecast=ahead,
+        forecast_count=ahead_count,
     )
 
 
@@ -262,23 +277,18 @@ def _published(session: Session) -> Published:
     return {version.id: definition_of(version) for version in versions}
 
 
-def _steps(session: Session, service_ids: frozenset[int]) -> list[StepLoad]:
-    """The live tasks per procedure and step: counted on the tasks alone (each carries its
-    version), the versions' titles read after; versions with one title count as one."""
-    query = (
-        select(Task.procedure_version_id, Task.title, Task.state, func.count())
-        .where(Task.service_id.in_(service_ids), Task.state.in_(LIVE))
-        .group_by(Task.procedure_version_id, Task.title, Task.state)
-    )
-    rows = session.execute(query).all()
-    versions = {row[0] for row in rows}
+def _steps(session: Session, counted: list[Counted]) -> list[StepLoad]:
+    """The live tasks per procedure and step: counted on the tasks alone, with the forecast's
+    queues (each task carries its version), the versions' titles read after; versions with
+    one title count as one."""
+    versions = {row.procedure_version_id for row in counted}
     named = select(ProcedureVersion.id, ProcedureVersion.title)
     titles: dict[int, str] = {
         row.id: row.title for row in session.execute(named.where(ProcedureVersion.id.in_(versions)))
     }
     counts: dict[tuple[str, str], dict[TaskState, int]] = defaultdict(lambda: defaultdict(int))
-    for version_id, step, state, count in rows:
-        counts[titles[version_id], step][state] += count
+    for row in counted:
+        counts[titles[row.procedure_version_id], row.title][row.state] += row.tasks
     return [
         StepLoad(
             procedure,
@@ -331,6 +341,36 @@ def _earliest(
         )
         query = query.where(Task.id.in_(list(session.scalars(earliest))))
     return _measured(session, session.execute(query).all(), now, calendar), count
+
+
+def _forecast(
+    session: Session,
+    service_ids: frozenset[int],
+    now: datetime,
+    calendar: WorkingCalendar,
+    shown: int | None,
+    published: Published,
+    counted: list[Counted],
+) -> tuple[list[ForecastTask], int]:
+    """The `shown` tasks forecast to pass their deadline soonest (`procedures.deadlines.
+    forecast`), with their details, and how many are forecast late."""
+    codes = {version_id: definition.code for version_id, definition in published.items()}
+    limit = shown if shown is not None else 2**31
+    ahead = forecast(
+        session, service_ids, now, calendar=calendar, shown=limit, codes=codes, counted=counted
+    )
+    if not ahead.late:
+        return [], ahead.count
+    query = _watched_query(service_ids).where(Task.id.in_([task.task_id for task in ahead.late]))
+    details = {
+        task.task_id: task
+        for task in _measured(session, session.execute(query).all(), now, calendar)
+    }
+    return [
+        ForecastTask(details[task.task_id], task.finish_at)
+        for task in ahead.late
+        if task.task_id in details
+    ], ahead.count
 
 
 def _watched_query(service_ids: frozenset[int]) -> Any:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from urllib.parse import parse_qsl, urlencode
 
 from flask import abort, flash, redirect, render_template, request, url_for
@@ -14,10 +14,12 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from accounts.models import Role
 from procedures import tasks
+from procedures.deadlines.escalation import ACTIVE
+from procedures.deadlines.forecast import LateTask, forecast
 from procedures.errors import NotAllowed, TaskConflict
 from procedures.inbox import saved_filters, supervision
 from procedures.inbox.choices import procedure_choices, service_choices
-from procedures.inbox.listing import COUNT_CAP
+from procedures.inbox.listing import COUNT_CAP, InboxRow
 from procedures.inbox.listing import inbox as inbox_page
 from procedures.tasks import AgentActor
 from procedures.working_hours import SlaColor
@@ -54,6 +56,7 @@ def inbox() -> ResponseReturnValue:
     now = runtime().clock.now()
     page = inbox_page(db(), agent, asked.tab, asked.filters, asked.page, now=now, per_page=PER_PAGE)
     supervised = supervised_service_ids()
+    ahead = _forecast_late(frozenset(supervised), asked.tab, page.rows, now)
     # Only a supervisor has tasks to select and agents to assign them to.
     selectable = (
         supervision.supervised_tasks(db(), agent.account_id, [row.task_id for row in page.rows])
@@ -70,7 +73,19 @@ def inbox() -> ResponseReturnValue:
         agents=supervision.assignable_agents(db(), supervised) if supervised else [],
         sla=SlaText(),
         claim_link=id_link("agent.claim", "task_id"),
+        ahead=ahead,
     )
+
+
+def _forecast_late(
+    supervised: frozenset[int], tab: str, rows: list[InboxRow], now: datetime
+) -> dict[int, LateTask]:
+    """For a supervisor, the page's tasks of the services supervised that will pass their
+    deadline at their step's recent pace (tasks being worked only)."""
+    being_worked = [row.task_id for row in rows if row.state in ACTIVE]
+    if not supervised or tab not in ("mes_taches", "a_traiter") or not being_worked:
+        return {}
+    return forecast(db(), supervised, now, shown=0, tasks=being_worked).asked
 
 
 @bp.post("/taches/<int:task_id>/prendre")

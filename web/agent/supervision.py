@@ -93,6 +93,8 @@ def csv_rows(board: Dashboard) -> list[list[Cell]]:
     rows.append([_("Soon late tasks"), "", "", "", board.soon_late_count])
     rows += _watched_rows(_("Late task"), board.late)
     rows += _watched_rows(_("Soon late task"), board.soon_late)
+    rows.append([_("Tasks forecast late"), "", "", "", board.forecast_count])
+    rows += _watched_rows(_("Task forecast late"), [line.task for line in board.forecast])
     since = _("since %(date)s", date=format_date(board.weeks[0].monday, "d MMMM yyyy"))
     rows.append([_("Tasks completed"), "", "", since, board.processed])
     median = board.median_processing
