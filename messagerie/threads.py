@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from accounts.models import Service
@@ -21,7 +21,7 @@ from coffre.consent import AgentReader, FamilyReader
 from coffre.errors import ConsentError
 from coffre.messaging import consent
 from coffre.messaging.consent import ThreadRef
-from coffre.models import Document
+from coffre.models import Document, Foyer
 from coffre.vault import OpenedDocument, Vault
 from messagerie import notices
 from messagerie.errors import MessageRefused, Refusal, ThreadNotFound
@@ -136,6 +136,17 @@ def open_document(
     thread = agent_thread(session, agent, thread_id)
     reader = AgentReader(account_id=agent.account_id, service_ids=agent.service_ids)
     return vault.open(session, reader, document_id, purpose=purpose, thread_id=thread.id)
+
+
+def erase_deleted_foyers(session: Session) -> int:
+    """Delete the threads of the foyers whose vault was deleted (crypto-shredded), with their
+    messages: what a family wrote is its data too. Returns how many threads went; commits."""
+    shredded = select(Foyer.id).where(Foyer.shredded_at.is_not(None))
+    ids = list(session.scalars(select(Thread.id).where(Thread.foyer_id.in_(shredded))))
+    if ids:
+        session.execute(delete(Thread).where(Thread.id.in_(ids)))
+    session.commit()
+    return len(ids)
 
 
 def family_thread(session: Session, family: FamilyReader, thread_id: int) -> Thread:

@@ -20,7 +20,7 @@ from coffre.vault import Vault
 from facturation import documents as invoice_documents
 from facturation import run as billing
 from interop import handover, portability, webhooks
-from messagerie import news
+from messagerie import news, threads
 from notifications import outbox
 from notifications.outbox import MailSettings
 from procedures import tasks
@@ -108,6 +108,10 @@ def register_standard_jobs(
         "inactivity",
         timedelta(hours=24),
         lambda s, c: inactivity.apply(s, c, vault, base_url, inactive_account_days),
+    )
+    # The messages of a foyer whose vault was deleted (the family, or its inactivity: above).
+    worker.register(
+        "deleted-threads", timedelta(hours=1), lambda s, c: threads.erase_deleted_foyers(s)
     )
     worker.register("sweep", timedelta(hours=1), lambda s, c: maintenance.sweep_orphans(s, vault))
     register_exports(worker, vault, base_url)

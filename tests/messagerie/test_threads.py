@@ -18,7 +18,7 @@ from coffre.models import Document, DocumentRead, Foyer
 from coffre.vault import Vault
 from messagerie import reading, threads
 from messagerie.errors import MessageRefused, Refusal, ThreadNotFound
-from messagerie.models import Thread
+from messagerie.models import Message, Thread
 from messagerie.notices import Links
 from notifications import outbox
 from notifications.outbox import MailSettings
@@ -302,3 +302,22 @@ def test_one_notice_per_waiting_conversation(
     reading.read_as_agent(db_session, clock, agent, thread.id)
     threads.write_as_family(db_session, clock, reader(family), thread.id, "Encore un", LINKS)
     assert outbox.send_due(db_session, clock, mail) == 1
+
+
+def test_the_threads_of_a_deleted_vault_are_erased_with_it(
+    db_session: Session, clock: FrozenClock, vault: Vault, foyer: Foyer, other_foyer: Foyer
+) -> None:
+    service = make_service(db_session)
+    family, other = family_of(db_session, clock, foyer), family_of(db_session, clock, other_foyer)
+    document = deposit(vault, db_session, foyer)
+    gone = open_one(db_session, clock, family, service, (document,))
+    kept = open_one(db_session, clock, other, service)
+    assert threads.erase_deleted_foyers(db_session) == 0
+
+    vault.shred_foyer(db_session, foyer.id, family.account_id)
+    assert threads.erase_deleted_foyers(db_session) == 1
+
+    db_session.expire_all()
+    assert db_session.get(Thread, gone.id) is None
+    assert db_session.scalars(select(Message).where(Message.thread_id == gone.id)).all() == []
+    assert db_session.get(Thread, kept.id) is not None

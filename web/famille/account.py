@@ -12,6 +12,7 @@ from wtforms import Field, StringField, ValidationError
 
 from accounts.credentials import close_foyer_accounts
 from accounts.models import Role
+from messagerie import threads
 from web.auth.guard import role_required
 from web.famille.blueprint import bp, family_reader
 from web.runtime import db, runtime
@@ -40,6 +41,7 @@ def supprimer_compte() -> BaseResponse | tuple[str, int]:
         ), status
     reader = family_reader()
     runtime().vault.shred_foyer(db(), reader.foyer_id, reader.account_id)
+    threads.erase_deleted_foyers(db())  # what the family wrote in its messages goes too
     close_foyer_accounts(db(), reader.foyer_id)
     logout_user()
     flash(_("Your account and your family's safe have been deleted."), "info")

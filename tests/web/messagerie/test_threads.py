@@ -15,6 +15,7 @@ from accounts.models import Account, AgentService, Role, Service
 from coffre.clock import FrozenClock
 from coffre.models import Document
 from demo.seed import demo_pdf
+from messagerie.models import Thread
 from notifications import outbox
 from notifications.outbox import MailSettings
 from tests.factories import make_account, make_agent, make_service, page_text
@@ -224,3 +225,16 @@ def test_an_agent_of_several_services_sees_each_ones_threads(
     listing = page_text(client.get("/agent/messages"))
     assert service.name in listing and other.name in listing
     assert "2 non lus" in listing
+
+
+def test_deleting_the_account_erases_the_familys_threads(
+    family_client: FlaskClient, db_session: Session, service: Service
+) -> None:
+    _status, location = write(family_client, service)
+    token = csrf_token(family_client, "/famille/compte/supprimer")
+    done = family_client.post(
+        "/famille/compte/supprimer", data={"csrf_token": token, "confirmation": "SUPPRIMER"}
+    )
+    assert done.status_code == 303
+    db_session.expire_all()
+    assert db_session.get(Thread, thread_of(location)) is None
