@@ -144,6 +144,7 @@ def seed_demo(
     logins += [_agent(session, clock, services, *agent) for agent in AGENTS]
     logins += [_family(session, clock, vault, *family) for family in FAMILIES]
     _activities(session, clock, services["scolaire"])
+    _school_buses(session, clock, services["scolaire"])
     _shared_custody(session, clock)
     _canteen_weeks(session, clock)
     _billing_history(session, clock)
@@ -213,6 +214,35 @@ def _activities(session: Session, clock: Clock, service: Service) -> None:
         for child in children:
             if kind is ActivityKind.VACANCES or child.school == site:
                 activities.enrol(session, clock, activity.id, child.id, enrolled_from, year_end)
+
+
+# The school bus of each school (workflows_bpmn/transport_scolaire_lignes.toml): an accepted
+# transport registration enrols the child in its school's, billed monthly by band, A to F.
+BUSES = [("transport-lilas", "Transport scolaire des Lilas", LILAS),
+         ("transport-jaures", "Transport scolaire Jean-Jaurès", JAURES)]  # fmt: skip
+BUS_PRICES = (500, 900, 1300, 1700, 2100, 2500)  # cents a month
+
+
+def _school_buses(session: Session, clock: Clock, service: Service) -> None:
+    today = local_today(clock)
+    season = date(today.year - (today.month < 9), 9, 1)
+    for code, name, school in BUSES:
+        if session.scalar(select(Activity).where(Activity.code == code)) is not None:
+            continue
+        bus = Activity(
+            service_id=service.id, code=code, name=name, kind=ActivityKind.TRANSPORT,
+            site=school, cutoff_rule=CutoffRule.JOURS_OUVRES, cutoff_count=1,
+            cutoff_time=time(10, 0), capacity=None, price_category="transport",
+        )  # fmt: skip
+        session.add(bus)
+        session.flush()
+        session.add_all(
+            Tariff(
+                activity_id=bus.id, band=band, unit=Unit.FORFAIT_MENSUEL, price_cents=cents,
+                valid_from=season, created_at=clock.now(), created_by=None,
+            )
+            for band, cents in zip(BANDS, BUS_PRICES, strict=True)
+        )  # fmt: skip
 
 
 def _entity(session: Session, slug: str, name: str) -> Entity:

@@ -115,9 +115,16 @@ def _after_step(
     end = engine.end_reached(workflow)
     if end is not None:
         status = DemandeStatus(definition.ends.get(end, DemandeStatus.CLASSEE.value))
-        set_status(session, ctx, demande, status, None, "decision")
+        set_status(session, ctx, demande, status, None, "decision", _reason(workflow))
         demande.closed_at = ctx.clock.now()
         demande.wakes_at = None
+
+
+def _reason(workflow: BpmnWorkflow) -> str:
+    """The `motif` the diagram holds at its end (an agent's form, a decision table): the
+    family reads it with the decision."""
+    reason = engine.data_of(workflow).get("motif")
+    return reason.strip() if isinstance(reason, str) else ""
 
 
 def _tell_family(

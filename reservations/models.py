@@ -19,6 +19,7 @@ class ActivityKind(StrEnum):
     PERISCOLAIRE_SOIR = "periscolaire_soir"
     MERCREDI = "mercredi"
     VACANCES = "vacances"
+    TRANSPORT = "transport"  # the school bus of a school, billed as a monthly flat fee
 
 
 class CutoffRule(StrEnum):

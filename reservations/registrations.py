@@ -5,6 +5,9 @@ job reads the demandes closed since it last ran and applies each once (`AppliedD
 
 - An accepted after-school and canteen registration (`periscolaire`) enrols the child, for
   the school year it is for, in each activity ticked on the form at the child's school.
+- An accepted school transport registration (`transport_scolaire`) enrols the child, for
+  the school year, in the transport activity of the school chosen on the form: its tariff
+  (a monthly flat fee per family-quotient band) is billed by the monthly run.
 - An absence justified with a medical certificate (`justificatif_absence`) is recorded: a
   justified absence is never billed; a refused one stays an absence billed per the
   activity's rule (see `billable`).
@@ -33,6 +36,7 @@ from reservations.models import (
 )
 
 REGISTRATION = "periscolaire"
+TRANSPORT = "transport_scolaire"
 ABSENCE = "justificatif_absence"
 CLOSED = (DemandeStatus.ACCEPTEE, DemandeStatus.REFUSEE)
 # The registration form's boxes and the kind of activity each enrols in.
@@ -67,7 +71,7 @@ def apply_closed(session: Session, clock: Clock) -> int:
         .join(ProcedureVersion, ProcedureVersion.id == Demande.procedure_version_id)
         .outerjoin(AppliedDemande, AppliedDemande.demande_id == Demande.id)
         .where(
-            ProcedureVersion.code.in_((REGISTRATION, ABSENCE)),
+            ProcedureVersion.code.in_((REGISTRATION, TRANSPORT, ABSENCE)),
             Demande.status.in_(CLOSED),
             AppliedDemande.demande_id.is_(None),
         )
@@ -75,7 +79,7 @@ def apply_closed(session: Session, clock: Clock) -> int:
         .limit(BATCH)
     ).all()
     for demande, code in rows:
-        if code == REGISTRATION:
+        if code in (REGISTRATION, TRANSPORT):
             outcome = _enrol(session, clock, demande)
         else:
             outcome = _absence(session, clock, demande)
@@ -95,9 +99,16 @@ def _child(session: Session, demande: Demande, answers: dict[str, Any]) -> Foyer
 def _enrol(session: Session, clock: Clock, demande: Demande) -> str:
     answers = json.loads(demande.form_data or "{}")
     child = _child(session, demande, answers)
-    if demande.status is not DemandeStatus.ACCEPTEE or child is None or not child.school:
+    if demande.status is not DemandeStatus.ACCEPTEE or child is None:
         return "rien"
     definition = definition_of(demande.version)
+    if definition.code == TRANSPORT:  # the pass is for the school chosen on the form
+        kinds, site = [ActivityKind.TRANSPORT], str(answers.get("ecole") or "")
+    else:
+        kinds = [kind for field, kind in KIND_OF_FIELD.items() if _ticked(answers.get(field))]
+        site = child.school or ""
+    if not site:
+        return "rien"
     sent = demande.submitted_at
     day = local_today(clock) if sent is None else sent.astimezone(PARIS).date()
     renewing = definition.renewal is not None and definition.renewal.is_open(day)
@@ -105,10 +116,9 @@ def _enrol(session: Session, clock: Clock, demande: Demande) -> str:
     starts_on = max(year.first_day, local_today(clock))
     if starts_on > year.last_day:
         return "rien"  # a registration for a school year already over
-    kinds = [kind for field, kind in KIND_OF_FIELD.items() if _ticked(answers.get(field))]
     enrolled = 0
     for activity in session.scalars(
-        select(Activity).where(Activity.kind.in_(kinds), Activity.site == child.school)
+        select(Activity).where(Activity.kind.in_(kinds), Activity.site == site)
     ):
         if not activity.admits(child.birth_date, starts_on) or _already(
             session, activity.id, child.id, starts_on, year.last_day

@@ -11,6 +11,7 @@ from procedures.operations.context import Operation, OperationContext, Operation
 from procedures.operations.notify import FAMILY_OPERATIONS
 from procedures.operations.quotient import QF_OPERATIONS
 from procedures.operations.sectorisation import SCHOOL_OPERATIONS
+from procedures.operations.transport import TRANSPORT_OPERATIONS
 
 OPERATIONS: Mapping[str, Operation] = {
     **FAMILY_OPERATIONS,
@@ -18,6 +19,7 @@ OPERATIONS: Mapping[str, Operation] = {
     **SCHOOL_OPERATIONS,
     **CERTIFICATE_OPERATIONS,
     **QF_OPERATIONS,
+    **TRANSPORT_OPERATIONS,
 }
 
 

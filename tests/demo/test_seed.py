@@ -9,6 +9,7 @@ from coffre.clock import FrozenClock
 from coffre.models import Document, Foyer, FoyerMember, MemberRole
 from coffre.vault import Vault
 from demo.seed import DEMO_PASSWORD, seed_demo
+from facturation.models import Tariff, Unit
 from reservations.models import Activity, ActivityKind, Enrolment, SharedCustody
 
 
@@ -111,7 +112,17 @@ def test_demo_town_has_canteens_a_holiday_centre_and_a_child_shared_by_two_homes
     seed_demo(db_session, clock)
 
     codes = db_session.scalars(select(Activity.code).order_by(Activity.code)).all()
-    assert codes == ["cantine-jaures", "cantine-lilas", "garderie-lilas", "loisirs-vacances"]
+    assert codes == [
+        "cantine-jaures", "cantine-lilas", "garderie-lilas", "loisirs-vacances",
+        "transport-jaures", "transport-lilas",
+    ]  # fmt: skip
+    bus_fees = db_session.execute(
+        select(Tariff.unit, func.count())
+        .join(Activity, Activity.id == Tariff.activity_id)
+        .where(Activity.kind == ActivityKind.TRANSPORT)
+        .group_by(Tariff.unit)
+    ).all()
+    assert [tuple(row) for row in bus_fees] == [(Unit.FORFAIT_MENSUEL, 12)]  # 2 buses, 6 bands
     enrolled = db_session.execute(
         select(FoyerMember.first_name, FoyerMember.last_name, Activity.code)
         .join(Enrolment, Enrolment.member_id == FoyerMember.id)

@@ -27,9 +27,10 @@ from tests.factories import make_account
 
 
 def publish(session: Session, clock: FrozenClock, code: str) -> None:
-    """Publish a built-in procedure as shipped in `workflows_bpmn/`."""
+    """Publish a built-in procedure as shipped in `workflows_bpmn/` (with its decision tables)."""
     definition, bpmn = catalogue.read_built_in(code)
-    catalogue.publish(session, clock, definition, bpmn, None)
+    decisions = catalogue.read_decisions(catalogue.BUILT_IN / f"{code}.bpmn")
+    catalogue.publish(session, clock, definition, bpmn, None, decisions)
     session.commit()
 
 

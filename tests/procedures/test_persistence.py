@@ -46,7 +46,14 @@ OPERATION_RESULTS: Mapping[str, Mapping[str, Any]] = {
     "generer_attestation": {"generee": True, "document": 1},
     "enregistrer_quotient": {"enregistre": True},
     "exporter_back_office": {"fichier": "back-office/x.json"},
+    "etudier_transport": {"dessert_ecole": True, "rue_connue": True, "distance_km": 6.4},
+    "delivrer_carte_transport": {"delivree": True, "document_id": 1},
 }
+
+
+def decisions_of(code: str) -> bytes:
+    """The decision tables shipped beside a built-in diagram (none for most)."""
+    return catalogue.read_decisions(catalogue.BUILT_IN / f"{code}.bpmn")
 
 
 def sample(field: FormField, choice: int) -> Any:
@@ -120,7 +127,7 @@ def test_every_operation_has_an_answer_here() -> None:
 @pytest.mark.parametrize("code", catalogue.built_in_codes())
 def test_restoring_at_every_step_changes_nothing(code: str) -> None:
     definition, bpmn = catalogue.read_built_in(code)
-    diagram = catalogue.check(definition, bpmn)
+    diagram = catalogue.check(definition, bpmn, decisions_of(code))
     ends = set()
 
     for path in every_path(definition, diagram):
@@ -145,7 +152,7 @@ WHOLE = BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(SPIFF_CONFIG))
 
 def started(code: str) -> tuple[Diagram, BpmnWorkflow]:
     definition, bpmn = catalogue.read_built_in(code)
-    diagram = catalogue.check(definition, bpmn)
+    diagram = catalogue.check(definition, bpmn, decisions_of(code))
     return diagram, engine.start(diagram, form_data(definition.fields, 0)[0], script_engine())
 
 
@@ -190,7 +197,7 @@ def test_a_state_saved_whole_by_an_earlier_release_restores_to_the_same_run(
     code: str, on_diagram: bool
 ) -> None:
     definition, bpmn = catalogue.read_built_in(code)
-    diagram = catalogue.check(definition, bpmn)
+    diagram = catalogue.check(definition, bpmn, decisions_of(code))
 
     for path in every_path(definition, diagram):
         kept = drive(definition, diagram, path, persist=False)
