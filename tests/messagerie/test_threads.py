@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from accounts.models import Account, AgentService, Role, Service
 from coffre.clock import FrozenClock
@@ -29,6 +29,8 @@ from tests.coffre.conftest import deposit, pdf_of
 from tests.factories import make_account, make_service
 from tests.fixtures import Mailbox
 from tests.procedures.flows import family_of, publish, submitted_creche
+from worker.jobs import register_standard_jobs
+from worker.loop import Worker
 
 LINKS = Links(
     family=lambda i: f"https://portail.example/famille/messages/{i}",
@@ -305,19 +307,26 @@ def test_one_notice_per_waiting_conversation(
 
 
 def test_the_threads_of_a_deleted_vault_are_erased_with_it(
-    db_session: Session, clock: FrozenClock, vault: Vault, foyer: Foyer, other_foyer: Foyer
+    sessions: sessionmaker[Session],
+    db_session: Session,
+    clock: FrozenClock,
+    vault: Vault,
+    foyer: Foyer,
+    other_foyer: Foyer,
 ) -> None:
     service = make_service(db_session)
     family, other = family_of(db_session, clock, foyer), family_of(db_session, clock, other_foyer)
     document = deposit(vault, db_session, foyer)
-    gone = open_one(db_session, clock, family, service, (document,))
-    kept = open_one(db_session, clock, other, service)
+    gone = open_one(db_session, clock, family, service, (document,)).id
+    kept = open_one(db_session, clock, other, service).id
     assert threads.erase_deleted_foyers(db_session) == 0
 
     vault.shred_foyer(db_session, foyer.id, family.account_id)
-    assert threads.erase_deleted_foyers(db_session) == 1
+    worker = Worker(sessions=sessions, clock=clock, name="messages")
+    register_standard_jobs(worker, vault, None, "https://portail.test")
+    worker.tick(clock.now())  # its deleted-threads job
 
     db_session.expire_all()
-    assert db_session.get(Thread, gone.id) is None
-    assert db_session.scalars(select(Message).where(Message.thread_id == gone.id)).all() == []
-    assert db_session.get(Thread, kept.id) is not None
+    assert db_session.get(Thread, gone) is None
+    assert db_session.scalars(select(Message).where(Message.thread_id == gone)).all() == []
+    assert db_session.get(Thread, kept) is not None
