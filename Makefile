@@ -22,7 +22,7 @@ export FLASK_APP := web:create_app
 .PHONY: help run test two-nodes lint typecheck install install-dev assets system-deps bench clean
 
 help:
-	@echo "make run   - install, migrate, seed the demo and start the portal on http://$(HOST):$(PORT)"
+	@echo "make run   - install, migrate, seed the demo and start the portal on http://$(HOST):$(PORT) (or make run PORT=5001)"
 	@echo "make test  - install the test tools and run the whole suite"
 	@echo "make bench - run the benchmarks under bench/"
 	@echo "make two-nodes - two web nodes and two workers, one of each killed half-way (about 2 min)"
