@@ -275,4 +275,4 @@ def _demande(session: Session, thread: Thread) -> str | None:
         .join(ProcedureVersion, ProcedureVersion.id == Demande.procedure_version_id)
         .where(Demande.id == thread.demande_id)
     ).one_or_none()
-    return None if row is None else f"{row.title} — {row.number}"
+    return None if row is None else f"{row.number} ({row.title})"
