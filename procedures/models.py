@@ -119,6 +119,17 @@ class Task(Base):
             postgresql_where=text("state = 'done'"),
             sqlite_where=text("state = 'done'"),
         ),
+        # Each step's queue of tasks being worked, in deadline order (the forecast of late
+        # tasks counts it per day of deadline from the index alone).
+        Index(
+            "ix_tasks_queue",
+            "service_id",
+            "procedure_version_id",
+            "spec_id",
+            "due_at",
+            postgresql_where=text("state IN ('open', 'claimed')"),
+            sqlite_where=text("state IN ('open', 'claimed')"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

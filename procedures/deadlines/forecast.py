@@ -26,25 +26,24 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, NamedTuple
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Float, Integer, and_, func, literal, literal_column, or_, select
+from sqlalchemy import Float, Integer, and_, func, literal, literal_column, or_, select, text
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 
-from procedures.deadlines.escalation import ACTIVE
 from procedures.models import ProcedureVersion, Task, TaskState
 from procedures.working_hours import WorkingCalendar
 
-LIVE = (*ACTIVE, TaskState.WAITING_FAMILY)
 PACE_WINDOW = timedelta(weeks=4)
 HORIZON = timedelta(days=3660)  # an end further than ten years is not given
 _DAY = timedelta(days=1)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _SLACK = timedelta(seconds=1)  # around the days read: the database rounds its own way
 _MARGIN = 50
-# As the completed tasks' partial index says it (`ix_tasks_done`), so that it is used.
+# As the partial indexes say them (`ix_tasks_done`, `ix_tasks_queue`), so that they are used.
 _DONE = Task.state == literal_column(f"'{TaskState.DONE.value}'")
+_BEING_WORKED = text("tasks.state IN ('open', 'claimed')")
 
 
 class Step(NamedTuple):
@@ -100,22 +99,19 @@ def forecast(
     shown: int = 50,
     tasks: Sequence[int] = (),
     codes: Mapping[int, str] | None = None,
-    counted: Sequence[Counted] | None = None,
 ) -> Forecast:
     """The tasks of these services forecast to pass their deadline, from each step's pace.
 
     `tasks`: tasks (of a page) whose verdict is wanted whatever their rank in the list.
-    `codes`: each procedure version's code, and `counted`: `count_live` for these services
-    at `now`, when the caller has read them already.
+    `codes`: each procedure version's code, when the caller has read them already.
     """
     calendar = calendar or WorkingCalendar()
     codes = codes if codes is not None else _codes(session)
-    counted = counted if counted is not None else count_live(session, service_ids, now)
     timeline = _Timeline(calendar, now)
     paces = _paces(session, service_ids, now, calendar, codes)
     days = {
         (step, day.day): day
-        for step, queue in _queues(counted, codes).items()
+        for step, queue in _queues(session, service_ids, now, codes).items()
         for day in _classify(queue, paces.get(step), now, timeline)
     }
     count = sum(day.count for day in days.values() if day.verdict == "late")
@@ -194,47 +190,24 @@ def _day(now: datetime) -> _DayFrom:
     return _DayFrom(Task.due_at, literal((now - _EPOCH).total_seconds(), Float()))
 
 
-class Counted(NamedTuple):
-    """Live tasks of one step, title and state, due on one day from now (None: no deadline)."""
-
-    service_id: int
-    procedure_version_id: int
-    spec_id: str
-    title: str
-    state: TaskState
-    day: int | None
-    tasks: int
-
-
-def count_live(session: Session, service_ids: frozenset[int], now: datetime) -> list[Counted]:
-    """The services' live tasks (being worked, or waiting on the family) counted per step,
-    title, state and day of deadline from now: the forecast's queues, and the supervision
-    dashboard's load per step, in one reading of the tasks."""
-    day = _day(now)
-    columns = (Task.service_id, Task.procedure_version_id, Task.spec_id, Task.title, Task.state)
-    query = (
-        select(*columns, day, func.count())
-        .where(Task.service_id.in_(service_ids), Task.state.in_(LIVE))
-        .group_by(*columns, day)
-    )
-    counted = []
-    for service_id, version_id, spec_id, title, state, number, tasks in session.execute(query):
-        assert service_id is not None  # the services' tasks only
-        due = None if number is None else int(number)
-        counted.append(Counted(service_id, version_id, spec_id, title, state, due, tasks))
-    return counted
-
-
 Queue = list[tuple[int, int]]  # (day from now, tasks due that day), by day
 
 
-def _queues(counted: Sequence[Counted], codes: Mapping[int, str]) -> dict[Step, Queue]:
-    """Each step's tasks being worked with a deadline, counted per day of deadline."""
+def _queues(
+    session: Session, service_ids: frozenset[int], now: datetime, codes: Mapping[int, str]
+) -> dict[Step, Queue]:
+    """Each step's tasks being worked with a deadline, counted per day of deadline: read
+    from the queues' index (`ix_tasks_queue`) alone."""
+    day = _day(now)
+    columns = (Task.service_id, Task.procedure_version_id, Task.spec_id)
+    query = (
+        select(*columns, day, func.count())
+        .where(Task.service_id.in_(service_ids), _BEING_WORKED, Task.due_at.is_not(None))
+        .group_by(*columns, day)
+    )
     counts: dict[Step, dict[int, int]] = defaultdict(lambda: defaultdict(int))
-    for row in counted:
-        if row.state in ACTIVE and row.day is not None:
-            step = Step(row.service_id, codes[row.procedure_version_id], row.spec_id)
-            counts[step][row.day] += row.tasks
+    for service_id, version_id, spec_id, number, count in session.execute(query):
+        counts[_step(service_id, codes[version_id], spec_id)][int(number)] += count
     return {step: sorted(by_day.items()) for step, by_day in counts.items()}
 
 
@@ -288,7 +261,7 @@ def _asked_days(
     query = select(Task.service_id, Task.procedure_version_id, Task.spec_id, _day(now)).where(
         Task.id.in_(set(tasks)),
         Task.service_id.in_(service_ids),
-        Task.state.in_(ACTIVE),
+        _BEING_WORKED,
         Task.due_at.is_not(None),
     )
     return {
@@ -344,7 +317,7 @@ def _read(
     columns = (Task.id, Task.service_id, Task.procedure_version_id, Task.spec_id, Task.due_at)
     query = (
         select(*columns, _day(now).label("day"))
-        .where(Task.service_id.in_(service_ids), Task.state.in_(ACTIVE), or_(*conditions))
+        .where(Task.service_id.in_(service_ids), _BEING_WORKED, or_(*conditions))
         .order_by(Task.due_at, Task.id)
     )
     if limit is not None:

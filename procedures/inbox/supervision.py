@@ -30,7 +30,7 @@ from procedures.deadlines.escalation import (
     WorkingTimeline,
     measure_all,
 )
-from procedures.deadlines.forecast import Counted, count_live, forecast
+from procedures.deadlines.forecast import forecast
 from procedures.deadlines.worked_time import family_waits, worked
 from procedures.definitions import Definition
 from procedures.errors import NotAllowed, TaskConflict
@@ -247,12 +247,11 @@ def dashboard(
     soon_late, soon_late_count = _soon_late(session, ids, now, calendar, shown, published)
     processed, median = _processing(session, ids, since, now, calendar)
     versions = _versions_of(session, ids, published)
-    counted = count_live(session, ids, now)
-    ahead, ahead_count = _forecast(session, ids, now, calendar, shown, published, counted)
+    ahead, ahead_count = _forecast(session, ids, now, calendar, shown, published)
     return Dashboard(
         services=services,
         since=since,
-        steps=_steps(session, counted),
+        steps=_steps(session, ids),
         late=late,
         soon_late=soon_late,
         processed=processed,
@@ -277,18 +276,23 @@ def _published(session: Session) -> Published:
     return {version.id: definition_of(version) for version in versions}
 
 
-def _steps(session: Session, counted: list[Counted]) -> list[StepLoad]:
-    """The live tasks per procedure and step: counted on the tasks alone, with the forecast's
-    queues (each task carries its version), the versions' titles read after; versions with
-    one title count as one."""
-    versions = {row.procedure_version_id for row in counted}
+def _steps(session: Session, service_ids: frozenset[int]) -> list[StepLoad]:
+    """The live tasks per procedure and step: counted on the tasks alone (each carries its
+    version), the versions' titles read after; versions with one title count as one."""
+    query = (
+        select(Task.procedure_version_id, Task.title, Task.state, func.count())
+        .where(Task.service_id.in_(service_ids), Task.state.in_(LIVE))
+        .group_by(Task.procedure_version_id, Task.title, Task.state)
+    )
+    rows = session.execute(query).all()
+    versions = {row[0] for row in rows}
     named = select(ProcedureVersion.id, ProcedureVersion.title)
     titles: dict[int, str] = {
         row.id: row.title for row in session.execute(named.where(ProcedureVersion.id.in_(versions)))
     }
     counts: dict[tuple[str, str], dict[TaskState, int]] = defaultdict(lambda: defaultdict(int))
-    for row in counted:
-        counts[titles[row.procedure_version_id], row.title][row.state] += row.tasks
+    for version_id, step, state, count in rows:
+        counts[titles[version_id], step][state] += count
     return [
         StepLoad(
             procedure,
@@ -350,15 +354,12 @@ def _forecast(
     calendar: WorkingCalendar,
     shown: int | None,
     published: Published,
-    counted: list[Counted],
 ) -> tuple[list[ForecastTask], int]:
     """The `shown` tasks forecast to pass their deadline soonest (`procedures.deadlines.
     forecast`), with their details, and how many are forecast late."""
     codes = {version_id: definition.code for version_id, definition in published.items()}
     limit = shown if shown is not None else 2**31
-    ahead = forecast(
-        session, service_ids, now, calendar=calendar, shown=limit, codes=codes, counted=counted
-    )
+    ahead = forecast(session, service_ids, now, calendar=calendar, shown=limit, codes=codes)
     if not ahead.late:
         return [], ahead.count
     query = _watched_query(service_ids).where(Task.id.in_([task.task_id for task in ahead.late]))

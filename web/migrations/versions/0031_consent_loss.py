@@ -1,4 +1,5 @@
-"""Demandes: a document lost by a withdrawn consent, as the agent sees it
+"""Demandes: a document lost by a withdrawn consent, as the agent sees it; tasks: each
+step's queue in deadline order, for the forecast of late tasks
 
 Revision ID: 0031
 Revises: 0030
@@ -20,16 +21,26 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
+BEING_WORKED = sa.text("state IN ('open', 'claimed')")
+
+
 def upgrade() -> None:
     with op.batch_alter_table("demandes") as batch:
         batch.add_column(
-            sa.Column(
-                "document_withdrawn_at", coffre.db.UTCDateTime(timezone=True), nullable=True
-            )
+            sa.Column("document_withdrawn_at", coffre.db.UTCDateTime(timezone=True), nullable=True)
         )
+    op.create_index(
+        "ix_tasks_queue",
+        "tasks",
+        ["service_id", "procedure_version_id", "spec_id", "due_at"],
+        unique=False,
+        postgresql_where=BEING_WORKED,
+        sqlite_where=BEING_WORKED,
+    )
 
 
 def downgrade() -> None:
+    op.drop_index("ix_tasks_queue", table_name="tasks")
     # Not in a batch: SQLite (3.35 and later) drops the column in place. A batch would copy
     # the table, which the tasks' foreign keys to the demandes forbid once it holds rows.
     op.drop_column("demandes", "document_withdrawn_at")
