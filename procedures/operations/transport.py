@@ -28,6 +28,7 @@ from coffre.clock import local_today
 from coffre.models import Channel, Document, Foyer, FoyerMember
 from coffre.vault import Upload
 from notifications.templates import date_fr
+from procedures.history import EngineContext, record_event
 from procedures.operations.attestations import DOCUMENT_TYPE, Certificate, render_pdf
 from procedures.operations.context import Operation, OperationContext, OperationError
 from procedures.operations.sectorisation import Sectorisation, words
@@ -153,7 +154,7 @@ def study_transport(context: OperationContext, params: Mapping[str, Any]) -> Map
     foyer = context.session.get(Foyer, context.demande.foyer_id)
     assert foyer is not None  # a foreign key guarantees it
     distance = network.distance_km(foyer, school)
-    return {
+    study = {
         "ecole": school,
         "ligne": stop.line if stop else "",
         "arret": stop.name if stop else "",
@@ -161,6 +162,29 @@ def study_transport(context: OperationContext, params: Mapping[str, Any]) -> Map
         "rue_connue": distance is not None,
         "distance_km": distance,
     }
+    record_event(
+        context.session,
+        EngineContext(clock=context.clock, base_url=context.base_url, vault=context.vault),
+        context.demande,
+        None,
+        "transport_etudie",
+        _situation(study),
+        internal=True,  # for the agent who validates; the family reads the decision
+    )
+    return study
+
+
+def _situation(study: Mapping[str, Any]) -> str:
+    """What the agent reads in the history: the home's distance and the stop's line."""
+    if study["rue_connue"]:
+        km = f"{study['distance_km']:.1f}".replace(".", ",")
+        home = f"Domicile à {km} km de l'école « {study['ecole']} »."
+    else:
+        home = "Rue du foyer absente du fichier des lignes : distance à vérifier."
+    if not study["arret"]:
+        return f"{home} Arrêt inconnu du fichier des lignes."
+    serves = "dessert" if study["dessert_ecole"] else "ne dessert pas"
+    return f"{home} Arrêt « {study['arret']} » sur la « {study['ligne']} », qui {serves} l'école."
 
 
 def pass_valid_until(today: date) -> date:

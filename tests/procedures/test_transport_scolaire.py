@@ -89,12 +89,16 @@ def passes(session: Session, foyer: Foyer) -> list[Document]:
     return list(session.scalars(query))
 
 
+def events_of(session: Session, demande: Demande, kind: str) -> list[DemandeEvent]:
+    query = select(DemandeEvent).where(
+        DemandeEvent.demande_id == demande.id, DemandeEvent.kind == kind
+    )
+    return list(session.scalars(query))
+
+
 def decision_message(session: Session, demande: Demande) -> str:
-    event = session.scalars(
-        select(DemandeEvent).where(
-            DemandeEvent.demande_id == demande.id, DemandeEvent.kind == "decision"
-        )
-    ).one()
+    [event] = events_of(session, demande, "decision")
+    assert not event.internal  # the family reads it
     return event.comment
 
 
@@ -115,6 +119,11 @@ def test_a_far_home_on_the_school_s_line_is_validated_and_gets_its_pass(
         "Valider l'inscription au transport",
     )
     assert passes(db_session, foyer) == []  # only once validated
+    [situated] = events_of(db_session, demande, "transport_etudie")
+    assert situated.internal and situated.comment == (
+        "Domicile à 6,4 km de l'école « Groupe scolaire des Lilas ». Arrêt « Toctoucau, place "
+        "de l'Église » sur la « Ligne 1 : Toctoucau – Les Lilas », qui dessert l'école."
+    )
 
     demande = work(db_session, ctx, agent, demande, {"decision": "valider"})
 
@@ -170,6 +179,8 @@ def test_a_stop_on_a_line_that_does_not_serve_the_school_is_refused(
     assert demande.status is DemandeStatus.REFUSEE
     assert workflow_data(db_session, demande)["eligibilite"] == "hors_ligne"
     assert "pas sur une ligne qui va à l'école" in decision_message(db_session, demande)
+    [situated] = events_of(db_session, demande, "transport_etudie")
+    assert situated.comment.endswith("qui ne dessert pas l'école.")
 
 
 def test_an_unlisted_street_is_left_to_the_agent_who_may_refuse_with_a_reason(
@@ -183,6 +194,10 @@ def test_an_unlisted_street_is_left_to_the_agent_who_may_refuse_with_a_reason(
     living_at(db_session, foyer, "3 chemin des Vignes")
     demande = submitted(db_session, ctx, family, vault, foyer)
     assert workflow_data(db_session, demande)["eligibilite"] == "a_verifier"
+    [situated] = events_of(db_session, demande, "transport_etudie")
+    assert situated.comment.startswith(
+        "Rue du foyer absente du fichier des lignes : distance à vérifier."
+    )
 
     reason = "Votre rue est desservie par le car de la Région : adressez-vous à elle."
     demande = work(db_session, ctx, agent, demande, {"decision": "refuser", "motif": reason})

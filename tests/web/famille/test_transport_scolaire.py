@@ -95,6 +95,8 @@ def test_a_family_files_it_and_the_agent_validates_it_into_a_pass(
     review = page_text(agent.get(page))
     assert "Valider l'inscription au transport" in review
     assert "Ligne 1 : Toctoucau, place de l'Église" in review
+    assert "Distance du domicile à l'école mesurée." in review
+    assert "Domicile à 6,4 km de l'école « Groupe scolaire des Lilas »." in review
     for act, data in (("prendre", {}), ("terminer", {"decision": "valider"})):
         demande = db_session.get(Demande, demande_id)
         assert demande is not None
@@ -134,3 +136,4 @@ def test_a_family_near_the_school_reads_why_it_is_refused(
     detail = page_text(family_client.get(f"/famille/demandes/{demande_id}"))
     assert "Refusée" in detail
     assert "Votre domicile est à moins de 3 km de l'école" in detail
+    assert "Domicile à 0,6 km" not in detail  # the agents' internal line
