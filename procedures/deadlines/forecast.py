@@ -10,10 +10,11 @@ A step is a procedure's step (its code and the task's `spec_id`, whatever the ve
 one service. Only tasks being worked count (open or taken); a task waiting on the family
 has its clock paused and no deadline to pass.
 
-The cost does not grow with the queue's tasks but with its days. The database counts each
-step's queue per day of deadline, days counted from now (one grouped query on the tasks being
-worked); a day is then all late, all on time, or mixed. Only the mixed days are read task by
-task, and of the late days the first tasks, as many as listed.
+The database counts each step's queue per day of deadline, days counted from now (one
+grouped query, an index-only scan of `ix_tasks_queue`: it still reads every task being worked,
+the cost that remains); a day is then all late, all on time, or mixed, so the work here grows
+with the queue's days, not its tasks. Only the mixed days are read task by task, and of the
+late days the first tasks, as many as listed.
 """
 
 from __future__ import annotations
