@@ -115,9 +115,15 @@ class Settings:
 
     @property
     def is_development(self) -> bool:
-        """A demo or a developer's machine (ENV unset): the demo's aids are shown, such as
-        the outbox's page and the current second-factor code; never in production or tests."""
+        """A demo or a developer's machine (ENV unset); never production or the tests."""
         return self.env == "development"
+
+    @property
+    def shows_demo_aids(self) -> bool:
+        """The demo's aids (the outbox's page, the second-factor code of the moment) stand in
+        for an e-mail box and an authenticator app: only in development on a loopback
+        BASE_URL, so a server left without ENV=production does not show them to the world."""
+        return self.is_development and urlsplit(self.base_url).hostname in LOOPBACK_HOSTS
 
     @property
     def secure_cookies(self) -> bool:

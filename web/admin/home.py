@@ -25,5 +25,5 @@ def index() -> str:
         is_global=administrator(session, current_user.id).is_global,
         entities=organisation.entities(session, current_user.id),
         agents=admin_agents.agents(session, current_user.id),
-        demo_emails=runtime().settings.is_development,  # web.admin.outbox
+        demo_emails=runtime().settings.shows_demo_aids,  # web.admin.outbox
     )

@@ -106,7 +106,7 @@ def _code_page(form: CodeForm, template: str, status: int, **context: object) ->
 def _demo_code() -> str | None:
     """In development only, the code of the moment: the demo's agents need no app."""
     account_id = _pending_account_id()
-    if account_id is None or not runtime().settings.is_development:
+    if account_id is None or not runtime().settings.shows_demo_aids:
         return None
     rt = runtime()
     try:

@@ -1,10 +1,12 @@
-"""The demo's agents sign in without an authenticator app: in development only, the code
-pages show the code of the moment. In production (and the tests' portal) they never do."""
+"""The demo's agents sign in without an authenticator app: in development on a loopback
+address only, the code pages show the code of the moment. In production, the tests' portal
+or a server left in development on a public address, they never do."""
 
 from __future__ import annotations
 
 import dataclasses
 import re
+from urllib.parse import urlsplit
 
 import pytest
 from flask.testing import FlaskClient
@@ -23,9 +25,13 @@ ENROLMENT_PAGE = "/connexion/enrolement"
 HINT = re.compile(r"le code du moment est (\d{6})")
 
 
-def _client_in(env: str, settings: Settings, sessions: sessionmaker[Session]) -> FlaskClient:
-    app = create_app(dataclasses.replace(settings, env=env), clock=FrozenClock())
+def _client_in(
+    env: str, settings: Settings, sessions: sessionmaker[Session], base_url: str = ""
+) -> FlaskClient:
+    base_url = base_url or settings.base_url
+    app = create_app(dataclasses.replace(settings, env=env, base_url=base_url), clock=FrozenClock())
     runtime(app).sessions = sessions
+    app.config["SERVER_NAME"] = urlsplit(base_url).netloc  # the test client asks for it
     return app.test_client()
 
 
@@ -53,14 +59,17 @@ def test_in_development_an_agent_enrols_and_signs_in_with_the_shown_codes(
     runtime(client.application).engine.dispose()
 
 
-@pytest.mark.parametrize("env", ["production", "test"])
+@pytest.mark.parametrize(
+    ("env", "base_url"),
+    [("production", ""), ("test", ""), ("development", "http://portail.bellerive.example")],
+)
 def test_elsewhere_the_code_pages_show_no_code(
-    env: str, settings: Settings, sessions: sessionmaker[Session], db_session: Session,
-    clock: FrozenClock,
+    env: str, base_url: str, settings: Settings, sessions: sessionmaker[Session],
+    db_session: Session, clock: FrozenClock,
 ) -> None:  # fmt: skip
     new_agent: Account = make_agent(db_session, clock)
     enrolled: Account = make_agent(db_session, clock)
-    client = _client_in(env, settings, sessions)
+    client = _client_in(env, settings, sessions, base_url)
     enrolled_secret(client.application, enrolled.id)
 
     log_in(client, new_agent.email)
