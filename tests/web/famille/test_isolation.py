@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from werkzeug.routing import Rule
 
 from accounts import activation
-from accounts.models import Account, JoinRequest, Role
+from accounts.models import Account, JoinRequest, Role, Service
 from coffre.clock import FrozenClock
 from coffre.consent import FamilyReader
 from coffre.models import (
@@ -39,6 +39,11 @@ from coffre.portability import prepared
 from coffre.vault import Upload
 from demo.seed import demo_pdf
 from interop import portability
+from messagerie import threads
+from messagerie.audience import Criteria
+from messagerie.news import Author, Draft
+from messagerie.news import publish as publish_news
+from messagerie.notices import Links
 from procedures import catalogue, demandes
 from procedures.demandes import FamilyActor
 from procedures.history import EngineContext
@@ -51,6 +56,7 @@ from web.runtime import runtime
 # Parameters that name something a foyer owns: filled with the other foyer's ids.
 OWNED_PARAMETERS = (
     "document_id", "demande_id", "task_id", "child_id", "member_id", "join_id", "export_id",
+    "news_id", "thread_id",
 )  # fmt: skip
 # Parameters that name something shared by every family (a procedure of the catalogue).
 PUBLIC_PARAMETERS = {"code": "creche"}
@@ -140,6 +146,19 @@ def household(
     prepared.build_pending(session, runtime(app).vault, portability.data_files)
     export = prepared.latest(session, foyer.id)
     assert export is not None and export.ready_at is not None
+    reader = FamilyReader(account.id, foyer.id)
+    service = session.scalars(select(Service).where(Service.code == "petite-enfance")).one()
+    thread = threads.open_thread(  # the family wrote to the service, sharing a document
+        session, clock, reader,
+        threads.NewThread(service.id, f"Objet {name}", "Bonjour", document_ids=[papers[1].id]),
+        Links(family=str, agent=str),
+    )  # fmt: skip
+    # News to every foyer there is so far: family A's reaches A alone (B comes after).
+    supervisor = make_account(session, clock, Role.AGENT)
+    news = publish_news(
+        session, clock, Author(supervisor.id, frozenset({service.id})),
+        Draft(service.id, f"Nouvelles {name}", "Texte", Criteria()),
+    )  # fmt: skip
     return Household(
         account=account,
         foyer_id=foyer.id,
@@ -151,8 +170,10 @@ def household(
             "member_id": [member.id for member in foyer.members],
             "join_id": [join_id],
             "export_id": [export.id],
+            "news_id": [news.id],
+            "thread_id": [thread.id],
         },
-        markers=[f"Famille {name}", home, child_name, newcomer, sent.number],
+        markers=[f"Famille {name}", home, child_name, newcomer, f"Objet {name}", sent.number],
     )
 
 
