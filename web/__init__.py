@@ -12,6 +12,7 @@ from werkzeug.routing import IntegerConverter, Map
 
 from coffre.clock import Clock
 from facturation.money import euros
+from procedures.operations.attestations import family_name
 from web import antivirus, api, cli, errors, paiement, public, security
 from web.admin import pages as admin
 from web.agent import pages as agent
@@ -97,6 +98,7 @@ def _configure(app: Flask, settings: Settings) -> None:
 def _init_extensions(app: Flask) -> None:
     babel.init_app(app, locale_selector=lambda: "fr")
     app.add_template_filter(euros, "euros")  # integer cents, written as French amounts
+    app.add_template_filter(family_name, "family_name")  # « Famille Martin » -> « Martin »
     csrf.init_app(app)
     limiter.init_app(app)
     throttle.init_app(app)

@@ -153,7 +153,7 @@ def test_page_shows_the_request_and_only_the_granted_documents(
     demande = db_session.get(Demande, case.demande_id)
     assert demande is not None and demande.number
     assert demande.number in page and "Pré-inscription en crèche" in page
-    assert "Famille Lambert" in page and "Déposée" in page
+    assert "Famille : Lambert" in page and "Déposée" in page
     assert "Vérifier la complétude du dossier" in page and "Service petite enfance" in page
     assert "Date d'entrée souhaitée" in page and "4 janvier 2027" in page and "Léa Lambert" in page
     for label in ("Justificatif de domicile", "Avis d'imposition", "Carnet de vaccination"):
