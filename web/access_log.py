@@ -19,7 +19,10 @@ from gunicorn.glogging import Logger
 MASK = "***"
 # Paths whose next segment is a token (web.auth.account, web.admin.agents), except the
 # token-free pages under the same prefixes.
-TOKEN_PREFIXES = ("/activation/", "/mot-de-passe/", "/invitation/", "/admin/invitation/")
+TOKEN_PREFIXES = (
+    "/activation/", "/mot-de-passe/", "/invitation/", "/admin/invitation/",
+    "/actualites/desabonnement/",  # web.messagerie.news: the news e-mails' unsubscribe link
+)  # fmt: skip
 TOKEN_FREE_PAGES = ("code", "confirmer", "nouveau", "foyer", "mot-de-passe")
 # Query parameters that hold what someone searched for or who they are, on any page;
 # `next` holds a whole address (the login page's return to a search).
