@@ -222,10 +222,10 @@ def family_answers(
     page.get_by_label("Date d'émission").fill(issued.isoformat())
     page.get_by_label("Fichier").set_input_files(str(new_file))
     page.get_by_role("button", name="Déposer dans mon coffre-fort").click()
-    page.wait_for_url(f"{case.portal.url}/famille/demandes/{case.demande_id}")  # back to it
+    # Back to the request, the new document already ticked in the answer's form.
+    page.wait_for_url(re.compile(rf"/famille/demandes/{case.demande_id}\?ajoute=\d+$"))
     page.get_by_label("Votre message").fill("Voici une facture d'eau plus récente.")
-    page.locator("label", has_text=new_file.name).click()  # DSFR draws the box on its label
-    assert page.get_by_label(f"{ADDRESS} — {new_file.name}").is_checked()
+    assert page.get_by_label(f"{ADDRESS} — Tout le foyer — {new_file.name}").is_checked()
     page.get_by_role("button", name="Envoyer ma réponse").click()
     page.wait_for_url(f"{case.portal.url}/famille/demandes/{case.demande_id}")
     assert "Votre réponse a été envoyée." in flash_text(page)
