@@ -123,6 +123,8 @@ def publish(session: Session, clock: Clock, actor_id: int, text: str) -> Informa
         raise InvalidValue("text", "blank")
     if len(text) > TEXT_MAX:
         raise InvalidValue("text", "too_long")
+    if _an_empty_section(text):
+        raise InvalidValue("text", "empty_section")
     number = int(in_force_identifier(session)) + 1
     row = InformationText(number=number, text=text, published_at=clock.now(), published_by=actor.id)
     session.add(row)
@@ -142,6 +144,20 @@ def publish(session: Session, clock: Clock, actor_id: int, text: str) -> Informa
         session.rollback()
         raise VersionPublishedMeanwhile(number) from None
     return _version(row)
+
+
+def _an_empty_section(text: str) -> bool:
+    """Whether a heading has nothing under it before the next one (or the end): the six
+    headings the form starts with, left unanswered, would inform nobody."""
+    filled: list[bool] = []
+    for line in text.splitlines():
+        if line.lstrip().startswith("#"):
+            filled.append(False)
+        elif line.strip() and filled:
+            filled[-1] = True
+    return not all(filled) or not any(
+        line.strip() and not line.lstrip().startswith("#") for line in text.splitlines()
+    )
 
 
 def _last_number(session: Session) -> int | None:

@@ -71,4 +71,6 @@ def _page(text: str, preview: str | None = None, error: str | None = None) -> st
 def _text_refused(error: InvalidValue) -> str:
     if error.reason == "too_long":
         return _("This text is too long (%(n)d characters at most).", n=information.TEXT_MAX)
+    if error.reason == "empty_section":
+        return _("Each heading needs its text below it: say what the family should know there.")
     return _("Write the text before publishing it.")

@@ -125,3 +125,22 @@ def test_only_a_global_administrator_publishes(
     assert "Information avant inscription" not in page_text(
         signed_in(app, ville_admin).get("/admin/")
     )
+
+
+def test_a_heading_left_without_its_text_is_refused(
+    app: Flask, global_admin: Account, db_session: Session
+) -> None:
+    client = signed_in(app, global_admin)
+    assert "## Fermer votre espace" in page_text(client.get(PAGE))  # six headings, empty
+
+    for text in (
+        "## Ce qu'est l'espace famille\n\n## Comment vos documents sont protégés\n",
+        VERSION_2 + "\n## Fermer votre espace\n",  # the last one left empty
+        VERSION_2.replace("## ", "# ") + "\n## Récupérer vos documents\n\n",
+    ):
+        refused = submit(client, text)
+
+        assert refused.status_code == 400
+        assert "Chaque titre doit être suivi de son texte" in page_text(refused)
+    assert information.in_force_identifier(db_session) == "1"
+    assert submit(client, "Un texte sans titre, qui informe la famille.").status_code == 303
