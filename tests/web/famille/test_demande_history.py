@@ -75,6 +75,12 @@ def history(client: FlaskClient, demande_id: int) -> list[str]:
     return re.split(r" (?=\d{1,2} \w+ \d{4}, \d\d:\d\d — )", section.split("Historique ", 1)[1])
 
 
+def next_step_box(client: FlaskClient, demande_id: int) -> str:
+    """The "Prochaine étape" box at the top of the request's page, as read."""
+    page = page_text(client.get(f"/famille/demandes/{demande_id}"))
+    return visible_text(page.split('id="etape"', 1)[1].split("</section>", 1)[0])
+
+
 def test_the_history_names_the_step_the_service_and_what_comes_next_with_its_date(
     family_client: FlaskClient,
     db_session: Session,
@@ -106,6 +112,10 @@ def test_the_history_names_the_step_the_service_and_what_comes_next_with_its_dat
         "enfance, prévue au plus tard le 14 septembre 2026 (sous 9 jours ouvrés)."
     )
     assert all(agent_name not in line for line in lines)
+    assert next_step_box(family_client, demande_id).endswith(
+        "Décision de la commission — pris en charge par le service Petite enfance, prévue au "
+        "plus tard le 14 septembre 2026 (sous 9 jours ouvrés)."
+    ), "the box at the top says the date too"
 
     # The commission offers a place: the family's step, within its calendar days.
     clock.advance(timedelta(hours=1))
@@ -145,4 +155,8 @@ def test_a_step_waiting_on_the_family_says_its_time_is_on_hold(
     )
     assert any("Le service Petite enfance vous demande des informations." in line for line in lines)
     assert all(agent_name not in line for line in lines)
+    assert next_step_box(family_client, demande_id).endswith(
+        "pris en charge par le service Petite enfance : son délai est suspendu jusqu'à votre "
+        "réponse."
+    )
     assert csrf_token(family_client, f"/famille/demandes/{demande_id}")  # the page still works
