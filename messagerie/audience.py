@@ -21,11 +21,11 @@ from dataclasses import asdict, dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, func, select
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select, true
 from sqlalchemy.orm import Session
 
-from accounts.models import Account, Role
-from coffre.models import Document, DocumentState, Foyer, FoyerMember, MemberRole
+from accounts.models import Account, Role, Service
+from coffre.models import DemandeAccess, Document, DocumentState, Foyer, FoyerMember, MemberRole
 from messagerie.news_models import NewsOptOut
 from procedures.catalogue import current_version, definition_of
 from procedures.models import Demande, DemandeStatus, ProcedureVersion
@@ -116,9 +116,14 @@ def check(session: Session, criteria: Criteria) -> None:
         raise InvalidCriteria("site")
 
 
-def foyers(session: Session, today: date, criteria: Criteria) -> Select[int]:
-    """The ids of the foyers the criteria choose, as a query."""
+def foyers(
+    session: Session, today: date, criteria: Criteria, service_id: int | None = None
+) -> Select[int]:
+    """The ids of the foyers the criteria choose, as a query; with `service_id`, only those
+    the service's entity may write to (`within_reach_of`)."""
     query = select(Foyer.id).where(Foyer.shredded_at.is_(None))
+    if service_id is not None:
+        query = query.where(within_reach_of(session, service_id))
     if criteria.school or criteria.level:
         query = query.where(Foyer.id.in_(_with_pupil(session, today, criteria)))
     if criteria.activity_id is not None:
@@ -130,9 +135,37 @@ def foyers(session: Session, today: date, criteria: Criteria) -> Select[int]:
     return query
 
 
-def reach(session: Session, today: date, criteria: Criteria) -> Reach:
+def within_reach_of(session: Session, service_id: int) -> ColumnElement[bool]:
+    """SQL condition on `Foyer`: the foyers a service's entity may send news to. The town (an
+    entity with a service that runs the counter, which serves every family) writes to all; a
+    partner only to the families it deals with: a demande one of its services handles or
+    handled, a child enrolled in one of its activities (as counter mode's rule)."""
+    entity_id = select(Service.entity_id).where(Service.id == service_id).scalar_subquery()
+    town = session.scalar(
+        select(func.count(Service.id)).where(
+            Service.entity_id == entity_id, Service.runs_counter.is_(True)
+        )
+    )
+    if town:
+        return true()
+    services = select(Service.id).where(Service.entity_id == entity_id)
+    handled = select(DemandeAccess.demande_id).where(DemandeAccess.service_id.in_(services))
+    enrolled = (
+        select(Enrolment.foyer_id)
+        .join(Activity, Activity.id == Enrolment.activity_id)
+        .where(Activity.service_id.in_(services))
+    )
+    return or_(
+        Foyer.id.in_(select(Demande.foyer_id).where(Demande.id.in_(handled))),
+        Foyer.id.in_(enrolled),
+    )
+
+
+def reach(
+    session: Session, today: date, criteria: Criteria, service_id: int | None = None
+) -> Reach:
     """How many foyers the criteria choose, and how many of their adults get e-mails."""
-    chosen = foyers(session, today, criteria).subquery()
+    chosen = foyers(session, today, criteria, service_id).subquery()
     count = session.scalar(select(func.count()).select_from(chosen)) or 0
     emails = session.scalar(
         select(func.count(Account.id)).where(

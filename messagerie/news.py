@@ -77,11 +77,13 @@ class Links:
     secret_key: str
 
 
-def preview(session: Session, clock: Clock, criteria: Criteria) -> Reach:
-    """How many foyers (and adults by e-mail) the criteria reach now; InvalidCriteria for
-    a value the data does not hold."""
+def preview(
+    session: Session, clock: Clock, criteria: Criteria, service_id: int | None = None
+) -> Reach:
+    """How many foyers (and adults by e-mail) the criteria reach now, among those the
+    service's entity may write to; InvalidCriteria for a value the data does not hold."""
     audience.check(session, criteria)
-    return audience.reach(session, local_today(clock), criteria)
+    return audience.reach(session, local_today(clock), criteria, service_id)
 
 
 def publish(session: Session, clock: Clock, author: Author, draft: Draft) -> News:
@@ -95,7 +97,10 @@ def publish(session: Session, clock: Clock, author: Author, draft: Draft) -> New
     if not body or len(body) > MAX_BODY:
         raise NewsRefused(f"Écrivez un texte d'au plus {MAX_BODY} caractères.")
     audience.check(session, draft.criteria)
-    foyer_ids = session.scalars(audience.foyers(session, local_today(clock), draft.criteria)).all()
+    today = local_today(clock)
+    foyer_ids = session.scalars(
+        audience.foyers(session, today, draft.criteria, draft.service_id)
+    ).all()
     if not foyer_ids:
         raise NewsRefused("Aucune famille ne correspond à ces critères.")
     news = News(

@@ -83,6 +83,10 @@ class Town:
 def make_town(session: Session, ctx: EngineContext, vault: Vault) -> Town:
     """The school service with the school registration published, and its supervisor."""
     scolaire = make_service(session, code="scolaire")
+    # The town: its reception, in the same entity, runs the counter (messagerie.audience).
+    session.add(
+        Service(entity_id=scolaire.entity_id, code="accueil", name="Accueil", runs_counter=True)
+    )
     publish(session, ctx.clock, "inscription_scolaire")  # type: ignore[arg-type]
     return Town(
         session=session,

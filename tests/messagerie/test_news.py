@@ -23,7 +23,7 @@ from notifications.outbox import MailSettings
 from procedures.history import EngineContext
 from reservations import activities
 from tests.coffre.conftest import deposit
-from tests.factories import make_agent
+from tests.factories import make_agent, make_service, make_supervisor
 from tests.fixtures import Mailbox
 from tests.messagerie.news_town import SCHOOL_A, SCHOOL_B, Town, make_town
 from tests.reservations.test_bookings import make_activity
@@ -188,6 +188,28 @@ def test_a_family_reads_only_the_news_addressed_to_its_foyer(town: Town) -> None
     assert opened.title == "Seconde"
     assert news.unread_count(town.session, reached.foyer_id) == 1
     assert news.sent_one(town.session, author(town), newer.id).read_foyers == 1
+
+
+def test_a_partner_writes_only_to_the_families_it_deals_with(town: Town) -> None:
+    # The neighbourhood centres' association: no counter, one activity of its own.
+    partner = make_service(town.session, code="maisons-de-quartier")
+    workshop = make_activity(town.session, partner)
+    member, stranger = town.pupil(SCHOOL_A), town.pupil(SCHOOL_A)
+    child = town.session.get_one(Foyer, member.foyer_id).members[-1]
+    activities.enrol(
+        town.session, town.clock, workshop.id, child.id, date(2026, 9, 1), date(2027, 7, 3)
+    )
+    supervisor = make_supervisor(town.session, town.clock, partner)
+    draft = news.Draft(partner.id, "Atelier", "Reprise mercredi.", Criteria())
+
+    sent = news.publish(
+        town.session, town.clock, news.Author(supervisor.id, frozenset({partner.id})), draft
+    )
+
+    assert foyers_of(town, sent) == {member.foyer_id}  # not every family of the town
+    assert news.preview(town.session, town.clock, Criteria(), partner.id).foyers == 1
+    town_wide = news.preview(town.session, town.clock, Criteria(), town.service.id).foyers
+    assert town_wide == 2 and stranger.foyer_id != member.foyer_id  # the town reaches both
 
 
 def test_only_a_supervisor_of_the_service_sends_in_its_name(town: Town) -> None:

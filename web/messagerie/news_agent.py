@@ -54,9 +54,12 @@ def agent_nouvelle() -> str:
 def agent_envoyer() -> tuple[str, int] | str | BaseResponse:
     author = _author()
     form = request.form
+    service_id = _number(form.get("service", ""))
+    if service_id not in author.supervised_service_ids:
+        abort(400)  # the composer offers the services the agent supervises only
     try:
         criteria = criteria_from(form)
-        reach = news.preview(db(), runtime().clock, criteria)
+        reach = news.preview(db(), runtime().clock, criteria, service_id)
     except InvalidCriteria:
         abort(400)
     if form.get("action") != "envoyer":
@@ -65,7 +68,7 @@ def agent_envoyer() -> tuple[str, int] | str | BaseResponse:
         # The families matching changed since the preview the agent saw: show it again.
         return _composer(form, reach, _("Le nombre de familles a changé : vérifiez-le.")), 409
     draft = news.Draft(
-        service_id=_number(form.get("service", "")) or 0,
+        service_id=service_id,
         title=form.get("titre", ""),
         body=form.get("texte", ""),
         criteria=criteria,
