@@ -4,16 +4,15 @@ agent) and what happens next, with its expected date in working days (issue 25, 
 from __future__ import annotations
 
 import re
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
-from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
-from accounts.models import Account, Role, Service
+from accounts.models import Role, Service
 from coffre.clock import FrozenClock
-from coffre.models import Document, FoyerMember, MemberRole
+from coffre.models import Document, FoyerMember
 from procedures import catalogue, tasks
 from procedures.models import Demande
 from procedures.tasks import AgentActor
@@ -21,8 +20,7 @@ from tests.demo.test_french_pages import visible_text
 from tests.factories import make_account, make_service, page_text
 from tests.procedures.flows import open_task, work
 from tests.web.auth.test_login import csrf_token
-from tests.web.conftest import deposit
-from tests.web.famille.test_demandes import submitted
+from tests.web.famille.test_demandes import child, papers, submitted  # noqa: F401  (fixtures)
 from web.runtime import runtime
 
 
@@ -41,31 +39,6 @@ def service(db_session: Session, clock: FrozenClock) -> Service:
 def agent(db_session: Session, clock: FrozenClock, service: Service) -> tuple[AgentActor, str]:
     account = make_account(db_session, clock, Role.AGENT, display_name="Claire Dubois")
     return AgentActor(account.id, frozenset({service.id})), account.display_name
-
-
-@pytest.fixture
-def child(db_session: Session, family: Account) -> FoyerMember:
-    assert family.foyer_id is not None
-    member = FoyerMember(
-        foyer_id=family.foyer_id, role=MemberRole.ENFANT, first_name="Léa", last_name="Test"
-    )
-    db_session.add(member)
-    db_session.commit()
-    return member
-
-
-@pytest.fixture
-def papers(app: Flask, db_session: Session, family: Account, child: FoyerMember) -> list[Document]:
-    foyer_id = family.foyer_id
-    assert foyer_id is not None
-    return [
-        deposit(app, db_session, foyer_id, "justificatif_domicile", issued_on=date(2026, 8, 1)),
-        deposit(app, db_session, foyer_id, "avis_imposition", issued_on=date(2026, 4, 15)),
-        deposit(
-            app, db_session, foyer_id, "carnet_vaccination",
-            issued_on=date(2025, 1, 10), member_id=child.id,
-        ),
-    ]  # fmt: skip
 
 
 def history(client: FlaskClient, demande_id: int) -> list[str]:
@@ -87,8 +60,8 @@ def test_the_history_names_the_step_the_service_and_what_comes_next_with_its_dat
     clock: FrozenClock,
     service: Service,
     agent: tuple[AgentActor, str],
-    child: FoyerMember,
-    papers: list[Document],
+    child: FoyerMember,  # noqa: F811
+    papers: list[Document],  # noqa: F811
 ) -> None:
     actor, agent_name = agent
     # Tuesday 1 September 2026, 10:00 in Bellerive: 48 working hours for the file's check.
@@ -135,8 +108,8 @@ def test_a_step_waiting_on_the_family_says_its_time_is_on_hold(
     db_session: Session,
     service: Service,
     agent: tuple[AgentActor, str],
-    child: FoyerMember,
-    papers: list[Document],
+    child: FoyerMember,  # noqa: F811
+    papers: list[Document],  # noqa: F811
 ) -> None:
     actor, agent_name = agent
     demande_id = submitted(family_client, child, papers)
