@@ -40,7 +40,6 @@ ANONYMOUS_PAGES = [
 # Pages shown after sending their form as it stands: the error messages beside the fields.
 SUBMITTED = {
     "inscription-erreurs": "Créer mon compte",
-    "recapitulatif-incomplet": "Déposer ma demande",
 }
 FAMILY_PAGES = [
     "changer-mot-de-passe",

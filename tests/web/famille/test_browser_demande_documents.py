@@ -21,8 +21,10 @@ CONSENT = "Je partage ce document avec le service"
 
 
 @pytest.fixture
-def portal(tmp_path: Path, deployed: dict[str, str]) -> Iterator[Portal]:
-    with serve_portal(tmp_path / "var", deployed) as served:
+def portal(tmp_path: Path) -> Iterator[Portal]:
+    """The demo portal, embedded (the deployments are proven by the HTTP tests: the journey
+    is the same on each, and a browser test costs a minute of the suite's budget)."""
+    with serve_portal(tmp_path / "var") as served:
         yield served
 
 

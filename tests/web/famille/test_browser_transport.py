@@ -27,9 +27,10 @@ CONSENT = "Je partage ce document avec le service"
 
 
 @pytest.fixture
-def portal(tmp_path: Path, deployed: dict[str, str]) -> Iterator[Portal]:
-    """The demo portal, the Benalis moved to Magonty, far enough from the school to ride."""
-    with serve_portal(tmp_path / "var", deployed) as served:
+def portal(tmp_path: Path) -> Iterator[Portal]:
+    """The demo portal, embedded (the deployments are proven by the HTTP tests: the journey
+    is the same on each, and a browser test costs a minute of the suite's budget)."""
+    with serve_portal(tmp_path / "var") as served:
         with runtime(served.app).sessions() as session:
             account = session.scalars(select(Account).where(Account.email == FAMILY)).one()
             foyer = session.get(Foyer, account.foyer_id)

@@ -23,9 +23,10 @@ ANSWER = "Bonjour, oui : la première semaine en demi-journées."
 
 
 @pytest.fixture
-def portal(tmp_path: Path, deployed: dict[str, str]) -> Iterator[Portal]:
-    """The demo portal on each deployment (SQLite and files, PostgreSQL and S3)."""
-    with serve_portal(tmp_path / "var", deployed) as served:
+def portal(tmp_path: Path) -> Iterator[Portal]:
+    """The demo portal, embedded (the deployments are proven by the HTTP tests: the journey
+    is the same on each, and a browser test costs a minute of the suite's budget)."""
+    with serve_portal(tmp_path / "var") as served:
         yield served
 
 
