@@ -150,14 +150,15 @@ def _an_empty_section(text: str) -> bool:
     """Whether a heading has nothing under it before the next one (or the end): the six
     headings the form starts with, left unanswered, would inform nobody."""
     filled: list[bool] = []
+    prose = False  # any text outside the headings
     for line in text.splitlines():
         if line.lstrip().startswith("#"):
             filled.append(False)
-        elif line.strip() and filled:
-            filled[-1] = True
-    return not all(filled) or not any(
-        line.strip() and not line.lstrip().startswith("#") for line in text.splitlines()
-    )
+        elif line.strip():
+            prose = True
+            if filled:
+                filled[-1] = True
+    return not prose or not all(filled)
 
 
 def _last_number(session: Session) -> int | None:
