@@ -90,12 +90,12 @@ def test_db_current_and_downgrade(tmp_path: Path) -> None:
 
     assert upgraded.exit_code == 0, upgraded.output
     assert at_head.exit_code == 0, at_head.output
-    assert "0032 (head)" in at_head.output  # the last migration: information versions
+    assert "0035 (head)" in at_head.output  # the last migration
     assert downgraded.exit_code == 0, downgraded.output
     assert at_base.exit_code == 0
     assert "0021" not in at_base.output
     assert again.exit_code == 0, again.output
-    assert "0032 (head)" in runner.invoke(args=["db", "current"]).output
+    assert "0035 (head)" in runner.invoke(args=["db", "current"]).output
     runtime(app).engine.dispose()
 
 

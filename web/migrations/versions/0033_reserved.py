@@ -1,0 +1,23 @@
+"""Sports and arts school: courses, lottery draws and waiting lists (reserved)
+
+Revision ID: 0033
+Revises: 0032
+Create Date: 2026-12-07 13:30:00.000000
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+revision: str = "0033"
+down_revision: str | None = "0032"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    pass
+
+
+def downgrade() -> None:
+    pass
