@@ -8,6 +8,11 @@ so when the data a certificate states is missing (the fiscal certificate's amoun
 attendance period) the operation says so and the diagram sends the demande to an agent,
 whose form supplies it.
 
+`relever_adresse_foyer` and `delivrer_attestation_domicile` serve the residence certificate
+for a school registration (attestation de domicile): the first notes the foyer's address for
+the agent who compares it with the proof, the second certifies that address once the agent
+confirmed it.
+
 The document row is written in the step's own transaction (the step commits it with the
 workflow's new state, or nothing), and a step run again finds the certificate it already
 issued, by its file name, instead of issuing a second one.
@@ -30,12 +35,14 @@ from coffre.clock import local_today
 from coffre.models import Channel, Document, Foyer, FoyerMember
 from coffre.vault import Upload
 from notifications.templates import date_fr
+from procedures.history import EngineContext, record_event
 from procedures.operations.context import Operation, OperationContext, OperationError
 
 DOCUMENT_TYPE = "attestation_mairie"
 TITLES = {
     "fiscale": "Attestation de frais de garde",
     "presence": "Attestation de présence",
+    "domicile": "Attestation de domicile",
 }
 # Core PDF fonts cover Windows-1252 (French included: « », œ, €); other letters are
 # written without their accents rather than refused.
@@ -238,6 +245,93 @@ def printable(text: str) -> str:
     return "".join(kept)
 
 
+def note_address(context: OperationContext, params: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The foyer's address as its file says now, written in the demande's internal history
+    for the agent who compares it with the proof: the certificate states this one."""
+    foyer = context.session.get(Foyer, context.demande.foyer_id)
+    assert foyer is not None  # a foreign key guarantees it
+    address = postal_address(foyer)
+    if address:
+        line = f"Adresse du dossier du foyer : {address}. Comparez-la au justificatif."
+    else:
+        line = (
+            "Le dossier du foyer n'indique pas d'adresse : refusez en invitant la famille à la "
+            "renseigner dans « Mon foyer », puis à refaire sa demande."
+        )
+    record_event(
+        context.session,
+        EngineContext(clock=context.clock, base_url=context.base_url, vault=context.vault),
+        context.demande,
+        None,
+        "adresse_relevee",
+        line,
+        internal=True,  # for the agent; the family reads the decision
+    )
+    return {"adresse": address, "renseignee": bool(address)}
+
+
+def postal_address(foyer: Foyer) -> str:
+    """« 12 rue des Lilas, 33600 Bellerive », empty when the file has no street."""
+    town = " ".join(part for part in (foyer.postal_code.strip(), foyer.city.strip()) if part)
+    street = foyer.address_line.strip()
+    return f"{street}, {town}" if street and town else street
+
+
+def issue_residence_certificate(
+    context: OperationContext, params: Mapping[str, Any]
+) -> Mapping[str, Any]:
+    """Issue the residence certificate for the child's school registration, once per step.
+
+    It certifies the address noted when the demande was sent (`domicile`), the one the agent
+    compared with the proof. `params["service"]` names the issuing service.
+    """
+    if context.vault is None:
+        raise OperationError("issuing a certificate needs the vault")
+    noted = context.data.get("domicile")
+    address = str(noted.get("adresse", "")) if isinstance(noted, Mapping) else ""
+    if not address:
+        raise OperationError("the foyer's file has no address to certify")
+    filename = certificate_filename(context, "domicile")
+    issued = _issued(context, filename)
+    if issued is not None:
+        return {"generee": True, "document_id": issued}
+    child = _child(context)
+    foyer = context.session.get(Foyer, context.demande.foyer_id)
+    assert foyer is not None
+    today = local_today(context.clock)
+    certificate = Certificate(
+        town=_town(context, params),
+        title=TITLES["domicile"],
+        paragraphs=_residence_text(family_name(foyer.label), address, child, today),
+        reference=_reference(context),
+        issued_on=today,
+        issued_at=context.clock.now(),
+    )
+    upload = Upload(
+        foyer_id=context.demande.foyer_id,
+        type_code=DOCUMENT_TYPE,
+        filename=filename,
+        stream=io.BytesIO(render_pdf(certificate)),
+        issued_on=today,
+        member_id=child.id,
+        channel=Channel.MAIRIE,
+    )
+    document = context.vault.deposit(context.session, upload, commit=False)
+    return {"generee": True, "document_id": document.id}
+
+
+def _residence_text(family: str, address: str, child: FoyerMember, today: date) -> tuple[str, ...]:
+    return (
+        f"La commune atteste que la famille {family} réside à l'adresse suivante : {address}.",
+        f"Cette adresse a été vérifiée le {date_fr(today)} sur un justificatif de domicile de "
+        "moins de trois mois présenté par la famille.",
+        f"Attestation délivrée pour l'inscription scolaire de {child.first_name} "
+        f"{child.last_name}, à remettre à l'école.",
+    )
+
+
 CERTIFICATE_OPERATIONS: Mapping[str, Operation] = {
     "generer_attestation": generate_certificate,
+    "relever_adresse_foyer": note_address,
+    "delivrer_attestation_domicile": issue_residence_certificate,
 }
