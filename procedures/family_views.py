@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 from itertools import pairwise
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -15,8 +17,15 @@ from coffre.catalogue import document_type
 from coffre.models import Document, DocumentState, Grant
 from procedures.catalogue import definition_of
 from procedures.deadlines.expected import Expected, expected
-from procedures.definitions import FAMILY_LANE, Definition, RequiredDocument
-from procedures.models import Demande, DemandeEvent, ProcedureVersion, Task, TaskState
+from procedures.definitions import FAMILY_LANE, Condition, Definition, RequiredDocument
+from procedures.models import (
+    Demande,
+    DemandeEvent,
+    DemandeStatus,
+    ProcedureVersion,
+    Task,
+    TaskState,
+)
 from procedures.progress import LIVE_TASKS, version_of
 from procedures.working_hours import WorkingCalendar
 
@@ -74,9 +83,13 @@ def requirements_of(
     today: date,
     child_id: int | None = None,
     demande_id: int | None = None,
+    answers: Mapping[str, Any] | None = None,
 ) -> list[Requirement]:
     """Each required document with the foyer's current, valid documents of its types that
-    may serve the demande (a single-use one already serving another is left out)."""
+    may serve the demande (a single-use one already serving another is left out).
+
+    Given the family's `answers`, only the documents they call for; without them (the
+    catalogue, before the form is filled), every one, a conditional one saying when."""
     documents = session.scalars(
         select(Document)
         .where(Document.foyer_id == foyer_id, Document.superseded_at.is_(None))
@@ -86,8 +99,13 @@ def requirements_of(
     documents = [document for document in documents if document.id not in used]
     lines = []
     for index, required in enumerate(definition.documents):
+        if answers is not None and not required.applies(answers):
+            continue
         usable = tuple(d for d in documents if _usable(d, required, today, child_id))
-        lines.append(Requirement(index, requirement_label(required), required, usable))
+        label = requirement_label(required)
+        if answers is None and required.when is not None:
+            label += condition_label(definition, required.when)
+        lines.append(Requirement(index, label, required, usable))
     return lines
 
 
@@ -101,6 +119,15 @@ def requirement_label(required: RequiredDocument) -> str:
     return label
 
 
+def condition_label(definition: Definition, when: Condition) -> str:
+    """When a conditional document is asked, in French: « (seulement si … : …) »."""
+    field = next((f for f in definition.fields if f.name == when.field), None)
+    if field is None:
+        return ""
+    chosen = " ou ".join(field.choice_labels.get(value, value) for value in when.values)
+    return f" (seulement si « {field.label} » : {chosen})"
+
+
 def _usable(document: Document, required: RequiredDocument, today: date, child: int | None) -> bool:
     if document.type_code not in required.types:
         return False
@@ -111,14 +138,29 @@ def _usable(document: Document, required: RequiredDocument, today: date, child: 
     return not (required.member == "child" and child is not None and document.member_id != child)
 
 
-def first_service_name(session: Session, definition: Definition) -> str:
+def first_service(session: Session, definition: Definition) -> Service | None:
     """The service of the procedure's first lane handled by the town."""
     for code in definition.lanes.values():
         if code != FAMILY_LANE:
-            name = session.scalar(select(Service.name).where(Service.code == code))
-            if name:
-                return name
-    return definition.title
+            service = session.scalar(select(Service).where(Service.code == code))
+            if service is not None:
+                return service
+    return None
+
+
+def first_service_name(session: Session, definition: Definition) -> str:
+    """The name of that service (the procedure's title when none is set up)."""
+    service = first_service(session, definition)
+    return service.name if service is not None and service.name else definition.title
+
+
+def refused_by_rules(session: Session, demande: Demande) -> bool:
+    """Refused with no agent's step on the way (a decision table decided): the family is told
+    the decision was automatic and that it may ask for the rules and a review (CRPA L311-3-1)."""
+    if demande.status is not DemandeStatus.REFUSEE:
+        return False
+    agent_step = select(Task.id).where(Task.demande_id == demande.id, Task.for_family.is_(False))
+    return session.scalar(agent_step.limit(1)) is None
 
 
 def demandes_of(session: Session, foyer_id: int) -> list[tuple[Demande, ProcedureVersion]]:

@@ -17,7 +17,7 @@ from coffre.models import Channel, Document, Foyer
 from coffre.vault import Vault
 from facturation import run
 from facturation.models import Invoice, Unit
-from procedures import catalogue, demandes
+from procedures import catalogue, demandes, family_views
 from procedures.demandes import FamilyActor
 from procedures.designer.policy import policy_problems
 from procedures.errors import Incomplete
@@ -162,6 +162,7 @@ def test_a_home_near_the_school_is_refused_with_the_rule_s_reason(
     )
     assert passes(db_session, foyer) == []
     assert templates_sent(db_session, family) == ["demande_recue", "decision"]
+    assert family_views.refused_by_rules(db_session, demande)  # no agent: the family is told
 
 
 def test_a_stop_on_a_line_that_does_not_serve_the_school_is_refused(
@@ -205,6 +206,7 @@ def test_an_unlisted_street_is_left_to_the_agent_who_may_refuse_with_a_reason(
     assert demande.status is DemandeStatus.REFUSEE
     assert decision_message(db_session, demande) == reason
     assert passes(db_session, foyer) == []
+    assert not family_views.refused_by_rules(db_session, demande)  # an agent decided
 
 
 def test_the_proof_of_address_must_be_recent(

@@ -25,6 +25,7 @@ from procedures.progress import version_of
 from procedures.renewals import renew, renewable
 from procedures.vault import withdrawal
 from procedures.vault.contents import foyer_members
+from procedures.vault.teams import family_shares
 from web.auth.guard import role_required
 from web.famille.blueprint import bp, family_reader
 from web.famille.documents import owner_names, refusal_text
@@ -147,8 +148,9 @@ def demande_justificatifs(demande_id: int) -> str | BaseResponse:
         return redirect(url_for("famille.demande_recapitulatif", demande_id=demande_id), 303)
     today = local_today(runtime().clock)
     requirements = family_views.requirements_of(
-        db(), demande.foyer_id, definition, today, _child_id(demande), demande.id
-    )
+        db(), demande.foyer_id, definition, today, _child_id(demande), demande.id,
+        answers=_form_values(demande),
+    )  # fmt: skip
     return render_template(
         "famille/demande_justificatifs.html",
         demande=demande,
@@ -248,6 +250,7 @@ def demande(demande_id: int) -> str:
     definition = definition_of(version)
     family_task = family_views.family_task(db(), found.id)
     choices = definition.task(family_task.spec_id).form if family_task else ()
+    service = family_views.first_service(db(), definition)
     return render_template(
         "famille/demande.html",
         demande=found,
@@ -258,6 +261,7 @@ def demande(demande_id: int) -> str:
         steps=family_views.live_tasks(db(), found.id),
         shared=family_views.shared_documents(db(), found.id),
         issued=family_views.town_documents(db(), actor.foyer_id, found.number),
+        teams=family_shares(db(), actor, found.id, local_today(runtime().clock)),
         vault=family_views.documents_to_offer(db(), actor.foyer_id, found.id),
         added=_added(),
         owners=owner_names(db(), actor.foyer_id),
@@ -266,7 +270,9 @@ def demande(demande_id: int) -> str:
         is_open=found.status in OPEN_STATUSES,
         type_label=lambda code: document_type(code).label,
         refusal_text=refusal_text,
-        service=family_views.first_service_name(db(), definition),
+        service=service.name if service is not None else definition.title,
+        service_id=service.id if service is not None else None,
+        by_rules=family_views.refused_by_rules(db(), found),
         answers=form_lines(found, version, foyer_members(db(), actor.foyer_id)),
     )
 

@@ -137,3 +137,11 @@ def test_a_family_near_the_school_reads_why_it_is_refused(
     assert "Refusée" in detail
     assert "Votre domicile est à moins de 3 km de l'école" in detail
     assert "Domicile à 0,6 km" not in detail  # the agents' internal line
+    # No agent took it: the family is told so, and how to ask for a review (CRPA L311-3-1).
+    assert "Cette décision a été prise automatiquement" in detail
+    page = family_client.get(f"/famille/demandes/{demande_id}").get_data(as_text=True)
+    link = re.search(r'href="(/famille/messages/nouveau\?[^"]+)"', page)
+    assert link and f"service={scolaire.id}&amp;demande={demande_id}&amp;" in link.group(1)
+    form = family_client.get(link.group(1).replace("&amp;", "&")).get_data(as_text=True)
+    assert f'<option value="{scolaire.id}" selected>' in form
+    assert 'value="Réexamen de ma demande"' in form
