@@ -76,6 +76,9 @@ class Foyer(Base):
     address_line: Mapped[str] = mapped_column(String(300), default="")
     postal_code: Mapped[str] = mapped_column(String(10), default="")
     city: Mapped[str] = mapped_column(String(120), default="")
+    # The household's phone number, as the town's services call it (set by a change of
+    # situation an agent checked: procedure "changement_situation").
+    phone: Mapped[str | None] = mapped_column(String(30))
     created_at: Mapped[datetime]
     # Set when the foyer was crypto-shredded: its key, documents and members are gone.
     shredded_at: Mapped[datetime | None]

@@ -11,6 +11,7 @@ from procedures.operations.context import Operation, OperationContext, Operation
 from procedures.operations.notify import FAMILY_OPERATIONS
 from procedures.operations.quotient import QF_OPERATIONS
 from procedures.operations.sectorisation import SCHOOL_OPERATIONS
+from procedures.operations.situation import SITUATION_OPERATIONS
 from procedures.operations.transport import TRANSPORT_OPERATIONS
 
 OPERATIONS: Mapping[str, Operation] = {
@@ -20,6 +21,7 @@ OPERATIONS: Mapping[str, Operation] = {
     **CERTIFICATE_OPERATIONS,
     **QF_OPERATIONS,
     **TRANSPORT_OPERATIONS,
+    **SITUATION_OPERATIONS,
 }
 
 

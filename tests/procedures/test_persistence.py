@@ -48,6 +48,8 @@ OPERATION_RESULTS: Mapping[str, Mapping[str, Any]] = {
     "exporter_back_office": {"fichier": "back-office/x.json"},
     "etudier_transport": {"dessert_ecole": True, "rue_connue": True, "distance_km": 6.4},
     "delivrer_carte_transport": {"delivree": True, "document_id": 1},
+    "lire_changement": {"complet": True, "motif": "", "changement": "adresse"},
+    "appliquer_changement": {"changement": "adresse", "demandes": [], "message": "Mis à jour."},
     "relever_adresse_foyer": {"adresse": "12 rue des Lilas, 33600 Bellerive", "renseignee": True},
     "delivrer_attestation_domicile": {"generee": True, "document_id": 1},
 }
