@@ -164,12 +164,14 @@ def missing_types(
     family already gave it. An alternative requirement (`any_of`) is named by its first type.
     """
     definition = definition_of(version)
-    child = _child_of(definition, json.loads(demande.form_data or "{}"))
+    answers = json.loads(demande.form_data or "{}")
+    child = _child_of(definition, answers)
     documents = list(granted)
     return frozenset(
         required.type
         for required in definition.documents
-        if not any(_provides(d, required, today, child) for d in documents)
+        if required.applies(answers)
+        and not any(_provides(d, required, today, child) for d in documents)
     )
 
 

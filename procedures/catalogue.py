@@ -85,6 +85,9 @@ def metadata_json(definition: Definition) -> str:
         del data["retention_rule"]
     if data["retention_from"] == RETENTION_FROM_CLOSING:
         del data["retention_from"]
+    for document in data["documents"]:
+        if document["when"] is None:
+            del document["when"]
     for form in (data["fields"], *(task["form"] for task in data["tasks"].values())):
         for item in form:
             if not item["from_child"]:

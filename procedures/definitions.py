@@ -51,6 +51,18 @@ class FormField:
 
 
 @dataclass(frozen=True)
+class Condition:
+    """A document asked only when a field of the family's form holds one of `values` (the
+    reason chosen decides which proof the decision needs, and no other is asked)."""
+
+    field: str
+    values: tuple[str, ...]
+
+    def holds(self, answers: Mapping[str, Any]) -> bool:
+        return str(answers.get(self.field) or "") in self.values
+
+
+@dataclass(frozen=True)
 class RequiredDocument:
     type: str
     count: int = 1
@@ -58,11 +70,16 @@ class RequiredDocument:
     valid_until_season: bool = False  # must still be valid when the season starts
     member: str | None = None  # "child": one for the child named in the form
     any_of: tuple[str, ...] = ()  # other types accepted instead of `type`
+    when: Condition | None = None  # None: asked whatever the answers
 
     @property
     def types(self) -> tuple[str, ...]:
         """Every document type that satisfies this requirement."""
         return (self.type, *self.any_of)
+
+    def applies(self, answers: Mapping[str, Any]) -> bool:
+        """Whether the family's answers call for this document."""
+        return self.when is None or self.when.holds(answers)
 
 
 @dataclass(frozen=True)
@@ -141,6 +158,7 @@ def definition_from_dict(raw: Mapping[str, Any]) -> Definition:
     tasks = {
         spec_id: _task(spec_id, item, problems) for spec_id, item in raw.get("tasks", {}).items()
     }
+    documents = tuple(_document(item, problems) for item in raw.get("documents", []))
     rule = str(raw.get("retention_rule", RETENTION_ANONYMISE))
     if rule not in RETENTION_RULES:
         problems.append(
@@ -160,7 +178,7 @@ def definition_from_dict(raw: Mapping[str, Any]) -> Definition:
         title=str(raw["title"]),
         description=str(raw.get("description", "")),
         fields=fields,
-        documents=tuple(_document(item) for item in raw.get("documents", [])),
+        documents=documents,
         lanes=dict(raw["lanes"]),
         tasks=tasks,
         ends=dict(raw.get("ends") or {}),
@@ -250,8 +268,29 @@ def _choices(
     return tuple(values), labels
 
 
-def _document(item: Mapping[str, Any]) -> RequiredDocument:
-    return RequiredDocument(**{**item, "any_of": tuple(item.get("any_of", ()))})
+def _document(item: Mapping[str, Any], problems: list[str]) -> RequiredDocument:
+    when = parse_condition(item.get("when"), str(item.get("type", "")), problems)
+    return RequiredDocument(**{**item, "any_of": tuple(item.get("any_of", ())), "when": when})
+
+
+def parse_condition(raw: Any, kind: str, problems: list[str]) -> Condition | None:
+    """`when = { field = "motif", values = ["garde"] }` (TOML, or as stored in JSON)."""
+    if raw is None:
+        return None
+    values = raw.get("values") if isinstance(raw, Mapping) else None
+    if (
+        not isinstance(raw, Mapping)
+        or not isinstance(raw.get("field"), str)
+        or not raw["field"]
+        or not isinstance(values, list | tuple)
+        or not values
+    ):
+        problems.append(
+            f"justificatif « {kind} » : « when » s'écrit "
+            '{ field = "nom_du_champ", values = ["valeur", …] }'
+        )
+        return None
+    return Condition(field=raw["field"], values=tuple(str(value) for value in values))
 
 
 def _task(spec_id: str, item: Mapping[str, Any], problems: list[str]) -> TaskSettings:

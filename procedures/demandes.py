@@ -194,6 +194,8 @@ def _missing_documents(
     season = next_season_start(definition, today)
     problems = []
     for required in definition.documents:
+        if not required.applies(values):
+            continue  # the family's answers do not call for it
         until = season if required.valid_until_season and season else today
         usable = [d for d in documents if _satisfies(d, required, values, today, until)]
         if len(usable) < required.count:

@@ -103,7 +103,10 @@ def _documents(
     child_id = int(child) if child.isdigit() else None
     season = next_season_start(definition, today)
     chosen: list[int] = []
-    for requirement in requirements_of(session, foyer_id, definition, today, child_id):
+    answers = _answers(previous)
+    for requirement in requirements_of(
+        session, foyer_id, definition, today, child_id, answers=answers
+    ):
         # Valid on the day the new season starts, when the procedure asks for that.
         until = season if requirement.required.valid_until_season and season else today
         usable = [

@@ -242,6 +242,8 @@ def _document_rule(document: RequiredDocument) -> str:
         rules.append("valable à la rentrée")
     if document.any_of:
         rules.append("ou " + ", ".join(_document_label(code) for code in document.any_of))
+    if document.when is not None:
+        rules.append(f"si « {document.when.field} » vaut " + " ou ".join(document.when.values))
     return ", ".join(rules) or "sans condition"
 
 

@@ -16,7 +16,7 @@ from typing import Any
 from procedures.definitions import Definition
 
 MONTH_DAY_KEYS = frozenset({"opens", "closes", "season_start"})
-INLINE_TABLES = frozenset({"timeout_data"})
+INLINE_TABLES = frozenset({"timeout_data", "when"})
 # The order the built-in files use: the header first, then what the family sees, then routing.
 ORDER = (
     "code", "title", "description", "retention_days", "retention_rule", "retention_from",

@@ -35,7 +35,7 @@ from procedures.bpmn.diagrams import (
 )
 from procedures.bpmn.expressions import UnsafeExpression, check_expression
 from procedures.bpmn.expressions.helpers import HELPERS
-from procedures.definitions import FAMILY_LANE, Definition
+from procedures.definitions import FAMILY_LANE, Condition, Definition
 
 
 @dataclass(frozen=True)
@@ -189,6 +189,29 @@ def _unknown_documents(definition: Definition) -> Iterator[PolicyProblem]:
                     f"justificatif « {code} » : ce type n'existe pas. Choisissez-en un de la "
                     "liste des types de justificatifs (Administration, Types de justificatifs)."
                 )
+        if required.when is not None:
+            yield from _condition_problems(definition, required.type, required.when)
+
+
+def _condition_problems(
+    definition: Definition, code: str, when: Condition
+) -> Iterator[PolicyProblem]:
+    """A conditional document reads a choice of the family's form, by its values."""
+    field = next((f for f in definition.fields if f.name == when.field), None)
+    if field is None or field.type != "choice":
+        yield PolicyProblem(
+            f"justificatif « {code} » : il dépend du champ « {when.field} », qui n'est pas une "
+            "liste de choix du formulaire de la famille : il ne serait jamais demandé. "
+            "Corrigez le nom du champ dans « when »."
+        )
+        return
+    unknown = [value for value in when.values if value not in field.choices]
+    if unknown:
+        yield PolicyProblem(
+            f"justificatif « {code} » : « {field.label} » n'a pas le choix "
+            + ", ".join(f"« {value} »" for value in unknown)
+            + ". Corrigez les valeurs de « when »."
+        )
 
 
 def _paths(process: etree._Element) -> Iterator[PolicyProblem]:

@@ -40,6 +40,7 @@ from procedures.definitions import (
     DefinitionError,
     RequiredDocument,
     load_definition,
+    parse_condition,
 )
 from procedures.designer.form_schemas import FormSchemaError, fields_of, schema_of
 from procedures.designer.importing import ImportResult, import_diagram, service_codes
@@ -294,6 +295,8 @@ def _documents(raw: Any, problems: list[DraftProblem]) -> tuple[RequiredDocument
             )
         elif item.get("member") not in (None, "", "child"):
             problems.append(DraftProblem(f"{where} : « member » vaut « child » ou rien"))
+        elif unreadable := _condition_problem(item.get("when"), where):
+            problems.append(unreadable)
         else:
             documents.append(
                 RequiredDocument(
@@ -303,9 +306,18 @@ def _documents(raw: Any, problems: list[DraftProblem]) -> tuple[RequiredDocument
                     valid_until_season=item.get("valid_until_season") is True,
                     member="child" if item.get("member") == "child" else None,
                     any_of=tuple(str(o) for o in others if o != kind),
+                    when=parse_condition(item.get("when"), str(kind), []),
                 )
             )
     return tuple(documents)
+
+
+def _condition_problem(raw: Any, where: str) -> DraftProblem | None:
+    """What is wrong with the document's condition, kept from the metadata (the panel does
+    not edit it), if anything."""
+    found: list[str] = []
+    parse_condition(raw, "", found)
+    return DraftProblem(f"{where} : {found[0].partition(' : ')[2]}") if found else None
 
 
 def _bounded(value: Any, maximum: int) -> int | bool | None:

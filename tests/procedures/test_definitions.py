@@ -217,3 +217,48 @@ def test_the_stored_json_names_what_a_field_takes_from_the_childs_file_only_wher
     taken = {item["name"]: item.get("from_child") for item in periscolaire["fields"]}
     assert taken["allergies"] == "pai" and taken["allergies_precisions"] == "allergies"
     assert taken["cantine"] is None
+
+
+# Documents asked according to the family's answers ------------------------------------------
+
+CONDITIONAL = (
+    CHOICE_HEAD
+    + """
+[[fields]]
+name = "raison"
+type = "choice"
+choices = ["fratrie", "travail"]
+
+[[documents]]
+type = "attestation_employeur"
+when = { field = "raison", values = ["travail"] }
+"""
+)
+
+
+def test_a_conditional_document_applies_only_to_the_answers_it_names() -> None:
+    [document] = load_definition(CONDITIONAL).documents
+
+    assert document.applies({"raison": "travail"})
+    assert not document.applies({"raison": "fratrie"}) and not document.applies({})
+
+
+def test_a_condition_survives_the_stored_json_and_the_designer_s_text() -> None:
+    definition = load_definition(CONDITIONAL)
+
+    assert load_definition(definition_toml(definition)) == definition
+    assert 'when = { field = "raison", values = ["travail"] }' in definition_toml(definition)
+    stored = json.loads(catalogue.metadata_json(definition))
+    assert definition_from_dict(stored) == definition
+    creche, _ = catalogue.read_built_in("creche")  # stored as before conditions existed
+    assert all("when" not in d for d in json.loads(catalogue.metadata_json(creche))["documents"])
+
+
+def test_a_condition_needs_a_field_and_its_values() -> None:
+    with pytest.raises(DefinitionError) as error:
+        load_definition(CONDITIONAL.replace('{ field = "raison", values = ["travail"] }', '"x"'))
+
+    assert error.value.problems == [
+        "justificatif « attestation_employeur » : « when » s'écrit "
+        '{ field = "nom_du_champ", values = ["valeur", …] }'
+    ]
