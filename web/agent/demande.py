@@ -65,6 +65,9 @@ def event_labels() -> dict[str, str]:
         "document_withdrawn": _("The family withdrew a document from this request."),
         "quotient_enregistre": _("Family quotient recorded."),
         "transport_etudie": _("Distance from home to school measured."),
+        "derogation_preparee": _("Schools and commission date noted."),
+        "commission_prevue": _("Commission date given to the family."),
+        "directeurs_informes": _("Decision sent to the schools' directors."),
         "adresse_relevee": _("Household's address noted."),
         "retention_applied": _("Retention period over: answers and history erased."),
     }
