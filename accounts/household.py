@@ -55,6 +55,7 @@ class Household:
     # The code the town gave the foyer (at the counter), with which its adults may also sign
     # in, each with their own password; None for a foyer that never was given one.
     family_code: str | None = None
+    phone: str | None = None  # set by a checked change of situation
 
 
 class FoyerNotFound(AccountError):
@@ -113,6 +114,7 @@ def household(session: Session, foyer_id: int) -> Household:
         quotient_familial=foyer.quotient_familial,
         tranche_qf=foyer.tranche_qf,
         qf_valid_until=foyer.qf_valid_until,
+        phone=foyer.phone,
         family_code=session.scalar(
             select(FamilyCode.code)
             .where(FamilyCode.foyer_id == foyer_id)

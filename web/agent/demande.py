@@ -65,6 +65,8 @@ def event_labels() -> dict[str, str]:
         "document_withdrawn": _("The family withdrew a document from this request."),
         "quotient_enregistre": _("Family quotient recorded."),
         "transport_etudie": _("Distance from home to school measured."),
+        "situation_lue": _("Change of situation read: what it will update."),
+        "situation_reported": _("A checked change of situation of the household was carried here."),
         "derogation_preparee": _("Schools and commission date noted."),
         "commission_prevue": _("Commission date given to the family."),
         "directeurs_informes": _("Decision sent to the schools' directors."),

@@ -38,6 +38,7 @@ EVENTS = {
     "foyer.exported": _l("Whole safe downloaded"),
     "foyer.export_prepared": _l("Download of the whole safe prepared"),
     "key.created": _l("Your safe's encryption key created"),
+    "foyer.situation_changed": _l("Change of situation applied to your household file"),
     "foyer.joined_with_code": _l("An adult joined the household with a family code"),
     "foyer.join_requested": _l("Someone asked to join the household"),
     "foyer.join_accepted": _l("Request to join the household accepted"),
