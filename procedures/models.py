@@ -190,3 +190,28 @@ class SavedFilter(Base):
     name: Mapped[str] = mapped_column(String(80))
     query: Mapped[str] = mapped_column(String(2000))
     created_at: Mapped[datetime]
+
+
+class CourseDraw(Base):
+    """One allocation of a course's places for a season (procedures.lottery): the lottery
+    when more demandes than places came before it, or places given in filing order (no
+    draw). Kept whole so that anyone can replay it: same seed, same candidates, same order.
+    """
+
+    __tablename__ = "course_draws"
+    __table_args__ = (UniqueConstraint("procedure_code", "course", "season", "round"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    procedure_code: Mapped[str] = mapped_column(String(60))
+    course: Mapped[str] = mapped_column(String(60))
+    season: Mapped[str] = mapped_column(String(9))  # "2027-2028"
+    # 1 for the allocation that closes the registrations; later ones place late demandes.
+    round: Mapped[int] = mapped_column(Integer)
+    lottery: Mapped[bool] = mapped_column(Boolean)  # False: every candidate had a place
+    published_seed: Mapped[str] = mapped_column(String(200), default="")
+    seed: Mapped[str] = mapped_column(String(64), default="")  # sha256, hex
+    places: Mapped[int] = mapped_column(Integer)  # free places at this allocation
+    candidates: Mapped[str] = mapped_column(Text)  # JSON: demande ids, ascending
+    drawn_order: Mapped[str] = mapped_column(Text)  # JSON: demande ids, places first
+    run_by: Mapped[int | None] = mapped_column(ForeignKey("accounts.id", ondelete="SET NULL"))
+    run_at: Mapped[datetime]

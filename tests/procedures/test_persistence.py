@@ -42,6 +42,7 @@ MAX_PATHS = 64
 # What each operation answers in these runs (the real ones need a database and a vault).
 OPERATION_RESULTS: Mapping[str, Mapping[str, Any]] = {
     "notifier_famille": {"messages": 1},
+    "etudier_cours": {"cours": "piano", "saison": "2027-2028", "age": 9, "age_ok": True},
     "affecter_ecole": {"ecole": "École des Lilas", "secteur_trouve": True},
     "generer_attestation": {"generee": True, "document": 1},
     "enregistrer_quotient": {"enregistre": True},
