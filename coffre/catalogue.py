@@ -71,6 +71,15 @@ DOCUMENT_TYPES: dict[str, DocumentType] = {
         DocumentType("rib", "Relevé d'identité bancaire (RIB)", Validity.UNLIMITED),
         DocumentType("jugement_garde", "Jugement de garde", Validity.UNLIMITED),
         DocumentType("attestation_assurance", "Attestation d'assurance", Validity.MONTHS, 12),
+        # A school outside the catchment area: who minds the child after school, and where
+        # a parent works, each proven for the coming school year.
+        DocumentType(
+            "attestation_garde",
+            "Attestation de garde (assistante maternelle ou proche)",
+            Validity.MONTHS,
+            12,
+        ),
+        DocumentType("attestation_employeur", "Attestation de l'employeur", Validity.MONTHS, 3),
         # Justifies one absence: never offered again for another request.
         DocumentType(
             "certificat_medical", "Certificat médical", Validity.MONTHS, 3, reusable=False

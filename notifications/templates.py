@@ -13,6 +13,7 @@ GUICHET_TEMPLATE = "guichet_acte"
 PLACE_OFFER_TEMPLATE = "place_liberee"  # reservations: a freed place held for a family
 INVOICE_TEMPLATE = "facture_emise"  # facturation: a month's invoice, in the family's vault
 INACTIVITY_TEMPLATE = "espace_inutilise"  # accounts: an unused space, before it is closed
+DEROGATION_TEMPLATE = "derogation_directeur"  # a school director told of a commission's decision
 VAULT_PATH = "/famille/coffre"
 
 
@@ -77,6 +78,20 @@ traitée au plus tard le $echeance. Ce délai est dépassé.
 
 Merci de la prendre en charge ou de la réaffecter dès que possible :
 $lien"""
+        + _SIGNATURE,
+    ),
+    DEROGATION_TEMPLATE: MessageTemplate(
+        subject="Dérogation scolaire $reference : $decision",
+        body="""Bonjour,
+
+La commission des dérogations scolaires a examiné la demande $reference pour l'enfant
+$enfant.
+
+École du secteur : $ecole_secteur
+École demandée : $ecole_demandee
+Décision : dérogation $decision.
+
+$suite Le service des affaires scolaires reste à votre disposition pour toute question."""
         + _SIGNATURE,
     ),
     EXPIRY_TEMPLATE: MessageTemplate(

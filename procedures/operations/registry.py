@@ -8,6 +8,7 @@ from typing import Any
 from procedures.operations.attestations import CERTIFICATE_OPERATIONS
 from procedures.operations.back_office import BACK_OFFICE_OPERATIONS
 from procedures.operations.context import Operation, OperationContext, OperationError
+from procedures.operations.derogation import DEROGATION_OPERATIONS
 from procedures.operations.ecole import ECOLE_OPERATIONS
 from procedures.operations.notify import FAMILY_OPERATIONS
 from procedures.operations.quotient import QF_OPERATIONS
@@ -22,6 +23,7 @@ OPERATIONS: Mapping[str, Operation] = {
     **CERTIFICATE_OPERATIONS,
     **QF_OPERATIONS,
     **TRANSPORT_OPERATIONS,
+    **DEROGATION_OPERATIONS,
     **ECOLE_OPERATIONS,
     **SITUATION_OPERATIONS,
 }

@@ -26,7 +26,7 @@ from coffre.clock import FrozenClock
 from coffre.models import Foyer
 from coffre.vault import Vault
 from procedures import catalogue
-from procedures.bpmn import engine
+from procedures.bpmn import engine, timers
 from procedures.bpmn.diagrams import Diagram
 from procedures.bpmn.engine import EngineError
 from procedures.bpmn.expressions import RestrictedScriptEngine
@@ -49,6 +49,8 @@ OPERATION_RESULTS: Mapping[str, Mapping[str, Any]] = {
     "exporter_back_office": {"fichier": "back-office/x.json"},
     "etudier_transport": {"dessert_ecole": True, "rue_connue": True, "distance_km": 6.4},
     "delivrer_carte_transport": {"delivree": True, "document_id": 1},
+    "preparer_derogation": {"meme_ecole": False, "seance": "2026-01-21T07:00:00+00:00"},
+    "informer_directeurs": {"directeurs_informes": ["Groupe scolaire des Lilas"]},
     "lire_changement": {"complet": True, "motif": "", "changement": "adresse"},
     "appliquer_changement": {"changement": "adresse", "demandes": [], "message": "Mis à jour."},
     "relever_adresse_foyer": {"adresse": "12 rue des Lilas, 33600 Bellerive", "renseignee": True},
@@ -151,8 +153,10 @@ def test_restoring_at_every_step_changes_nothing(code: str) -> None:
 
 # Saved states name their diagram ------------------------------------------------------------
 
-# How earlier releases saved a workflow: SpiffWorkflow's own serializer, the spec inside.
-WHOLE = BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(SPIFF_CONFIG))
+# How earlier releases saved a workflow: SpiffWorkflow's own serializer, the spec inside
+# (a diagram's timers, on the portal's clock, under SpiffWorkflow's converters).
+CLOCKED_TIMERS = {clocked: SPIFF_CONFIG[base] for base, clocked in timers.CLOCKED.items()}
+WHOLE = BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(SPIFF_CONFIG | CLOCKED_TIMERS))
 
 
 def started(code: str) -> tuple[Diagram, BpmnWorkflow]:

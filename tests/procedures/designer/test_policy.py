@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from coffre.clock import FrozenClock
 from procedures import catalogue
-from procedures.definitions import RequiredDocument, load_definition
+from procedures.definitions import Condition, RequiredDocument, load_definition
 from procedures.designer.policy import policy_problems
 from tests.factories import make_agent, make_service
 
@@ -44,6 +44,34 @@ def test_an_unknown_document_type_and_no_retention_period_are_named(
         m.startswith("justificatif « passeport_chat » : ce type n'existe pas") for m in messages
     )
     assert any("aucune durée de conservation" in m for m in messages)
+
+
+def test_a_document_asked_on_a_field_or_a_value_the_form_lacks_is_named(
+    db_session: Session, clock: FrozenClock
+) -> None:
+    definition, bpmn = catalogue.read_built_in("derogation_scolaire")
+    make_agent(db_session, clock, make_service(db_session, code="scolaire"))
+    garde, travail, medical = definition.documents
+    wrong = (
+        dataclasses.replace(garde, when=Condition("raisons", ("garde",))),
+        dataclasses.replace(travail, when=Condition("raison", ("travail", "chomage"))),
+        medical,
+    )
+
+    messages = [
+        p.message
+        for p in policy_problems(
+            db_session, dataclasses.replace(definition, documents=wrong), bpmn, None
+        )
+    ]
+
+    assert messages == [
+        "justificatif « attestation_garde » : il dépend du champ « raisons », qui n'est pas une "
+        "liste de choix du formulaire de la famille : il ne serait jamais demandé. Corrigez le "
+        "nom du champ dans « when ».",
+        "justificatif « attestation_employeur » : « Motif de la demande » n'a pas le choix "
+        "« chomage ». Corrigez les valeurs de « when ».",
+    ]
 
 
 def test_a_condition_comparing_a_choice_with_a_value_it_cannot_take_is_named(
