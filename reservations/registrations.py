@@ -8,6 +8,8 @@ job reads the demandes closed since it last ran and applies each once (`AppliedD
 - An accepted school transport registration (`transport_scolaire`) enrols the child, for
   the school year, in the transport activity of the school chosen on the form: its tariff
   (a monthly flat fee per family-quotient band) is billed by the monthly run.
+- An accepted holiday-centre registration (`centre_loisirs_vacances`) enrols the child for
+  each week asked that the booking rules still allow, and books its days (`holidays`).
 - An absence justified with a medical certificate (`justificatif_absence`) is recorded: a
   justified absence is never billed; a refused one stays an absence billed per the
   activity's rule (see `billable`).
@@ -27,6 +29,8 @@ from coffre.clock import PARIS, Clock, local_today
 from coffre.models import FoyerMember, MemberRole
 from procedures.catalogue import definition_of
 from procedures.models import Demande, DemandeStatus, ProcedureVersion
+from procedures.working_hours import WorkingCalendar
+from reservations import bookings, holidays
 from reservations.models import (
     Activity,
     ActivityKind,
@@ -71,7 +75,7 @@ def apply_closed(session: Session, clock: Clock) -> int:
         .join(ProcedureVersion, ProcedureVersion.id == Demande.procedure_version_id)
         .outerjoin(AppliedDemande, AppliedDemande.demande_id == Demande.id)
         .where(
-            ProcedureVersion.code.in_((REGISTRATION, TRANSPORT, ABSENCE)),
+            ProcedureVersion.code.in_((REGISTRATION, TRANSPORT, ABSENCE, holidays.CODE)),
             Demande.status.in_(CLOSED),
             AppliedDemande.demande_id.is_(None),
         )
@@ -81,6 +85,9 @@ def apply_closed(session: Session, clock: Clock) -> int:
     for demande, code in rows:
         if code in (REGISTRATION, TRANSPORT):
             outcome = _enrol(session, clock, demande)
+        elif code == holidays.CODE:
+            context = bookings.Context(clock=clock, calendar=WorkingCalendar())
+            outcome = holidays.take_in(session, context, demande)
         else:
             outcome = _absence(session, clock, demande)
         session.add(AppliedDemande(demande_id=demande.id, applied_at=clock.now(), outcome=outcome))

@@ -19,6 +19,7 @@ from procedures.agent_actions import DemandeAsShown, TaskAsShown
 from procedures.errors import Incomplete, TaskConflict
 from procedures.forms import choice_label
 from procedures.models import DemandeStatus
+from reservations import bookings, holidays
 from web.agent.blueprint import agent_actor, bp
 from web.auth.guard import role_required
 from web.runtime import db, runtime
@@ -71,6 +72,7 @@ def event_labels() -> dict[str, str]:
         "commission_prevue": _("Commission date given to the family."),
         "directeurs_informes": _("Decision sent to the schools' directors."),
         "adresse_relevee": _("Household's address noted."),
+        "vacances_reservees": _("Holiday days booked."),
         "retention_applied": _("Retention period over: answers and history erased."),
     }
 
@@ -114,8 +116,18 @@ def render_demande(
         alert=alert,
         problems=problems or [],
         typed=typed or {},
+        holiday_weeks=holiday_weeks(view),
     )
     return page, status
+
+
+def holiday_weeks(view: agent_views.AgentDemandeView) -> list[holidays.Week]:
+    """A holiday-centre registration's weeks as the booking rules see them now (the agent
+    validates with the places left in view); nothing for other procedures or once closed."""
+    if view.version.code != holidays.CODE or view.demande.closed_at is not None:
+        return []
+    context = bookings.Context(clock=runtime().clock, calendar=runtime().engine_context.calendar)
+    return holidays.study(db(), context, view.demande)
 
 
 def acted(
