@@ -55,6 +55,10 @@ class Service(Base):
     # Its agents serve families at the town's counter: they issue family codes and may open
     # any foyer's space there (procedures.guichet_droits). Set by a global administrator.
     runs_counter: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # The school whose canteen and after-school team this service is (its agents work on
+    # that site); None for a service of the whole town. A child's individualised care plan
+    # is shared with its own school's teams only (coffre.sharing.teams).
+    school: Mapped[str | None] = mapped_column(String(200))
 
     entity: Mapped[Entity] = relationship(back_populates="services")
 

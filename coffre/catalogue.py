@@ -80,6 +80,13 @@ DOCUMENT_TYPES: dict[str, DocumentType] = {
             12,
         ),
         DocumentType("attestation_employeur", "Attestation de l'employeur", Validity.MONTHS, 3),
+        # The individualised care plan (PAI) a doctor signs for a child each school year.
+        DocumentType(
+            "pai_medical",
+            "Projet d'accueil individualisé signé par le médecin",
+            Validity.MONTHS,
+            12,
+        ),
         # Justifies one absence: never offered again for another request.
         DocumentType(
             "certificat_medical", "Certificat médical", Validity.MONTHS, 3, reusable=False

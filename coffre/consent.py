@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date
 
 from sqlalchemy import ColumnElement, and_, exists, select
 from sqlalchemy.orm import Session
@@ -25,6 +26,7 @@ from coffre.journal import chain as journal
 from coffre.messaging import consent as messaging
 from coffre.models import DemandeAccess, Document, DocumentRead, DocumentState, Grant, ScanState
 from coffre.operator import Operator, checked_reason
+from coffre.sharing import teams
 
 
 @dataclass(frozen=True)
@@ -104,6 +106,7 @@ def check_access(
     *,
     content: bool = True,
     thread_id: int | None = None,
+    team_on: date | None = None,
 ) -> ReadPermit:
     """Allow the read or raise; a family asking for another foyer's document sees "not found".
 
@@ -111,7 +114,8 @@ def check_access(
     quarantined, and nobody opens a quarantined document's content; `content=False` asks
     for a family's own document's record only (its page, its deletion). An agent reads for
     a demande, or for a message thread (`thread_id`) the family shared the document in
-    (`coffre.messaging.consent`).
+    (`coffre.messaging.consent`), or as a team of the child's school on the day `team_on`
+    (`coffre.sharing.teams`: a care plan shared on from its demande).
     """
     document = session.get(Document, document_id)
     if isinstance(reader, FamilyReader):
@@ -129,6 +133,8 @@ def check_access(
         return ReadPermit(document, reader, None, None)
     if thread_id is not None:
         return _thread_permit(session, reader, document, thread_id)
+    if team_on is not None:
+        return _team_permit(session, reader, document, team_on)
     if document is None or demande_id is None or not reader.service_ids:
         raise AccessDenied(f"agent {reader.account_id} may not read document {document_id}")
     allowed = session.scalar(
@@ -158,6 +164,18 @@ def _thread_permit(
     _check_scan(document, pending_allowed=False)
     service_id = messaging.reading_service(session, thread_id, document.id)
     return ReadPermit(document, reader, None, service_id)
+
+
+def _team_permit(
+    session: Session, reader: AgentReader, document: Document | None, today: date
+) -> ReadPermit:
+    shared = None
+    if document is not None:
+        shared = teams.reading_share(session, reader.service_ids, document.id, today)
+    if document is None or shared is None:
+        raise AccessDenied(f"agent {reader.account_id} may not read a document as a team")
+    _check_scan(document, pending_allowed=False)
+    return ReadPermit(document, reader, shared.demande_id, shared.service_id)
 
 
 def _check_scan(document: Document, pending_allowed: bool) -> None:

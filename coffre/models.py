@@ -227,6 +227,26 @@ class MessageGrant(Base):
     revoked_at: Mapped[datetime | None]
 
 
+class TeamShare(Base):
+    """A document granted to a demande, shared on from it with one team of the child's
+    school (`coffre.sharing.teams`): the service's agents may read it until `valid_until`,
+    while the grant to the demande lasts, unless the share was ended."""
+
+    __tablename__ = "team_shares"
+    __table_args__ = (Index("ix_team_shares_service_document", "service_id", "document_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"))
+    demande_id: Mapped[int] = mapped_column(index=True)
+    foyer_id: Mapped[int] = mapped_column(index=True)
+    member_id: Mapped[int | None]  # the child the document is about
+    service_id: Mapped[int]
+    school: Mapped[str] = mapped_column(String(200))
+    shared_at: Mapped[datetime]
+    valid_until: Mapped[date]
+    ended_at: Mapped[datetime | None]
+
+
 class DocumentRead(Base):
     """One read of a document: who, for which demande, how, when."""
 

@@ -258,6 +258,7 @@ class Vault:
         purpose: str = "download",
         *,
         thread_id: int | None = None,
+        team_on: date | None = None,
     ) -> OpenedDocument:
         """Check access, log the read and read the data key (committed), then give the plaintext.
 
@@ -265,7 +266,9 @@ class Vault:
         are sent, however slow the client or wherever it goes (on SQLite, a transaction is
         the database's write lock).
         """
-        permit = consent.check_access(session, reader, document_id, demande_id, thread_id=thread_id)
+        permit = consent.check_access(
+            session, reader, document_id, demande_id, thread_id=thread_id, team_on=team_on
+        )
         consent.record_read(session, self.clock, permit, purpose)
         key = keys.data_key(session, self.keyring, permit.document.foyer_id)
         session.commit()

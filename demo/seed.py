@@ -51,6 +51,11 @@ SERVICES = {
     "petite-enfance": ("ville", "Petite enfance"),
     "scolaire": ("ville", "Affaires scolaires et périscolaires"),
     "accueil-mq": ("maisons-quartier", "Accueil des maisons de quartier"),
+    "medecine-scolaire": ("ville", "Médecine scolaire"),
+    # Each school's canteen and after-school team, working on site (SCHOOL_TEAMS): a child's
+    # care plan (PAI), once the school doctor validated it, is shared with its school's only.
+    "equipe-lilas": ("ville", "Équipe cantine et périscolaire des Lilas"),
+    "equipe-jaures": ("ville", "Équipe cantine et périscolaire Jean-Jaurès"),
 }
 # The town's own services run its counter (guichet.rights); the partner's does not.
 COUNTER_SERVICES = frozenset({"petite-enfance", "scolaire"})
@@ -60,8 +65,12 @@ AGENTS = [
     ("agent.ecoles", "Karim Haddad", ["scolaire"], False),
     ("superviseur.ecoles", "Sophie Laurent", ["scolaire", "petite-enfance"], True),
     ("agent.mq", "Julien Moreau", ["accueil-mq"], False),
+    ("medecin.scolaire", "Dr Anne Rivière", ["medecine-scolaire"], False),
+    ("animateur.lilas", "Léo Garnier", ["equipe-lilas"], False),
+    ("animateur.jaures", "Emma Faure", ["equipe-jaures"], False),
 ]
 LILAS, JAURES = "Groupe scolaire des Lilas", "Groupe scolaire Jean-Jaurès"
+SCHOOL_TEAMS = {"equipe-lilas": LILAS, "equipe-jaures": JAURES}
 JADE_BORN = date(2019, 2, 11)
 
 
@@ -258,8 +267,9 @@ def _service(session: Session, entity: Entity, code: str, name: str) -> Service:
     service = session.scalar(select(Service).where(Service.code == code))
     if service is None:
         service = Service(
-            entity_id=entity.id, code=code, name=name, runs_counter=code in COUNTER_SERVICES
-        )
+            entity_id=entity.id, code=code, name=name, runs_counter=code in COUNTER_SERVICES,
+            school=SCHOOL_TEAMS.get(code),
+        )  # fmt: skip
         session.add(service)
         session.flush()
     return service

@@ -11,6 +11,7 @@ from procedures.operations.context import Operation, OperationContext, Operation
 from procedures.operations.derogation import DEROGATION_OPERATIONS
 from procedures.operations.ecole import ECOLE_OPERATIONS
 from procedures.operations.notify import FAMILY_OPERATIONS
+from procedures.operations.pai import PAI_OPERATIONS
 from procedures.operations.quotient import QF_OPERATIONS
 from procedures.operations.sectorisation import SCHOOL_OPERATIONS
 from procedures.operations.situation import SITUATION_OPERATIONS
@@ -25,6 +26,7 @@ OPERATIONS: Mapping[str, Operation] = {
     **TRANSPORT_OPERATIONS,
     **DEROGATION_OPERATIONS,
     **ECOLE_OPERATIONS,
+    **PAI_OPERATIONS,
     **SITUATION_OPERATIONS,
 }
 

@@ -22,10 +22,10 @@ def test_demo_town_has_the_promised_shape(db_session: Session, clock: FrozenCloc
 
     roles = [login.role for login in logins]
     assert roles.count("administrateur") == 1
-    assert roles.count("agent") == 4
+    assert roles.count("agent") == 7
     assert roles.count("famille") == 5
     assert _count(db_session, Entity) == 2
-    assert _count(db_session, Service) == 3
+    assert _count(db_session, Service) == 6
     children = db_session.scalars(
         select(FoyerMember).where(FoyerMember.role == MemberRole.ENFANT)
     ).all()
@@ -100,8 +100,26 @@ def test_only_the_towns_services_run_the_demo_counter(
 
     assert sorted(running) == [
         ("maisons-quartier", "accueil-mq", False),
+        ("ville", "equipe-jaures", False),
+        ("ville", "equipe-lilas", False),
+        ("ville", "medecine-scolaire", False),
         ("ville", "petite-enfance", True),
         ("ville", "scolaire", True),
+    ]
+
+
+def test_each_school_has_its_own_canteen_and_after_school_team(
+    db_session: Session, clock: FrozenClock
+) -> None:
+    seed_demo(db_session, clock)
+
+    teams = db_session.execute(
+        select(Service.code, Service.school).where(Service.school.is_not(None))
+    )
+
+    assert sorted(teams) == [
+        ("equipe-jaures", "Groupe scolaire Jean-Jaurès"),
+        ("equipe-lilas", "Groupe scolaire des Lilas"),
     ]
 
 

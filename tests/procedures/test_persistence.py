@@ -51,6 +51,8 @@ OPERATION_RESULTS: Mapping[str, Mapping[str, Any]] = {
     "delivrer_carte_transport": {"delivree": True, "document_id": 1},
     "preparer_derogation": {"meme_ecole": False, "seance": "2026-01-21T07:00:00+00:00"},
     "informer_directeurs": {"directeurs_informes": ["Groupe scolaire des Lilas"]},
+    "situer_ecole_pai": {"ecole": "Groupe scolaire des Lilas", "source": "fiche"},
+    "partager_pai": {"equipes": 2, "valable_jusqu_au": "2027-08-31"},
     "lire_changement": {"complet": True, "motif": "", "changement": "adresse"},
     "appliquer_changement": {"changement": "adresse", "demandes": [], "message": "Mis à jour."},
     "relever_adresse_foyer": {"adresse": "12 rue des Lilas, 33600 Bellerive", "renseignee": True},

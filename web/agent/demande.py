@@ -66,6 +66,8 @@ def event_labels() -> dict[str, str]:
         "document_withdrawn": _("The family withdrew a document from this request."),
         "quotient_enregistre": _("Family quotient recorded."),
         "transport_etudie": _("Distance from home to school measured."),
+        "pai_ecole": _("The child's school found."),
+        "pai_partage": _("Care plan shared with the school's teams."),
         "situation_lue": _("Change of situation read: what it will update."),
         "situation_reported": _("A checked change of situation of the household was carried here."),
         "derogation_preparee": _("Schools and commission date noted."),

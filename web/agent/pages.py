@@ -3,6 +3,7 @@
 from web.agent import (  # noqa: F401
     activities,
     attendance,
+    care_plans,
     custody,
     demande,
     demande_documents,

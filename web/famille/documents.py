@@ -70,6 +70,7 @@ PURPOSE_LABELS = {
     "download": _l("downloaded"),
     "logiciel": _l("copied by the service's software"),  # read through the API
     "exploitant": _l("read by the portal's operator, for the reason given"),  # flask coffre read
+    "equipe": _l("read by your child's school team (care plan)"),  # coffre.sharing.teams
 }
 
 

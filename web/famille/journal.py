@@ -34,6 +34,9 @@ EVENTS = {
     "consent.ended": _l("Sharing ended, the request's retention period being over: %(document)s"),
     "message.document_shared": _l("Document shared in a message to a service: %(document)s"),
     "message.document_withdrawn": _l("Sharing in a message withdrawn: %(document)s"),
+    "document.shared_with_team": _l(
+        "Care plan shared with your child's school teams: %(document)s"
+    ),
     "demande.retention_applied": _l("Request erased, its retention period being over"),
     "foyer.exported": _l("Whole safe downloaded"),
     "foyer.export_prepared": _l("Download of the whole safe prepared"),
