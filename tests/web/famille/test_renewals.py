@@ -54,8 +54,16 @@ def test_a_family_renews_last_years_registration_from_the_procedures_page(
         db_session, flow, agent_of(db_session, clock, service), sent, {"decision": "valider"}
     )
     assert "Renouveler" not in page_text(family_client.get("/famille/demarches"))
+    assert "Renouvelez vos inscriptions" not in page_text(family_client.get("/famille/"))
 
     clock.current = datetime(2027, 6, 1, 8, 0, tzinfo=UTC)
+    home = page_text(family_client.get("/famille/"))  # where the family lands: told at once
+    assert "Renouvelez vos inscriptions pour la prochaine année scolaire" in home
+    assert (
+        "1 inscription de l'an dernier peut être renouvelée en quelques clics : "
+        "Inscription périscolaire et restauration." in home
+    )
+    assert 'href="/famille/demarches#renouvellements"' in home
     page = page_text(family_client.get("/famille/demarches"))
     assert "Renouveler pour la prochaine année scolaire" in page
     assert "Renouveler : Inscription périscolaire et restauration, Zoé" in page
