@@ -51,6 +51,7 @@ SERVICES = {
     "petite-enfance": ("ville", "Petite enfance"),
     "scolaire": ("ville", "Affaires scolaires et périscolaires"),
     "accueil-mq": ("maisons-quartier", "Accueil des maisons de quartier"),
+    "sports-culture": ("ville", "Sports et culture"),  # sports school and conservatoire
     "medecine-scolaire": ("ville", "Médecine scolaire"),
     # Each school's canteen and after-school team, working on site (SCHOOL_TEAMS): a child's
     # care plan (PAI), once the school doctor validated it, is shared with its school's only.
@@ -65,6 +66,7 @@ AGENTS = [
     ("agent.ecoles", "Karim Haddad", ["scolaire"], False),
     ("superviseur.ecoles", "Sophie Laurent", ["scolaire", "petite-enfance"], True),
     ("agent.mq", "Julien Moreau", ["accueil-mq"], False),
+    ("agent.sports", "Nadia Girard", ["sports-culture"], False),
     ("medecin.scolaire", "Dr Anne Rivière", ["medecine-scolaire"], False),
     ("animateur.lilas", "Léo Garnier", ["equipe-lilas"], False),
     ("animateur.jaures", "Emma Faure", ["equipe-jaures"], False),

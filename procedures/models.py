@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from enum import StrEnum
 
@@ -215,3 +216,7 @@ class CourseDraw(Base):
     drawn_order: Mapped[str] = mapped_column(Text)  # JSON: demande ids, places first
     run_by: Mapped[int | None] = mapped_column(ForeignKey("accounts.id", ondelete="SET NULL"))
     run_at: Mapped[datetime]
+
+    @property
+    def candidate_count(self) -> int:
+        return len(json.loads(self.candidates))

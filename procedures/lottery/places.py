@@ -105,6 +105,11 @@ def draws_of(session: Session, course: str, season: str) -> list[CourseDraw]:
     )
 
 
+def order_of(draw: CourseDraw) -> list[int]:
+    """The demande ids of an allocation, places first, then the waiting list's order."""
+    return [int(demande_id) for demande_id in json.loads(draw.drawn_order)]
+
+
 def known_course(course: str) -> Course:
     found = read_courses().get(course)
     if found is None:
@@ -251,7 +256,7 @@ def promote(
     ranked = [
         demande_id
         for draw in draws_of(session, course.code, season)
-        for demande_id in json.loads(draw.drawn_order)
+        for demande_id in order_of(draw)
         if demande_id in waiting
     ]
     motif = (

@@ -22,10 +22,10 @@ def test_demo_town_has_the_promised_shape(db_session: Session, clock: FrozenCloc
 
     roles = [login.role for login in logins]
     assert roles.count("administrateur") == 1
-    assert roles.count("agent") == 7
+    assert roles.count("agent") == 8
     assert roles.count("famille") == 5
     assert _count(db_session, Entity) == 2
-    assert _count(db_session, Service) == 6
+    assert _count(db_session, Service) == 7
     children = db_session.scalars(
         select(FoyerMember).where(FoyerMember.role == MemberRole.ENFANT)
     ).all()
@@ -105,6 +105,7 @@ def test_only_the_towns_services_run_the_demo_counter(
         ("ville", "medecine-scolaire", False),
         ("ville", "petite-enfance", True),
         ("ville", "scolaire", True),
+        ("ville", "sports-culture", False),
     ]
 
 

@@ -10,6 +10,7 @@ from web.agent import (  # noqa: F401
     guichet,
     home,
     inbox,
+    lottery,
     supervision,
 )
 from web.agent.blueprint import bp

@@ -26,6 +26,7 @@ from web.cli.api import api_cli
 from web.cli.checkpointing import anchoring_from
 from web.cli.coffre import coffre_cli
 from web.cli.facturation import facturation_cli
+from web.cli.lottery import lottery_command
 from web.links import absolute_url
 from web.runtime import runtime
 from worker.jobs import register_standard_jobs
@@ -240,6 +241,7 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(seed_demo_command)
     app.cli.add_command(worker_command)
     app.cli.add_command(coffre_cli)
+    procedures_cli.add_command(lottery_command)
     app.cli.add_command(procedures_cli)
     app.cli.add_command(facturation_cli)
     app.cli.add_command(api_cli)
