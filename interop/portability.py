@@ -56,7 +56,7 @@ def _select(*columns: Any) -> Select[Any]:
 
 def _foyer(foyer_id: int) -> Select[Any]:
     return _select(
-        Foyer.id, Foyer.label, Foyer.address_line, Foyer.postal_code, Foyer.city,
+        Foyer.id, Foyer.label, Foyer.address_line, Foyer.postal_code, Foyer.city, Foyer.phone,
         Foyer.created_at, Foyer.quotient_familial, Foyer.tranche_qf, Foyer.qf_valid_until,
     ).where(Foyer.id == foyer_id)  # fmt: skip
 

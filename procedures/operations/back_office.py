@@ -75,6 +75,7 @@ def _identity(context: OperationContext, version: ProcedureVersion) -> dict[str,
             "code_postal": foyer.postal_code,
             "ville": foyer.city,
         },
+        "telephone": foyer.phone,
         "courriels": sorted(emails),
     }
 
