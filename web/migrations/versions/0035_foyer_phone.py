@@ -18,11 +18,11 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
+# A plain ALTER TABLE on both databases: a batch operation would rebuild `foyers` on SQLite,
+# which the rows of every table referring to it forbid while foreign keys are enforced.
 def upgrade() -> None:
-    with op.batch_alter_table("foyers") as batch:
-        batch.add_column(sa.Column("phone", sa.String(length=30), nullable=True))
+    op.add_column("foyers", sa.Column("phone", sa.String(length=30), nullable=True))
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("foyers") as batch:
-        batch.drop_column("phone")
+    op.drop_column("foyers", "phone")
