@@ -92,6 +92,8 @@ def test_a_family_is_asked_only_its_reason_s_proof_and_reads_the_commission_s_re
     waiting = page_text(family_client.get(f"/famille/demandes/{demande_id}"))
     assert "commission des dérogations scolaires du 24 septembre 2026" in waiting
     assert "École du secteur" not in waiting  # the agents' internal line
+    # The next step says when the demande wakes (the commission's morning), not "waiting".
+    assert "Votre demande sera reprise le 24 septembre 2026 par le service" in waiting
 
     clock.current = datetime(2026, 9, 24, 6, 0, tzinfo=UTC)  # the commission's morning
     assert tasks.fire_timers(db_session, runtime(app).engine_context) == 1
