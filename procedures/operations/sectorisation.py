@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from coffre.models import Foyer
+from procedures.history import EngineContext, record_event
 from procedures.operations.context import Operation, OperationContext, OperationError
 
 SECTORISATION_FILE = (
@@ -121,7 +122,8 @@ def read_sectorisation(path: Path | None = None) -> Sectorisation:
 
 
 def assign_school(context: OperationContext, params: Mapping[str, Any]) -> Mapping[str, Any]:
-    """Propose the school of the foyer's address; an agent confirms or overrides it."""
+    """Propose the school of the foyer's address; an agent confirms or overrides it, having
+    read the proposal in the demande's history (an internal line)."""
     sectorisation = read_sectorisation()
     foyer = context.session.get(Foyer, context.demande.foyer_id)
     school = (
@@ -130,8 +132,25 @@ def assign_school(context: OperationContext, params: Mapping[str, Any]) -> Mappi
         else None
     )
     if school is None:
+        _note(
+            context,
+            "L'adresse du foyer n'est dans aucun secteur scolaire : indiquez l'école retenue "
+            "en validant l'affectation.",
+        )
         return {"ecole": sectorisation.default_school, "secteur_trouve": False}
+    _note(
+        context,
+        f"École du secteur de l'adresse du foyer : {school}. Laissez « École retenue » vide "
+        "pour la confirmer.",
+    )
     return {"ecole": school, "secteur_trouve": True}
+
+
+def _note(context: OperationContext, text: str) -> None:
+    """What the agent who validates the assignment reads in the history: the proposal
+    lives in the workflow's data, which no page shows."""
+    ctx = EngineContext(clock=context.clock, base_url=context.base_url, vault=context.vault)
+    record_event(context.session, ctx, context.demande, None, "ecole_proposee", text, internal=True)
 
 
 SCHOOL_OPERATIONS: Mapping[str, Operation] = {

@@ -18,7 +18,7 @@ from procedures import demandes
 from procedures.demandes import FamilyActor
 from procedures.errors import Incomplete
 from procedures.history import EngineContext
-from procedures.models import Demande, DemandeStatus
+from procedures.models import Demande, DemandeEvent, DemandeStatus
 from procedures.operations.context import OperationContext, OperationError
 from procedures.operations.sectorisation import (
     assign_school,
@@ -123,8 +123,19 @@ def test_the_school_of_the_street_is_proposed_to_the_agent(
         "ecole": LILAS,
         "secteur_trouve": True,
     }
+    (note,) = proposals(db_session, demande)
+    assert note.internal  # for the agent who validates: the family reads the decision
+    assert note.comment.startswith(f"École du secteur de l'adresse du foyer : {LILAS}.")
     work(db_session, ctx, agent, demande, {"decision": "valider"})
     assert workflow_data(db_session, demande)["ecole"] is None  # no override: the proposal stands
+
+
+def proposals(session: Session, demande: Demande) -> list[DemandeEvent]:
+    """The history's lines where the sectorisation told the agent its proposal."""
+    query = select(DemandeEvent).where(
+        DemandeEvent.demande_id == demande.id, DemandeEvent.kind == "ecole_proposee"
+    )
+    return list(session.scalars(query))
 
 
 def test_the_agent_chooses_the_school_when_the_street_is_unknown(
@@ -141,6 +152,8 @@ def test_the_agent_chooses_the_school_when_the_street_is_unknown(
         "ecole": UNDECIDED,
         "secteur_trouve": False,
     }
+    (note,) = proposals(db_session, demande)
+    assert "n'est dans aucun secteur scolaire : indiquez l'école retenue" in note.comment
 
     demande = work(db_session, ctx, agent, demande, {"decision": "valider", "ecole": JAURES})
 

@@ -74,6 +74,7 @@ def event_labels() -> dict[str, str]:
         "commission_prevue": _("Commission date given to the family."),
         "directeurs_informes": _("Decision sent to the schools' directors."),
         "adresse_relevee": _("Household's address noted."),
+        "ecole_proposee": _("School of the catchment area proposed."),
         "vacances_reservees": _("Holiday days booked."),
         "retention_applied": _("Retention period over: answers and history erased."),
     }
