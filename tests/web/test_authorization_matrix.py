@@ -77,8 +77,11 @@ class Scene:
 def scene(app: Flask, db_session: Session, clock: FrozenClock) -> Scene:
     # The service runs the town's counter; the other entity's (a partner's) does not.
     service = make_service(db_session, code="petite-enfance", runs_counter=True)
-    other_service = make_service(db_session)
+    # The other entity (a partner) runs the sports school and conservatoire: its agents draw
+    # the courses' places (/agent/tirages), the town's service does not.
+    other_service = make_service(db_session, code="sports-culture")
     publish(db_session, clock, "creche")
+    publish(db_session, clock, "ecole_municipale")
     family_a = make_account(db_session, clock, Role.FAMILLE)
     family_b = make_account(db_session, clock, Role.FAMILLE)
     foyer = db_session.get(Foyer, family_a.foyer_id)
@@ -170,6 +173,7 @@ def scene(app: Flask, db_session: Session, clock: FrozenClock) -> Scene:
             "endpoint_id": str(endpoint.id),
             "client_pk": str(software.id),
             "identifier": "1",  # the information's first version
+            "course": "piano",  # a course of the sports school and conservatoire
         },
         accounts={
             "famille_a": family_a,
@@ -255,6 +259,15 @@ def counter_services_only(actor: str, rule: Rule) -> str:
     return FORBIDDEN if expected == OK and actor == "agent_autre_entite" else expected
 
 
+def course_draws_service(actor: str, rule: Rule) -> str:
+    """The course draws are for the agents of the service whose lane holds the allocation
+    step (the other entity's, in the scene); to any other agent they do not exist."""
+    expected = agent_space(actor, rule)
+    if expected in (OK, NOT_FOUND) and actor in ("agent_du_service", "superviseur"):
+        return NOT_FOUND
+    return OK if expected == NOT_FOUND and actor == "agent_autre_entite" else expected
+
+
 def admin_space(actor: str, rule: Rule) -> str:
     if actor == "anonyme":
         return LOGIN
@@ -299,6 +312,10 @@ RULES: dict[str, Expect | Public] = {
     "agent.supervision_csv": supervisors_only,
     "agent.delete_filter": own_filter,
     "agent.guichet_nouveau_foyer": counter_services_only,
+    "agent.tirages": course_draws_service,
+    "agent.tirages_attribuer": course_draws_service,
+    "agent.tirages_desistement": course_draws_service,
+    "agent.tirages_clore": course_draws_service,
     "admin.invitation": INVALID_TOKEN,
     # The payment backend's notification: anyone may send one; believed only when signed.
     "paiement.notification": Public("405", "200"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_login import current_user
 from werkzeug.wrappers import Response as BaseResponse
 
 from accounts.models import Role
@@ -22,6 +23,16 @@ def _guard() -> int:
     if board.handling_service(db()) not in agent.service_ids:
         abort(404)
     return agent.account_id
+
+
+@bp.app_template_global()
+def handles_course_draws() -> bool:
+    """Whether the signed-in agent's services handle the courses: the navigation then links
+    to « Tirages au sort » (read only when the navigation is drawn for an agent)."""
+    if not current_user.is_authenticated or current_user.role is not Role.AGENT:
+        return False
+    service_ids: frozenset[int] = current_user.service_ids
+    return bool(service_ids) and board.handling_service(db()) in service_ids
 
 
 def _season() -> str:
