@@ -66,6 +66,7 @@ class TaskLine:
     workable: bool  # in one of the agent's services
     mine: bool  # claimed by the agent
     form: tuple[FormField, ...]
+    completed_by: str | None = None  # what completes it instead of agents (e.g. "tirage")
 
 
 @dataclass(frozen=True)
@@ -282,6 +283,7 @@ def _task_lines(
             workable=task.service_id in agent.service_ids and not task.for_family,
             mine=task.state is TaskState.CLAIMED and task.assignee_id == agent.account_id,
             form=definition.task(task.spec_id).form,
+            completed_by=definition.task(task.spec_id).completed_by,
         )
         for task in tasks
     ]

@@ -24,6 +24,9 @@ RETENTION_RULES = (RETENTION_ANONYMISE, RETENTION_DELETE)
 RETENTION_FROM_CLOSING = "cloture"
 RETENTION_FROM_SCHOOL = "entree_ecole"
 RETENTION_STARTS = (RETENTION_FROM_CLOSING, RETENTION_FROM_SCHOOL)
+# What may complete a step instead of an agent (`[tasks.<id>] completed_by`): the draw of a
+# course's places and its waiting list (procedures.lottery).
+COMPLETERS = frozenset({"tirage"})
 FIELD_TYPES = frozenset({"text", "date", "choice", "child", "children", "number", "boolean"})
 # What a field may take from the file of the child chosen in the form (`from_child`): the
 # PAI flag fills a yes/no field, the allergies it covers a text field.
@@ -88,6 +91,9 @@ class TaskSettings:
     timeout_days: int | None = None  # calendar days, then completed with timeout_data
     timeout_data: Mapping[str, Any] = field(default_factory=dict)
     form: tuple[FormField, ...] = ()
+    # What completes the step instead of an agent (one of COMPLETERS): no agent may claim,
+    # complete or put it on hold by hand, which would bypass it.
+    completed_by: str | None = None
 
 
 @dataclass(frozen=True)
@@ -294,7 +300,14 @@ def parse_condition(raw: Any, kind: str, problems: list[str]) -> Condition | Non
 
 
 def _task(spec_id: str, item: Mapping[str, Any], problems: list[str]) -> TaskSettings:
+    completer = item.get("completed_by")
+    if completer is not None and completer not in COMPLETERS:
+        problems.append(
+            f"étape « {spec_id} » : « completed_by » vaut "
+            + " ou ".join(f"« {code} »" for code in sorted(COMPLETERS))
+        )
     return TaskSettings(
+        completed_by=completer,
         sla_hours=item.get("sla_hours"),
         timeout_days=item.get("timeout_days"),
         timeout_data=dict(item.get("timeout_data", {})),

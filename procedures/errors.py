@@ -15,6 +15,15 @@ class NotAllowed(DemandeError):
     """The actor may not do this on this demande or task."""
 
 
+class NotByHand(NotAllowed):
+    """The step is completed by a mechanism of its own (`completed_by` in the procedure's
+    metadata, e.g. the draw of a course's places), never by an agent's form or claim."""
+
+    def __init__(self, task_id: int, completer: str) -> None:
+        super().__init__(f"task {task_id} is completed by {completer!r}, not by hand")
+        self.completer = completer
+
+
 class InvalidTransition(DemandeError):
     """The demande is not in a state that allows this action."""
 

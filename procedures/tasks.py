@@ -30,6 +30,7 @@ from procedures.demandes import FamilyActor
 from procedures.errors import (
     DemandeNotFound,
     Incomplete,
+    NotByHand,
     TaskConflict,
 )
 from procedures.forms import clean_form
@@ -61,11 +62,12 @@ def agent_task(session: Session, agent: AgentActor, task_id: int) -> Task:
 def claim(session: Session, ctx: EngineContext, agent: AgentActor, task_id: int) -> Task:
     """Take an open task; TaskConflict if someone else has it."""
     task = agent_task(session, agent, task_id)
-    if task.state is not TaskState.OPEN:
-        raise TaskConflict(f"task {task_id} is {task.state.value}")
     # Read before the change: a read after it would flush the task's UPDATE early, and a
     # colleague's claim committed meanwhile would surface there, not as a TaskConflict.
     demande = _demande(session, task)
+    check_by_hand(session, demande, task)
+    if task.state is not TaskState.OPEN:
+        raise TaskConflict(f"task {task_id} is {task.state.value}")
     task.state, task.assignee_id = TaskState.CLAIMED, agent.account_id
     _start_instruction(session, ctx, demande, agent.account_id)
     _commit(session, task_id)
@@ -132,6 +134,15 @@ def complete_for_family(
     return _complete(session, ctx, task, actor.account_id, form, "")
 
 
+def check_by_hand(session: Session, demande: Demande, task: Task) -> None:
+    """NotByHand when the step is completed by a mechanism of its own (`completed_by`, e.g.
+    the draw of a course's places): claimed, completed or put on hold by hand, it would be
+    bypassed. That mechanism completes the step through the engine, not through here."""
+    completer = definition_of(version_of(session, demande)).task(task.spec_id).completed_by
+    if completer is not None:
+        raise NotByHand(task.id, completer)
+
+
 def _check_active(task: Task, account_id: int | None) -> None:
     if task.state not in ACTIVE:
         raise TaskConflict(f"task {task.id} is {task.state.value}")
@@ -152,6 +163,7 @@ def _complete(
     comment: str,
 ) -> Demande:
     demande = _demande(session, task)
+    check_by_hand(session, demande, task)
     definition = definition_of(version_of(session, demande))
     foyer = session.get(Foyer, demande.foyer_id)
     assert foyer is not None
@@ -183,6 +195,7 @@ def ask_family(
     task = agent_task(session, agent, task_id)
     _check_active(task, agent.account_id)
     demande = _demande(session, task)
+    check_by_hand(session, demande, task)
     now = ctx.clock.now()
     if task.due_at is not None:
         left = ctx.calendar.working_time_between(now, task.due_at)

@@ -31,6 +31,7 @@ from procedures.errors import (
     DemandeNotFound,
     Incomplete,
     InvalidTransition,
+    NotByHand,
     ProcedureClosed,
     TaskConflict,
 )
@@ -221,6 +222,14 @@ def init_procedure_errors(app: Flask) -> None:
     @app.errorhandler(DemandeNotFound)
     def _demande_not_found(exc: DemandeNotFound) -> tuple[Response | str, int]:
         return render_error(404)
+
+    @app.errorhandler(NotByHand)
+    def _not_by_hand(exc: NotByHand) -> tuple[Response | str, int]:
+        return render_error(
+            403,
+            _("This step is carried out automatically (%(by)s): it cannot be completed by hand.",
+              by=exc.completer),
+        )  # fmt: skip
 
     @app.errorhandler(InvalidTransition)
     @app.errorhandler(ProcedureClosed)

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session, load_only
 from accounts.models import Account, AgentService, Service
 from notifications import outbox, templates
 from procedures.catalogue import definition_of
+from procedures.definitions import TaskSettings
 from procedures.history import EngineContext, record_event
 from procedures.models import Demande, ProcedureVersion, Task, TaskState
 from procedures.progress import version_of
@@ -114,8 +115,10 @@ STEP_TASK_COLUMNS = (
 Promised = dict[tuple[int, str], timedelta | None]
 
 
-def promised_times(session: Session, rows: Iterable[StepTask]) -> Promised:
-    """Each (procedure version, step)'s promised working time, from the published metadata."""
+def step_settings(
+    session: Session, rows: Iterable[StepTask]
+) -> dict[tuple[int, str], TaskSettings]:
+    """Each (procedure version, step)'s settings, from the published metadata."""
     wanted = {(row.procedure_version_id, row.spec_id) for row in rows}
     query = (
         select(ProcedureVersion)
@@ -123,11 +126,23 @@ def promised_times(session: Session, rows: Iterable[StepTask]) -> Promised:
         .where(ProcedureVersion.id.in_({version_id for version_id, _ in wanted}))
     )
     definitions = {version.id: definition_of(version) for version in session.scalars(query)}
-    promised: Promised = {}
-    for version_id, spec_id in wanted:
-        hours = definitions[version_id].task(spec_id).sla_hours
-        promised[version_id, spec_id] = timedelta(hours=hours) if hours is not None else None
-    return promised
+    return {
+        (version_id, spec_id): definitions[version_id].task(spec_id)
+        for version_id, spec_id in wanted
+    }
+
+
+def promised_times(session: Session, rows: Iterable[StepTask]) -> Promised:
+    """Each (procedure version, step)'s promised working time, from the published metadata."""
+    return promised_of(step_settings(session, rows))
+
+
+def promised_of(settings: dict[tuple[int, str], TaskSettings]) -> Promised:
+    """The promised working time of each step of `step_settings`."""
+    return {
+        key: timedelta(hours=step.sla_hours) if step.sla_hours is not None else None
+        for key, step in settings.items()
+    }
 
 
 def measure_all(

@@ -38,9 +38,11 @@ from procedures.deadlines.escalation import (
     SlaState,
     late,
     measure_all,
-    promised_times,
+    promised_of,
     sla_state,
+    step_settings,
 )
+from procedures.definitions import TaskSettings
 from procedures.models import Demande, ProcedureVersion, Task, TaskState
 from procedures.tasks import AgentActor
 from procedures.working_hours import SlaColor, WorkingCalendar
@@ -89,6 +91,8 @@ class InboxRow:
     assignee_name: str | None
     # When the family last took a document back from the demande (withdrawn or deleted).
     document_withdrawn_at: datetime | None = None
+    # What completes the step instead of agents (`completed_by`): nobody takes it by hand.
+    completed_by: str | None = None
 
 
 @dataclass(frozen=True)
@@ -369,12 +373,20 @@ def _rows(
         .where(Task.id.in_(ids))
     )
     found = {row.id: row for row in session.execute(query)}
-    promised = promised_times(session, found.values())
-    return [_row(found[task_id], now, calendar, promised) for task_id in ids]
+    settings = step_settings(session, found.values())
+    promised = promised_of(settings)
+    return [_row(found[task_id], now, calendar, promised, settings) for task_id in ids]
 
 
-def _row(row: Any, now: datetime, calendar: WorkingCalendar, promised: Promised) -> InboxRow:
-    sla = sla_state(row, now, calendar, promised[row.procedure_version_id, row.spec_id])
+def _row(
+    row: Any,
+    now: datetime,
+    calendar: WorkingCalendar,
+    promised: Promised,
+    settings: dict[tuple[int, str], TaskSettings],
+) -> InboxRow:
+    step = row.procedure_version_id, row.spec_id
+    sla = sla_state(row, now, calendar, promised[step])
     return InboxRow(
         task_id=row.id,
         demande_id=row.demande_id,
@@ -388,4 +400,5 @@ def _row(row: Any, now: datetime, calendar: WorkingCalendar, promised: Promised)
         color=sla.color if sla else None,
         assignee_name=row.display_name,
         document_withdrawn_at=row.document_withdrawn_at,
+        completed_by=settings[step].completed_by,
     )

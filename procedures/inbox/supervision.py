@@ -44,7 +44,7 @@ from procedures.models import (
     TaskState,
 )
 from procedures.progress import all_or_nothing, set_status
-from procedures.tasks import AgentActor
+from procedures.tasks import AgentActor, check_by_hand
 from procedures.working_hours import SlaColor, WorkingCalendar
 
 LIVE = (TaskState.OPEN, TaskState.CLAIMED, TaskState.WAITING_FAMILY)
@@ -115,7 +115,8 @@ def assign(
     """Give open or claimed tasks to one agent of their service, all or nothing.
 
     NotAllowed if the supervisor does not supervise each task's service, or the agent does
-    not belong to it; TaskConflict if a task is no longer to be worked or changed meanwhile.
+    not belong to it (NotByHand: a step completed by a draw); TaskConflict if a task is no
+    longer to be worked or changed meanwhile.
     A supervisor claims tasks for themself by naming their own account.
     """
     wanted = sorted(set(task_ids))
@@ -131,6 +132,8 @@ def assign(
         raise NotAllowed(f"account {agent_account_id} is not an agent of these tasks' services")
     if any(task.state not in ACTIVE for task in found):
         raise TaskConflict("a task is no longer open")
+    for task in found:  # a step completed by a draw is nobody's to hold
+        check_by_hand(session, session.get_one(Demande, task.demande_id), task)
     with all_or_nothing(session):
         for task in found:
             _hand_over(session, ctx, supervisor.account_id, task, target)

@@ -7,6 +7,7 @@ first) shows the page as it is now with a message, and nothing is applied.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -16,7 +17,7 @@ from werkzeug.wrappers import Response as BaseResponse
 from accounts.models import Role
 from procedures import agent_actions, agent_views
 from procedures.agent_actions import DemandeAsShown, TaskAsShown
-from procedures.errors import Incomplete, TaskConflict
+from procedures.errors import Incomplete, NotByHand, TaskConflict
 from procedures.forms import choice_label
 from procedures.models import DemandeStatus
 from reservations import bookings, holidays
@@ -94,6 +95,34 @@ def outcome_labels() -> dict[str, str]:
     }
 
 
+@dataclass(frozen=True)
+class CompleterNotice:
+    """What the agent reads of a step no agent completes by hand, and where it is done."""
+
+    text: str
+    link_text: str = ""
+    url: str = ""
+
+
+@bp.app_template_global()
+def completer_notice(completer: str) -> CompleterNotice:
+    """The notice shown instead of a step's forms when it has `completed_by`."""
+    if completer == "tirage":
+        return CompleterNotice(
+            _(
+                "This step is carried out from the « Course draws » page, for every request "
+                "of the course at once: the allocation of the places (by lottery when there "
+                "are more requests than places), withdrawals and the closing of the waiting "
+                "list. It cannot be taken or completed by hand, which would bypass the draw."
+            ),
+            _("Course draws"),
+            url_for("agent.tirages"),
+        )
+    return CompleterNotice(
+        _("This step is carried out automatically: it cannot be taken or completed by hand.")
+    )
+
+
 def conflict_message() -> str:
     return _(
         "Another agent changed this request in the meantime. The page below shows it as it "
@@ -142,6 +171,9 @@ def acted(
     except TaskConflict:
         db().rollback()
         return redisplay(status=409, alert=conflict_message())
+    except NotByHand as exc:
+        db().rollback()
+        return redisplay(status=403, problems=[completer_notice(exc.completer).text])
     except Incomplete as exc:
         db().rollback()
         return redisplay(status=422, problems=exc.problems)

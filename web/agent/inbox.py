@@ -16,7 +16,7 @@ from accounts.models import Role
 from procedures import tasks
 from procedures.deadlines.escalation import ACTIVE
 from procedures.deadlines.forecast import LateTask, forecast
-from procedures.errors import NotAllowed, TaskConflict
+from procedures.errors import NotAllowed, NotByHand, TaskConflict
 from procedures.inbox import saved_filters, supervision
 from procedures.inbox.choices import procedure_choices, service_choices
 from procedures.inbox.listing import COUNT_CAP, InboxRow
@@ -24,6 +24,7 @@ from procedures.inbox.listing import inbox as inbox_page
 from procedures.tasks import AgentActor
 from procedures.working_hours import SlaColor
 from web.agent.blueprint import agent_actor, bp, supervised_service_ids
+from web.agent.demande import completer_notice
 from web.agent.inbox_query import (
     BadInboxQuery,
     Choices,
@@ -95,6 +96,8 @@ def claim(task_id: int) -> BaseResponse:
         tasks.claim(db(), runtime().engine_context, agent_actor(), task_id)
     except TaskConflict:
         flash(_("This task has just been taken by a colleague."), "error")
+    except NotByHand as exc:  # a draw's step: the notice says where it is carried out
+        flash(completer_notice(exc.completer).text, "error")
     else:
         flash(_("The task is yours: you will find it under “My tasks”."), "info")
     return redirect(_back_to_inbox())
@@ -117,6 +120,8 @@ def assign() -> BaseResponse:
         done = supervision.assign(
             db(), runtime().engine_context, agent_actor(), [i for i in task_ids if i], target
         )
+    except NotByHand as exc:
+        flash(completer_notice(exc.completer).text, "error")
     except NotAllowed:
         abort(403)
     except TaskConflict:
