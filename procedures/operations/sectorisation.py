@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from coffre.models import Foyer
+from coffre.models import Foyer, FoyerMember
 from procedures.history import EngineContext, record_event
 from procedures.operations.context import Operation, OperationContext, OperationError
 
@@ -153,6 +153,29 @@ def _note(context: OperationContext, text: str) -> None:
     record_event(context.session, ctx, context.demande, None, "ecole_proposee", text, internal=True)
 
 
+def keep_school(context: OperationContext, params: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The registration validated: the school the agent kept (the catchment area's unless
+    typed otherwise) goes on the child's file, and the family reads it in its history."""
+    typed = context.data.get("ecole")
+    proposed = context.data.get("affectation")
+    school = typed.strip() if isinstance(typed, str) else ""
+    if not school and isinstance(proposed, Mapping):
+        school = str(proposed.get("ecole") or "")
+    if not school:
+        raise OperationError("aucune école retenue ni proposée")
+    child = context.data.get("enfant")
+    member = context.session.get(FoyerMember, int(child)) if str(child).isdigit() else None
+    if member is not None and member.foyer_id == context.demande.foyer_id:
+        member.school = school
+        kept = f"École retenue pour {member.first_name} : {school}."
+    else:
+        kept = f"École retenue : {school}."
+    ctx = EngineContext(clock=context.clock, base_url=context.base_url, vault=context.vault)
+    record_event(context.session, ctx, context.demande, None, "ecole_retenue", kept)
+    return {"ecole": school}
+
+
 SCHOOL_OPERATIONS: Mapping[str, Operation] = {
     "affecter_ecole": assign_school,
+    "retenir_ecole": keep_school,
 }

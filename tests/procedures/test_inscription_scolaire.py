@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from coffre.clock import FrozenClock
 from coffre.consent import AgentReader, granted_documents
-from coffre.models import Document, Foyer, Grant
+from coffre.models import Document, Foyer, FoyerMember, Grant
 from coffre.vault import Vault
 from demo.seed import FAMILIES
 from procedures import demandes
@@ -128,6 +128,20 @@ def test_the_school_of_the_street_is_proposed_to_the_agent(
     assert note.comment.startswith(f"École du secteur de l'adresse du foyer : {LILAS}.")
     work(db_session, ctx, agent, demande, {"decision": "valider"})
     assert workflow_data(db_session, demande)["ecole"] is None  # no override: the proposal stands
+    assert kept(db_session, demande, foyer) == (LILAS, f"École retenue pour Lou : {LILAS}.")
+
+
+def kept(session: Session, demande: Demande, foyer: Foyer) -> tuple[str | None, str]:
+    """The school on the child's file and what the family reads of it (a public line)."""
+    query = select(DemandeEvent).where(
+        DemandeEvent.demande_id == demande.id, DemandeEvent.kind == "ecole_retenue"
+    )
+    (line,) = session.scalars(query)
+    assert not line.internal
+    child = session.get(FoyerMember, child_of(foyer))
+    assert child is not None
+    session.refresh(child)
+    return child.school, line.comment
 
 
 def proposals(session: Session, demande: Demande) -> list[DemandeEvent]:
@@ -159,6 +173,7 @@ def test_the_agent_chooses_the_school_when_the_street_is_unknown(
 
     assert demande.status is DemandeStatus.ACCEPTEE
     assert workflow_data(db_session, demande)["ecole"] == JAURES
+    assert kept(db_session, demande, foyer)[0] == JAURES  # the agent's choice, not the default
 
 
 def test_submission_lists_every_missing_item(

@@ -44,6 +44,7 @@ OPERATION_RESULTS: Mapping[str, Mapping[str, Any]] = {
     "notifier_famille": {"messages": 1},
     "etudier_cours": {"cours": "piano", "saison": "2027-2028", "age": 9, "age_ok": True},
     "affecter_ecole": {"ecole": "École des Lilas", "secteur_trouve": True},
+    "retenir_ecole": {"ecole": "École des Lilas"},
     "generer_attestation": {"generee": True, "document": 1},
     "enregistrer_quotient": {"enregistre": True},
     "exporter_back_office": {"fichier": "back-office/x.json"},

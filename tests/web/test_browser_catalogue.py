@@ -206,12 +206,12 @@ def test_school_registration(
             portal,
             number,
             {"Décision": "Valider l'inscription"},
-            {"Motif communiqué à la famille": "Minh est inscrit au Groupe scolaire des Lilas."},
         )
         assert f"École du secteur de l'adresse du foyer : {LILAS}." in read
 
+        # The agent confirmed the proposal without a word: the family reads the school kept.
         text = decision_read(family, portal, demande_id, "Acceptée")
-        assert "Minh est inscrit au Groupe scolaire des Lilas." in text
+        assert f"École retenue pour Minh : {LILAS}." in text
 
 
 def test_after_school_registration(

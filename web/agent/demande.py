@@ -76,6 +76,7 @@ def event_labels() -> dict[str, str]:
         "directeurs_informes": _("Decision sent to the schools' directors."),
         "adresse_relevee": _("Household's address noted."),
         "ecole_proposee": _("School of the catchment area proposed."),
+        "ecole_retenue": _("School kept, written on the child's file."),
         "vacances_reservees": _("Holiday days booked."),
         "retention_applied": _("Retention period over: answers and history erased."),
     }
