@@ -268,6 +268,14 @@ def course_draws_service(actor: str, rule: Rule) -> str:
     return OK if expected == NOT_FOUND and actor == "agent_autre_entite" else expected
 
 
+def school_teams_only(actor: str, rule: Rule) -> str:
+    """A care plan (PAI) opens only to the team of the child's school it was shared with
+    (tests/web/famille/test_pai.py); no agent of the scene is one, so to every agent the
+    document is not there, however the family shared it elsewhere."""
+    expected = agent_space(actor, rule)
+    return NOT_FOUND if expected == OK else expected
+
+
 def admin_space(actor: str, rule: Rule) -> str:
     if actor == "anonyme":
         return LOGIN
@@ -316,6 +324,7 @@ RULES: dict[str, Expect | Public] = {
     "agent.tirages_attribuer": course_draws_service,
     "agent.tirages_desistement": course_draws_service,
     "agent.tirages_clore": course_draws_service,
+    "agent.pai_contenu": school_teams_only,
     "admin.invitation": INVALID_TOKEN,
     # The payment backend's notification: anyone may send one; believed only when signed.
     "paiement.notification": Public("405", "200"),
