@@ -164,7 +164,7 @@ def keep_school(context: OperationContext, params: Mapping[str, Any]) -> Mapping
     if not school:
         raise OperationError("aucune école retenue ni proposée")
     child = context.data.get("enfant")
-    member = context.session.get(FoyerMember, int(child)) if str(child).isdigit() else None
+    member = context.session.get(FoyerMember, int(str(child))) if str(child).isdigit() else None
     if member is not None and member.foyer_id == context.demande.foyer_id:
         member.school = school
         kept = f"École retenue pour {member.first_name} : {school}."
