@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 
 from accounts import information
 from accounts.credentials import (
+    PROFILE,
     EmailTaken,
     check_new_password,
     create_account,
@@ -55,7 +56,7 @@ _RESET = "reinitialisation"
 _INVITATION = "invitation"
 # Unambiguous characters for codes read aloud or copied from paper.
 _CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
-_hasher = PasswordHasher()
+_hasher = PasswordHasher.from_parameters(PROFILE)
 _DUMMY_HASH = _hasher.hash("not-a-real-one-time-code")
 
 

@@ -19,12 +19,14 @@ from pathlib import Path
 from typing import NoReturn
 
 import pytest
+from argon2 import PasswordHasher, profiles
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import Connection, Engine, create_engine, make_url, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from accounts import activation, credentials
 from accounts.models import Account, Role, Service
 from coffre.clock import FrozenClock
 from coffre.db import make_engine
@@ -32,6 +34,14 @@ from tests.factories import make_account, make_service
 from web import create_app, schema
 from web.runtime import runtime
 from web.settings import Settings, load_settings
+
+# Passwords and one-time codes are hashed with argon2id as in production, with the library's
+# cheapest parameters (argon2.profiles.CHEAPEST, made for tests): production's profile takes a
+# quarter of a second a hash, and the suite makes thousands (tests/accounts/test_credentials.py
+# checks production's). Servers the tests start in a process of their own keep production's.
+for _module in (credentials, activation):
+    _module._hasher = PasswordHasher.from_parameters(profiles.CHEAPEST)
+    _module._DUMMY_HASH = _module._hasher.hash("not-a-real-secret")
 
 # The vault's fixtures, a real SMTP server, a family and a service, for every package's tests;
 # pytester runs the suite's own hooks on made-up tests (tests/test_suite_setup.py).

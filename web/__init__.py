@@ -7,6 +7,8 @@ from datetime import timedelta
 from typing import Any
 
 from flask import Flask
+from jinja2 import BytecodeCache
+from jinja2.bccache import Bucket
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter, Map
 
@@ -28,11 +30,32 @@ from web.settings import Settings, load_settings
 from web.uploads import PortalRequest, body_limit
 
 
+class CompiledTemplates(BytecodeCache):
+    """The templates' compiled code, kept for the process: an app created again (a CLI
+    command, each test) loads it instead of parsing and compiling every template anew. Jinja
+    checks each entry against the template's source, so an edited template is compiled again."""
+
+    def __init__(self) -> None:
+        self._code: dict[str, bytes] = {}
+
+    def load_bytecode(self, bucket: Bucket) -> None:
+        code = self._code.get(bucket.key)
+        if code is not None:
+            bucket.bytecode_from_string(code)
+
+    def dump_bytecode(self, bucket: Bucket) -> None:
+        self._code[bucket.key] = bucket.bytecode_to_string()
+
+
+COMPILED_TEMPLATES = CompiledTemplates()
+
+
 def create_app(settings: Settings | None = None, clock: Clock | None = None) -> Flask:
     """Build the portal: configuration, extensions, blueprints and CLI commands."""
     settings = settings or load_settings()
     app = Flask(__name__)
     app.request_class = PortalRequest
+    app.jinja_env.bytecode_cache = COMPILED_TEMPLATES
     # An id in a path is a database integer: 99999999999999999999 is "not found", not a crash.
     app.url_map.converters["int"] = DatabaseId
     _configure(app, settings)

@@ -7,10 +7,11 @@ from collections.abc import Callable
 from datetime import date, timedelta
 
 import pytest
+from argon2 import PasswordHasher, profiles
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from accounts import activation, information
+from accounts import activation, credentials, information
 from accounts.credentials import (
     EmailTaken,
     InvalidCredentials,
@@ -447,3 +448,19 @@ def test_a_child_is_edited_only_through_its_own_foyer(
     with pytest.raises(ChildNotFound):
         household_child(db_session, foyer.id, adult_id)
     assert household_child(db_session, foyer.id, child_id).school is None
+
+
+def test_production_s_hash_replaces_a_weaker_one_at_the_next_login(
+    db_session: Session, clock: FrozenClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The suite hashes with argon2's cheapest parameters (tests/conftest.py); production with
+    RFC 9106's low-memory profile, which upgrades any weaker hash when its password is given."""
+    assert credentials.PROFILE == profiles.RFC_9106_LOW_MEMORY
+    account = make_account(db_session, clock, Role.FAMILLE)
+    assert account.password_hash.startswith("$argon2id$v=19$m=8,t=1,p=1$")
+    monkeypatch.setattr(credentials, "_hasher", PasswordHasher.from_parameters(credentials.PROFILE))
+
+    authenticate(db_session, clock, account.email, PASSWORD)
+
+    assert account.password_hash.startswith("$argon2id$v=19$m=65536,t=3,p=4$")
+    assert authenticate(db_session, clock, account.email, PASSWORD).id == account.id
