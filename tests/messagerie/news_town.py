@@ -57,11 +57,12 @@ class Town:
             birth_date=date(2020, 3, 1), school=school,
         )  # fmt: skip
         if level is not None:
-            self.register(account, child, level)
+            self.register(account, child, level, school)
         return account
 
-    def register(self, account: Account, child: int, level: str) -> None:
-        """The school registration of the child, submitted by the family, accepted."""
+    def register(self, account: Account, child: int, level: str, school: str) -> None:
+        """The school registration of the child, submitted by the family, accepted at `school`
+        (the agent's choice: the registration writes it on the child's file)."""
         foyer = self.session.get_one(Foyer, account.foyer_id)
         actor = FamilyActor(account.id, foyer.id)
         papers = [
@@ -77,7 +78,8 @@ class Town:
         demande = demandes.submit(
             self.session, self.ctx, actor, draft.id, form, [p.id for p in papers]
         )
-        work(self.session, self.ctx, self.school_agent, demande, {"decision": "valider"})
+        accepted = {"decision": "valider", "ecole": school}
+        work(self.session, self.ctx, self.school_agent, demande, accepted)
 
 
 def make_town(session: Session, ctx: EngineContext, vault: Vault) -> Town:

@@ -484,7 +484,7 @@ def test_the_documents_panel_lists_the_vault_types_and_replaces_the_required_doc
     assert ["justificatif_domicile", "Justificatif de domicile"] in settings["document_types"]
     assert settings["documents"][0] == {
         "type": "justificatif_domicile", "count": 1, "max_age_months": 3,
-        "valid_until_season": False, "member": None, "any_of": [],
+        "valid_until_season": False, "member": None, "any_of": [], "when": None,
     }  # fmt: skip
     bpmn, metadata = current_draft(admin_client)
     headers = {"X-CSRFToken": designer_token(admin_client)}

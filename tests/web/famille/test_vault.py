@@ -338,6 +338,7 @@ def make_demande(session: Session, clock: FrozenClock, foyer_id: int) -> Demande
         metadata_json="{}",
         bpmn_xml="",
         published_at=clock.now(),
+        is_current=False,  # a bare row (no diagram, no settings): no family may start it
     )
     session.add(version)
     session.flush()
