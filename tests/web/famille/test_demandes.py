@@ -17,12 +17,13 @@ from coffre.clock import FrozenClock
 from coffre.models import Document, FoyerMember, Grant, MemberRole
 from demo.seed import demo_pdf
 from procedures import catalogue, tasks
+from procedures.definitions import FAMILY_LANE
 from procedures.history import EngineContext, record_event
 from procedures.models import Demande, DemandeStatus, Task, TaskState
 from procedures.tasks import AgentActor
 from tests.factories import make_account, make_service, page_text
 from tests.procedures.bpmn.test_budget import COPYING, SCRIPT_NAME, hostile_creche
-from tests.procedures.flows import work
+from tests.procedures.flows import publish, work
 from tests.web.auth.test_login import csrf_token, log_in
 from tests.web.conftest import deposit
 from tests.web.famille.test_vault import upload
@@ -117,6 +118,28 @@ def test_catalogue_shows_requirements_and_what_the_vault_holds(
     assert "Date d'entrée souhaitée" in page
     assert re.search(r"Avis d'imposition[^<]*— <strong>déjà dans votre coffre", page)
     assert "Justificatif de domicile de moins de 3 mois — absent de votre coffre" in page
+    assert "fr-summary" not in page  # one procedure: no list to jump from
+
+
+def test_the_whole_catalogue_opens_on_a_list_that_leads_to_each_procedure(
+    family_client: FlaskClient, db_session: Session, clock: FrozenClock
+) -> None:
+    services = {
+        service
+        for code in catalogue.built_in_codes()
+        for service in catalogue.read_built_in(code)[0].lanes.values()
+        if service != FAMILY_LANE
+    }
+    for service in sorted(services):
+        make_service(db_session, code=service)
+    for code in catalogue.built_in_codes():
+        publish(db_session, clock, code)
+
+    page = page_text(family_client.get("/famille/demarches"))
+
+    jumps = re.findall(r'<a class="fr-summary__link" href="#demarche-([a-z_]+)">', page)
+    assert sorted(jumps) == sorted(catalogue.built_in_codes())
+    assert all(f'<h2 id="demarche-{code}">' in page for code in jumps)  # each lands on its card
 
 
 def test_full_path_from_draft_to_confirmation(
