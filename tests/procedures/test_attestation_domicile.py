@@ -16,13 +16,12 @@ from coffre.models import Channel, Document, Foyer
 from coffre.vault import Vault
 from procedures import catalogue, demandes
 from procedures.demandes import FamilyActor
-from procedures.designer.policy import policy_problems
 from procedures.errors import Incomplete
 from procedures.history import EngineContext
 from procedures.models import Demande, DemandeEvent, DemandeStatus
 from procedures.tasks import AgentActor
 from tests.coffre.conftest import deposit, pdf_of
-from tests.factories import make_agent, make_service
+from tests.factories import make_service
 from tests.procedures.flows import (
     agent_of,
     child_of,
@@ -182,14 +181,3 @@ def test_only_the_proof_of_address_is_asked() -> None:
     assert [(d.type, d.max_age_months) for d in definition.documents] == [
         ("justificatif_domicile", 3)
     ]
-
-
-def test_the_shipped_procedure_passes_the_publish_policy(
-    db_session: Session, clock: FrozenClock, scolaire: Service
-) -> None:
-    definition, bpmn = catalogue.read_built_in(CODE)
-    toml = (catalogue.BUILT_IN / f"{CODE}.toml").read_text(encoding="utf-8")
-    make_agent(db_session, clock, scolaire)
-
-    assert catalogue.check_files(catalogue.BUILT_IN / f"{CODE}.bpmn") == []
-    assert policy_problems(db_session, definition, bpmn, toml, b"") == []

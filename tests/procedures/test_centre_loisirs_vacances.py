@@ -17,9 +17,8 @@ from coffre.models import Foyer, FoyerMember, MemberRole
 from coffre.vault import Vault
 from facturation import run
 from facturation.models import Invoice, Unit
-from procedures import catalogue, demandes
+from procedures import demandes
 from procedures.demandes import FamilyActor
-from procedures.designer.policy import policy_problems
 from procedures.errors import Incomplete
 from procedures.history import EngineContext
 from procedures.models import Demande, DemandeEvent, DemandeStatus
@@ -37,7 +36,7 @@ from reservations.models import (
     Enrolment,
 )
 from tests.coffre.conftest import deposit, make_foyer, pdf_of
-from tests.factories import make_agent, make_service
+from tests.factories import make_service
 from tests.facturation.scene import grid
 from tests.procedures.flows import agent_of, child_of, open_task, publish, templates_sent, work
 
@@ -299,14 +298,3 @@ def test_the_weeks_asked_are_counted_from_the_monday(
     answers: dict[str, str], mondays: list[date]
 ) -> None:
     assert holidays.asked_weeks(answers) == mondays
-
-
-def test_the_shipped_procedure_passes_the_publish_policy(
-    db_session: Session, clock: FrozenClock, scolaire: Service
-) -> None:
-    definition, bpmn = catalogue.read_built_in(CODE)
-    toml = (catalogue.BUILT_IN / f"{CODE}.toml").read_text(encoding="utf-8")
-    make_agent(db_session, clock, scolaire)
-
-    assert catalogue.check_files(catalogue.BUILT_IN / f"{CODE}.bpmn") == []
-    assert policy_problems(db_session, definition, bpmn, toml, b"") == []

@@ -18,7 +18,6 @@ from notifications import outbox
 from notifications.outbox import MailSettings
 from procedures import catalogue, demandes, tasks
 from procedures.demandes import FamilyActor
-from procedures.designer.policy import policy_problems
 from procedures.errors import Incomplete
 from procedures.history import EngineContext
 from procedures.models import Demande, DemandeEvent, DemandeStatus
@@ -27,7 +26,7 @@ from procedures.operations.derogation import parse_rules, read_rules
 from procedures.operations.sectorisation import read_sectorisation
 from procedures.tasks import AgentActor
 from tests.coffre.conftest import deposit, pdf_of
-from tests.factories import make_agent, make_service
+from tests.factories import make_service
 from tests.fixtures import Mailbox
 from tests.procedures.flows import (
     agent_of,
@@ -297,17 +296,6 @@ def test_the_nanny_s_certificate_is_enough_for_a_childminder_reason(
 
 
 # --- the shipped files ---------------------------------------------------------------------
-
-
-def test_the_shipped_procedure_passes_the_publish_policy(
-    db_session: Session, clock: FrozenClock, scolaire: Service
-) -> None:
-    definition, bpmn = catalogue.read_built_in(CODE)
-    toml = (catalogue.BUILT_IN / f"{CODE}.toml").read_text(encoding="utf-8")
-    make_agent(db_session, clock, scolaire)
-
-    assert catalogue.check_files(catalogue.BUILT_IN / f"{CODE}.bpmn") == []
-    assert policy_problems(db_session, definition, bpmn, toml) == []
 
 
 def test_the_form_offers_the_town_s_schools_each_with_its_director() -> None:

@@ -19,7 +19,6 @@ from facturation import run
 from facturation.models import Invoice, Unit
 from procedures import catalogue, demandes, family_views
 from procedures.demandes import FamilyActor
-from procedures.designer.policy import policy_problems
 from procedures.errors import Incomplete
 from procedures.history import EngineContext
 from procedures.models import Demande, DemandeEvent, DemandeStatus
@@ -29,7 +28,7 @@ from procedures.tasks import AgentActor
 from reservations import registrations
 from reservations.models import ActivityKind, Enrolment
 from tests.coffre.conftest import deposit, pdf_of
-from tests.factories import make_agent, make_service
+from tests.factories import make_service
 from tests.facturation.scene import grid
 from tests.procedures.flows import (
     agent_of,
@@ -277,18 +276,6 @@ def test_a_refused_pass_enrols_no_one(
 
     assert registrations.apply_closed(db_session, clock) == 1
     assert db_session.scalars(select(Enrolment)).all() == []
-
-
-def test_the_shipped_procedure_passes_the_publish_policy(
-    db_session: Session, clock: FrozenClock, scolaire: Service
-) -> None:
-    definition, bpmn = catalogue.read_built_in(CODE)
-    toml = (catalogue.BUILT_IN / f"{CODE}.toml").read_text(encoding="utf-8")
-    decisions = catalogue.read_decisions(catalogue.BUILT_IN / f"{CODE}.bpmn")
-    make_agent(db_session, clock, scolaire)
-
-    assert catalogue.check_files(catalogue.BUILT_IN / f"{CODE}.bpmn") == []
-    assert policy_problems(db_session, definition, bpmn, toml, decisions) == []
 
 
 # --- the town's lines ----------------------------------------------------------------------

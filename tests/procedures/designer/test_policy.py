@@ -6,11 +6,12 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
+import pytest
 from sqlalchemy.orm import Session
 
 from coffre.clock import FrozenClock
 from procedures import catalogue
-from procedures.definitions import Condition, RequiredDocument, load_definition
+from procedures.definitions import FAMILY_LANE, Condition, RequiredDocument, load_definition
 from procedures.designer.policy import policy_problems
 from tests.factories import make_agent, make_service
 
@@ -26,6 +27,22 @@ def test_the_shipped_creche_passes_once_its_service_is_staffed(
 
     assert {p.element_id for p in unstaffed} == {"Lane_accueil", "Lane_commission"}
     assert policy_problems(db_session, definition, bpmn, toml) == []
+
+
+@pytest.mark.parametrize("code", catalogue.built_in_codes())
+def test_every_shipped_procedure_passes_once_its_services_are_staffed(
+    db_session: Session, clock: FrozenClock, code: str
+) -> None:
+    """The catalogue a town adopts on day one is publishable as shipped, decision tables
+    included, as soon as each lane's service has an agent."""
+    definition, bpmn = catalogue.read_built_in(code)
+    toml = (catalogue.BUILT_IN / f"{code}.toml").read_text(encoding="utf-8")
+    decisions = catalogue.read_decisions(catalogue.BUILT_IN / f"{code}.bpmn")
+    for service in sorted(set(definition.lanes.values()) - {FAMILY_LANE}):
+        make_agent(db_session, clock, make_service(db_session, code=service))
+
+    assert catalogue.check_files(catalogue.BUILT_IN / f"{code}.bpmn") == []
+    assert policy_problems(db_session, definition, bpmn, toml, decisions) == []
 
 
 def test_an_unknown_document_type_and_no_retention_period_are_named(

@@ -16,7 +16,6 @@ from accounts.models import Service
 from coffre.clock import FrozenClock
 from coffre.models import JournalEntry, MemberRole
 from procedures import catalogue, demandes
-from procedures.designer.policy import policy_problems
 from procedures.errors import Incomplete, InvalidTransition
 from procedures.history import EngineContext
 from procedures.lottery import places
@@ -25,7 +24,7 @@ from procedures.models import Demande, DemandeEvent, DemandeStatus
 from procedures.operations.ecole import COURSES_FILE, age_on, read_courses, season_of
 from procedures.tasks import AgentActor
 from tests.coffre.conftest import make_foyer
-from tests.factories import make_agent, make_service
+from tests.factories import make_service
 from tests.procedures.flows import (
     agent_of,
     child_of,
@@ -219,14 +218,6 @@ def test_the_form_offers_exactly_the_courses_of_the_courses_file() -> None:
     assert tomllib.loads(COURSES_FILE.read_text(encoding="utf-8"))["cours"]
 
 
-def test_the_shipped_procedure_passes_the_publish_policy(
-    db_session: Session, clock: FrozenClock, sports: Service
-) -> None:
-    definition, bpmn = catalogue.read_built_in(CODE)
-    toml = (catalogue.BUILT_IN / f"{CODE}.toml").read_text(encoding="utf-8")
-    decisions = catalogue.read_decisions(catalogue.BUILT_IN / f"{CODE}.bpmn")
-    make_agent(db_session, clock, sports)
-
-    assert catalogue.check_files(catalogue.BUILT_IN / f"{CODE}.bpmn") == []
-    assert policy_problems(db_session, definition, bpmn, toml, decisions) == []
-    assert definition.documents == ()  # the decision needs no document (CNIL)
+def test_no_document_is_asked() -> None:
+    """The decision needs only the child's birth date, already in the household file (CNIL)."""
+    assert catalogue.read_built_in(CODE)[0].documents == ()
