@@ -20,7 +20,7 @@ from procedures.bpmn import engine
 from procedures.bpmn.expressions import RestrictedScriptEngine
 from procedures.demandes import FamilyActor
 from procedures.history import EngineContext
-from procedures.models import Demande, Task, TaskState
+from procedures.models import Demande, DemandeEvent, Task, TaskState
 from procedures.tasks import AgentActor
 from tests.coffre.conftest import deposit, pdf_of
 from tests.factories import make_account
@@ -117,3 +117,24 @@ def journal_of(session: Session, foyer_id: int) -> list[JournalEntry]:
     """The foyer's journal chain, oldest first."""
     query = select(JournalEntry).where(JournalEntry.foyer_id == foyer_id)
     return list(session.scalars(query.order_by(JournalEntry.seq)))
+
+
+def living_at(session: Session, foyer: Foyer, address: str) -> None:
+    """The foyer moves to `address`, in the demo town."""
+    foyer.address_line, foyer.postal_code, foyer.city = address, "33600", "Bellerive"
+    session.commit()
+
+
+def events_of(session: Session, demande: Demande, kind: str) -> list[DemandeEvent]:
+    """The demande's history lines of one kind, oldest first."""
+    query = select(DemandeEvent).where(
+        DemandeEvent.demande_id == demande.id, DemandeEvent.kind == kind
+    )
+    return list(session.scalars(query.order_by(DemandeEvent.id)))
+
+
+def decision_message(session: Session, demande: Demande) -> str:
+    """What the family reads with the decision (the motif the diagram held at its end)."""
+    [event] = events_of(session, demande, "decision")
+    assert not event.internal  # the family reads it
+    return event.comment

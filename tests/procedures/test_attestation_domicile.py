@@ -18,13 +18,15 @@ from procedures import catalogue, demandes
 from procedures.demandes import FamilyActor
 from procedures.errors import Incomplete
 from procedures.history import EngineContext
-from procedures.models import Demande, DemandeEvent, DemandeStatus
+from procedures.models import Demande, DemandeStatus
 from procedures.tasks import AgentActor
 from tests.coffre.conftest import deposit, pdf_of
 from tests.factories import make_service
 from tests.procedures.flows import (
     agent_of,
     child_of,
+    events_of,
+    living_at,
     open_task,
     publish,
     templates_sent,
@@ -50,11 +52,6 @@ def agent(db_session: Session, clock: FrozenClock, scolaire: Service) -> AgentAc
     return agent_of(db_session, clock, scolaire)
 
 
-def living_at(session: Session, foyer: Foyer, address: str) -> None:
-    foyer.address_line, foyer.postal_code, foyer.city = address, "33600", "Bellerive"
-    session.commit()
-
-
 def submitted(
     session: Session, ctx: EngineContext, family: FamilyActor, vault: Vault, foyer: Foyer
 ) -> Demande:
@@ -67,13 +64,6 @@ def submitted(
 def certificates(session: Session, foyer: Foyer) -> list[Document]:
     query = select(Document).where(
         Document.foyer_id == foyer.id, Document.type_code == "attestation_mairie"
-    )
-    return list(session.scalars(query))
-
-
-def events_of(session: Session, demande: Demande, kind: str) -> list[DemandeEvent]:
-    query = select(DemandeEvent).where(
-        DemandeEvent.demande_id == demande.id, DemandeEvent.kind == kind
     )
     return list(session.scalars(query))
 

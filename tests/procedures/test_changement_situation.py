@@ -18,7 +18,7 @@ from procedures import catalogue, demandes, tasks
 from procedures.demandes import FamilyActor
 from procedures.errors import Incomplete
 from procedures.history import EngineContext
-from procedures.models import Demande, DemandeEvent, DemandeStatus, Task, TaskState
+from procedures.models import Demande, DemandeStatus, Task, TaskState
 from procedures.operations import situation
 from procedures.operations.context import OperationError
 from procedures.operations.situation import read_change
@@ -27,6 +27,8 @@ from tests.coffre.conftest import deposit, pdf_of
 from tests.factories import make_service
 from tests.procedures.flows import (
     agent_of,
+    decision_message,
+    events_of,
     journal_of,
     open_task,
     publish,
@@ -80,19 +82,6 @@ def declared(
 ) -> Demande:
     draft = demandes.create_draft(session, ctx, family, CODE)
     return demandes.submit(session, ctx, family, draft.id, answers, document_ids or [])
-
-
-def events_of(session: Session, demande: Demande, kind: str) -> list[DemandeEvent]:
-    query = select(DemandeEvent).where(
-        DemandeEvent.demande_id == demande.id, DemandeEvent.kind == kind
-    )
-    return list(session.scalars(query.order_by(DemandeEvent.id)))
-
-
-def decision_message(session: Session, demande: Demande) -> str:
-    [event] = events_of(session, demande, "decision")
-    assert not event.internal  # the family reads it
-    return event.comment
 
 
 def accepted_long_ago(session: Session, demande: Demande, closed: datetime) -> None:

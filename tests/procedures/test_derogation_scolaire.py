@@ -7,7 +7,6 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 
 import pytest
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from accounts.models import Service
@@ -20,7 +19,7 @@ from procedures import catalogue, demandes, tasks
 from procedures.demandes import FamilyActor
 from procedures.errors import Incomplete
 from procedures.history import EngineContext
-from procedures.models import Demande, DemandeEvent, DemandeStatus
+from procedures.models import Demande, DemandeStatus
 from procedures.operations.context import OperationError
 from procedures.operations.derogation import parse_rules, read_rules
 from procedures.operations.sectorisation import read_sectorisation
@@ -31,6 +30,9 @@ from tests.fixtures import Mailbox
 from tests.procedures.flows import (
     agent_of,
     child_of,
+    decision_message,
+    events_of,
+    living_at,
     open_task,
     publish,
     templates_sent,
@@ -58,11 +60,6 @@ def scolaire(db_session: Session) -> Service:
 def agent(db_session: Session, clock: FrozenClock, scolaire: Service) -> AgentActor:
     publish(db_session, clock, CODE)
     return agent_of(db_session, clock, scolaire)
-
-
-def living_at(session: Session, foyer: Foyer, address: str) -> None:
-    foyer.address_line, foyer.postal_code, foyer.city = address, "33600", "Bellerive"
-    session.commit()
 
 
 def answers(foyer: Foyer, reason: str = "fratrie", school: str = JAURES) -> dict[str, str]:
@@ -93,19 +90,6 @@ def at_the_commission(
     clock.current = COMMISSION
     assert tasks.fire_timers(session, ctx) == 1
     session.refresh(demande)
-
-
-def events_of(session: Session, demande: Demande, kind: str) -> list[DemandeEvent]:
-    query = select(DemandeEvent).where(
-        DemandeEvent.demande_id == demande.id, DemandeEvent.kind == kind
-    )
-    return list(session.scalars(query))
-
-
-def decision_message(session: Session, demande: Demande) -> str:
-    [event] = events_of(session, demande, "decision")
-    assert not event.internal  # the family reads it
-    return event.comment
 
 
 def delivered(session: Session, clock: FrozenClock, mail: MailSettings) -> None:

@@ -21,7 +21,7 @@ from procedures import catalogue, demandes, family_views
 from procedures.demandes import FamilyActor
 from procedures.errors import Incomplete
 from procedures.history import EngineContext
-from procedures.models import Demande, DemandeEvent, DemandeStatus
+from procedures.models import Demande, DemandeStatus
 from procedures.operations.context import OperationError
 from procedures.operations.transport import parse_network, pass_valid_until, read_network
 from procedures.tasks import AgentActor
@@ -33,6 +33,9 @@ from tests.facturation.scene import grid
 from tests.procedures.flows import (
     agent_of,
     child_of,
+    decision_message,
+    events_of,
+    living_at,
     open_task,
     publish,
     templates_sent,
@@ -62,11 +65,6 @@ def agent(db_session: Session, clock: FrozenClock, scolaire: Service) -> AgentAc
     return agent_of(db_session, clock, scolaire)
 
 
-def living_at(session: Session, foyer: Foyer, address: str) -> None:
-    foyer.address_line, foyer.postal_code, foyer.city = address, "33600", "Bellerive"
-    session.commit()
-
-
 def submitted(
     session: Session,
     ctx: EngineContext,
@@ -86,19 +84,6 @@ def passes(session: Session, foyer: Foyer) -> list[Document]:
         Document.foyer_id == foyer.id, Document.type_code == "attestation_mairie"
     )
     return list(session.scalars(query))
-
-
-def events_of(session: Session, demande: Demande, kind: str) -> list[DemandeEvent]:
-    query = select(DemandeEvent).where(
-        DemandeEvent.demande_id == demande.id, DemandeEvent.kind == kind
-    )
-    return list(session.scalars(query))
-
-
-def decision_message(session: Session, demande: Demande) -> str:
-    [event] = events_of(session, demande, "decision")
-    assert not event.internal  # the family reads it
-    return event.comment
 
 
 def test_a_far_home_on_the_school_s_line_is_validated_and_gets_its_pass(
