@@ -36,7 +36,7 @@ from coffre.models import Channel, Document, Foyer, FoyerMember
 from coffre.vault import Upload
 from notifications.templates import date_fr
 from procedures.history import EngineContext, record_event
-from procedures.operations.context import Operation, OperationContext, OperationError
+from procedures.operations.context import Operation, OperationContext, OperationError, child_of
 
 DOCUMENT_TYPE = "attestation_mairie"
 TITLES = {
@@ -82,18 +82,9 @@ def generate_certificate(context: OperationContext, params: Mapping[str, Any]) -
     issued = _issued(context, filename)
     if issued is not None:
         return {"generee": True, "document_id": issued}
-    child = _child(context)
+    child = child_of(context)
     certificate = _certificate(context, kind, _town(context, params), child)
-    upload = Upload(
-        foyer_id=context.demande.foyer_id,
-        type_code=DOCUMENT_TYPE,
-        filename=filename,
-        stream=io.BytesIO(render_pdf(certificate)),
-        issued_on=certificate.issued_on,
-        member_id=child.id,
-        channel=Channel.MAIRIE,
-    )
-    document = context.vault.deposit(context.session, upload, commit=False)
+    document = deposit_certificate(context, certificate, child, filename)
     return {"generee": True, "document_id": document.id}
 
 
@@ -129,14 +120,6 @@ def _town(context: OperationContext, params: Mapping[str, Any]) -> str:
     if service is None:
         raise OperationError(f"unknown issuing service {params.get('service')!r}")
     return service.entity.name
-
-
-def _child(context: OperationContext) -> FoyerMember:
-    child_id = context.data.get("enfant")
-    member = context.session.get(FoyerMember, child_id) if isinstance(child_id, int) else None
-    if member is None or member.foyer_id != context.demande.foyer_id:
-        raise OperationError(f"the child is not in foyer {context.demande.foyer_id}")
-    return member
 
 
 def _certificate(
@@ -196,6 +179,23 @@ def euros(amount: float) -> str:
     """An amount as written in French: « 1 234,50 € »."""
     grouped = f"{amount:,.2f}".replace(",", "\u00a0").replace(".", ",")
     return f"{grouped}\u00a0€"
+
+
+def deposit_certificate(
+    context: OperationContext, certificate: Certificate, child: FoyerMember, filename: str
+) -> Document:
+    """The certificate as a PDF into the family's vault, the child's, issued by the town."""
+    assert context.vault is not None
+    upload = Upload(
+        foyer_id=context.demande.foyer_id,
+        type_code=DOCUMENT_TYPE,
+        filename=filename,
+        stream=io.BytesIO(render_pdf(certificate)),
+        issued_on=certificate.issued_on,
+        member_id=child.id,
+        channel=Channel.MAIRIE,
+    )
+    return context.vault.deposit(context.session, upload, commit=False)
 
 
 def render_pdf(certificate: Certificate) -> bytes:
@@ -295,7 +295,7 @@ def issue_residence_certificate(
     issued = _issued(context, filename)
     if issued is not None:
         return {"generee": True, "document_id": issued}
-    child = _child(context)
+    child = child_of(context)
     foyer = context.session.get(Foyer, context.demande.foyer_id)
     assert foyer is not None
     today = local_today(context.clock)
@@ -307,16 +307,7 @@ def issue_residence_certificate(
         issued_on=today,
         issued_at=context.clock.now(),
     )
-    upload = Upload(
-        foyer_id=context.demande.foyer_id,
-        type_code=DOCUMENT_TYPE,
-        filename=filename,
-        stream=io.BytesIO(render_pdf(certificate)),
-        issued_on=today,
-        member_id=child.id,
-        channel=Channel.MAIRIE,
-    )
-    document = context.vault.deposit(context.session, upload, commit=False)
+    document = deposit_certificate(context, certificate, child, filename)
     return {"generee": True, "document_id": document.id}
 
 

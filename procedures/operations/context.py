@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from coffre.clock import Clock
+from coffre.models import FoyerMember
 from coffre.vault import Vault
 from procedures.models import Demande
 
@@ -34,3 +35,12 @@ Operation = Callable[[OperationContext, Mapping[str, Any]], Mapping[str, Any]]
 
 class OperationError(Exception):
     """A service task asked for something the operation refuses."""
+
+
+def child_of(context: OperationContext) -> FoyerMember:
+    """The child the family named in the form (`enfant`), who must be of the demande's foyer."""
+    child_id = context.data.get("enfant")
+    member = context.session.get(FoyerMember, child_id) if isinstance(child_id, int) else None
+    if member is None or member.foyer_id != context.demande.foyer_id:
+        raise OperationError(f"the child is not in foyer {context.demande.foyer_id}")
+    return member

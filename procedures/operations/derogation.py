@@ -26,7 +26,7 @@ from coffre.models import Foyer, FoyerMember
 from notifications import outbox
 from notifications.templates import DEROGATION_TEMPLATE, date_fr
 from procedures.history import EngineContext, record_event
-from procedures.operations.context import Operation, OperationContext, OperationError
+from procedures.operations.context import Operation, OperationContext, OperationError, child_of
 from procedures.operations.sectorisation import SECTORISATION_FILE, read_sectorisation
 
 # The commission's step opens in the agents' inbox on the morning it meets.
@@ -138,7 +138,7 @@ def inform_directors(context: OperationContext, params: Mapping[str, Any]) -> Ma
     study = study if isinstance(study, Mapping) else {}
     schools = [s for s in (study.get("ecole_demandee"), study.get("ecole_secteur")) if s]
     directors = read_rules().directors
-    child = _child(context)
+    child = child_of(context)
     accepted = context.data.get("decision") == ACCEPTED
     informed = []
     for school in dict.fromkeys(schools):
@@ -182,14 +182,6 @@ def _told(informed: list[str], missing: list[str]) -> str:
             " Pas d'adresse de direction pour : " + ", ".join(missing) + " (à informer à la main)."
         )
     return told.strip()
-
-
-def _child(context: OperationContext) -> FoyerMember:
-    child_id = context.data.get("enfant")
-    member = context.session.get(FoyerMember, child_id) if isinstance(child_id, int) else None
-    if member is None or member.foyer_id != context.demande.foyer_id:
-        raise OperationError(f"the child is not in foyer {context.demande.foyer_id}")
-    return member
 
 
 def _history(context: OperationContext, kind: str, comment: str, internal: bool = True) -> None:

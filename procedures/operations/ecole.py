@@ -20,8 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from coffre.clock import PARIS
-from coffre.models import FoyerMember
-from procedures.operations.context import Operation, OperationContext, OperationError
+from procedures.operations.context import Operation, OperationContext, OperationError, child_of
 
 COURSES_FILE = (
     Path(__file__).resolve().parents[2] / "workflows_bpmn" / "ecole_municipale_cours.toml"
@@ -111,7 +110,7 @@ def study_course(context: OperationContext, params: Mapping[str, Any]) -> Mappin
     course = read_courses().get(str(context.data.get("cours", "")))
     if course is None:
         raise OperationError(f"unknown course {context.data.get('cours')!r}")
-    child = _child(context)
+    child = child_of(context)
     sent = context.demande.submitted_at or context.clock.now()
     start = season_of(sent.astimezone(PARIS).date())
     age = age_on(child.birth_date, start) if child.birth_date else None
@@ -122,14 +121,6 @@ def study_course(context: OperationContext, params: Mapping[str, Any]) -> Mappin
         "age": age,
         "age_ok": age is not None and course.min_age <= age <= course.max_age,
     }
-
-
-def _child(context: OperationContext) -> FoyerMember:
-    child_id = context.data.get("enfant")
-    member = context.session.get(FoyerMember, child_id) if isinstance(child_id, int) else None
-    if member is None or member.foyer_id != context.demande.foyer_id:
-        raise OperationError(f"the child is not in foyer {context.demande.foyer_id}")
-    return member
 
 
 ECOLE_OPERATIONS: Mapping[str, Operation] = {"etudier_cours": study_course}

@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from coffre.models import Foyer, FoyerMember
+from coffre.models import Foyer
 from procedures.history import EngineContext, record_event
-from procedures.operations.context import Operation, OperationContext, OperationError
+from procedures.operations.context import Operation, OperationContext, OperationError, child_of
 
 SECTORISATION_FILE = (
     Path(__file__).resolve().parents[2] / "workflows_bpmn" / "secteurs_scolaires.toml"
@@ -163,13 +163,9 @@ def keep_school(context: OperationContext, params: Mapping[str, Any]) -> Mapping
         school = str(proposed.get("ecole") or "")
     if not school:
         raise OperationError("aucune école retenue ni proposée")
-    child = context.data.get("enfant")
-    member = context.session.get(FoyerMember, int(str(child))) if str(child).isdigit() else None
-    if member is not None and member.foyer_id == context.demande.foyer_id:
-        member.school = school
-        kept = f"École retenue pour {member.first_name} : {school}."
-    else:
-        kept = f"École retenue : {school}."
+    member = child_of(context)
+    member.school = school
+    kept = f"École retenue pour {member.first_name} : {school}."
     ctx = EngineContext(clock=context.clock, base_url=context.base_url, vault=context.vault)
     record_event(context.session, ctx, context.demande, None, "ecole_retenue", kept)
     return {"ecole": school}

@@ -13,7 +13,6 @@ The file is read at each demande, so the town's edits apply without a restart.
 
 from __future__ import annotations
 
-import io
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -25,12 +24,11 @@ from sqlalchemy import select
 
 from accounts.models import Service
 from coffre.clock import local_today
-from coffre.models import Channel, Document, Foyer, FoyerMember
-from coffre.vault import Upload
+from coffre.models import Document, Foyer, FoyerMember
 from notifications.templates import date_fr
 from procedures.history import EngineContext, record_event
-from procedures.operations.attestations import DOCUMENT_TYPE, Certificate, render_pdf
-from procedures.operations.context import Operation, OperationContext, OperationError
+from procedures.operations.attestations import DOCUMENT_TYPE, Certificate, deposit_certificate
+from procedures.operations.context import Operation, OperationContext, OperationError, child_of
 from procedures.operations.sectorisation import Sectorisation, words
 
 LINES_FILE = (
@@ -210,7 +208,7 @@ def issue_pass(context: OperationContext, params: Mapping[str, Any]) -> Mapping[
     )
     if issued is not None:
         return {"delivree": True, "document_id": issued}
-    child = _child(context)
+    child = child_of(context)
     today = local_today(context.clock)
     until = pass_valid_until(today)
     card = Certificate(
@@ -221,16 +219,7 @@ def issue_pass(context: OperationContext, params: Mapping[str, Any]) -> Mapping[
         issued_on=today,
         issued_at=context.clock.now(),
     )
-    upload = Upload(
-        foyer_id=context.demande.foyer_id,
-        type_code=DOCUMENT_TYPE,
-        filename=filename,
-        stream=io.BytesIO(render_pdf(card)),
-        issued_on=today,
-        member_id=child.id,
-        channel=Channel.MAIRIE,
-    )
-    document = context.vault.deposit(context.session, upload, commit=False)
+    document = deposit_certificate(context, card, child, filename)
     return {"delivree": True, "document_id": document.id, "valable_jusqu_au": until.isoformat()}
 
 
@@ -247,14 +236,6 @@ def _pass_text(data: Mapping[str, Any], child: FoyerMember, until: date) -> tupl
         "est facturé chaque mois avec les autres prestations de la ville, selon votre "
         "quotient familial.",
     )
-
-
-def _child(context: OperationContext) -> FoyerMember:
-    child_id = context.data.get("enfant")
-    member = context.session.get(FoyerMember, child_id) if isinstance(child_id, int) else None
-    if member is None or member.foyer_id != context.demande.foyer_id:
-        raise OperationError(f"the child is not in foyer {context.demande.foyer_id}")
-    return member
 
 
 def _town(context: OperationContext, params: Mapping[str, Any]) -> str:
