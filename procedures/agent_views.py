@@ -211,6 +211,8 @@ def form_lines(
     names = _member_names(members)
     lines = []
     for field in definition_of(version).fields:
+        if field.when is not None and not field.when.holds(data):
+            continue  # not asked for these answers (a move's address, for a new number)
         value = data.get(field.name)
         if value in (None, ""):
             value = None

@@ -92,6 +92,8 @@ def metadata_json(definition: Definition) -> str:
         for item in form:
             if not item["from_child"]:
                 del item["from_child"]
+            if item["when"] is None:
+                del item["when"]
     return json.dumps(data, ensure_ascii=False)
 
 

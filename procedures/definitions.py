@@ -42,18 +42,6 @@ class DefinitionError(Exception):
 
 
 @dataclass(frozen=True)
-class FormField:
-    name: str
-    label: str
-    type: str
-    required: bool = True
-    choices: tuple[str, ...] = ()  # the values stored and branched on
-    help: str = ""
-    choice_labels: Mapping[str, str] = field(default_factory=dict)  # value -> French label
-    from_child: str = ""  # a key of CHILD_FILE: pre-filled from the chosen child's file
-
-
-@dataclass(frozen=True)
 class Condition:
     """A document asked only when a field of the family's form holds one of `values` (the
     reason chosen decides which proof the decision needs, and no other is asked)."""
@@ -63,6 +51,21 @@ class Condition:
 
     def holds(self, answers: Mapping[str, Any]) -> bool:
         return str(answers.get(self.field) or "") in self.values
+
+
+@dataclass(frozen=True)
+class FormField:
+    name: str
+    label: str
+    type: str
+    required: bool = True
+    choices: tuple[str, ...] = ()  # the values stored and branched on
+    help: str = ""
+    choice_labels: Mapping[str, str] = field(default_factory=dict)  # value -> French label
+    from_child: str = ""  # a key of CHILD_FILE: pre-filled from the chosen child's file
+    # Shown, checked and kept only when another field's answer is one of these values (the
+    # address fields of a change of situation, for a move): required then, absent otherwise.
+    when: Condition | None = None
 
 
 @dataclass(frozen=True)
@@ -247,6 +250,7 @@ def _field(item: Mapping[str, Any], problems: list[str]) -> FormField:
         help=str(item.get("help", "")),
         choice_labels=labels,
         from_child=from_child,
+        when=parse_condition(item.get("when"), f"champ « {name} »", problems),
     )
 
 
@@ -275,12 +279,13 @@ def _choices(
 
 
 def _document(item: Mapping[str, Any], problems: list[str]) -> RequiredDocument:
-    when = parse_condition(item.get("when"), str(item.get("type", "")), problems)
+    when = parse_condition(item.get("when"), f"justificatif « {item.get('type', '')} »", problems)
     return RequiredDocument(**{**item, "any_of": tuple(item.get("any_of", ())), "when": when})
 
 
-def parse_condition(raw: Any, kind: str, problems: list[str]) -> Condition | None:
-    """`when = { field = "motif", values = ["garde"] }` (TOML, or as stored in JSON)."""
+def parse_condition(raw: Any, subject: str, problems: list[str]) -> Condition | None:
+    """`when = { field = "motif", values = ["garde"] }` (TOML, or as stored in JSON) on a
+    document or a field; `subject` names it in the problem."""
     if raw is None:
         return None
     values = raw.get("values") if isinstance(raw, Mapping) else None
@@ -292,8 +297,7 @@ def parse_condition(raw: Any, kind: str, problems: list[str]) -> Condition | Non
         or not values
     ):
         problems.append(
-            f"justificatif « {kind} » : « when » s'écrit "
-            '{ field = "nom_du_champ", values = ["valeur", …] }'
+            f'{subject} : « when » s\'écrit {{ field = "nom_du_champ", values = ["valeur", …] }}'
         )
         return None
     return Condition(field=raw["field"], values=tuple(str(value) for value in values))

@@ -21,6 +21,10 @@ def clean_form(
     errors: list[str] = []
     for field in fields:
         text = str(raw.get(field.name, "") or "").strip()
+        if field.when is not None and not field.when.holds(raw):
+            # Not asked for these answers: neither checked nor kept.
+            values[field.name] = False if field.type == "boolean" else None
+            continue
         if not text:
             if field.required:
                 errors.append(f"« {field.label} » est à renseigner.")

@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
-from procedures.definitions import CHILD_FILE, FormField
+from procedures.definitions import CHILD_FILE, Condition, FormField
 
 SCHEMA_VERSION = 16
 # A field of the family's children: form-js has no such component, so a select (one child) or
@@ -23,6 +23,8 @@ SCHEMA_VERSION = 16
 CHILDREN_PROPERTY = "enfants_du_foyer"
 # A field filled from the chosen child's file carries what it takes ("pai", "allergies").
 FROM_CHILD_PROPERTY = "fiche_enfant"
+# Shown only for some answers to another field: "champ=valeur1,valeur2" (definitions.Condition).
+SHOWN_WHEN_PROPERTY = "visible_si"
 MAX_COMPONENTS = 60
 _KEY = re.compile(r"^[a-z][a-z0-9_]{0,59}$")
 # Layout and text components carry nothing to store: kept out of the fields, no error.
@@ -58,6 +60,9 @@ def _component(field: FormField) -> dict[str, Any]:
         component["description"] = field.help
     if field.from_child:
         component["properties"] = {FROM_CHILD_PROPERTY: field.from_child}
+    if field.when is not None:
+        shown = f"{field.when.field}={','.join(field.when.values)}"
+        component["properties"] = {**component.get("properties", {}), SHOWN_WHEN_PROPERTY: shown}
     if field.type == "choice":
         kind = "radio" if len(field.choices) <= 4 else "select"
         values = [{"value": v, "label": field.choice_labels.get(v, v)} for v in field.choices]
@@ -110,14 +115,15 @@ def _field(index: int, component: Mapping[str, Any], problems: list[str]) -> For
         return None
     validate = component.get("validate")
     required = bool(validate.get("required")) if isinstance(validate, Mapping) else False
+    properties = component.get("properties")
     common = FormField(
         name=key,
         label=label[:200] or key,
         type="text",
         required=required,
         help=str(component.get("description") or "")[:500],
+        when=_shown_when(properties),
     )
-    properties = component.get("properties")
     children = isinstance(properties, Mapping) and CHILDREN_PROPERTY in properties
     if kind in ("select", "radio") and children:
         return replace(common, type="child")
@@ -135,6 +141,14 @@ def _field(index: int, component: Mapping[str, Any], problems: list[str]) -> For
         "date, case à cocher, liste de choix, enfant(s) du foyer)"
     )
     return None
+
+
+def _shown_when(properties: Any) -> Condition | None:
+    """The answers the field is shown for, as the portal wrote them ("champ=v1,v2")."""
+    shown = str(properties.get(SHOWN_WHEN_PROPERTY, "")) if isinstance(properties, Mapping) else ""
+    name, _sep, values = shown.partition("=")
+    chosen = tuple(value for value in values.split(",") if value)
+    return Condition(name, chosen) if name and chosen else None
 
 
 def _from_child(properties: Any, kind: str) -> str:

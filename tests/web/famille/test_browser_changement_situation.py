@@ -36,9 +36,15 @@ def test_a_family_declares_a_new_number_and_the_agent_applies_it(
 
     journeys.start(family, portal.url, FAMILY, "Changement de situation")
     problems["formulaire"] = page_problems(family, "situation-formulaire")
+    number, address = (
+        family.get_by_label("Nouveau numéro de téléphone"),
+        family.get_by_label("Nouvelle adresse (numéro et rue)"),
+    )
+    assert number.is_hidden() and address.is_hidden()  # nothing asked before the change
     change = family.get_by_role("group", name="Ce qui change")
     change.get_by_text("Nous changeons de numéro de téléphone", exact=True).click()
-    family.get_by_label("Nouveau numéro de téléphone").fill(PHONE)
+    assert number.is_visible() and address.is_hidden()  # only what a new number needs
+    number.fill(PHONE)
     number = journeys.send(family, share=False).number  # nothing asked for a phone number
 
     review = journeys.open_from_inbox(agent, portal, AGENT, number)

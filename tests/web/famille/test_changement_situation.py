@@ -98,3 +98,29 @@ def test_a_move_is_checked_once_and_the_family_reads_what_was_updated(
     assert "Votre changement de situation a été reporté sur cette demande." in carried
     household = family_client.get("/famille/foyer").get_data(as_text=True)
     assert 'value="27 avenue de la Gare"' in household
+
+
+def test_the_form_asks_only_what_the_chosen_change_needs(
+    family_client: FlaskClient, family: Account, scolaire: Service
+) -> None:
+    started = post(family_client, "/famille/demarches/changement_situation/commencer")
+    form_page = started.headers["Location"]  # type: ignore[attr-defined]
+    shown = family_client.get(form_page).get_data(as_text=True)
+    assert 'data-visible-when="changement" data-visible-values="[&#34;adresse&#34;]"' in shown
+    assert "À remplir seulement si vous avez répondu : Nous déménageons : nouvelle adresse." in (
+        shown
+    )
+
+    # A move without its address: the recap names what is missing, and only that...
+    moving = {"changement": "adresse", "telephone": "06 12 34 56 78", "action": "continuer"}
+    assert post(family_client, form_page, moving).status_code == 303  # type: ignore[attr-defined]
+    recap = page_text(family_client.get(form_page.replace("formulaire", "recapitulatif")))
+    assert "« Nouvelle adresse (numéro et rue) » est à renseigner." in recap
+    assert "Nouveau numéro de téléphone" not in recap  # not asked for a move
+
+    # ...a new number needs the number only, and what was typed for a move is not shown.
+    calling = {"changement": "telephone", "telephone": "06 12 34 56 78", "adresse": "ailleurs"}
+    assert post(family_client, form_page, calling | {"action": "continuer"}).status_code == 303  # type: ignore[attr-defined]
+    recap = page_text(family_client.get(form_page.replace("formulaire", "recapitulatif")))
+    assert "est à renseigner" not in recap
+    assert "06 12 34 56 78" in recap and "ailleurs" not in recap
