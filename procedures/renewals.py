@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, load_only
 
 from coffre.catalogue import document_type
 from coffre.clock import PARIS, local_today
@@ -122,8 +122,10 @@ def _documents(
 def _open_windows(session: Session, today: date) -> dict[str, tuple[Definition, date]]:
     """Current procedures whose renewal window is open today, with the day it opened."""
     windows = {}
+    # Read on every visit of the family's home page: the settings only, not the diagrams.
+    settings = load_only(ProcedureVersion.id, ProcedureVersion.code, ProcedureVersion.metadata_json)
     for version in session.scalars(
-        select(ProcedureVersion).where(ProcedureVersion.is_current.is_(True))
+        select(ProcedureVersion).options(settings).where(ProcedureVersion.is_current.is_(True))
     ):
         definition = definition_of(version)
         if definition.renewal is not None and definition.renewal.is_open(today):

@@ -35,7 +35,14 @@ from procedures.errors import (
 )
 from procedures.forms import clean_form
 from procedures.history import EngineContext, record_event
-from procedures.models import Demande, DemandeEvent, DemandeStatus, Task, TaskState
+from procedures.models import (
+    Demande,
+    DemandeEvent,
+    DemandeStatus,
+    ProcedureVersion,
+    Task,
+    TaskState,
+)
 from procedures.progress import all_or_nothing, set_status, step, version_of
 
 ACTIVE = (TaskState.OPEN, TaskState.CLAIMED)
@@ -65,7 +72,7 @@ def claim(session: Session, ctx: EngineContext, agent: AgentActor, task_id: int)
     # Read before the change: a read after it would flush the task's UPDATE early, and a
     # colleague's claim committed meanwhile would surface there, not as a TaskConflict.
     demande = _demande(session, task)
-    check_by_hand(session, demande, task)
+    check_by_hand(session, task)
     if task.state is not TaskState.OPEN:
         raise TaskConflict(f"task {task_id} is {task.state.value}")
     task.state, task.assignee_id = TaskState.CLAIMED, agent.account_id
@@ -134,11 +141,12 @@ def complete_for_family(
     return _complete(session, ctx, task, actor.account_id, form, "")
 
 
-def check_by_hand(session: Session, demande: Demande, task: Task) -> None:
+def check_by_hand(session: Session, task: Task) -> None:
     """NotByHand when the step is completed by a mechanism of its own (`completed_by`, e.g.
     the draw of a course's places): claimed, completed or put on hold by hand, it would be
     bypassed. That mechanism completes the step through the engine, not through here."""
-    completer = definition_of(version_of(session, demande)).task(task.spec_id).completed_by
+    version = session.get_one(ProcedureVersion, task.procedure_version_id)
+    completer = definition_of(version).task(task.spec_id).completed_by
     if completer is not None:
         raise NotByHand(task.id, completer)
 
@@ -163,7 +171,7 @@ def _complete(
     comment: str,
 ) -> Demande:
     demande = _demande(session, task)
-    check_by_hand(session, demande, task)
+    check_by_hand(session, task)
     definition = definition_of(version_of(session, demande))
     foyer = session.get(Foyer, demande.foyer_id)
     assert foyer is not None
@@ -195,7 +203,7 @@ def ask_family(
     task = agent_task(session, agent, task_id)
     _check_active(task, agent.account_id)
     demande = _demande(session, task)
-    check_by_hand(session, demande, task)
+    check_by_hand(session, task)
     now = ctx.clock.now()
     if task.due_at is not None:
         left = ctx.calendar.working_time_between(now, task.due_at)

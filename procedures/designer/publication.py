@@ -282,6 +282,8 @@ def _documents(raw: Any, problems: list[DraftProblem]) -> tuple[RequiredDocument
         others = item.get("any_of") or []
         age = _bounded(item.get("max_age_months"), MAX_DOCUMENT_AGE_MONTHS)
         count = _bounded(item.get("count") or 1, 10)
+        unreadable: list[str] = []  # the condition, kept from the metadata (no panel edits it)
+        when = parse_condition(item.get("when"), where, unreadable)
         if kind not in DOCUMENT_TYPES:
             problems.append(DraftProblem(f"{where} : choisissez un type de document du coffre"))
         elif not isinstance(others, list) or any(o not in DOCUMENT_TYPES for o in others):
@@ -295,8 +297,8 @@ def _documents(raw: Any, problems: list[DraftProblem]) -> tuple[RequiredDocument
             )
         elif item.get("member") not in (None, "", "child"):
             problems.append(DraftProblem(f"{where} : « member » vaut « child » ou rien"))
-        elif unreadable := _condition_problem(item.get("when"), where):
-            problems.append(unreadable)
+        elif unreadable:
+            problems.append(DraftProblem(unreadable[0]))
         else:
             documents.append(
                 RequiredDocument(
@@ -306,18 +308,10 @@ def _documents(raw: Any, problems: list[DraftProblem]) -> tuple[RequiredDocument
                     valid_until_season=item.get("valid_until_season") is True,
                     member="child" if item.get("member") == "child" else None,
                     any_of=tuple(str(o) for o in others if o != kind),
-                    when=parse_condition(item.get("when"), str(kind), []),
+                    when=when,
                 )
             )
     return tuple(documents)
-
-
-def _condition_problem(raw: Any, where: str) -> DraftProblem | None:
-    """What is wrong with the document's condition, kept from the metadata (the panel does
-    not edit it), if anything."""
-    found: list[str] = []
-    parse_condition(raw, "", found)
-    return DraftProblem(f"{where} : {found[0].partition(' : ')[2]}") if found else None
 
 
 def _bounded(value: Any, maximum: int) -> int | bool | None:

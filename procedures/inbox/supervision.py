@@ -133,7 +133,7 @@ def assign(
     if any(task.state not in ACTIVE for task in found):
         raise TaskConflict("a task is no longer open")
     for task in found:  # a step completed by a draw is nobody's to hold
-        check_by_hand(session, session.get_one(Demande, task.demande_id), task)
+        check_by_hand(session, task)
     with all_or_nothing(session):
         for task in found:
             _hand_over(session, ctx, supervisor.account_id, task, target)
